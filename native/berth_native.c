@@ -1,0 +1,221 @@
+/*
+ * berth's native module: the few Linux system calls Node does not expose.
+ * Every call runs on libuv's thread pool (napi_async_work) and returns a
+ * Promise, so the daemon's event loop never waits on the kernel. Failures
+ * reject with an Error whose `code` is the errno name (ENOENT, EPERM, ...),
+ * the same shape as errors from node:fs.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR };
+
+struct job {
+  napi_async_work work;
+  napi_deferred deferred;
+  enum op_kind kind;
+  char *path;
+  char *name;
+  void *data;
+  size_t data_len;
+  unsigned int mode;
+  unsigned int major;
+  unsigned int minor;
+  ssize_t result_len;
+  int err;
+  const char *syscall;
+};
+
+static void job_free(napi_env env, struct job *j) {
+  if (j->work) napi_delete_async_work(env, j->work);
+  free(j->path);
+  free(j->name);
+  free(j->data);
+  free(j);
+}
+
+/* Reads the buffer an xattr call needs, growing it when the value changed
+ * size between the probe and the read. */
+static void run_getxattr(struct job *j, int list) {
+  for (int attempt = 0; attempt < 4; attempt++) {
+    ssize_t n = list ? llistxattr(j->path, NULL, 0) : lgetxattr(j->path, j->name, NULL, 0);
+    if (n < 0) { j->err = errno; return; }
+    free(j->data);
+    j->data = malloc(n > 0 ? (size_t)n : 1);
+    if (!j->data) { j->err = ENOMEM; return; }
+    ssize_t m = list ? llistxattr(j->path, j->data, (size_t)n) : lgetxattr(j->path, j->name, j->data, (size_t)n);
+    if (m >= 0) { j->result_len = m; return; }
+    if (errno != ERANGE) { j->err = errno; return; }
+  }
+  j->err = ERANGE;
+}
+
+static void execute(napi_env env, void *arg) {
+  (void)env;
+  struct job *j = arg;
+  switch (j->kind) {
+  case OP_MKNOD:
+    j->syscall = "mknod";
+    if (mknod(j->path, (mode_t)j->mode, makedev(j->major, j->minor)) != 0) j->err = errno;
+    break;
+  case OP_LSETXATTR:
+    j->syscall = "lsetxattr";
+    if (lsetxattr(j->path, j->name, j->data, j->data_len, 0) != 0) j->err = errno;
+    break;
+  case OP_LGETXATTR:
+    j->syscall = "lgetxattr";
+    run_getxattr(j, 0);
+    break;
+  case OP_LLISTXATTR:
+    j->syscall = "llistxattr";
+    run_getxattr(j, 1);
+    break;
+  }
+}
+
+static napi_value make_error(napi_env env, struct job *j) {
+  char msg[4096];
+  const char *code = strerrorname_np(j->err);
+  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code ? code : "E?", strerror(j->err), j->syscall, j->path);
+  napi_value m, c, e, n, s, p;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, code ? code : "EUNKNOWN", NAPI_AUTO_LENGTH, &c);
+  napi_create_error(env, c, m, &e);
+  napi_create_int32(env, -j->err, &n);
+  napi_set_named_property(env, e, "errno", n);
+  napi_create_string_utf8(env, j->syscall, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, e, "syscall", s);
+  napi_create_string_utf8(env, j->path, NAPI_AUTO_LENGTH, &p);
+  napi_set_named_property(env, e, "path", p);
+  return e;
+}
+
+static void complete(napi_env env, napi_status status, void *arg) {
+  struct job *j = arg;
+  napi_value value;
+  if (status != napi_ok && !j->err) j->err = ECANCELED;
+  if (j->err == ENODATA && j->kind == OP_LGETXATTR) {
+    napi_get_null(env, &value); /* absent attribute: resolve null */
+    napi_resolve_deferred(env, j->deferred, value);
+  } else if (j->err) {
+    napi_reject_deferred(env, j->deferred, make_error(env, j));
+  } else {
+    if (j->kind == OP_LGETXATTR || j->kind == OP_LLISTXATTR) {
+      void *copy;
+      napi_create_buffer_copy(env, (size_t)j->result_len, j->data, &copy, &value);
+    } else {
+      napi_get_undefined(env, &value);
+    }
+    napi_resolve_deferred(env, j->deferred, value);
+  }
+  job_free(env, j);
+}
+
+static char *get_string(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static napi_value start(napi_env env, struct job *j) {
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "berth_native", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+static struct job *new_job(napi_env env, napi_callback_info info, enum op_kind kind, size_t want, napi_value *argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "missing arguments");
+    return NULL;
+  }
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->kind = kind;
+  j->path = get_string(env, argv[0]);
+  if (!j->path) {
+    napi_throw_type_error(env, NULL, "path must be a string");
+    free(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* mknod(path, mode, major, minor): mode includes the file type bits. */
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  struct job *j = new_job(env, info, OP_MKNOD, 4, argv);
+  if (!j) return NULL;
+  napi_get_value_uint32(env, argv[1], &j->mode);
+  napi_get_value_uint32(env, argv[2], &j->major);
+  napi_get_value_uint32(env, argv[3], &j->minor);
+  return start(env, j);
+}
+
+/* lsetxattr(path, name, value: Buffer) */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct job *j = new_job(env, info, OP_LSETXATTR, 3, argv);
+  if (!j) return NULL;
+  j->name = get_string(env, argv[1]);
+  void *buf;
+  size_t len;
+  if (!j->name || napi_get_buffer_info(env, argv[2], &buf, &len) != napi_ok) {
+    job_free(env, j);
+    napi_throw_type_error(env, NULL, "name must be a string and value a Buffer");
+    return NULL;
+  }
+  j->data = malloc(len > 0 ? len : 1);
+  memcpy(j->data, buf, len);
+  j->data_len = len;
+  return start(env, j);
+}
+
+/* lgetxattr(path, name): Buffer, or null when the attribute is absent. */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct job *j = new_job(env, info, OP_LGETXATTR, 2, argv);
+  if (!j) return NULL;
+  j->name = get_string(env, argv[1]);
+  if (!j->name) {
+    job_free(env, j);
+    napi_throw_type_error(env, NULL, "name must be a string");
+    return NULL;
+  }
+  return start(env, j);
+}
+
+/* llistxattr(path): Buffer of NUL-terminated names. */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct job *j = new_job(env, info, OP_LLISTXATTR, 1, argv);
+  if (!j) return NULL;
+  return start(env, j);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { renderConfig } from './config/render.js';
+import { KEYS, defaultConfig } from './config/schema.js';
+import { startDaemon } from './daemon.js';
+import { messageOf } from './errors.js';
+import { createLogger } from './log.js';
+import { SocketInUseError } from './server/socket.js';
+import { versionInfo } from './version.js';
+
+const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
+       berth config [--default] [flags]  print the effective configuration as TOML
+       berth version [--json]            print version, commit and CRI API version
+
+flags:
+  --config FILE        configuration file (default /etc/berth/berth.conf)
+  --config-dir DIR     drop-in directory, *.conf in lexical order (default /etc/berth/berth.conf.d)
+${KEYS.filter((k) => k.flag).map((k) => `  --${k.flag!.padEnd(19)}${k.doc}`).join('\n')}
+`;
+
+/** Exit statuses: 0 success, 1 runtime failure, 2 usage or configuration error. */
+export async function main(argv: string[]): Promise<number> {
+  const flagOptions: Record<string, { type: 'string' | 'boolean' }> = {
+    config: { type: 'string' },
+    'config-dir': { type: 'string' },
+    default: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
+  };
+  for (const k of KEYS) if (k.flag) flagOptions[k.flag] = { type: 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: flagOptions, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`berth: ${messageOf(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const command = parsed.positionals[0] ?? 'serve';
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length > 1 || !['serve', 'config', 'version'].includes(command)) {
+    process.stderr.write(`berth: unknown command "${parsed.positionals.join(' ')}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (command === 'version') {
+    const info = await versionInfo();
+    if (values.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+    else process.stdout.write(`berth ${info.version}\ncommit: ${info.gitCommit}\nCRI API: ${info.criApiVersion}\nnode: ${info.nodeVersion}\n`);
+    return 0;
+  }
+  if (command === 'config' && values.default) {
+    process.stdout.write(renderConfig(defaultConfig()));
+    return 0;
+  }
+  let loaded;
+  try {
+    const flags: Record<string, string | undefined> = {};
+    for (const k of KEYS) if (k.flag) flags[k.flag] = values[k.flag] as string | undefined;
+    loaded = await loadConfig({
+      configFile: values.config as string | undefined,
+      configDir: values['config-dir'] as string | undefined,
+      flags,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berth: configuration error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (command === 'config') {
+    process.stdout.write(renderConfig(loaded.config));
+    return 0;
+  }
+  return serve(loaded.config, loaded.files);
+}
+
+async function serve(config: Parameters<typeof startDaemon>[0], files: string[]): Promise<number> {
+  const log = createLogger(config.log_level, config.log_format);
+  log.info({ files }, files.length ? 'configuration loaded' : 'no configuration file: using embedded defaults');
+  // A bug must not take the node's runtime down silently: log it, then exit
+  // non-zero so a supervisor restarts berth (containers keep running).
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: reason }, 'unhandled promise rejection');
+    process.exitCode = 1;
+  });
+  let daemon;
+  try {
+    daemon = await startDaemon(config, log);
+  } catch (err) {
+    log.fatal({ err }, `cannot start: ${messageOf(err)}`);
+    process.stderr.write(`berth: ${messageOf(err)}\n`);
+    return err instanceof SocketInUseError ? 1 : 1;
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'signal received');
+    void daemon.stop();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await daemon.stopped;
+  log.flush();
+  return 0;
+}

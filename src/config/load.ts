@@ -1,0 +1,164 @@
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import TOML from '@iarna/toml';
+import { errnoCode, messageOf } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { type BerthConfig, type KeySpec, KEYS, SECTIONS, defaultConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/berth/berth.conf';
+export const DEFAULT_CONFIG_DIR = '/etc/berth/berth.conf.d';
+
+/** A configuration problem that must stop start-up (exit status 2). */
+export class ConfigError extends Error {
+  constructor(readonly source: string, readonly key: string | undefined, message: string) {
+    super(key ? `${source}: ${key}: ${message}` : `${source}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigSources {
+  /** An explicit --config: then the file must exist. */
+  configFile?: string;
+  configDir?: string;
+  /** Flag values keyed by flag name (without dashes), as strings. */
+  flags?: Record<string, string | undefined>;
+}
+
+export interface LoadedConfig {
+  config: BerthConfig;
+  /** Files that were read, in the order they were applied. */
+  files: string[];
+}
+
+const BY_KEY = new Map(KEYS.map((k) => [k.key, k]));
+
+export async function loadConfig(sources: ConfigSources): Promise<LoadedConfig> {
+  const config = defaultConfig();
+  const files: string[] = [];
+  const mainFile = sources.configFile ?? DEFAULT_CONFIG_FILE;
+  const mainText = await readOptional(mainFile, sources.configFile !== undefined);
+  if (mainText !== undefined) {
+    applyToml(config, mainFile, mainText);
+    files.push(mainFile);
+  }
+  const dir = sources.configDir ?? DEFAULT_CONFIG_DIR;
+  for (const file of await dropInFiles(dir, sources.configDir !== undefined)) {
+    const text = await readOptional(file, true);
+    if (text !== undefined) {
+      applyToml(config, file, text);
+      files.push(file);
+    }
+  }
+  for (const spec of KEYS) {
+    const value = spec.flag ? sources.flags?.[spec.flag] : undefined;
+    if (value !== undefined) setPath(config, spec.key, coerceFlag(spec, value));
+  }
+  return { config, files };
+}
+
+async function readOptional(file: string, required: boolean): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' && !required) return undefined;
+    throw new ConfigError(file, undefined, `cannot read: ${messageOf(err)}`);
+  }
+}
+
+async function dropInFiles(dir: string, required: boolean): Promise<string[]> {
+  try {
+    const names = await readdir(dir);
+    return names.filter((n) => n.endsWith('.conf')).sort().map((n) => path.join(dir, n));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' && !required) return [];
+    throw new ConfigError(dir, undefined, `cannot read drop-in directory: ${messageOf(err)}`);
+  }
+}
+
+/** Parses one TOML document and applies every key it sets, refusing unknown keys. */
+export function applyToml(config: BerthConfig, source: string, text: string): void {
+  let doc: TOML.JsonMap;
+  try {
+    doc = TOML.parse(text);
+  } catch (err) {
+    throw new ConfigError(source, undefined, `invalid TOML: ${messageOf(err).split('\n')[0]}`);
+  }
+  walk(doc, '', (key, value) => {
+    const spec = BY_KEY.get(key);
+    if (!spec) throw new ConfigError(source, key, 'unknown key');
+    setPath(config, key, coerceToml(source, spec, value));
+  });
+}
+
+function walk(obj: TOML.JsonMap, prefix: string, visit: (key: string, value: unknown) => void): void {
+  for (const [name, value] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    const isTable = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
+    if (isTable && key in SECTIONS) walk(value as TOML.JsonMap, key, visit);
+    else if (isTable) throw new ConfigError('', key, 'unknown section');
+    else visit(key, value);
+  }
+}
+
+function coerceToml(source: string, spec: KeySpec, value: unknown): unknown {
+  const fail = (msg: string): never => {
+    throw new ConfigError(source, spec.key, msg);
+  };
+  const s = spec.spec;
+  switch (s.type) {
+    case 'string':
+      if (typeof value !== 'string') fail(`expected a string, got ${describe(value)}`);
+      return checkString(spec, value as string, fail);
+    case 'integer': {
+      if (typeof value !== 'number' || !Number.isInteger(value)) fail(`expected an integer, got ${describe(value)}`);
+      const n = value as number;
+      if (n < s.min || n > s.max) fail(`must be between ${s.min} and ${s.max}, got ${n}`);
+      return n;
+    }
+    case 'duration': {
+      if (typeof value !== 'string') fail(`expected a duration string such as "30s", got ${describe(value)}`);
+      const ms = parseDuration(value as string);
+      if (ms === undefined) fail(`invalid duration "${String(value)}" (use e.g. "500ms", "30s", "5m", "1h")`);
+      return ms;
+    }
+    case 'enum':
+      if (typeof value !== 'string' || !s.values.includes(value)) fail(`must be one of ${s.values.join(', ')}, got ${describe(value)}`);
+      return value;
+  }
+}
+
+function checkString(spec: KeySpec, value: string, fail: (msg: string) => never): string {
+  const s = spec.spec;
+  if (s.type !== 'string') return value;
+  if (s.absolutePath && !path.isAbsolute(value)) fail(`must be an absolute path, got "${value}"`);
+  if (s.nonEmpty && value.trim() === '') fail('must not be empty');
+  return value;
+}
+
+function coerceFlag(spec: KeySpec, raw: string): unknown {
+  const source = `--${spec.flag}`;
+  if (spec.spec.type === 'integer') {
+    if (!/^-?\d+$/.test(raw)) throw new ConfigError(source, spec.key, `expected an integer, got "${raw}"`);
+    return coerceToml(source, spec, Number(raw));
+  }
+  return coerceToml(source, spec, raw);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}"`;
+  if (Array.isArray(value)) return 'an array';
+  return `${typeof value} ${String(value)}`;
+}
+
+export function getPath(config: BerthConfig, key: string): unknown {
+  let cur: unknown = config;
+  for (const part of key.split('.')) cur = (cur as Record<string, unknown>)[part];
+  return cur;
+}
+
+function setPath(config: BerthConfig, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur = config as unknown as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) cur = cur[part] as Record<string, unknown>;
+  cur[parts[parts.length - 1]!] = value;
+}

@@ -1,0 +1,199 @@
+import { lchown } from 'node:fs/promises';
+import path from 'node:path';
+import { errorKind, invalidArgument } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { NativeOps } from '../native/index.js';
+import { type AuthConfigLike, credentialsFrom } from '../registry/auth.js';
+import { RegistryTransport } from '../registry/client.js';
+import { ContentStore } from '../storage/content-store.js';
+import { type ImageRecord, ImageStore } from '../storage/image-store.js';
+import { mountpointOf } from '../storage/mountpoint.js';
+import { SnapshotStore } from '../storage/snapshot-store.js';
+import type { ImageConfigFile } from './media-types.js';
+import { Puller } from './puller.js';
+import { type ImageReference, parseImageId, parseReference, repositoryName, taggedName } from './reference.js';
+import { RegistriesConfFile, aliasTarget } from './registries-conf.js';
+import { Mutex } from '../util/mutex.js';
+
+export interface ImageServiceOptions {
+  /** `<root>/storage`. */
+  storageRoot: string;
+  registriesConf: string;
+  pauseImage: string;
+  pullProgressTimeoutMs: number;
+  maxConcurrentDownloads: number;
+  native: NativeOps;
+  log: Logger;
+}
+
+export interface FsUsage {
+  mountpoint: string;
+  bytes: number;
+  inodes: number;
+}
+
+/**
+ * The image side of berth: pulling, naming, listing and removing images,
+ * over the content store, the snapshot store and the image records.
+ */
+export class ImageService {
+  private readonly content: ContentStore;
+  private readonly snapshots: SnapshotStore;
+  private readonly images: ImageStore;
+  private readonly transport: RegistryTransport;
+  private readonly registries: RegistriesConfFile;
+  private readonly puller: Puller;
+  private readonly pauseName: string | undefined;
+  private mountpoint = '/';
+  private readonly storeLock = new Mutex();
+
+  constructor(private readonly opts: ImageServiceOptions) {
+    const root = opts.storageRoot;
+    this.content = new ContentStore(root);
+    this.snapshots = new SnapshotStore(root, {
+      mknod: opts.native.mknod,
+      lsetxattr: opts.native.lsetxattr,
+      lchown: (p, uid, gid) => lchown(p, uid, gid),
+    }, opts.log);
+    this.images = new ImageStore(root, opts.log);
+    this.transport = new RegistryTransport({ connectMs: 30_000, bodyMs: opts.pullProgressTimeoutMs });
+    this.registries = new RegistriesConfFile(opts.registriesConf);
+    this.puller = new Puller({
+      transport: this.transport, content: this.content, snapshots: this.snapshots, images: this.images, log: opts.log,
+      progressTimeoutMs: opts.pullProgressTimeoutMs, maxConcurrentDownloads: opts.maxConcurrentDownloads,
+      storeLock: this.storeLock,
+    });
+    try {
+      this.pauseName = taggedName(parseReference(opts.pauseImage));
+    } catch {
+      this.pauseName = undefined;
+    }
+  }
+
+  /** Start-up: clear interrupted writes, load records, drop what no image references. */
+  async restore(): Promise<void> {
+    await this.content.restore();
+    await this.snapshots.restore();
+    await this.images.restore();
+    await this.collectGarbage();
+    this.mountpoint = await mountpointOf(path.resolve(this.opts.storageRoot));
+  }
+
+  async pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
+    const candidates = await this.pullCandidates(image);
+    const creds = credentialsFrom(auth);
+    const conf = await this.registries.load();
+    let lastError: unknown;
+    for (const ref of candidates) {
+      try {
+        return await this.puller.pull(ref, conf, creds, signal);
+      } catch (err) {
+        lastError = err;
+        if (errorKind(err) !== 'not-found' || ref === candidates[candidates.length - 1]) throw err;
+      }
+    }
+    throw lastError;
+  }
+
+  /**
+   * Fully qualified references to try for what the user wrote. A name
+   * with a registry is used as is; a short name goes through the aliases
+   * of registries.conf, then its unqualified-search-registries, and
+   * otherwise means docker.io as Kubernetes users expect.
+   */
+  private async pullCandidates(image: string): Promise<ImageReference[]> {
+    const parsed = parseReference(image);
+    if (!parsed.shortName) return [parsed];
+    const conf = await this.registries.load();
+    const bare = image.trim().replace(/@.*$/, '');
+    const tagAt = bare.lastIndexOf(':');
+    const name = tagAt > bare.lastIndexOf('/') ? bare.slice(0, tagAt) : bare;
+    const suffix = `${parsed.tag !== undefined && !parsed.digest ? `:${parsed.tag}` : ''}${parsed.digest ? `@${parsed.digest}` : ''}`;
+    const alias = aliasTarget(conf, name);
+    if (alias !== undefined) return [parseReference(`${alias}${suffix}`)];
+    if (conf.unqualifiedSearchRegistries.length > 0) {
+      return conf.unqualifiedSearchRegistries.map((registry) => parseReference(`${registry}/${name}${suffix}`));
+    }
+    return [parsed];
+  }
+
+  /**
+   * The image a user's string names: an id (full, `sha256:`-prefixed or a
+   * unique hex prefix of at least 6 characters), a tag or a digest name.
+   */
+  resolve(text: string): ImageRecord | undefined {
+    const trimmed = text.trim();
+    if (trimmed === '') throw invalidArgument('image reference is empty');
+    const id = parseImageId(trimmed);
+    if (id !== undefined) {
+      const found = this.images.get(id);
+      if (found) return found;
+    }
+    let ref: ImageReference | undefined;
+    let parseError: unknown;
+    try {
+      ref = parseReference(trimmed);
+    } catch (err) {
+      parseError = err;
+    }
+    if (ref) {
+      const name = ref.digest ? `${repositoryName(ref)}@${ref.digest}` : taggedName(ref)!;
+      const found = this.images.byNameLookup(name);
+      if (found) return found;
+    }
+    const hex = trimmed.startsWith('sha256:') ? trimmed.slice(7) : trimmed;
+    if (/^[a-f0-9]{6,64}$/.test(hex)) {
+      const matches = this.images.byIdPrefix(hex);
+      if (matches.length === 1) return matches[0];
+      if (matches.length > 1) throw invalidArgument(`image id prefix "${hex}" is ambiguous: ${matches.length} images match`);
+      return undefined;
+    }
+    if (parseError) throw parseError;
+    return undefined;
+  }
+
+  list(): ImageRecord[] {
+    return this.images.list();
+  }
+
+  async config(record: ImageRecord): Promise<ImageConfigFile> {
+    return JSON.parse((await this.content.get(record.id)).toString('utf8')) as ImageConfigFile;
+  }
+
+  isPinned(record: ImageRecord): boolean {
+    return this.pauseName !== undefined && record.repoTags.includes(this.pauseName);
+  }
+
+  /** Removes the image with all its names; absent images are not an error. */
+  async remove(text: string): Promise<void> {
+    const record = this.resolve(text);
+    if (!record) return;
+    await this.storeLock.run(async () => {
+      await this.images.remove(record.id);
+      await this.collectGarbage();
+    });
+    this.opts.log.info({ id: record.id, tags: record.repoTags }, 'image removed');
+  }
+
+  /** Deletes snapshots and blobs that no image record references. */
+  private async collectGarbage(): Promise<void> {
+    const records = this.images.list();
+    const chains = new Set(records.flatMap((r) => r.layers.map((l) => l.chainId)));
+    const blobs = new Set(records.flatMap((r) => [r.id, r.manifestDigest, ...(r.indexDigest ? [r.indexDigest] : [])]));
+    for (const snap of this.snapshots.list()) {
+      if (!chains.has(snap.chainId) && !this.puller.isPinned(snap.chainId)) await this.snapshots.delete(snap.chainId);
+    }
+    for (const digest of this.content.digests()) if (!blobs.has(digest)) await this.content.delete(digest);
+  }
+
+  fsUsage(): FsUsage {
+    const s = this.snapshots.usage();
+    const c = this.content.usage();
+    const records = this.images.list().length;
+    return { mountpoint: this.mountpoint, bytes: s.bytes + c.bytes, inodes: s.inodes + c.inodes + records };
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}

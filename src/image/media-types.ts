@@ -1,0 +1,78 @@
+/** Media types of the OCI image spec and Docker's schema 2. */
+export const MT = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+} as const;
+
+/** What berth asks a registry for, most preferred first. */
+export const MANIFEST_ACCEPT = [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', ');
+
+export const isIndex = (mt: string) => mt === MT.ociIndex || mt === MT.dockerList;
+export const isManifest = (mt: string) => mt === MT.ociManifest || mt === MT.dockerManifest;
+export const isSchema1 = (mt: string) => mt === MT.dockerSchema1 || mt === MT.dockerSchema1Signed;
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Platform;
+  urls?: string[];
+  annotations?: Record<string, string>;
+}
+
+export interface Platform {
+  architecture: string;
+  os: string;
+  variant?: string;
+  'os.version'?: string;
+}
+
+export interface ImageIndex {
+  schemaVersion: number;
+  mediaType?: string;
+  manifests: Descriptor[];
+}
+
+export interface ImageManifest {
+  schemaVersion: number;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+/** The parts of an image configuration berth reads. */
+export interface ImageConfigFile {
+  architecture?: string;
+  os?: string;
+  config?: {
+    User?: string;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    Labels?: Record<string, string> | null;
+    StopSignal?: string;
+    ExposedPorts?: Record<string, object>;
+    Volumes?: Record<string, object>;
+  };
+  rootfs?: { type: string; diff_ids: string[] };
+  created?: string;
+}
+
+/** Layer compression, from the media type; the content is sniffed as well. */
+export function layerCompression(mediaType: string): 'gzip' | 'zstd' | 'none' | 'unknown' {
+  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip') || mediaType.endsWith('.gzip')) return 'gzip';
+  if (mediaType.endsWith('+zstd')) return 'zstd';
+  if (mediaType.endsWith('.tar') || mediaType.endsWith('layer.v1.tar')) return 'none';
+  return 'unknown';
+}
+
+export function isLayerMediaType(mt: string): boolean {
+  return mt.startsWith('application/vnd.oci.image.layer.') || mt.startsWith('application/vnd.docker.image.rootfs.');
+}

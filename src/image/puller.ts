@@ -1,0 +1,248 @@
+import { RuntimeError, errorKind, failedPrecondition } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Credentials } from '../registry/auth.js';
+import { type FetchedManifest, type RegistryTransport, RepositoryClient } from '../registry/client.js';
+import type { ContentStore } from '../storage/content-store.js';
+import type { ImageLayer, ImageRecord, ImageStore } from '../storage/image-store.js';
+import { type SnapshotStore, chainIds } from '../storage/snapshot-store.js';
+import type { Mutex } from '../util/mutex.js';
+import { SharedOperations } from '../util/shared-operation.js';
+import {
+  type ImageConfigFile, type ImageIndex, type ImageManifest, MANIFEST_ACCEPT,
+  isIndex, isLayerMediaType, isManifest, isSchema1,
+} from './media-types.js';
+import { hostPlatform, selectPlatform } from './platform.js';
+import { PullProgress } from './pull-progress.js';
+import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
+import { type RegistriesConf, pullSources } from './registries-conf.js';
+
+const MAX_CONFIG_BYTES = 8 << 20;
+
+/** What a pull resolved before fetching layers. */
+interface PullPlan {
+  ref: ImageReference;
+  name: string;
+  client: RepositoryClient;
+  top: FetchedManifest;
+  index?: FetchedManifest;
+  manifest: FetchedManifest;
+  configDigest: string;
+  configBody: Buffer;
+  config: ImageConfigFile;
+  layers: ImageLayer[];
+}
+
+export interface PullerDeps {
+  transport: RegistryTransport;
+  content: ContentStore;
+  snapshots: SnapshotStore;
+  images: ImageStore;
+  log: Logger;
+  progressTimeoutMs: number;
+  maxConcurrentDownloads: number;
+  /** Held while blobs and records are written, and by garbage collection. */
+  storeLock: Mutex;
+}
+
+/**
+ * Pulls one fully qualified reference: manifest (through mirrors in
+ * order), platform selection, config, then every missing layer streamed
+ * straight into its snapshot, several at a time. Concurrent pulls of the
+ * same reference share one transfer; concurrent pulls of different images
+ * share layers they have in common.
+ */
+export class Puller {
+  private readonly pulls = new SharedOperations<ImageRecord>();
+  private readonly layers = new SharedOperations<void>();
+  /** Chain IDs that pulls in progress will reference, so a failed pull never deletes them. */
+  private readonly pinnedByPulls = new Map<string, number>();
+
+  constructor(private readonly deps: PullerDeps) {}
+
+  pull(ref: ImageReference, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal): Promise<ImageRecord> {
+    // Pulls with different credentials must not share a transfer: one
+    // client's secret must not let another client's pull succeed.
+    const key = `${formatReference(ref)}\0${creds ? JSON.stringify(creds) : ''}`;
+    return this.pulls.run(key, signal, (shared) => this.pullOnce(ref, conf, creds, shared));
+  }
+
+  private async pullOnce(ref: ImageReference, conf: RegistriesConf, creds: Credentials | undefined, outer: AbortSignal): Promise<ImageRecord> {
+    const name = formatReference(ref);
+    const controller = new AbortController();
+    const signal = AbortSignal.any([outer, controller.signal]);
+    const progress = new PullProgress(name, this.deps.log, this.deps.progressTimeoutMs, (reason) => controller.abort(reason));
+    try {
+      return await this.fetchImage(ref, name, conf, creds, signal, progress);
+    } catch (err) {
+      if (signal.aborted && signal.reason instanceof RuntimeError) throw signal.reason;
+      throw err;
+    } finally {
+      progress.stop();
+    }
+  }
+
+  private async fetchImage(ref: ImageReference, name: string, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal, progress: PullProgress): Promise<ImageRecord> {
+    const plan = await this.resolve(ref, name, conf, creds, signal, progress);
+    const { layers } = plan;
+    for (const l of layers) this.pinnedByPulls.set(l.chainId, (this.pinnedByPulls.get(l.chainId) ?? 0) + 1);
+    try {
+      await this.fetchLayers(plan.client, layers, signal, progress);
+    } catch (err) {
+      this.unpin(layers);
+      await this.discardUnreferenced(layers.map((l) => l.chainId));
+      throw err;
+    }
+    try {
+      return await this.record(plan);
+    } finally {
+      this.unpin(layers);
+    }
+  }
+
+  /** Everything but the layers: manifests, platform choice, config. Nothing is stored yet. */
+  private async resolve(ref: ImageReference, name: string, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal, progress: PullProgress): Promise<PullPlan> {
+    const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal);
+    progress.touch();
+    let manifestBlob = top;
+    let index: FetchedManifest | undefined;
+    if (isSchema1(top.mediaType)) {
+      throw failedPrecondition(`${name} uses Docker image manifest schema 1, which is deprecated and not supported: rebuild or re-push the image`);
+    }
+    if (isIndex(top.mediaType)) {
+      const parsed = JSON.parse(top.body.toString('utf8')) as ImageIndex;
+      if (!Array.isArray(parsed.manifests)) throw failedPrecondition(`${name}: malformed image index`);
+      const chosen = selectPlatform(parsed.manifests, hostPlatform());
+      index = top;
+      manifestBlob = await client.getManifest(chosen.digest, MANIFEST_ACCEPT, signal);
+      progress.touch();
+    }
+    if (!isManifest(manifestBlob.mediaType)) {
+      throw failedPrecondition(`${name}: unsupported manifest media type "${manifestBlob.mediaType || 'none'}"`);
+    }
+    const manifest = JSON.parse(manifestBlob.body.toString('utf8')) as ImageManifest;
+    if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw failedPrecondition(`${name}: malformed image manifest`);
+    for (const layer of manifest.layers) {
+      if (!isLayerMediaType(layer.mediaType)) throw failedPrecondition(`${name}: unsupported layer media type "${layer.mediaType}"`);
+    }
+    const configDigest = manifest.config.digest;
+    const configBody = this.deps.content.has(configDigest)
+      ? await this.deps.content.get(configDigest)
+      : await client.getBlobBuffer(configDigest, MAX_CONFIG_BYTES, signal);
+    let config: ImageConfigFile;
+    try {
+      config = JSON.parse(configBody.toString('utf8')) as ImageConfigFile;
+    } catch {
+      throw failedPrecondition(`${name}: image config ${configDigest} is not valid JSON`);
+    }
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) {
+      throw failedPrecondition(`${name}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
+    }
+    const chains = chainIds(diffIds);
+    const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
+      digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i]!, chainId: chains[i]!,
+    }));
+    return { ref, name, client, top, index, manifest: manifestBlob, configDigest, configBody, config, layers };
+  }
+
+  private unpin(layers: ImageLayer[]): void {
+    for (const l of layers) {
+      const n = (this.pinnedByPulls.get(l.chainId) ?? 1) - 1;
+      if (n <= 0) this.pinnedByPulls.delete(l.chainId);
+      else this.pinnedByPulls.set(l.chainId, n);
+    }
+  }
+
+  /** The layers are in: store the small blobs, then the record that makes the image visible. */
+  private async record(plan: PullPlan): Promise<ImageRecord> {
+    return this.deps.storeLock.run(() => this.recordLocked(plan));
+  }
+
+  private async recordLocked(plan: PullPlan): Promise<ImageRecord> {
+    const { ref, manifest, configDigest, configBody, layers } = plan;
+    if (plan.index) await this.deps.content.put(plan.index.digest, plan.index.body);
+    await this.deps.content.put(configDigest, configBody);
+    await this.deps.content.put(manifest.digest, manifest.body);
+    const tag = ref.digest ? undefined : taggedName(ref);
+    const size = manifest.body.length + configBody.length + layers.reduce((s, l) => s + l.size, 0);
+    const record = await this.deps.images.save(
+      {
+        id: configDigest, manifestDigest: manifest.digest, indexDigest: plan.index?.digest, layers, size,
+        user: plan.config.config?.User ?? '', pulledAt: new Date().toISOString(),
+      },
+      tag ? [tag] : [],
+      [digestedName(ref, plan.top.digest)],
+    );
+    this.deps.log.info({ image: plan.name, id: record.id, source: plan.client.displayName }, 'image pulled');
+    return record;
+  }
+
+  /** Tries each mirror in order, then the primary location. */
+  private async fetchTopManifest(ref: ImageReference, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal): Promise<{ client: RepositoryClient; top: FetchedManifest }> {
+    const sources = pullSources(conf, repositoryName(ref), ref.digest !== undefined);
+    let lastError: unknown;
+    for (const source of sources) {
+      const client = new RepositoryClient(this.deps.transport, source, creds, this.deps.log);
+      try {
+        const top = await client.getManifest(ref.digest ?? ref.tag!, MANIFEST_ACCEPT, signal);
+        return { client, top };
+      } catch (err) {
+        lastError = err;
+        if (signal.aborted) throw err;
+        const kind = errorKind(err);
+        const retryable = kind === 'not-found' || kind === 'unavailable' || kind === 'unauthenticated' || kind === 'permission-denied';
+        if (!source.mirror || !retryable) throw err;
+        this.deps.log.info({ mirror: source.host, err: (err as Error).message }, 'mirror failed; trying the next source');
+      }
+    }
+    throw lastError;
+  }
+
+  private async fetchLayers(client: RepositoryClient, layers: ImageLayer[], outer: AbortSignal, progress: PullProgress): Promise<void> {
+    const missing = layers.filter((l) => !this.deps.snapshots.has(l.chainId));
+    for (const l of missing) progress.addTotal(l.size);
+    const controller = new AbortController();
+    const signal = AbortSignal.any([outer, controller.signal]);
+    let next = 0;
+    const worker = async () => {
+      while (next < missing.length) {
+        const layer = missing[next++]!;
+        const parent = layers[layers.indexOf(layer) - 1]?.chainId;
+        await this.layers.run(layer.chainId, signal, async (layerSignal) => {
+          const blob = await client.getBlob(layer.digest, layerSignal);
+          if (blob.length !== undefined && blob.length !== layer.size) {
+            blob.body.destroy();
+            throw new RuntimeError('internal', `layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
+          }
+          await this.deps.snapshots.unpack(
+            { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
+            { stream: blob.body, onBytes: (n) => progress.add(n) },
+            layerSignal,
+          );
+        });
+      }
+    };
+    let firstError: unknown;
+    const workers = Array.from({ length: Math.min(this.deps.maxConcurrentDownloads, missing.length) }, () =>
+      worker().catch((err: unknown) => {
+        if (firstError === undefined) firstError = err;
+        controller.abort(err);
+      }),
+    );
+    await Promise.all(workers);
+    if (firstError !== undefined) throw firstError;
+  }
+
+  /** Whether a pull in progress is about to reference this layer. */
+  isPinned(chainId: string): boolean {
+    return this.pinnedByPulls.has(chainId);
+  }
+
+  /** After a failed pull, drops the layers it unpacked that no image uses, so nothing of it stays. */
+  private async discardUnreferenced(chainIds: string[]): Promise<void> {
+    const used = new Set(this.deps.images.list().flatMap((r) => r.layers.map((l) => l.chainId)));
+    for (const chainId of chainIds) {
+      if (!used.has(chainId) && !this.pinnedByPulls.has(chainId) && this.deps.snapshots.has(chainId)) await this.deps.snapshots.delete(chainId);
+    }
+  }
+}

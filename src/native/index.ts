@@ -1,0 +1,42 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The system calls Node lacks, implemented in native/berth_native.c. Each
+ * returns a promise and runs on libuv's thread pool. Errors carry the errno
+ * name in `code`, like node:fs errors.
+ */
+export interface NativeOps {
+  /** mknod(2); `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
+  mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
+  lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
+  /** The attribute's value, or null when the file has no such attribute. */
+  lgetxattr(path: string, name: string): Promise<Buffer | null>;
+  /** Names of the extended attributes of a file (not following symlinks). */
+  llistxattr(path: string): Promise<string[]>;
+}
+
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+interface RawModule {
+  mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
+  lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
+  lgetxattr(path: string, name: string): Promise<Buffer | null>;
+  llistxattr(path: string): Promise<Buffer>;
+}
+
+let loaded: NativeOps | undefined;
+
+export function nativeOps(): NativeOps {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const raw = require('../../native/build/Release/berth_native.node') as RawModule;
+  loaded = {
+    mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
+    lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
+    lgetxattr: (p, name) => raw.lgetxattr(p, name),
+    llistxattr: async (p) => (await raw.llistxattr(p)).toString('latin1').split('\0').filter(Boolean),
+  };
+  return loaded;
+}

@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, request } from 'undici';
+import { RuntimeError, type ErrorKind, isAbortError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type Credentials, basicHeader, parseChallenges } from './auth.js';
+
+/**
+ * A client for the OCI distribution API (`/v2/`), scoped to one repository
+ * on one registry endpoint. It handles the bearer-token and basic auth
+ * dances, follows blob redirects without leaking credentials to other hosts
+ * and turns HTTP failures into berth error kinds.
+ */
+export interface RepositoryEndpoint {
+  host: string;
+  path: string;
+  insecure: boolean;
+}
+
+export interface FetchedManifest {
+  mediaType: string;
+  digest: string;
+  body: Buffer;
+}
+
+export interface BlobResponse {
+  body: Readable;
+  /** Content-Length when the registry sent one. */
+  length?: number;
+}
+
+const MAX_MANIFEST_BYTES = 4 << 20;
+const MAX_REDIRECTS = 5;
+const USER_AGENT = 'berth (CRI runtime)';
+
+type HttpResponse = Dispatcher.ResponseData;
+
+/** Shared HTTP agents and per-host knowledge, one per daemon. */
+export class RegistryTransport {
+  private readonly secure: Agent;
+  private readonly unverified: Agent;
+  /** Scheme that answered for an insecure host (https first, else http). */
+  private readonly schemeByHost = new Map<string, 'https' | 'http'>();
+
+  constructor(timeouts: { connectMs: number; bodyMs: number }) {
+    const opts = { connectTimeout: timeouts.connectMs, headersTimeout: timeouts.bodyMs || 0, bodyTimeout: timeouts.bodyMs || 0 };
+    this.secure = new Agent(opts);
+    this.unverified = new Agent({ ...opts, connect: { rejectUnauthorized: false } });
+  }
+
+  dispatcher(insecure: boolean): Dispatcher {
+    return insecure ? this.unverified : this.secure;
+  }
+
+  async baseUrl(host: string, insecure: boolean, signal: AbortSignal): Promise<string> {
+    if (!insecure) return `https://${host}`;
+    let scheme = this.schemeByHost.get(host);
+    if (!scheme) {
+      scheme = await this.probeScheme(host, signal);
+      this.schemeByHost.set(host, scheme);
+    }
+    return `${scheme}://${host}`;
+  }
+
+  /** containers/image behaviour for insecure registries: try TLS, fall back to plain HTTP. */
+  private async probeScheme(host: string, signal: AbortSignal): Promise<'https' | 'http'> {
+    try {
+      const res = await request(`https://${host}/v2/`, { method: 'GET', dispatcher: this.unverified, signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
+      await res.body.dump();
+      return 'https';
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return 'http';
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.secure.close(), this.unverified.close()]);
+  }
+}
+
+export class RepositoryClient {
+  private authorization: string | undefined;
+  private tokenTried = false;
+
+  constructor(
+    private readonly transport: RegistryTransport,
+    readonly endpoint: RepositoryEndpoint,
+    private readonly credentials: Credentials | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  get displayName(): string {
+    return `${this.endpoint.host}/${this.endpoint.path}`;
+  }
+
+  async getManifest(reference: string, accept: string, signal: AbortSignal): Promise<FetchedManifest> {
+    const res = await this.send(`manifests/${reference}`, { accept }, signal);
+    const declared = Number(res.headers['content-length'] ?? 0);
+    if (declared > MAX_MANIFEST_BYTES) {
+      await res.body.dump();
+      throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    const body = Buffer.from(await res.body.arrayBuffer());
+    if (body.length > MAX_MANIFEST_BYTES) throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is too large`);
+    const contentType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    let mediaType = contentType;
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { mediaType?: unknown };
+      if (typeof parsed.mediaType === 'string' && parsed.mediaType) mediaType = parsed.mediaType;
+    } catch {
+      throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is not valid JSON`);
+    }
+    const algorithm = reference.includes(':') ? reference.split(':')[0]! : 'sha256';
+    const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+    if (reference.includes(':') && digest !== reference) {
+      throw new RuntimeError('internal', `manifest digest mismatch from ${this.displayName}: asked for ${reference}, content hashes to ${digest}`);
+    }
+    return { mediaType, digest, body };
+  }
+
+  /** Opens a blob for streaming; the caller verifies size and digest as it reads. */
+  async getBlob(digest: string, signal: AbortSignal): Promise<BlobResponse> {
+    const res = await this.send(`blobs/${digest}`, {}, signal);
+    const cl = res.headers['content-length'];
+    return { body: res.body, length: cl !== undefined ? Number(cl) : undefined };
+  }
+
+  async getBlobBuffer(digest: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+    const { body } = await this.getBlob(digest, signal);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        body.destroy();
+        throw new RuntimeError('failed-precondition', `blob ${digest} from ${this.displayName} is larger than ${maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const data = Buffer.concat(chunks);
+    const algorithm = digest.split(':')[0]!;
+    const actual = `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+    if (actual !== digest) throw new RuntimeError('internal', `blob digest mismatch from ${this.displayName}: expected ${digest}, got ${actual}`);
+    return data;
+  }
+
+  /** GET `/v2/<path>/<what>`, authenticating on demand and following redirects. */
+  private async send(what: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
+    const base = await this.wrapNetwork(() => this.transport.baseUrl(this.endpoint.host, this.endpoint.insecure, signal), signal);
+    const url = `${base}/v2/${this.endpoint.path}/${what}`;
+    let res = await this.get(url, headers, signal, true);
+    if (res.statusCode === 401 && !this.tokenTried) {
+      const challenge = String(res.headers['www-authenticate'] ?? '');
+      await res.body.dump();
+      this.tokenTried = true;
+      await this.authenticate(challenge, signal);
+      res = await this.get(url, headers, signal, true);
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    throw await this.httpError(res, what);
+  }
+
+  private async get(startUrl: string, headers: Record<string, string>, signal: AbortSignal, withAuth: boolean): Promise<HttpResponse> {
+    let url = startUrl;
+    const origin = new URL(startUrl).origin;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const h: Record<string, string> = { 'user-agent': USER_AGENT, ...headers };
+      // Credentials go only to the registry itself, never to a redirect target
+      // such as a storage bucket on another host.
+      if (withAuth && this.authorization && new URL(url).origin === origin) h.authorization = this.authorization;
+      const res = await this.wrapNetwork(() => request(url, { method: 'GET', headers: h, signal, dispatcher: this.transport.dispatcher(this.endpoint.insecure) }), signal);
+      if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
+        const location = res.headers.location;
+        await res.body.dump();
+        if (typeof location !== 'string') throw new RuntimeError('unavailable', `redirect without location from ${url}`);
+        url = new URL(location, url).toString();
+        continue;
+      }
+      return res;
+    }
+    throw new RuntimeError('unavailable', `too many redirects fetching ${startUrl}`);
+  }
+
+  private async authenticate(header: string, signal: AbortSignal): Promise<void> {
+    const challenges = parseChallenges(header);
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const creds = this.credentials;
+    if (bearer) {
+      if (creds?.kind === 'registry-token') {
+        this.authorization = `Bearer ${creds.token}`;
+        return;
+      }
+      this.authorization = `Bearer ${await this.fetchToken(bearer.params, signal)}`;
+      return;
+    }
+    if (challenges.some((c) => c.scheme === 'basic')) {
+      if (creds?.kind !== 'basic') throw new RuntimeError('unauthenticated', `${this.endpoint.host} requires credentials (basic auth) for ${this.displayName}`);
+      this.authorization = basicHeader(creds.username, creds.password);
+      return;
+    }
+    throw new RuntimeError('unauthenticated', `${this.endpoint.host} refused access to ${this.displayName} without a supported auth challenge (${header || 'none'})`);
+  }
+
+  private async fetchToken(params: Record<string, string>, signal: AbortSignal): Promise<string> {
+    const realm = params.realm;
+    if (!realm) throw new RuntimeError('unauthenticated', `${this.endpoint.host} sent a bearer challenge without a realm`);
+    const scope = params.scope ?? `repository:${this.endpoint.path}:pull`;
+    const creds = this.credentials;
+    const realmUrl = new URL(realm);
+    let res: HttpResponse;
+    const dispatcher = this.transport.dispatcher(this.endpoint.insecure);
+    if (creds?.kind === 'identity-token') {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.token, service: params.service ?? '', scope, client_id: 'berth' });
+      res = await this.wrapNetwork(() => request(realmUrl, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, body: form.toString(), signal, dispatcher,
+      }), signal);
+    } else {
+      if (params.service) realmUrl.searchParams.set('service', params.service);
+      realmUrl.searchParams.set('scope', scope);
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+      if (creds?.kind === 'basic') headers.authorization = basicHeader(creds.username, creds.password);
+      res = await this.wrapNetwork(() => request(realmUrl, { method: 'GET', headers, signal, dispatcher }), signal);
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      await res.body.dump();
+      const kind: ErrorKind = res.statusCode === 401 ? 'unauthenticated' : 'permission-denied';
+      throw new RuntimeError(kind, `token server ${realmUrl.host} refused ${creds ? 'the credentials' : 'anonymous access'} for ${this.displayName} (HTTP ${res.statusCode})`);
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      await res.body.dump();
+      throw new RuntimeError('unavailable', `token server ${realmUrl.host} answered HTTP ${res.statusCode}`);
+    }
+    const body = (await res.body.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} returned no token`);
+    this.log.debug({ registry: this.endpoint.host }, 'obtained registry token');
+    return token;
+  }
+
+  private async httpError(res: HttpResponse, what: string): Promise<RuntimeError> {
+    let words = '';
+    try {
+      const text = await res.body.text();
+      const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
+      words = (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+      if (!words) words = text.slice(0, 200);
+    } catch {
+      // Not JSON: keep the status line only.
+    }
+    const where = `${this.displayName} (${what})`;
+    const suffix = words ? `: ${words}` : '';
+    switch (res.statusCode) {
+      case 404:
+        return new RuntimeError('not-found', `${where} not found${suffix}`);
+      case 401:
+        return new RuntimeError('unauthenticated', `${where}: registry requires valid credentials${suffix}`);
+      case 403:
+        return new RuntimeError('permission-denied', `${where}: access denied by the registry${suffix}`);
+      case 429:
+        return new RuntimeError('unavailable', `${where}: registry rate limit reached${suffix}`);
+      default:
+        return new RuntimeError(res.statusCode >= 500 ? 'unavailable' : 'failed-precondition', `${where}: registry answered HTTP ${res.statusCode}${suffix}`);
+    }
+  }
+
+  /** Connection-level failures become UNAVAILABLE; cancellation stays cancellation. */
+  private async wrapNetwork<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RuntimeError) throw err;
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new RuntimeError('canceled', 'pull cancelled');
+      if (isAbortError(err)) throw new RuntimeError('canceled', 'pull cancelled', { cause: err });
+      const cause = (err as { cause?: unknown }).cause;
+      const detail = cause ? messageOf(cause) : messageOf(err);
+      throw new RuntimeError('unavailable', `cannot reach registry ${this.endpoint.host}: ${detail || messageOf(err)}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import type * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import { RuntimeError, errorKind, messageOf } from '../errors.js';
+import type { CallContext, Deps } from './deps.js';
+import { toGrpcStatus } from './grpc-status.js';
+
+export type UnaryHandler<Req, Res> = (ctx: CallContext, request: Req) => Promise<Res>;
+export type StreamHandler<Req, Res> = (ctx: CallContext, request: Req, send: (message: Res) => Promise<void>) => Promise<void>;
+
+/** The ids worth binding to a call's log lines, when the request has them. */
+function logBindings(rpc: string, request: unknown): Record<string, string> {
+  const out: Record<string, string> = { rpc };
+  const r = request as { podSandboxId?: unknown; containerId?: unknown } | null;
+  if (typeof r?.podSandboxId === 'string' && r.podSandboxId) out.podSandboxId = r.podSandboxId;
+  if (typeof r?.containerId === 'string' && r.containerId) out.containerId = r.containerId;
+  return out;
+}
+
+function begin(deps: Deps, rpc: string, call: { on(event: 'cancelled', listener: () => void): unknown }, request: unknown) {
+  const controller = new AbortController();
+  call.on('cancelled', () => controller.abort(new RuntimeError('canceled', `${rpc}: call cancelled by the client`)));
+  const ctx: CallContext = { deps, log: deps.log.child(logBindings(rpc, request)), signal: controller.signal };
+  return { ctx, start: performance.now() };
+}
+
+function checkReady(deps: Deps): void {
+  if (!deps.lifecycle.ready) throw new RuntimeError('unavailable', 'berth is starting: restoring state, try again shortly');
+}
+
+function logOutcome(ctx: CallContext, start: number, err?: unknown): void {
+  const durationMs = Math.round((performance.now() - start) * 1000) / 1000;
+  if (err === undefined) {
+    ctx.log.debug({ durationMs }, 'call done');
+    return;
+  }
+  const kind = errorKind(err);
+  const level = kind === 'unknown' || kind === 'internal' ? 'error' : 'info';
+  ctx.log[level]({ durationMs, kind, err: kind === 'unknown' ? err : undefined }, `call failed: ${messageOf(err)}`);
+}
+
+/**
+ * Wraps an async handler as a grpc-js unary handler. Every error, thrown or
+ * rejected, becomes a gRPC status through toGrpcStatus; nothing escapes as
+ * an unhandled rejection.
+ */
+export function unary<Req, Res>(deps: Deps, rpc: string, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const { ctx, start } = begin(deps, rpc, call, call.request);
+    const run = async () => {
+      checkReady(deps);
+      return handler(ctx, call.request);
+    };
+    run().then(
+      (response) => {
+        logOutcome(ctx, start);
+        callback(null, response);
+      },
+      (err: unknown) => {
+        logOutcome(ctx, start, err);
+        callback(toGrpcStatus(err));
+      },
+    );
+  };
+}
+
+/** Wraps an async handler that sends a stream of messages, honouring back-pressure. */
+export function serverStream<Req, Res>(deps: Deps, rpc: string, handler: StreamHandler<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const { ctx, start } = begin(deps, rpc, call, call.request);
+    const send = (message: Res) =>
+      new Promise<void>((resolve, reject) => {
+        if (ctx.signal.aborted) {
+          reject(ctx.signal.reason);
+          return;
+        }
+        if (call.write(message)) resolve();
+        else {
+          const onDrain = () => {
+            ctx.signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          const onAbort = () => {
+            call.off('drain', onDrain);
+            reject(ctx.signal.reason);
+          };
+          call.once('drain', onDrain);
+          ctx.signal.addEventListener('abort', onAbort, { once: true });
+        }
+      });
+    const run = async () => {
+      checkReady(deps);
+      await handler(ctx, call.request, send);
+    };
+    run().then(
+      () => {
+        logOutcome(ctx, start);
+        call.end();
+      },
+      (err: unknown) => {
+        logOutcome(ctx, start, err);
+        if (!ctx.signal.aborted) call.destroy(Object.assign(new Error(messageOf(err)), toGrpcStatus(err)));
+      },
+    );
+  };
+}
+
+/** The handler of an RPC that a later version of berth implements. */
+export function unimplemented(rpc: string): UnaryHandler<unknown, never> {
+  return async () => {
+    throw new RuntimeError('unimplemented', `${rpc} is not implemented by this version of berth`);
+  };
+}

@@ -1,0 +1,22 @@
+import type { BerthConfig } from '../config/schema.js';
+import type { ImageService } from '../image/image-service.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Everything an RPC handler may use. Only src/daemon.ts builds the real
+ * one; unit tests build it from fakes.
+ */
+export interface Deps {
+  config: BerthConfig;
+  log: Logger;
+  images: ImageService;
+  /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
+  lifecycle: { ready: boolean };
+}
+
+export interface CallContext {
+  deps: Deps;
+  log: Logger;
+  /** Aborted when the client cancels the call or its deadline passes. */
+  signal: AbortSignal;
+}

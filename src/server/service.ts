@@ -1,0 +1,46 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { ProtoGrpcType } from '../generated/api.js';
+import { serverStream, unary, unimplemented } from './adapter.js';
+import type { Deps } from './deps.js';
+import { imageFsInfo } from './image/image-fs-info.js';
+import { listImages } from './image/image-list.js';
+import { pullImage } from './image/image-pull.js';
+import { removeImage } from './image/image-remove.js';
+import { imageStatus } from './image/image-status.js';
+import { streamImages } from './image/images-stream.js';
+import { status } from './runtime/status.js';
+import { version } from './runtime/version.js';
+
+type Implementation = Record<string, grpc.UntypedHandleCall>;
+
+/**
+ * Maps every RPC of both CRI services to its handler. Methods without one
+ * answer UNIMPLEMENTED; the method list comes from the proto, so none can
+ * be forgotten.
+ */
+export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Implementation; image: Implementation } {
+  const runtime: Implementation = {
+    Version: unary(deps, 'Version', version),
+    Status: unary(deps, 'Status', status),
+  };
+  const image: Implementation = {
+    PullImage: unary(deps, 'PullImage', pullImage),
+    ListImages: unary(deps, 'ListImages', listImages),
+    ImageStatus: unary(deps, 'ImageStatus', imageStatus),
+    RemoveImage: unary(deps, 'RemoveImage', removeImage),
+    ImageFsInfo: unary(deps, 'ImageFsInfo', imageFsInfo),
+    StreamImages: serverStream(deps, 'StreamImages', streamImages),
+  };
+  fillUnimplemented(proto.runtime.v1.RuntimeService.service, runtime, deps);
+  fillUnimplemented(proto.runtime.v1.ImageService.service, image, deps);
+  return { runtime, image };
+}
+
+function fillUnimplemented(definition: grpc.ServiceDefinition, impl: Implementation, deps: Deps): void {
+  for (const [name, method] of Object.entries(definition)) {
+    if (impl[name]) continue;
+    impl[name] = method.responseStream
+      ? serverStream(deps, name, unimplemented(name) as never)
+      : unary(deps, name, unimplemented(name));
+  }
+}

@@ -1,0 +1,190 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { RuntimeError, errnoCode, internal } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ensureDir, syncDir, writeJsonAtomic } from '../util/fs.js';
+import { decompressLayer } from './decompress.js';
+import { TarFormatError, readTar } from './tar/reader.js';
+import { LayerUnpacker, type UnpackOps } from './unpack.js';
+
+/**
+ * Unpacked layers, one directory per chain ID (the OCI identity of a layer
+ * together with everything beneath it), in the snapshotter vocabulary of
+ * containerd: a snapshot has a key (its chain ID) and a parent.
+ *
+ *   snapshots/<chain-hex>/fs         the layer's files, overlayfs lower-dir form
+ *   snapshots/<chain-hex>/meta.json  written before the directory is renamed in
+ *   snapshots/.ingest-*              layers being unpacked; removed at start-up
+ *
+ * A snapshot directory exists under its final name only once its content
+ * was verified against both the blob digest and the diff ID.
+ */
+export interface SnapshotMeta {
+  chainId: string;
+  diffId: string;
+  parent?: string;
+  /** Digest of the compressed blob it was unpacked from. */
+  blobDigest: string;
+  bytes: number;
+  inodes: number;
+  createdAt: string;
+}
+
+const META_VERSION = 1;
+
+export interface LayerSource {
+  /** The compressed blob as it arrives from the registry. */
+  stream: AsyncIterable<Buffer>;
+  /** Called with the number of compressed bytes as they arrive. */
+  onBytes: (n: number) => void;
+}
+
+export class SnapshotStore {
+  private readonly dir: string;
+  private readonly snapshots = new Map<string, SnapshotMeta>();
+
+  constructor(root: string, private readonly ops: UnpackOps, private readonly log: Logger) {
+    this.dir = path.join(root, 'snapshots');
+  }
+
+  async restore(): Promise<void> {
+    await ensureDir(this.dir, 0o700);
+    for (const name of await readdir(this.dir)) {
+      const full = path.join(this.dir, name);
+      if (name.startsWith('.ingest-')) {
+        await rm(full, { recursive: true, force: true });
+        continue;
+      }
+      try {
+        const meta = JSON.parse(await readFile(path.join(full, 'meta.json'), 'utf8')) as SnapshotMeta & { version: number };
+        if (meta.version !== META_VERSION) throw new Error(`unknown metadata version ${meta.version}`);
+        this.snapshots.set(meta.chainId, meta);
+      } catch (err) {
+        this.log.warn({ snapshot: name, err }, 'removing unreadable snapshot');
+        await rm(full, { recursive: true, force: true });
+      }
+    }
+  }
+
+  has(chainId: string): boolean {
+    return this.snapshots.has(chainId);
+  }
+
+  get(chainId: string): SnapshotMeta | undefined {
+    return this.snapshots.get(chainId);
+  }
+
+  list(): SnapshotMeta[] {
+    return [...this.snapshots.values()];
+  }
+
+  /** Directory holding the layer's files, for overlayfs lowerdir. */
+  fsPath(chainId: string): string {
+    return path.join(this.dir, chainId.split(':')[1]!, 'fs');
+  }
+
+  /**
+   * Streams one compressed layer through hashing, decompression and the
+   * tar unpacker into a new snapshot. Nothing is kept unless both digests
+   * match.
+   */
+  async unpack(meta: Omit<SnapshotMeta, 'bytes' | 'inodes' | 'createdAt'>, source: LayerSource, signal: AbortSignal): Promise<SnapshotMeta> {
+    const existing = this.snapshots.get(meta.chainId);
+    if (existing) return existing;
+    const tmp = path.join(this.dir, `.ingest-${randomBytes(8).toString('hex')}`);
+    const fsDir = path.join(tmp, 'fs');
+    await mkdir(fsDir, { recursive: true, mode: 0o755 });
+    try {
+      const blobAlg = meta.blobDigest.split(':')[0]!;
+      const blobHash = createHash(blobAlg);
+      const diffHash = createHash(meta.diffId.split(':')[0]!);
+      const unpacker = new LayerUnpacker(fsDir, this.ops);
+      await pipeline(
+        source.stream,
+        async function* hashBlob(chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            blobHash.update(chunk);
+            source.onBytes(chunk.length);
+            yield chunk;
+          }
+        },
+        decompressLayer,
+        async function* hashDiff(chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            diffHash.update(chunk);
+            yield chunk;
+          }
+        },
+        async (chunks: AsyncIterable<Buffer>) => {
+          for await (const { entry, body } of readTar(chunks)) {
+            signal.throwIfAborted();
+            await unpacker.apply(entry, body);
+          }
+        },
+        { signal },
+      );
+      const blobDigest = `${blobAlg}:${blobHash.digest('hex')}`;
+      if (blobDigest !== meta.blobDigest) throw internal(`layer ${meta.blobDigest}: downloaded content hashes to ${blobDigest}`);
+      const diffId = `${meta.diffId.split(':')[0]}:${diffHash.digest('hex')}`;
+      if (diffId !== meta.diffId) throw internal(`layer ${meta.blobDigest}: uncompressed content hashes to ${diffId}, but the image config says ${meta.diffId}`);
+      const usage = await unpacker.finish();
+      const full: SnapshotMeta = { ...meta, bytes: usage.bytes, inodes: usage.inodes, createdAt: new Date().toISOString() };
+      await writeJsonAtomic(path.join(tmp, 'meta.json'), META_VERSION, full);
+      const final = path.join(this.dir, meta.chainId.split(':')[1]!);
+      try {
+        await rename(tmp, final);
+      } catch (err) {
+        // Another pull finished the same snapshot first: keep that one.
+        if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw err;
+        await rm(tmp, { recursive: true, force: true });
+      }
+      await syncDir(this.dir);
+      this.snapshots.set(full.chainId, full);
+      return full;
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if (err instanceof TarFormatError) throw new RuntimeError('failed-precondition', `layer ${meta.blobDigest} is not a valid tar archive: ${err.message}`);
+      if ((err as { code?: string }).code === 'Z_DATA_ERROR' || (err as { code?: string }).code === 'Z_BUF_ERROR') {
+        throw new RuntimeError('failed-precondition', `layer ${meta.blobDigest} is not valid gzip: ${(err as Error).message}`);
+      }
+      throw err;
+    }
+  }
+
+  async delete(chainId: string): Promise<void> {
+    const hex = chainId.split(':')[1]!;
+    const final = path.join(this.dir, hex);
+    // Rename first so a crash mid-removal leaves an ingest directory that
+    // start-up cleans, not a half-deleted snapshot that looks whole.
+    const doomed = path.join(this.dir, `.ingest-rm-${hex}`);
+    try {
+      await rename(final, doomed);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+    this.snapshots.delete(chainId);
+    await rm(doomed, { recursive: true, force: true });
+  }
+
+  usage(): { bytes: number; inodes: number } {
+    let bytes = 0;
+    let inodes = 0;
+    for (const s of this.snapshots.values()) {
+      bytes += s.bytes;
+      inodes += s.inodes;
+    }
+    return { bytes, inodes };
+  }
+}
+
+/** chainID(L0) = diffID(L0); chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const diffId of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? diffId : `sha256:${createHash('sha256').update(`${prev} ${diffId}`).digest('hex')}`);
+  }
+  return out;
+}

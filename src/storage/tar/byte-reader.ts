@@ -1,0 +1,54 @@
+/**
+ * Pulls exact byte counts out of an async stream of chunks without copying
+ * more than needed: the tar reader asks for 512-byte headers and for file
+ * bodies piece by piece.
+ */
+export class ByteReader {
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private pending: Buffer = Buffer.alloc(0);
+  private done = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  private async fill(): Promise<boolean> {
+    if (this.done) return false;
+    const next = await this.iterator.next();
+    if (next.done) {
+      this.done = true;
+      return false;
+    }
+    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    return true;
+  }
+
+  /** Exactly `n` bytes, or null at a clean end of stream; throws on a torn read. */
+  async readExact(n: number): Promise<Buffer | null> {
+    while (this.pending.length < n) {
+      if (!(await this.fill())) {
+        if (this.pending.length === 0) return null;
+        throw new Error(`unexpected end of archive: wanted ${n} bytes, had ${this.pending.length}`);
+      }
+    }
+    const out = this.pending.subarray(0, n);
+    this.pending = this.pending.subarray(n);
+    return out;
+  }
+
+  /** Up to `max` bytes (at least one), or null at end of stream. */
+  async readSome(max: number): Promise<Buffer | null> {
+    if (this.pending.length === 0 && !(await this.fill())) return null;
+    const n = Math.min(max, this.pending.length);
+    const out = this.pending.subarray(0, n);
+    this.pending = this.pending.subarray(n);
+    return out;
+  }
+
+  /** Reads and discards the rest of the stream (trailing padding after the archive). */
+  async drain(): Promise<void> {
+    this.pending = Buffer.alloc(0);
+    while (await this.fill()) this.pending = Buffer.alloc(0);
+  }
+}

@@ -1,0 +1,202 @@
+import { constants } from 'node:fs';
+import { chmod, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { S_IFBLK, S_IFCHR, S_IFIFO } from '../native/index.js';
+import type { TarEntry } from './tar/reader.js';
+
+/**
+ * Unpacks one layer's tar stream into an empty directory in the form
+ * overlayfs reads as a lower layer:
+ *   - `.wh.NAME` whiteouts become 0/0 character devices named NAME;
+ *   - `.wh..wh..opq` marks its directory with trusted.overlay.opaque=y;
+ *   - ownership, modes (setuid/setgid/sticky), mtimes, hard links,
+ *     symlinks, device nodes and `SCHILY.xattr.*` attributes are kept.
+ *
+ * Security: the directory starts empty and only this unpacker writes to it,
+ * so an in-memory map of what each path is stands in for lstat. An entry
+ * whose path has a `..` component, passes through a non-directory (such as
+ * a symlink planted earlier in the layer), or hard-links to anything but a
+ * file already unpacked here is refused, and the whole layer fails. Files
+ * are opened with O_NOFOLLOW|O_EXCL; nothing ever follows a symlink.
+ */
+export interface UnpackOps {
+  mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
+  lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
+  lchown(path: string, uid: number, gid: number): Promise<void>;
+}
+
+export interface UnpackResult {
+  /** Bytes of file content written (hard links counted once). */
+  bytes: number;
+  /** Inodes created. */
+  inodes: number;
+}
+
+type Kind = 'dir' | 'file' | 'symlink' | 'other';
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+export class UnsafeLayerError extends RuntimeError {
+  constructor(message: string) {
+    super('failed-precondition', `unsafe layer content: ${message}`);
+  }
+}
+
+/** Splits an entry name into safe components; throws on `..`. */
+export function cleanEntryPath(name: string): string[] {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) throw new UnsafeLayerError(`entry "${name}" has a ".." component`);
+  return parts;
+}
+
+export class LayerUnpacker {
+  private readonly kinds = new Map<string, Kind>([['', 'dir']]);
+  private readonly dirAttrs = new Map<string, TarEntry>();
+  private readonly result: UnpackResult = { bytes: 0, inodes: 0 };
+
+  constructor(private readonly root: string, private readonly ops: UnpackOps) {}
+
+  private full(rel: string): string {
+    return rel === '' ? this.root : path.join(this.root, rel);
+  }
+
+  /** Makes sure every parent of `parts` is a real directory unpacked here. */
+  private async ensureParents(parts: string[], name: string): Promise<void> {
+    for (let i = 1; i < parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      const kind = this.kinds.get(rel);
+      if (kind === undefined) {
+        await mkdir(this.full(rel), { mode: 0o755 });
+        this.kinds.set(rel, 'dir');
+        this.result.inodes++;
+      } else if (kind !== 'dir') {
+        throw new UnsafeLayerError(`entry "${name}" goes through "${rel}", which is a ${kind === 'symlink' ? 'symbolic link' : 'non-directory'}`);
+      }
+    }
+  }
+
+  /** Removes what an earlier entry put at `rel` (tar semantics: the last entry wins). */
+  private async replace(rel: string): Promise<void> {
+    if (!this.kinds.has(rel)) return;
+    await rm(this.full(rel), { recursive: true, force: true });
+    for (const key of [...this.kinds.keys()]) if (key === rel || key.startsWith(`${rel}/`)) this.kinds.delete(key);
+    for (const key of [...this.dirAttrs.keys()]) if (key === rel || key.startsWith(`${rel}/`)) this.dirAttrs.delete(key);
+  }
+
+  async apply(entry: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
+    const parts = cleanEntryPath(entry.name);
+    const base = parts[parts.length - 1] ?? '';
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      await this.whiteout(parts, entry.name);
+      return;
+    }
+    const rel = parts.join('/');
+    if (rel === '') {
+      // The layer root itself: only its attributes matter.
+      if (entry.type === 'directory') this.dirAttrs.set('', entry);
+      return;
+    }
+    await this.ensureParents(parts, entry.name);
+    const full = this.full(rel);
+    const existing = this.kinds.get(rel);
+    if (!(existing === 'dir' && entry.type === 'directory')) await this.replace(rel);
+    switch (entry.type) {
+      case 'directory':
+        if (existing !== 'dir') {
+          await mkdir(full, { mode: 0o755 });
+          this.kinds.set(rel, 'dir');
+          this.result.inodes++;
+        }
+        this.dirAttrs.set(rel, entry);
+        return;
+      case 'file':
+        await this.writeFile(full, body);
+        this.kinds.set(rel, 'file');
+        this.result.bytes += entry.size;
+        break;
+      case 'symlink':
+        await symlink(entry.linkname, full);
+        this.kinds.set(rel, 'symlink');
+        break;
+      case 'hardlink': {
+        const target = cleanEntryPath(entry.linkname).join('/');
+        const kind = this.kinds.get(target);
+        if (kind === undefined || kind === 'dir') {
+          throw new UnsafeLayerError(`hard link "${entry.name}" points to "${entry.linkname}", which is not a file unpacked earlier in this layer`);
+        }
+        await link(this.full(target), full);
+        this.kinds.set(rel, kind);
+        return; // shares the target's inode and attributes
+      }
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const typeBits = entry.type === 'char' ? S_IFCHR : entry.type === 'block' ? S_IFBLK : S_IFIFO;
+        await this.ops.mknod(full, typeBits | (entry.mode & 0o777), entry.devmajor, entry.devminor);
+        this.kinds.set(rel, 'other');
+        break;
+      }
+    }
+    this.result.inodes++;
+    await this.setAttributes(full, entry);
+  }
+
+  private async writeFile(full: string, body: AsyncIterable<Buffer>): Promise<void> {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    const fh = await open(full, flags, 0o600);
+    try {
+      for await (const chunk of body) await fh.write(chunk);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async setAttributes(full: string, entry: TarEntry): Promise<void> {
+    await this.ops.lchown(full, entry.uid, entry.gid);
+    const isLink = entry.type === 'symlink';
+    // chmod after chown: chown clears setuid and setgid bits.
+    if (!isLink) await chmod(full, entry.mode);
+    for (const [name, value] of entry.xattrs) {
+      // overlayfs' own attributes (redirect, metacopy, opaque) could point
+      // outside the layer; only whiteout translation may set them.
+      if (name.startsWith('trusted.overlay.')) continue;
+      await this.ops.lsetxattr(full, name, value);
+    }
+    const t = entry.mtime;
+    if (isLink) await lutimes(full, t, t);
+    else await utimes(full, t, t);
+  }
+
+  private async whiteout(parts: string[], name: string): Promise<void> {
+    const base = parts[parts.length - 1]!;
+    const parentParts = parts.slice(0, -1);
+    await this.ensureParents([...parentParts, base], name);
+    const parentRel = parentParts.join('/');
+    if (base === OPAQUE) {
+      if (parentRel !== '' && !this.kinds.has(parentRel)) {
+        await mkdir(this.full(parentRel), { mode: 0o755 });
+        this.kinds.set(parentRel, 'dir');
+      }
+      await this.ops.lsetxattr(this.full(parentRel), OPAQUE_XATTR, Buffer.from('y'));
+      return;
+    }
+    if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return; // other aufs metadata: meaningless here
+    const target = base.slice(WHITEOUT_PREFIX.length);
+    if (target === '' || target === '.' || target === '..') throw new UnsafeLayerError(`invalid whiteout "${name}"`);
+    const rel = [...parentParts, target].join('/');
+    await this.replace(rel);
+    await this.ops.mknod(this.full(rel), S_IFCHR, 0, 0);
+    this.kinds.set(rel, 'other');
+    this.result.inodes++;
+  }
+
+  /** Applies directory modes and times last, deepest first, so writes inside them were possible. */
+  async finish(): Promise<UnpackResult> {
+    const dirs = [...this.dirAttrs.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
+    for (const [rel, entry] of dirs) await this.setAttributes(this.full(rel), entry);
+    return this.result;
+  }
+}
