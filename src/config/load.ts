@@ -42,7 +42,7 @@ export async function loadConfig(sources: ConfigSources): Promise<LoadedConfig> 
     files.push(mainFile);
   }
   const dir = sources.configDir ?? DEFAULT_CONFIG_DIR;
-  for (const file of await dropInFiles(dir, sources.configDir !== undefined)) {
+  for (const file of await dropInFiles(dir)) {
     const text = await readOptional(file, true);
     if (text !== undefined) {
       applyToml(config, file, text);
@@ -65,12 +65,13 @@ async function readOptional(file: string, required: boolean): Promise<string | u
   }
 }
 
-async function dropInFiles(dir: string, required: boolean): Promise<string[]> {
+/** A missing drop-in directory simply has no drop-ins. */
+async function dropInFiles(dir: string): Promise<string[]> {
   try {
     const names = await readdir(dir);
     return names.filter((n) => n.endsWith('.conf')).sort().map((n) => path.join(dir, n));
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT' && !required) return [];
+    if (errnoCode(err) === 'ENOENT') return [];
     throw new ConfigError(dir, undefined, `cannot read drop-in directory: ${messageOf(err)}`);
   }
 }
@@ -83,19 +84,19 @@ export function applyToml(config: BerthConfig, source: string, text: string): vo
   } catch (err) {
     throw new ConfigError(source, undefined, `invalid TOML: ${messageOf(err).split('\n')[0]}`);
   }
-  walk(doc, '', (key, value) => {
+  walk(source, doc, '', (key, value) => {
     const spec = BY_KEY.get(key);
     if (!spec) throw new ConfigError(source, key, 'unknown key');
     setPath(config, key, coerceToml(source, spec, value));
   });
 }
 
-function walk(obj: TOML.JsonMap, prefix: string, visit: (key: string, value: unknown) => void): void {
+function walk(source: string, obj: TOML.JsonMap, prefix: string, visit: (key: string, value: unknown) => void): void {
   for (const [name, value] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${name}` : name;
     const isTable = value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
-    if (isTable && key in SECTIONS) walk(value as TOML.JsonMap, key, visit);
-    else if (isTable) throw new ConfigError('', key, 'unknown section');
+    if (isTable && key in SECTIONS) walk(source, value as TOML.JsonMap, key, visit);
+    else if (isTable) throw new ConfigError(source, key, 'unknown section');
     else visit(key, value);
   }
 }

@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CriClient, call, connectCri } from './cri-client.js';
+import { waitFor } from './ports.js';
+
+export const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
+
+/**
+ * The real berth daemon on private paths: its own socket, root, runroot,
+ * registries.conf and an empty configuration, so nothing on the host's
+ * /etc/berth or /var/lib/berth is read or touched.
+ */
+export interface BerthDaemon {
+  dir: string;
+  socket: string;
+  root: string;
+  runroot: string;
+  registriesConf: string;
+  client: CriClient;
+  process: ChildProcess;
+  logs(): Promise<string>;
+  /** SIGTERM, wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** stop() and remove every file the daemon made. */
+  destroy(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  registriesConf?: string;
+  extraArgs?: string[];
+  /** Reuse the directories of an earlier daemon (restart). */
+  reuse?: { dir: string };
+}
+
+export function spawnBerth(args: string[], logFile?: string): ChildProcess {
+  const child = spawn(process.execPath, [BERTH_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (logFile) {
+    const chunks: Buffer[] = [];
+    const flush = () => writeFile(logFile, Buffer.concat(chunks), { flag: 'w' }).catch(() => undefined);
+    child.stderr?.on('data', (d: Buffer) => chunks.push(d));
+    child.stdout?.on('data', (d: Buffer) => chunks.push(d));
+    child.on('exit', () => void flush());
+    (child as ChildProcess & { flushLog?: () => Promise<unknown> }).flushLog = flush;
+  }
+  return child;
+}
+
+export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon> {
+  const dir = opts.reuse?.dir ?? (await mkdtemp(path.join(tmpdir(), 'berth-e2e-')));
+  const socket = path.join(dir, 'run', 'berth.sock');
+  const root = path.join(dir, 'root');
+  const runroot = path.join(dir, 'run');
+  const registriesConf = path.join(dir, 'registries.conf');
+  const config = path.join(dir, 'berth.conf');
+  await mkdir(path.join(dir, 'conf.d'), { recursive: true });
+  await writeFile(config, '# e2e: embedded defaults plus flags\n');
+  if (opts.registriesConf !== undefined) await writeFile(registriesConf, opts.registriesConf);
+  const logFile = path.join(dir, `berth-${Date.now()}.log`);
+  const child = spawnBerth([
+    'serve', '--config', config, '--config-dir', path.join(dir, 'conf.d'),
+    '--listen', socket, '--root', root, '--runroot', runroot, '--registries-conf', registriesConf,
+    '--log-level', 'debug', ...(opts.extraArgs ?? []),
+  ], logFile);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const client = await connectCri(socket);
+  try {
+    await waitFor('berth to answer Version', async () => {
+      if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode}`);
+      await call(client.runtime, client.runtime.Version, {}, 2000);
+      return true;
+    });
+  } catch (err) {
+    client.close();
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`${(err as Error).message}\n${await readFile(logFile, 'utf8').catch(() => '')}`);
+  }
+  let stopped: Promise<number | null> | undefined;
+  const daemon: BerthDaemon = {
+    dir, socket, root, runroot, registriesConf, client, process: child,
+    logs: async () => {
+      await (child as ChildProcess & { flushLog?: () => Promise<unknown> }).flushLog?.();
+      return readFile(logFile, 'utf8').catch(() => '');
+    },
+    stop: () => {
+      stopped ??= (async () => {
+        client.close();
+        if (child.exitCode === null) child.kill('SIGTERM');
+        return exited;
+      })();
+      return stopped;
+    },
+    destroy: async () => {
+      await daemon.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return daemon;
+}

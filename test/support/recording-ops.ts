@@ -1,0 +1,27 @@
+import { writeFile } from 'node:fs/promises';
+import type { UnpackOps } from '../../src/storage/unpack.js';
+
+/**
+ * Unpack operations that need no root: device nodes become marker files,
+ * ownership and extended attributes are recorded instead of applied.
+ */
+export class RecordingOps implements UnpackOps {
+  readonly nodes = new Map<string, { mode: number; major: number; minor: number }>();
+  readonly xattrs = new Map<string, Map<string, Buffer>>();
+  readonly owners = new Map<string, { uid: number; gid: number }>();
+
+  mknod = async (p: string, mode: number, major: number, minor: number) => {
+    await writeFile(p, '', { flag: 'wx' });
+    this.nodes.set(p, { mode, major, minor });
+  };
+
+  lsetxattr = async (p: string, name: string, value: Buffer) => {
+    const m = this.xattrs.get(p) ?? new Map<string, Buffer>();
+    m.set(name, value);
+    this.xattrs.set(p, m);
+  };
+
+  lchown = async (p: string, uid: number, gid: number) => {
+    this.owners.set(p, { uid, gid });
+  };
+}

@@ -1,0 +1,116 @@
+import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { S_IFCHR } from '../src/native/index.js';
+import { readTar } from '../src/storage/tar/reader.js';
+import { LayerUnpacker } from '../src/storage/unpack.js';
+import { RecordingOps } from './support/recording-ops.js';
+import { type TarInput, createTar } from './support/tar-writer.js';
+
+async function* chunks(buf: Buffer, size = 700): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+describe('layer unpacking', () => {
+  let dir: string;
+  let ops: RecordingOps;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-unpack-'));
+    ops = new RecordingOps();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function unpack(entries: TarInput[]) {
+    const unpacker = new LayerUnpacker(dir, ops);
+    for await (const { entry, body } of readTar(chunks(createTar(entries)))) await unpacker.apply(entry, body);
+    return unpacker.finish();
+  }
+
+  it('keeps files, modes, owners, links, times and binary xattrs', async () => {
+    const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    const longName = `deep/${'d'.repeat(120)}/file.txt`;
+    const usage = await unpack([
+      { name: 'bin/', type: 'dir', mode: 0o755, mtime: 1_500_000_000 },
+      { name: 'bin/tool', content: 'TOOL', mode: 0o4755, uid: 0, gid: 0 },
+      { name: 'bin/alias', type: 'hardlink', linkname: 'bin/tool' },
+      { name: 'bin/rel', type: 'symlink', linkname: 'tool' },
+      { name: 'bin/abs', type: 'symlink', linkname: '/etc/passwd' },
+      { name: 'bin/capped', content: 'x', mode: 0o755, xattrs: { 'security.capability': cap } },
+      { name: 'home/user/file', content: 'hi', uid: 1000, gid: 1001, mode: 0o640, mtime: 1_234_567_890 },
+      { name: 'tmp/', type: 'dir', mode: 0o1777 },
+      { name: longName, content: 'long' },
+      { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
+    ]);
+    expect((await stat(path.join(dir, 'bin/tool'))).mode & 0o7777).toBe(0o4755);
+    expect((await stat(path.join(dir, 'bin/alias'))).ino).toBe((await stat(path.join(dir, 'bin/tool'))).ino);
+    expect(await readlink(path.join(dir, 'bin/rel'))).toBe('tool');
+    expect(await readlink(path.join(dir, 'bin/abs'))).toBe('/etc/passwd');
+    expect(ops.xattrs.get(path.join(dir, 'bin/capped'))?.get('security.capability')).toEqual(cap);
+    expect(ops.owners.get(path.join(dir, 'home/user/file'))).toEqual({ uid: 1000, gid: 1001 });
+    const file = await stat(path.join(dir, 'home/user/file'));
+    expect(file.mode & 0o777).toBe(0o640);
+    expect(file.mtimeMs).toBe(1_234_567_890_000);
+    expect((await stat(path.join(dir, 'tmp'))).mode & 0o7777).toBe(0o1777);
+    expect((await stat(path.join(dir, 'bin'))).mtimeMs).toBe(1_500_000_000_000);
+    expect(await readFile(path.join(dir, longName), 'utf8')).toBe('long');
+    expect(ops.nodes.get(path.join(dir, 'dev/null'))).toEqual({ mode: S_IFCHR | 0o666, major: 1, minor: 3 });
+    expect(usage.bytes).toBe(4 + 1 + 2 + 4);
+  });
+
+  it('turns whiteouts into 0/0 character devices and opaque markers into xattrs', async () => {
+    await unpack([
+      { name: 'etc/', type: 'dir' },
+      { name: 'etc/.wh.removed', content: '' },
+      { name: 'var/lib/', type: 'dir' },
+      { name: 'var/lib/.wh..wh..opq', content: '' },
+      { name: 'var/lib/new', content: 'n' },
+    ]);
+    expect(ops.nodes.get(path.join(dir, 'etc/removed'))).toEqual({ mode: S_IFCHR, major: 0, minor: 0 });
+    expect(ops.xattrs.get(path.join(dir, 'var/lib'))?.get('trusted.overlay.opaque')?.toString()).toBe('y');
+    expect(await readdir(path.join(dir, 'etc'))).toEqual(['removed']);
+  });
+
+  it('lets a later entry replace an earlier one', async () => {
+    await unpack([
+      { name: 'a', content: 'first' },
+      { name: 'a', content: 'second' },
+      { name: 'd/x', content: 'x' },
+      { name: 'd', type: 'symlink', linkname: 'elsewhere' },
+    ]);
+    expect(await readFile(path.join(dir, 'a'), 'utf8')).toBe('second');
+    expect((await lstat(path.join(dir, 'd'))).isSymbolicLink()).toBe(true);
+  });
+
+  it('ignores overlayfs attributes smuggled in the tar', async () => {
+    await unpack([{ name: 'f', content: '', xattrs: { 'trusted.overlay.redirect': Buffer.from('/etc'), 'user.ok': Buffer.from('1') } }]);
+    expect([...(ops.xattrs.get(path.join(dir, 'f'))?.keys() ?? [])]).toEqual(['user.ok']);
+  });
+
+  describe('refuses hostile layers', () => {
+    it.each<[string, TarInput[], RegExp]>([
+      ['a ".." component', [{ name: '../escape', content: 'x' }], /"\.\." component/],
+      ['a nested ".."', [{ name: 'a/../../escape', content: 'x' }], /"\.\." component/],
+      ['a write through a symlink', [{ name: 'etc', type: 'symlink', linkname: '/etc' }, { name: 'etc/passwd', content: 'pwned' }], /symbolic link/],
+      ['a write through a relative symlink', [{ name: 'up', type: 'symlink', linkname: '..' }, { name: 'up/x', content: 'x' }], /symbolic link/],
+      ['a hard link outside the layer', [{ name: 'h', type: 'hardlink', linkname: '../../etc/shadow' }], /"\.\." component/],
+      ['a hard link to an absolute host path', [{ name: 'h', type: 'hardlink', linkname: '/etc/shadow' }], /not a file unpacked earlier/],
+      ['a hard link to a directory', [{ name: 'd/', type: 'dir' }, { name: 'h', type: 'hardlink', linkname: 'd' }], /not a file unpacked earlier/],
+      ['a whiteout through a symlink', [{ name: 's', type: 'symlink', linkname: '/' }, { name: 's/.wh.etc', content: '' }], /symbolic link/],
+    ])('%s', async (_label, entries, message) => {
+      await expect(unpack(entries)).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringMatching(message) });
+    });
+  });
+
+  it('rejects corrupt archives', async () => {
+    const tar = createTar([{ name: 'f', content: 'hello' }]);
+    tar[0] = 0x7f; // breaks the header checksum
+    const unpacker = new LayerUnpacker(dir, ops);
+    await expect((async () => {
+      for await (const { entry, body } of readTar(chunks(tar))) await unpacker.apply(entry, body);
+    })()).rejects.toThrow(/checksum/);
+  });
+});
