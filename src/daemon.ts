@@ -26,7 +26,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const info = await versionInfo();
   log.info({ version: info.version, commit: info.gitCommit, listen: config.listen, root: config.root, runroot: config.runroot }, 'berth starting');
   await ensureDir(config.root, 0o711);
-  await ensureDir(config.runroot, 0o711);
+  // The socket lives in runroot by default: 0750 keeps it from other users.
+  await ensureDir(config.runroot, 0o750);
   const images = new ImageService({
     storageRoot: path.join(config.root, 'storage'),
     registriesConf: config.image.registries_conf,

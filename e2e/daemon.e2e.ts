@@ -1,0 +1,138 @@
+import { execFile } from 'node:child_process';
+import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BERTH_BIN, type BerthDaemon, spawnBerth, startBerth } from './lib/berth-daemon.js';
+import { call, codeOf } from './lib/cri-client.js';
+import { freePort } from './lib/ports.js';
+import { testRegistriesConf } from './lib/registries-conf.js';
+
+const env = inject('env');
+const run = promisify(execFile);
+
+function exitOf(child: ReturnType<typeof spawnBerth>): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
+}
+
+describe('the berth daemon', () => {
+  let berth: BerthDaemon;
+  beforeAll(async () => {
+    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()) });
+  });
+  afterAll(async () => {
+    await berth.destroy();
+  });
+
+  it('answers Version as the kubelet requires', async () => {
+    const v = await call(berth.client.runtime, berth.client.runtime.Version, { version: 'v1' });
+    expect(v).toEqual({ version: '0.1.0', runtimeName: 'berth', runtimeVersion: '0.1.0', runtimeApiVersion: 'v1' });
+  });
+
+  it('reports both conditions in Status, and its configuration when verbose', async () => {
+    const s = await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true });
+    const byType = Object.fromEntries(s.status!.conditions.map((c) => [c.type, c]));
+    expect(byType.RuntimeReady!.status).toBe(true);
+    expect(byType.NetworkReady).toMatchObject({ status: false, reason: 'NetworkPluginNotReady' });
+    expect(JSON.parse(s.info.config!)).toMatchObject({ listen: berth.socket, root: berth.root });
+  });
+
+  it('answers UNIMPLEMENTED for RPCs of later versions', async () => {
+    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.RunPodSandbox, { config: null }))).toBe('UNIMPLEMENTED');
+  });
+
+  it('serves on a 0660 socket in a private directory', async () => {
+    expect((await lstat(berth.socket)).mode & 0o777).toBe(0o660);
+    expect((await stat(path.dirname(berth.socket))).mode & 0o777).toBe(0o750);
+  });
+
+  it('refuses to start on a socket another berth answers on', async () => {
+    const child = spawnBerth(['--config', path.join(berth.dir, 'berth.conf'), '--config-dir', path.join(berth.dir, 'conf.d'),
+      '--listen', berth.socket, '--root', path.join(berth.dir, 'root2'), '--runroot', path.join(berth.dir, 'run2')]);
+    const { code, stderr } = await exitOf(child);
+    expect(code).toBe(1);
+    expect(stderr).toContain('is serving on');
+    // The first daemon is unharmed.
+    await call(berth.client.runtime, berth.client.runtime.Version, {});
+  });
+});
+
+describe('berth start-up and shutdown', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-start-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('replaces a stale socket, keeps images across a restart, and exits 0 on SIGTERM', async () => {
+    const conf = testRegistriesConf(env, await freePort());
+    const first = await startBerth({ registriesConf: conf });
+    try {
+      const ref = `${env.openRegistry}/berth-test/busybox:plain`;
+      await call(first.client.image, first.client.image.PullImage, { image: { image: ref } });
+      // A crash leaves the socket file behind.
+      first.process.kill('SIGKILL');
+      await first.stop();
+      expect((await lstat(first.socket)).isSocket()).toBe(true);
+      const second = await startBerth({ registriesConf: conf, reuse: { dir: first.dir } });
+      const { image } = await call(second.client.image, second.client.image.ImageStatus, { image: { image: ref } });
+      expect(image?.id).toBe(env.fixtures.plain.id);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      await first.destroy();
+    }
+  });
+
+  it('refuses a path that is not a socket', async () => {
+    const notSocket = path.join(dir, 'file.sock');
+    await writeFile(notSocket, 'x');
+    const { code, stderr } = await exitOf(spawnBerth(['--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d'), '--listen', notSocket,
+      '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run')]));
+    expect(code).toBe(1);
+    expect(stderr).toContain('is not a socket');
+  });
+
+  it('exits 2 naming the file and key of a bad configuration', async () => {
+    const bad = path.join(dir, 'bad.conf');
+    await writeFile(bad, '[image]\nmax_concurrent_downloads = "many"\n');
+    const { code, stderr } = await exitOf(spawnBerth(['--config', bad]));
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${bad}: image.max_concurrent_downloads: expected an integer`);
+  });
+
+  it('exits 2 on an unknown flag', async () => {
+    const { code, stderr } = await exitOf(spawnBerth(['--no-such-flag']));
+    expect(code).toBe(2);
+    expect(stderr).toContain('no-such-flag');
+  });
+
+  it('prints its configuration and version', async () => {
+    const dropins = path.join(dir, 'conf.d');
+    await run('mkdir', ['-p', dropins]);
+    await writeFile(path.join(dropins, '50-root.conf'), 'root = "/srv/berth"\n');
+    const { stdout } = await run(process.execPath, [BERTH_BIN, 'config', '--config', '/dev/null', '--config-dir', dropins, '--log-level', 'debug']);
+    expect(stdout).toContain('root = "/srv/berth"');
+    expect(stdout).toContain('log_level = "debug"');
+    const version = JSON.parse((await run(process.execPath, [BERTH_BIN, 'version', '--json'])).stdout) as Record<string, string>;
+    expect(version).toMatchObject({ version: '0.1.0', criApiVersion: expect.stringContaining('v1') });
+    expect(version.gitCommit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
+  });
+
+  it('refuses to replace a socket another program answers on', async () => {
+    const sock = path.join(dir, 'live.sock');
+    const srv = createServer(() => undefined).listen(sock);
+    await new Promise((r) => srv.once('listening', r));
+    const { code } = await exitOf(spawnBerth(['--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d'), '--listen', sock,
+      '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run')]));
+    srv.close();
+    expect(code).toBe(1);
+  });
+});

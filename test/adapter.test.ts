@@ -1,0 +1,47 @@
+import { status } from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../src/config/schema.js';
+import { RuntimeError } from '../src/errors.js';
+import type { ImageService } from '../src/image/image-service.js';
+import { silentLogger } from '../src/log.js';
+import { unary } from '../src/server/adapter.js';
+import type { CallContext, Deps } from '../src/server/deps.js';
+
+function deps(ready: boolean): Deps {
+  return { config: defaultConfig(), log: silentLogger(), images: {} as ImageService, lifecycle: { ready } };
+}
+
+/** Drives a wrapped handler the way grpc-js would. */
+function invoke<Res>(d: Deps, handler: (ctx: CallContext, req: object) => Promise<Res>, cancelAfterMs?: number) {
+  const call = Object.assign(new EventEmitter(), { request: {} });
+  const wrapped = unary(d, 'Test', handler);
+  return new Promise<{ err: { code: number; details: string } | null; res?: Res }>((resolve) => {
+    wrapped(call as never, ((err: { code: number; details: string } | null, res?: Res) => resolve({ err, res })) as never);
+    if (cancelAfterMs !== undefined) setTimeout(() => call.emit('cancelled'), cancelAfterMs);
+  });
+}
+
+describe('the gRPC adapter', () => {
+  it('answers UNAVAILABLE until restore has finished', async () => {
+    const { err } = await invoke(deps(false), async () => 'never');
+    expect(err?.code).toBe(status.UNAVAILABLE);
+  });
+
+  it('passes results through once ready', async () => {
+    expect(await invoke(deps(true), async () => ({ ok: true }))).toEqual({ err: null, res: { ok: true } });
+  });
+
+  it('maps thrown kinds, and plain errors to UNKNOWN, without rejecting', async () => {
+    expect((await invoke(deps(true), async () => { throw new RuntimeError('not-found', 'no such thing'); })).err)
+      .toEqual({ code: status.NOT_FOUND, details: 'no such thing' });
+    expect((await invoke(deps(true), async () => { throw new TypeError('bug'); })).err?.code).toBe(status.UNKNOWN);
+  });
+
+  it('aborts the handler signal when the client cancels', async () => {
+    const { err } = await invoke(deps(true), (ctx) => new Promise((_, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+    }), 10);
+    expect(err?.code).toBe(status.CANCELLED);
+  });
+});
