@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { lchown } from 'node:fs/promises';
 import path from 'node:path';
 import type { BerthConfig } from './config/schema.js';
 import { ImageService } from './image/image-service.js';
@@ -28,13 +29,14 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await ensureDir(config.root, 0o711);
   // The socket lives in runroot by default: 0750 keeps it from other users.
   await ensureDir(config.runroot, 0o750);
+  const native = nativeOps();
   const images = new ImageService({
     storageRoot: path.join(config.root, 'storage'),
     registriesConf: config.image.registries_conf,
     pauseImage: config.image.pause_image,
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
-    native: nativeOps(),
+    unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid) },
     log: log.child({ component: 'images' }),
   });
   const deps: Deps = { config, log, images, lifecycle: { ready: false } };

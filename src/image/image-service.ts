@@ -1,14 +1,13 @@
-import { lchown } from 'node:fs/promises';
 import path from 'node:path';
 import { errorKind, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { NativeOps } from '../native/index.js';
 import { type AuthConfigLike, credentialsFrom } from '../registry/auth.js';
 import { RegistryTransport } from '../registry/client.js';
 import { ContentStore } from '../storage/content-store.js';
 import { type ImageRecord, ImageStore } from '../storage/image-store.js';
 import { mountpointOf } from '../storage/mountpoint.js';
 import { SnapshotStore } from '../storage/snapshot-store.js';
+import type { UnpackOps } from '../storage/unpack.js';
 import type { ImageConfigFile } from './media-types.js';
 import { Puller } from './puller.js';
 import { type ImageReference, parseImageId, parseReference, repositoryName, taggedName } from './reference.js';
@@ -22,7 +21,8 @@ export interface ImageServiceOptions {
   pauseImage: string;
   pullProgressTimeoutMs: number;
   maxConcurrentDownloads: number;
-  native: NativeOps;
+  /** Privileged file operations for unpacking (real ones need root). */
+  unpackOps: UnpackOps;
   log: Logger;
 }
 
@@ -50,11 +50,7 @@ export class ImageService {
   constructor(private readonly opts: ImageServiceOptions) {
     const root = opts.storageRoot;
     this.content = new ContentStore(root);
-    this.snapshots = new SnapshotStore(root, {
-      mknod: opts.native.mknod,
-      lsetxattr: opts.native.lsetxattr,
-      lchown: (p, uid, gid) => lchown(p, uid, gid),
-    }, opts.log);
+    this.snapshots = new SnapshotStore(root, opts.unpackOps, opts.log);
     this.images = new ImageStore(root, opts.log);
     this.transport = new RegistryTransport({ connectMs: 30_000, bodyMs: opts.pullProgressTimeoutMs });
     this.registries = new RegistriesConfFile(opts.registriesConf);

@@ -219,7 +219,7 @@ export class Puller {
             { stream: blob.body, onBytes: (n) => progress.add(n) },
             layerSignal,
           );
-        });
+        }, { waitForSettle: true });
       }
     };
     let firstError: unknown;

@@ -8,7 +8,12 @@ import { RuntimeError } from '../errors.js';
 export class SharedOperations<T> {
   private readonly inflight = new Map<string, { promise: Promise<T>; controller: AbortController; waiters: number }>();
 
-  run(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * With `waitForSettle`, a caller that aborts is answered only once the
+   * operation has finished its own clean-up (when it was the last caller),
+   * so it never sees a half-undone state.
+   */
+  run(key: string, signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>, options: { waitForSettle?: boolean } = {}): Promise<T> {
     signal.throwIfAborted();
     let entry = this.inflight.get(key);
     if (!entry) {
@@ -35,8 +40,11 @@ export class SharedOperations<T> {
         if (settled) return;
         settled = true;
         current.waiters--;
-        if (current.waiters === 0) current.controller.abort(new RuntimeError('canceled', 'pull cancelled: every client waiting for it went away'));
-        reject(signal.reason instanceof Error ? signal.reason : new RuntimeError('canceled', 'cancelled'));
+        const last = current.waiters === 0;
+        if (last) current.controller.abort(new RuntimeError('canceled', 'pull cancelled: every client waiting for it went away'));
+        const reason = signal.reason instanceof Error ? signal.reason : new RuntimeError('canceled', 'cancelled');
+        if (last && options.waitForSettle) current.promise.then(() => reject(reason), () => reject(reason));
+        else reject(reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       current.promise.then(

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs every test: unit tests (no root needed), then the end-to-end suite
+# against the real daemon, registry, runc, conmon and CNI plugins (root).
+# Ends with one summary line: "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+npx vitest run --config vitest.config.ts --reporter=default --reporter=json --outputFile="$out/unit.json"
+unit=$?
+npx vitest run --config vitest.e2e.config.ts --reporter=default --reporter=json --outputFile="$out/e2e.json"
+e2e=$?
+
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0;
+for (const f of process.argv.slice(1)) {
+  try {
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  } catch { failed += 1; }
+}
+console.log(`${passed} passed, ${failed} failed`);
+' "$out/unit.json" "$out/e2e.json"
+[ "$unit" = 0 ] && [ "$e2e" = 0 ]
