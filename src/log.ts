@@ -19,7 +19,7 @@ export function createLogger(level: LogLevel, format: LogFormat): Logger {
     },
   };
   if (format === 'text') {
-    return pino(options, pretty({ destination: 2, colorize: false, sync: true, ignore: 'pid,hostname' }));
+    return pino(options, pretty({ destination: 2, colorize: false, sync: true, singleLine: true, ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: false }));
 }
