@@ -8,14 +8,20 @@
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <sys/mount.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT };
 
 struct job {
   napi_async_work work;
@@ -28,6 +34,10 @@ struct job {
   unsigned int mode;
   unsigned int major;
   unsigned int minor;
+  char *target;
+  char *fstype;
+  char *cwd;
+  unsigned int flags;
   ssize_t result_len;
   int err;
   const char *syscall;
@@ -38,7 +48,42 @@ static void job_free(napi_env env, struct job *j) {
   free(j->path);
   free(j->name);
   free(j->data);
+  free(j->target);
+  free(j->fstype);
+  free(j->cwd);
   free(j);
+}
+
+/*
+ * mount(2), optionally with relative paths in its data resolved against
+ * `cwd`. overlayfs copies mount data into a single page, so images with
+ * many layers name them by short relative paths. A thread's working
+ * directory is shared with the whole process, so the mount runs on a fresh
+ * thread that first unshares its filesystem context (CLONE_FS): the
+ * chdir then affects nobody else, and dies with the thread.
+ */
+static void *mount_thread(void *arg) {
+  struct job *j = arg;
+  if (j->cwd) {
+    if (unshare(CLONE_FS) != 0 || chdir(j->cwd) != 0) {
+      j->err = errno;
+      return NULL;
+    }
+  }
+  const char *source = j->path[0] ? j->path : NULL;
+  const char *fstype = j->fstype && j->fstype[0] ? j->fstype : NULL;
+  if (mount(source, j->target, fstype, j->flags, j->data) != 0) j->err = errno;
+  return NULL;
+}
+
+static void run_mount(struct job *j) {
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, mount_thread, j);
+  if (rc != 0) {
+    j->err = rc;
+    return;
+  }
+  pthread_join(t, NULL);
 }
 
 /* Reads the buffer an xattr call needs, growing it when the value changed
@@ -77,13 +122,22 @@ static void execute(napi_env env, void *arg) {
     j->syscall = "llistxattr";
     run_getxattr(j, 1);
     break;
+  case OP_MOUNT:
+    j->syscall = "mount";
+    run_mount(j);
+    break;
+  case OP_UMOUNT:
+    j->syscall = "umount2";
+    if (umount2(j->path, (int)j->flags) != 0) j->err = errno;
+    break;
   }
 }
 
 static napi_value make_error(napi_env env, struct job *j) {
   char msg[4096];
   const char *code = strerrorname_np(j->err);
-  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code ? code : "E?", strerror(j->err), j->syscall, j->path);
+  const char *subject = j->kind == OP_MOUNT ? j->target : j->path;
+  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code ? code : "E?", strerror(j->err), j->syscall, subject);
   napi_value m, c, e, n, s, p;
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
   napi_create_string_utf8(env, code ? code : "EUNKNOWN", NAPI_AUTO_LENGTH, &c);
@@ -207,12 +261,44 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   return start(env, j);
 }
 
+/* mount(source, target, fstype, flags, data, cwd): data and cwd may be null. */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  struct job *j = new_job(env, info, OP_MOUNT, 6, argv);
+  if (!j) return NULL;
+  j->target = get_string(env, argv[1]);
+  j->fstype = get_string(env, argv[2]);
+  napi_get_value_uint32(env, argv[3], &j->flags);
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  if (t == napi_string) j->data = get_string(env, argv[4]);
+  napi_typeof(env, argv[5], &t);
+  if (t == napi_string) j->cwd = get_string(env, argv[5]);
+  if (!j->target || !j->fstype) {
+    job_free(env, j);
+    napi_throw_type_error(env, NULL, "target and fstype must be strings");
+    return NULL;
+  }
+  return start(env, j);
+}
+
+/* umount2(target, flags) */
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct job *j = new_job(env, info, OP_UMOUNT, 2, argv);
+  if (!j) return NULL;
+  napi_get_value_uint32(env, argv[1], &j->flags);
+  return start(env, j);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
     {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -4,6 +4,12 @@
       "target_name": "berth_native",
       "sources": ["berth_native.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "berth-pinns",
+      "type": "executable",
+      "sources": ["berth_pinns.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

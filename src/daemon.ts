@@ -4,7 +4,13 @@ import path from 'node:path';
 import type { BerthConfig } from './config/schema.js';
 import { ImageService } from './image/image-service.js';
 import type { Logger } from './log.js';
-import { nativeOps } from './native/index.js';
+import { Conmon } from './conmon/conmon.js';
+import { ContainerService } from './container/container-service.js';
+import { readHostFacts } from './host/host-facts.js';
+import { nativeOps, pinnsPath } from './native/index.js';
+import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
+import { PinnsHelper } from './sandbox/namespaces.js';
+import { SandboxService } from './sandbox/sandbox-service.js';
 import type { Deps } from './server/deps.js';
 import { loadCriProto } from './server/proto.js';
 import { buildServices } from './server/service.js';
@@ -39,7 +45,24 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid) },
     log: log.child({ component: 'images' }),
   });
-  const deps: Deps = { config, log, images, lifecycle: { ready: false } };
+  const facts = await readHostFacts();
+  const runtimes = new Map<string, OciRuntime>();
+  for (const [name, handler] of Object.entries(config.runtimes)) {
+    const root = handler.runtime_root || path.join(config.runroot, 'runtimes', name);
+    runtimes.set(name, new RuncRuntime({ name, path: handler.runtime_path, root, type: 'oci' }, config.runtime.cgroup_manager === 'systemd', log));
+  }
+  const sandboxes = new SandboxService({
+    root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
+    native, pinner: new PinnsHelper(pinnsPath(), native), log: log.child({ component: 'pods' }),
+  });
+  const containers = new ContainerService({
+    root: config.root, runroot: config.runroot, runtime: config.runtime, runtimes,
+    monitor: new Conmon(config.runtime.conmon, conmonLogLevel(config.log_level)),
+    images, sandboxes, native, facts, log: log.child({ component: 'containers' }),
+  });
+  sandboxes.attachContainers(containers);
+  images.setLayersInUse(() => containers.layersInUse());
+  const deps: Deps = { config, log, images, sandboxes, containers, lifecycle: { ready: false } };
   const proto = await loadCriProto();
   const services = buildServices(proto, deps);
   const server = new grpc.Server({
@@ -57,9 +80,14 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   log.info({ listen: config.listen }, 'listening; restoring state');
 
   const started = performanceNow();
+  // Containers first: image garbage collection must know which layers they use.
+  await sandboxes.restore();
+  await containers.restore();
   await images.restore();
   deps.lifecycle.ready = true;
-  log.info({ restoreMs: Math.round(performanceNow() - started), images: images.list().length }, 'berth ready');
+  log.info({
+    restoreMs: Math.round(performanceNow() - started), images: images.list().length, pods: sandboxes.list().length, containers: containers.list().length,
+  }, 'berth ready');
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => {
@@ -80,6 +108,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
           resolve();
         });
       });
+      containers.close();
       await images.close();
       log.info('berth stopped');
       resolveStopped();
@@ -87,6 +116,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     return stopping;
   };
   return { stopped, stop };
+}
+
+/** conmon's log levels are logrus names. */
+function conmonLogLevel(level: string): string {
+  return level === 'fatal' ? 'fatal' : level === 'trace' ? 'trace' : level === 'warn' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
 }
 
 function performanceNow(): number {

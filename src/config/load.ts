@@ -3,7 +3,7 @@ import path from 'node:path';
 import TOML from '@iarna/toml';
 import { errnoCode, messageOf } from '../errors.js';
 import { parseDuration } from './duration.js';
-import { type BerthConfig, type KeySpec, KEYS, SECTIONS, defaultConfig } from './schema.js';
+import { type BerthConfig, type KeySpec, KEYS, RUNTIME_HANDLER_KEYS, type RuntimeHandlerConfig, SECTIONS, defaultConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/berth.conf';
 export const DEFAULT_CONFIG_DIR = '/etc/berth/berth.conf.d';
@@ -53,6 +53,7 @@ export async function loadConfig(sources: ConfigSources): Promise<LoadedConfig> 
     const value = spec.flag ? sources.flags?.[spec.flag] : undefined;
     if (value !== undefined) setPath(config, spec.key, coerceFlag(spec, value));
   }
+  checkWhole(config, files[files.length - 1] ?? 'defaults');
   return { config, files };
 }
 
@@ -84,11 +85,45 @@ export function applyToml(config: BerthConfig, source: string, text: string): vo
   } catch (err) {
     throw new ConfigError(source, undefined, `invalid TOML: ${messageOf(err).split('\n')[0]}`);
   }
-  walk(source, doc, '', (key, value) => {
+  const { runtimes, ...rest } = doc;
+  if (runtimes !== undefined) applyRuntimes(config, source, runtimes);
+  walk(source, rest, '', (key, value) => {
     const spec = BY_KEY.get(key);
     if (!spec) throw new ConfigError(source, key, 'unknown key');
     setPath(config, key, coerceToml(source, spec, value));
   });
+}
+
+/** Rules that involve more than one key. */
+function checkWhole(config: BerthConfig, source: string): void {
+  if (!config.runtimes[config.runtime.default_runtime]) {
+    throw new ConfigError(source, 'runtime.default_runtime', `names "${config.runtime.default_runtime}", but there is no [runtimes.${config.runtime.default_runtime}] table`);
+  }
+}
+
+function applyRuntimes(config: BerthConfig, source: string, value: unknown): void {
+  if (!isTable(value)) throw new ConfigError(source, 'runtimes', 'must be a table of [runtimes.<name>] tables');
+  for (const [name, raw] of Object.entries(value)) {
+    const where = `runtimes.${name}`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new ConfigError(source, where, 'handler names are letters, digits, ".", "_" and "-"');
+    if (!isTable(raw)) throw new ConfigError(source, where, 'must be a table');
+    const handler: RuntimeHandlerConfig = { ...(config.runtimes[name] ?? { runtime_path: '', runtime_root: '', runtime_type: 'oci' }) };
+    for (const [k, v] of Object.entries(raw)) {
+      if (!(k in RUNTIME_HANDLER_KEYS)) throw new ConfigError(source, `${where}.${k}`, 'unknown key');
+      if (typeof v !== 'string') throw new ConfigError(source, `${where}.${k}`, `expected a string, got ${describe(v)}`);
+      if (k === 'runtime_type' && v !== 'oci') throw new ConfigError(source, `${where}.${k}`, 'must be "oci"');
+      if ((k === 'runtime_path' || k === 'runtime_root') && v !== '' && !path.isAbsolute(v)) {
+        throw new ConfigError(source, `${where}.${k}`, `must be an absolute path, got "${v}"`);
+      }
+      (handler as unknown as Record<string, string>)[k] = v;
+    }
+    if (!handler.runtime_path) throw new ConfigError(source, `${where}.runtime_path`, 'is required');
+    config.runtimes[name] = handler;
+  }
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
 }
 
 function walk(source: string, obj: TOML.JsonMap, prefix: string, visit: (key: string, value: unknown) => void): void {
@@ -125,6 +160,12 @@ function coerceToml(source: string, spec: KeySpec, value: unknown): unknown {
     case 'enum':
       if (typeof value !== 'string' || !s.values.includes(value)) fail(`must be one of ${s.values.join(', ')}, got ${describe(value)}`);
       return value;
+    case 'string-list': {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(`expected an array of strings, got ${describe(value)}`);
+      const bad = (value as string[]).find((v) => s.pattern && !s.pattern.test(v));
+      if (bad !== undefined) fail(`invalid entry "${bad}"`);
+      return value;
+    }
   }
 }
 
@@ -138,6 +179,7 @@ function checkString(spec: KeySpec, value: string, fail: (msg: string) => never)
 
 function coerceFlag(spec: KeySpec, raw: string): unknown {
   const source = `--${spec.flag}`;
+  if (spec.spec.type === 'string-list') return coerceToml(source, spec, raw.split(',').filter(Boolean));
   if (spec.spec.type === 'integer') {
     if (!/^-?\d+$/.test(raw)) throw new ConfigError(source, spec.key, `expected an integer, got "${raw}"`);
     return coerceToml(source, spec, Number(raw));

@@ -1,6 +1,6 @@
 import { formatDuration } from './duration.js';
 import { getPath } from './load.js';
-import { type BerthConfig, KEYS, SECTIONS } from './schema.js';
+import { type BerthConfig, KEYS, RUNTIME_HANDLER_KEYS, SECTIONS } from './schema.js';
 
 /** Renders a configuration as commented TOML that berth itself accepts. */
 export function renderConfig(config: BerthConfig): string {
@@ -16,6 +16,13 @@ export function renderConfig(config: BerthConfig): string {
       const value = getPath(config, spec.key);
       const shown = spec.spec.type === 'duration' ? JSON.stringify(formatDuration(value as number)) : JSON.stringify(value);
       lines.push(`${spec.key.split('.').pop()} = ${shown}`);
+    }
+  }
+  lines.push('', '# OCI runtimes, chosen per pod by RunPodSandboxRequest.runtime_handler.');
+  for (const [name, handler] of Object.entries(config.runtimes)) {
+    lines.push(`[runtimes.${name}]`);
+    for (const [key, doc] of Object.entries(RUNTIME_HANDLER_KEYS)) {
+      lines.push(`# ${doc}`, `${key} = ${JSON.stringify(handler[key as keyof typeof handler])}`);
     }
   }
   return lines.join('\n') + '\n';

@@ -17,6 +17,28 @@ export interface ImageConfig {
   max_concurrent_downloads: number;
 }
 
+export const CGROUP_MANAGERS = ['cgroupfs', 'systemd'] as const;
+export type CgroupManager = (typeof CGROUP_MANAGERS)[number];
+
+export interface RuntimeConfig {
+  default_runtime: string;
+  cgroup_manager: CgroupManager;
+  conmon: string;
+  shm_size: number;
+  pids_limit: number;
+  default_ulimits: string[];
+  default_capabilities: string[];
+  log_size_max: number;
+  container_create_timeout: number;
+}
+
+/** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
+export interface RuntimeHandlerConfig {
+  runtime_path: string;
+  runtime_root: string;
+  runtime_type: 'oci';
+}
+
 export interface BerthConfig {
   version: number;
   listen: string;
@@ -27,13 +49,16 @@ export interface BerthConfig {
   grpc_max_message_size: number;
   shutdown_timeout: number;
   image: ImageConfig;
+  runtime: RuntimeConfig;
+  runtimes: Record<string, RuntimeHandlerConfig>;
 }
 
 export type KeyType =
   | { type: 'string'; absolutePath?: boolean; nonEmpty?: boolean }
   | { type: 'integer'; min: number; max: number }
   | { type: 'duration' }
-  | { type: 'enum'; values: readonly string[] };
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'string-list'; pattern?: RegExp };
 
 export interface KeySpec {
   /** Dotted TOML path, e.g. `image.pause_image`. */
@@ -47,6 +72,17 @@ export interface KeySpec {
 export const SECTIONS: Record<string, string> = {
   '': 'berth daemon configuration. Every key is optional: these are the embedded defaults.',
   image: 'Image pulls and storage.',
+  runtime: 'Containers: the OCI runtime, its monitor (conmon) and the defaults every container gets.',
+};
+
+/**
+ * `[runtimes.<name>]` tables: each names an OCI runtime binary; a pod picks
+ * one with RunPodSandboxRequest.runtime_handler ("" means default_runtime).
+ */
+export const RUNTIME_HANDLER_KEYS: Record<keyof RuntimeHandlerConfig, string> = {
+  runtime_path: 'Path of the OCI runtime binary.',
+  runtime_root: 'The runtime\'s state directory (its --root); empty means <runroot>/runtimes/<name>.',
+  runtime_type: 'How berth drives it: "oci" (through conmon, like runc and crun).',
 };
 
 export const KEYS: readonly KeySpec[] = [
@@ -73,6 +109,24 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'A pull that receives no bytes for this long fails ("0" never times out).' },
   { key: 'image.max_concurrent_downloads', spec: { type: 'integer', min: 1, max: 64 },
     doc: 'Layers of one pull downloaded at the same time.' },
+  { key: 'runtime.default_runtime', spec: { type: 'string', nonEmpty: true },
+    doc: 'The [runtimes.<name>] used when a pod names no runtime handler.' },
+  { key: 'runtime.cgroup_manager', spec: { type: 'enum', values: CGROUP_MANAGERS }, flag: 'cgroup-manager',
+    doc: 'cgroupfs (write cgroup files directly) or systemd (cgroups as transient units); RuntimeConfig reports it to the kubelet.' },
+  { key: 'runtime.conmon', spec: { type: 'string', absolutePath: true },
+    doc: 'The conmon binary that supervises each container.' },
+  { key: 'runtime.shm_size', spec: { type: 'integer', min: 1 << 20, max: 2 ** 40 },
+    doc: 'Size in bytes of each pod\'s /dev/shm tmpfs.' },
+  { key: 'runtime.pids_limit', spec: { type: 'integer', min: 0, max: 2 ** 22 },
+    doc: 'Default maximum number of processes in a container ("0": no limit).' },
+  { key: 'runtime.default_ulimits', spec: { type: 'string-list', pattern: /^[a-z]+=\d+(:\d+)?$/ },
+    doc: 'Resource limits every container gets, as "name=soft[:hard]" (containers never inherit the daemon\'s own).' },
+  { key: 'runtime.default_capabilities', spec: { type: 'string-list', pattern: /^[A-Z_]+$/ },
+    doc: 'Capabilities of a non-privileged container before the CRI request adds or drops any.' },
+  { key: 'runtime.log_size_max', spec: { type: 'integer', min: -1, max: 2 ** 50 },
+    doc: 'Largest container log file in bytes before conmon truncates it ("-1": unlimited; the kubelet rotates logs itself).' },
+  { key: 'runtime.container_create_timeout', spec: { type: 'duration' },
+    doc: 'How long creating a container through conmon and the OCI runtime may take.' },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -90,6 +144,20 @@ export function defaultConfig(): BerthConfig {
       pause_image: 'registry.k8s.io/pause:3.10',
       pull_progress_timeout: 60_000,
       max_concurrent_downloads: 3,
+    },
+    runtime: {
+      default_runtime: 'runc',
+      cgroup_manager: 'cgroupfs',
+      conmon: '/usr/bin/conmon',
+      shm_size: 64 << 20,
+      pids_limit: 0,
+      default_ulimits: ['nofile=1048576:1048576'],
+      default_capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'SETGID', 'SETUID', 'SETPCAP', 'NET_BIND_SERVICE', 'KILL'],
+      log_size_max: -1,
+      container_create_timeout: 240_000,
+    },
+    runtimes: {
+      runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },
     },
   };
 }

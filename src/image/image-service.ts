@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { errorKind, invalidArgument } from '../errors.js';
+import { RuntimeError, errorKind, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type AuthConfigLike, credentialsFrom } from '../registry/auth.js';
 import { RegistryTransport } from '../registry/client.js';
@@ -45,6 +45,9 @@ export class ImageService {
   private readonly puller: Puller;
   private readonly pauseName: string | undefined;
   private mountpoint = '/';
+  /** Chain IDs that containers use: their layers outlive RemoveImage. */
+  private layersInUse: () => Set<string> = () => new Set();
+  private readonly configs = new Map<string, ImageConfigFile>();
   private readonly storeLock = new Mutex();
 
   constructor(private readonly opts: ImageServiceOptions) {
@@ -153,7 +156,37 @@ export class ImageService {
   }
 
   async config(record: ImageRecord): Promise<ImageConfigFile> {
-    return JSON.parse((await this.content.get(record.id)).toString('utf8')) as ImageConfigFile;
+    let config = this.configs.get(record.id);
+    if (!config) {
+      config = JSON.parse((await this.content.get(record.id)).toString('utf8')) as ImageConfigFile;
+      this.configs.set(record.id, config);
+    }
+    return config;
+  }
+
+  /** Tells garbage collection which layers containers still use. */
+  setLayersInUse(fn: () => Set<string>): void {
+    this.layersInUse = fn;
+  }
+
+  /**
+   * What a container needs of its image: the record, the config and the
+   * overlayfs lower directories, top layer first, relative to `storageRoot`.
+   */
+  async forContainer(text: string): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string }> {
+    const record = this.resolve(text);
+    if (!record) throw new RuntimeError('not-found', `image "${text}" is not present: pull it first`);
+    const config = await this.config(record);
+    for (const l of record.layers) {
+      if (!this.snapshots.has(l.chainId)) throw new RuntimeError('internal', `image ${record.id} is missing layer ${l.chainId}`);
+    }
+    const lowerDirs = record.layers.map((l) => this.snapshots.linkOf(l.chainId)).reverse();
+    return { record, config, lowerDirs, storageRoot: this.snapshots.storageRoot };
+  }
+
+  /** Collects layers a removed container no longer holds. */
+  async releaseLayers(): Promise<void> {
+    await this.storeLock.run(() => this.collectGarbage());
   }
 
   isPinned(record: ImageRecord): boolean {
@@ -166,6 +199,7 @@ export class ImageService {
     if (!record) return;
     await this.storeLock.run(async () => {
       await this.images.remove(record.id);
+      this.configs.delete(record.id);
       await this.collectGarbage();
     });
     this.opts.log.info({ id: record.id, tags: record.repoTags }, 'image removed');
@@ -174,7 +208,7 @@ export class ImageService {
   /** Deletes snapshots and blobs that no image record references. */
   private async collectGarbage(): Promise<void> {
     const records = this.images.list();
-    const chains = new Set(records.flatMap((r) => r.layers.map((l) => l.chainId)));
+    const chains = new Set([...records.flatMap((r) => r.layers.map((l) => l.chainId)), ...this.layersInUse()]);
     const blobs = new Set(records.flatMap((r) => [r.id, r.manifestDigest, ...(r.indexDigest ? [r.indexDigest] : [])]));
     for (const snap of this.snapshots.list()) {
       if (!chains.has(snap.chainId) && !this.puller.isPinned(snap.chainId)) await this.snapshots.delete(snap.chainId);

@@ -13,7 +13,20 @@ export interface NativeOps {
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   /** Names of the extended attributes of a file (not following symlinks). */
   llistxattr(path: string): Promise<string[]>;
+  /**
+   * mount(2). Relative paths inside `data` resolve against `cwd` (used for
+   * overlayfs lower directories, whose list must fit one page).
+   */
+  mount(source: string, target: string, fstype: string, flags: number, data?: string, cwd?: string): Promise<void>;
+  umount2(target: string, flags: number): Promise<void>;
 }
+
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_BIND = 0x1000;
+export const MNT_DETACH = 0x2;
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;
@@ -24,9 +37,16 @@ interface RawModule {
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   llistxattr(path: string): Promise<Buffer>;
+  mount(source: string, target: string, fstype: string, flags: number, data: string | null, cwd: string | null): Promise<void>;
+  umount2(target: string, flags: number): Promise<void>;
 }
 
 let loaded: NativeOps | undefined;
+
+/** Path of the berth-pinns helper built beside the module. */
+export function pinnsPath(): string {
+  return new URL('../../native/build/Release/berth-pinns', import.meta.url).pathname;
+}
 
 export function nativeOps(): NativeOps {
   if (loaded) return loaded;
@@ -37,6 +57,8 @@ export function nativeOps(): NativeOps {
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
     lgetxattr: (p, name) => raw.lgetxattr(p, name),
     llistxattr: async (p) => (await raw.llistxattr(p)).toString('latin1').split('\0').filter(Boolean),
+    mount: (source, target, fstype, flags, data, cwd) => raw.mount(source, target, fstype, flags, data ?? null, cwd ?? null),
+    umount2: (target, flags) => raw.umount2(target, flags),
   };
   return loaded;
 }

@@ -1,5 +1,7 @@
 import type { BerthConfig } from '../config/schema.js';
+import type { ContainerService } from '../container/container-service.js';
 import type { ImageService } from '../image/image-service.js';
+import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -10,6 +12,8 @@ export interface Deps {
   config: BerthConfig;
   log: Logger;
   images: ImageService;
+  sandboxes: SandboxService;
+  containers: ContainerService;
   /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
   lifecycle: { ready: boolean };
 }

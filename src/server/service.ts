@@ -8,6 +8,21 @@ import { pullImage } from './image/image-pull.js';
 import { removeImage } from './image/image-remove.js';
 import { imageStatus } from './image/image-status.js';
 import { streamImages } from './image/images-stream.js';
+import { execSync } from './runtime/container-exec-sync.js';
+import { containerStatus } from './runtime/container-status.js';
+import { createContainer } from './runtime/container-create.js';
+import { listContainers } from './runtime/container-list.js';
+import { removeContainer } from './runtime/container-remove.js';
+import { reopenContainerLog } from './runtime/container-reopen-log.js';
+import { startContainer } from './runtime/container-start.js';
+import { stopContainer } from './runtime/container-stop.js';
+import { updateContainerResources } from './runtime/container-update-resources.js';
+import { runtimeConfig } from './runtime/runtime-config.js';
+import { listPodSandbox } from './runtime/sandbox-list.js';
+import { removePodSandbox } from './runtime/sandbox-remove.js';
+import { runPodSandbox } from './runtime/sandbox-run.js';
+import { podSandboxStatus } from './runtime/sandbox-status.js';
+import { stopPodSandbox } from './runtime/sandbox-stop.js';
 import { status } from './runtime/status.js';
 import { version } from './runtime/version.js';
 
@@ -22,6 +37,21 @@ export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Impl
   const runtime: Implementation = {
     Version: unary(deps, 'Version', version),
     Status: unary(deps, 'Status', status),
+    RuntimeConfig: unary(deps, 'RuntimeConfig', runtimeConfig),
+    RunPodSandbox: unary(deps, 'RunPodSandbox', runPodSandbox),
+    StopPodSandbox: unary(deps, 'StopPodSandbox', stopPodSandbox),
+    RemovePodSandbox: unary(deps, 'RemovePodSandbox', removePodSandbox),
+    PodSandboxStatus: unary(deps, 'PodSandboxStatus', podSandboxStatus),
+    ListPodSandbox: unary(deps, 'ListPodSandbox', listPodSandbox),
+    CreateContainer: unary(deps, 'CreateContainer', createContainer),
+    StartContainer: unary(deps, 'StartContainer', startContainer),
+    StopContainer: unary(deps, 'StopContainer', stopContainer),
+    RemoveContainer: unary(deps, 'RemoveContainer', removeContainer),
+    ContainerStatus: unary(deps, 'ContainerStatus', containerStatus),
+    ListContainers: unary(deps, 'ListContainers', listContainers),
+    ExecSync: unary(deps, 'ExecSync', execSync),
+    UpdateContainerResources: unary(deps, 'UpdateContainerResources', updateContainerResources),
+    ReopenContainerLog: unary(deps, 'ReopenContainerLog', reopenContainerLog),
   };
   const image: Implementation = {
     PullImage: unary(deps, 'PullImage', pullImage),

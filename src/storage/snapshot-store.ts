@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeError, errnoCode, internal } from '../errors.js';
@@ -17,6 +17,9 @@ import { LayerUnpacker, type UnpackOps } from './unpack.js';
  *   snapshots/<chain-hex>/fs         the layer's files, overlayfs lower-dir form
  *   snapshots/<chain-hex>/meta.json  written before the directory is renamed in
  *   snapshots/.ingest-*              layers being unpacked; removed at start-up
+ *   l/<first 16 hex of chain>        short symlink to a snapshot's fs, so that
+ *                                    overlayfs mount data naming 100+ lower
+ *                                    layers fits in one page
  *
  * A snapshot directory exists under its final name only once its content
  * was verified against both the blob digest and the diff ID.
@@ -43,14 +46,39 @@ export interface LayerSource {
 
 export class SnapshotStore {
   private readonly dir: string;
+  private readonly linkDir: string;
   private readonly snapshots = new Map<string, SnapshotMeta>();
 
-  constructor(root: string, private readonly ops: UnpackOps, private readonly log: Logger) {
+  constructor(private readonly root: string, private readonly ops: UnpackOps, private readonly log: Logger) {
     this.dir = path.join(root, 'snapshots');
+    this.linkDir = path.join(root, 'l');
+  }
+
+  /** The short name of a snapshot's lower directory, relative to the storage root. */
+  linkOf(chainId: string): string {
+    return `l/${chainId.split(':')[1]!.slice(0, 16)}`;
+  }
+
+  /** The directory relative lower-layer links resolve against. */
+  get storageRoot(): string {
+    return this.root;
+  }
+
+  private async ensureLink(chainId: string): Promise<void> {
+    const link = path.join(this.root, this.linkOf(chainId));
+    const target = `../snapshots/${chainId.split(':')[1]!}/fs`;
+    try {
+      if ((await readlink(link)) === target) return;
+      await rm(link, { force: true });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+    await symlink(target, link);
   }
 
   async restore(): Promise<void> {
     await ensureDir(this.dir, 0o700);
+    await ensureDir(this.linkDir, 0o700);
     for (const name of await readdir(this.dir)) {
       const full = path.join(this.dir, name);
       if (name.startsWith('.ingest-')) {
@@ -61,6 +89,7 @@ export class SnapshotStore {
         const meta = JSON.parse(await readFile(path.join(full, 'meta.json'), 'utf8')) as SnapshotMeta & { version: number };
         if (meta.version !== META_VERSION) throw new Error(`unknown metadata version ${meta.version}`);
         this.snapshots.set(meta.chainId, meta);
+        await this.ensureLink(meta.chainId);
       } catch (err) {
         this.log.warn({ snapshot: name, err }, 'removing unreadable snapshot');
         await rm(full, { recursive: true, force: true });
@@ -141,6 +170,7 @@ export class SnapshotStore {
         await rm(tmp, { recursive: true, force: true });
       }
       await syncDir(this.dir);
+      await this.ensureLink(full.chainId);
       this.snapshots.set(full.chainId, full);
       return full;
     } catch (err) {
@@ -165,6 +195,7 @@ export class SnapshotStore {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }
     this.snapshots.delete(chainId);
+    await rm(path.join(this.root, this.linkOf(chainId)), { force: true });
     await rm(doomed, { recursive: true, force: true });
   }
 

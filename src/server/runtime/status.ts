@@ -23,6 +23,12 @@ export async function status(ctx: CallContext, req: StatusRequest__Output): Prom
       ],
     },
     info,
-    runtimeHandlers: [],
+    // Features are stated honestly: runc 1.1 here cannot apply recursive
+    // read-only mounts and berth does not set up user namespaces yet.
+    runtimeHandlers: Object.keys(ctx.deps.config.runtimes).map((name) => ({
+      name: name === ctx.deps.config.runtime.default_runtime ? '' : name,
+      features: { recursiveReadOnlyMounts: false, userNamespaces: false },
+    })).concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: false, userNamespaces: false } }]),
+    features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
   };
 }

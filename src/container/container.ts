@@ -1,0 +1,69 @@
+import type { LinuxResources } from '../oci/spec-types.js';
+
+/**
+ * A container as berth keeps it.
+ *
+ *   CreateContainer ──▶ CREATED ──StartContainer──▶ RUNNING ──exit──▶ EXITED ──RemoveContainer──▶ (gone)
+ *                          └──────────── (start failed / killed before start) ─────▶ EXITED
+ *
+ * UNKNOWN is reported when berth cannot tell (its records and the OCI
+ * runtime disagree after a crash); the kubelet then kills and recreates.
+ */
+export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
+
+export interface CriMountRecord {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  selinuxRelabel: boolean;
+  propagation: string;
+  recursiveReadOnly: boolean;
+}
+
+export interface ContainerMeta {
+  id: string;
+  sandboxId: string;
+  /** `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`. */
+  name: string;
+  requestKey: string;
+  metadata: { name: string; attempt: number };
+  /** The image as the request named it, and its id (also the image_ref). */
+  image: string;
+  imageId: string;
+  /** The layers the rootfs is made of, so their snapshots outlive RemoveImage. */
+  chainIds: string[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Absolute path of the CRI log file, or '' for none. */
+  logPath: string;
+  tty: boolean;
+  stdin: boolean;
+  stdinOnce: boolean;
+  createdAt: string;
+  mounts: CriMountRecord[];
+  runtimeHandler: string;
+  stopSignal: string;
+  /** `<runroot>/containers/<id>`: config.json, rootfs mount point, conmon files. */
+  bundle: string;
+  /** `<root>/containers/<id>`: this record, the writable layer, conmon's exit and oom files. */
+  persistDir: string;
+  user: { uid: number; gid: number; supplementalGroups: number[] };
+  /** Host path of the termination-message file, when the container has one. */
+  terminationMessageHostPath?: string;
+  /** Hidden infra container of a PID-sharing pod. */
+  infra?: boolean;
+}
+
+export interface ContainerStatus {
+  state: ContainerState;
+  pid?: number;
+  /** Start time of `pid` (clock ticks since boot), to detect pid reuse. */
+  pidStartTime?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  reason?: string;
+  message?: string;
+  /** The cgroup resources currently applied. */
+  resources?: LinuxResources;
+}

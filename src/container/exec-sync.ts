@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RuntimeError } from '../errors.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import type { Process } from '../oci/spec-types.js';
+
+/**
+ * ExecSync runs `runc exec` in the foreground with pipes, straight from
+ * berth. That is the cheapest correct path for probes, which the kubelet
+ * runs every few seconds in every container: one runtime process and no
+ * monitor, temporary log file or log parsing (CRI-O's conmon route costs
+ * an extra process and a file per probe). Nothing outlives the call, so
+ * the process needs no supervisor that survives a berth restart.
+ */
+export const EXEC_OUTPUT_LIMIT = 16 << 20;
+
+export interface ExecSyncResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
+export async function execSync(opts: {
+  runtime: OciRuntime;
+  id: string;
+  bundle: string;
+  process: Process;
+  cmd: string[];
+  timeoutSeconds: number;
+  signal: AbortSignal;
+}): Promise<ExecSyncResult> {
+  const tag = randomBytes(6).toString('hex');
+  const processFile = path.join(opts.bundle, `exec-${tag}.json`);
+  const pidFile = path.join(opts.bundle, `exec-${tag}.pid`);
+  await writeFile(processFile, JSON.stringify({ ...opts.process, args: opts.cmd, terminal: false }));
+  try {
+    return await new Promise<ExecSyncResult>((resolve, reject) => {
+      const child = spawn(opts.runtime.handler.path, [...opts.runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, opts.id], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out = collector();
+      const err = collector();
+      child.stdout!.on('data', out.add);
+      child.stderr!.on('data', err.add);
+      let timedOut = false;
+      const killProcess = async () => {
+        // Killing runc would leave the exec'd process running: kill the process.
+        const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+        if (pid > 0) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        } else child.kill('SIGKILL');
+      };
+      const timer = opts.timeoutSeconds > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            void killProcess();
+          }, opts.timeoutSeconds * 1000)
+        : undefined;
+      const onAbort = () => void killProcess();
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      child.once('error', (e) => reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`)));
+      child.once('close', (code, sig) => {
+        clearTimeout(timer);
+        opts.signal.removeEventListener('abort', onAbort);
+        if (timedOut) {
+          reject(new RuntimeError('deadline-exceeded', `command timed out after ${opts.timeoutSeconds}s and was killed`));
+          return;
+        }
+        if (opts.signal.aborted) {
+          reject(new RuntimeError('canceled', 'ExecSync cancelled'));
+          return;
+        }
+        resolve({ stdout: out.value(), stderr: err.value(), exitCode: code ?? (sig ? 128 + 9 : -1) });
+      });
+    });
+  } finally {
+    await Promise.all([rm(processFile, { force: true }), rm(pidFile, { force: true })]);
+  }
+}
+
+function collector() {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    add: (d: Buffer) => {
+      if (size >= EXEC_OUTPUT_LIMIT) return;
+      const take = d.subarray(0, EXEC_OUTPUT_LIMIT - size);
+      chunks.push(take);
+      size += take.length;
+    },
+    value: () => Buffer.concat(chunks),
+  };
+}

@@ -1,0 +1,49 @@
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { msToNs } from '../util/time.js';
+import type { ContainerMeta, ContainerStatus } from './container.js';
+
+const MAX_MESSAGE = 4096;
+
+/**
+ * The EXITED status of a container from what conmon left: the exit code,
+ * the time of the exit file (when the process ended), whether the memory
+ * cgroup killed it, and the termination message the container wrote.
+ */
+export async function exitedStatus(meta: ContainerMeta, previous: ContainerStatus, exitCode: number): Promise<ContainerStatus> {
+  let finishedAt: string;
+  try {
+    finishedAt = msToNs((await stat(path.join(meta.persistDir, 'exit'))).mtimeMs);
+  } catch {
+    finishedAt = msToNs(Date.now());
+  }
+  // conmon also reports an OOM kill of a child; only a killed main process counts.
+  const oomKilled = exitCode === 137 && (await exists(path.join(meta.bundle, 'oom')) || (await exists(path.join(meta.persistDir, 'oom'))));
+  const reason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+  const message = meta.terminationMessageHostPath ? await readMessage(meta.terminationMessageHostPath) : '';
+  return { ...previous, state: 'CONTAINER_EXITED', exitCode, finishedAt, reason, message, pid: undefined };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readMessage(file: string): Promise<string> {
+  try {
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_MESSAGE);
+      const { bytesRead } = await fh.read(buf, 0, MAX_MESSAGE, 0);
+      return buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
+}

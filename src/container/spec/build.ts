@@ -1,0 +1,114 @@
+import type { RuntimeConfig } from '../../config/schema.js';
+import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
+import type { HostFacts } from '../../host/host-facts.js';
+import type { ImageConfigFile } from '../../image/media-types.js';
+import type { Namespace, Spec } from '../../oci/spec-types.js';
+import type { SandboxMeta } from '../../sandbox/sandbox.js';
+import { processArgs } from './args.js';
+import { capabilitySets } from './capabilities.js';
+import { criDevices, hostDevices } from './devices.js';
+import { buildEnv } from './env.js';
+import { type CriMount, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
+import { type CriResources, oomScoreAdj, ociResources, rlimits } from './resources.js';
+import { selectSeccomp } from './seccomp.js';
+import type { ResolvedUser } from './user.js';
+
+/** Everything the OCI spec of one container is made from. */
+export interface SpecPlan {
+  id: string;
+  config: ContainerConfig__Output;
+  sandbox: SandboxMeta;
+  imageConfig: ImageConfigFile;
+  imageName: string;
+  user: ResolvedUser;
+  cwd: string;
+  facts: HostFacts;
+  runtime: RuntimeConfig;
+  hostCapabilities: string[];
+  cgroupsPath: string;
+  /** Path of the PID namespace to join (pod infra or target container), if any. */
+  pidNamespacePath?: string;
+  rroSupported: boolean;
+}
+
+export interface BuiltSpec {
+  spec: Spec;
+  mounts: CriMount[];
+}
+
+/** The container's namespaces: the pod's pinned ones, new mount (and cgroup on v2) ones. */
+export function containerNamespaces(sandbox: SandboxMeta, pidMode: string, pidPath: string | undefined, privileged: boolean, cgroupV2: boolean): Namespace[] {
+  const ns: Namespace[] = [{ type: 'mount' }];
+  if (sandbox.namespaces.network) ns.push({ type: 'network', path: sandbox.namespaces.network });
+  if (sandbox.namespaces.ipc) ns.push({ type: 'ipc', path: sandbox.namespaces.ipc });
+  if (sandbox.namespaces.uts) ns.push({ type: 'uts', path: sandbox.namespaces.uts });
+  if (pidMode !== 'NODE') ns.push(pidPath ? { type: 'pid', path: pidPath } : { type: 'pid' });
+  if (cgroupV2 && !privileged) ns.push({ type: 'cgroup' });
+  return ns;
+}
+
+export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
+  const { config, sandbox, facts } = plan;
+  const sc = config.linux?.securityContext;
+  const privileged = sc?.privileged ?? false;
+  const caps = capabilitySets({
+    defaults: plan.runtime.default_capabilities,
+    add: sc?.capabilities?.addCapabilities ?? [],
+    drop: sc?.capabilities?.dropCapabilities ?? [],
+    privileged,
+    host: plan.hostCapabilities,
+  });
+  const seccomp = await selectSeccomp({ profile: sc?.seccomp ?? null, legacyPath: sc?.seccompProfilePath ?? '', privileged, capabilities: caps.bounding });
+  const readonlyRootfs = sc?.readonlyRootfs ?? false;
+  const cri = await criMounts(config.mounts.map((m) => ({
+    containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: m.propagation,
+    recursiveReadOnly: m.recursiveReadOnly, selinuxRelabel: m.selinuxRelabel,
+  })), plan.rroSupported);
+  const mounts = mergeMounts(
+    defaultMounts(privileged, false),
+    podMounts({ shm: sandbox.files.shm, hostname: sandbox.files.hostname, resolvConf: sandbox.files.resolvConf, hosts: sandbox.files.hosts }, readonlyRootfs),
+    cri.mounts,
+  );
+  const devices = await criDevices(config.devices);
+  const resources = ociResources(config.linux?.resources as CriResources | null, facts, plan.runtime.pids_limit);
+  resources.devices = privileged ? [{ allow: true, access: 'rwm' }] : [...(resources.devices ?? []), ...devices.rules];
+  const pidMode = sc?.namespaceOptions?.pid ?? 'CONTAINER';
+  const requestedOom = Number(config.linux?.resources?.oomScoreAdj ?? 0);
+  const spec: Spec = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: config.tty,
+      user: { uid: plan.user.uid, gid: plan.user.gid, additionalGids: plan.user.additionalGids },
+      args: processArgs(plan.imageConfig.config ?? {}, config, config.metadata?.name ?? plan.id),
+      env: buildEnv(sandbox.hostname, config.tty, plan.imageConfig.config?.Env ?? [], config.envs),
+      cwd: plan.cwd,
+      capabilities: caps,
+      rlimits: rlimits(plan.runtime.default_ulimits, facts),
+      noNewPrivileges: sc?.noNewPrivs ?? false,
+      oomScoreAdj: oomScoreAdj(requestedOom, facts),
+    },
+    root: { path: 'rootfs', readonly: readonlyRootfs },
+    hostname: sandbox.hostname,
+    mounts,
+    annotations: {
+      ...config.annotations,
+      'io.kubernetes.cri.container-type': 'container',
+      'io.kubernetes.cri.container-name': config.metadata?.name ?? '',
+      'io.kubernetes.cri.sandbox-id': sandbox.id,
+      'io.kubernetes.cri.sandbox-name': sandbox.config.metadata?.name ?? '',
+      'io.kubernetes.cri.sandbox-namespace': sandbox.config.metadata?.namespace ?? '',
+      'io.kubernetes.cri.sandbox-uid': sandbox.config.metadata?.uid ?? '',
+      'io.kubernetes.cri.image-name': plan.imageName,
+    },
+    linux: {
+      namespaces: containerNamespaces(sandbox, pidMode, plan.pidNamespacePath, privileged, facts.cgroupV2Only),
+      devices: privileged ? await hostDevices() : devices.nodes,
+      cgroupsPath: plan.cgroupsPath,
+      resources,
+      ...(seccomp ? { seccomp } : {}),
+      maskedPaths: privileged ? [] : sc?.maskedPaths ?? [],
+      readonlyPaths: privileged ? [] : sc?.readonlyPaths ?? [],
+    },
+  };
+  return { spec, mounts: cri.reported };
+}

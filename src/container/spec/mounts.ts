@@ -1,0 +1,103 @@
+import { mkdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { errnoCode, invalidArgument } from '../../errors.js';
+import type { Mount } from '../../oci/spec-types.js';
+
+/** A CRI mount as the request carries it. */
+export interface CriMount {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  propagation: string;
+  recursiveReadOnly: boolean;
+  selinuxRelabel: boolean;
+}
+
+/** Per-pod files that every container of the pod mounts. */
+export interface PodFiles {
+  /** The pod's /dev/shm, or undefined to use the host's (host IPC). */
+  shm?: string;
+  hostname?: string;
+  resolvConf?: string;
+  /** The host's /etc/hosts, for host-network pods only. */
+  hosts?: string;
+}
+
+const PROPAGATION: Record<string, string> = {
+  PROPAGATION_PRIVATE: 'rprivate',
+  PROPAGATION_HOST_TO_CONTAINER: 'rslave',
+  PROPAGATION_BIDIRECTIONAL: 'rshared',
+};
+
+/** The kernel filesystems every container gets, as runc and CRI-O set them up. */
+export function defaultMounts(privileged: boolean, cgroupNamespace: boolean): Mount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
+    {
+      destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro', ...(cgroupNamespace ? [] : [])],
+    },
+  ];
+}
+
+export function podMounts(files: PodFiles, readonlyRootfs: boolean): Mount[] {
+  const out: Mount[] = [];
+  out.push(files.shm
+    ? { destination: '/dev/shm', type: 'bind', source: files.shm, options: ['rbind', 'rprivate', 'rw'] }
+    : { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'rw'] });
+  const ro = readonlyRootfs ? 'ro' : 'rw';
+  if (files.hostname) out.push({ destination: '/etc/hostname', type: 'bind', source: files.hostname, options: ['rbind', 'rprivate', ro] });
+  if (files.resolvConf) out.push({ destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['rbind', 'rprivate', ro] });
+  if (files.hosts) out.push({ destination: '/etc/hosts', type: 'bind', source: files.hosts, options: ['rbind', 'rprivate', ro] });
+  return out;
+}
+
+/**
+ * CRI mounts as OCI bind mounts: host symlinks resolved, missing host
+ * directories created (as containerd does), parents before children.
+ */
+export async function criMounts(mounts: CriMount[], rroSupported: boolean): Promise<{ mounts: Mount[]; reported: CriMount[] }> {
+  const out: Mount[] = [];
+  const reported: CriMount[] = [];
+  const sorted = [...mounts].sort((a, b) => depth(a.containerPath) - depth(b.containerPath));
+  for (const m of sorted) {
+    if (!m.containerPath || !path.isAbsolute(m.containerPath)) throw invalidArgument(`mount container_path "${m.containerPath}" must be an absolute path`);
+    if (!m.hostPath || !path.isAbsolute(m.hostPath)) throw invalidArgument(`mount host_path "${m.hostPath}" for ${m.containerPath} must be an absolute path`);
+    if (m.recursiveReadOnly && !m.readonly) throw invalidArgument(`mount ${m.containerPath}: recursive_read_only needs readonly`);
+    if (m.recursiveReadOnly && !rroSupported) throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts are not supported by this runtime handler`);
+    if (m.recursiveReadOnly && m.propagation !== 'PROPAGATION_PRIVATE' && m.propagation !== '') {
+      throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts need private propagation`);
+    }
+    let source: string;
+    try {
+      source = await realpath(m.hostPath);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      await mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+      source = await realpath(m.hostPath);
+    }
+    const propagation = PROPAGATION[m.propagation] ?? 'rprivate';
+    const access = m.recursiveReadOnly ? 'rro' : m.readonly ? 'ro' : 'rw';
+    out.push({ destination: path.normalize(m.containerPath), type: 'bind', source, options: ['rbind', propagation, access] });
+    reported.push(m);
+  }
+  return { mounts: out, reported };
+}
+
+const depth = (p: string) => path.normalize(p).split('/').filter(Boolean).length;
+
+/**
+ * Puts it all together: defaults, then pod files, then CRI mounts; a CRI
+ * mount replaces anything at the same destination, and a CRI /dev replaces
+ * every default below /dev.
+ */
+export function mergeMounts(defaults: Mount[], pod: Mount[], cri: Mount[]): Mount[] {
+  const criDests = new Set(cri.map((m) => m.destination));
+  const criHasDev = criDests.has('/dev');
+  const keep = (m: Mount) => !criDests.has(m.destination) && !(criHasDev && (m.destination === '/dev' || m.destination.startsWith('/dev/')));
+  return [...defaults.filter(keep), ...pod.filter(keep), ...cri];
+}

@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { RuntimeError, errnoCode, invalidArgument } from '../../errors.js';
+import { resolveInRoot } from '../../util/path-in-root.js';
+
+/**
+ * Who the container process runs as, by runc's rules for reading the
+ * container's own /etc/passwd and /etc/group (through resolveInRoot, so a
+ * symlinked /etc/passwd cannot make berth read the host's).
+ *
+ * Source order: CRI run_as_username, then run_as_user, then the image's
+ * User. A name must exist in /etc/passwd; a numeric uid takes its primary
+ * group from /etc/passwd when listed there, else gid 0. `user:group` and
+ * run_as_group override the group. Supplementary groups are the groups
+ * listing the user in /etc/group (policy Merge) plus the CRI's.
+ */
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  /** The user name when /etc/passwd knows one. */
+  name?: string;
+}
+
+export interface UserRequest {
+  runAsUser?: number;
+  runAsUsername?: string;
+  runAsGroup?: number;
+  supplementalGroups: number[];
+  /** Strict: only the CRI's supplemental groups; Merge (default): the image's too. */
+  policy: 'Merge' | 'Strict';
+  imageUser: string;
+}
+
+interface PasswdEntry { name: string; uid: number; gid: number }
+interface GroupEntry { name: string; gid: number; members: string[] }
+
+async function readEtc(rootfs: string, file: string): Promise<string[][]> {
+  try {
+    const text = await readFile(await resolveInRoot(rootfs, file), 'utf8');
+    return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'EISDIR') return [];
+    throw err;
+  }
+}
+
+const isNumeric = (s: string) => /^\d+$/.test(s);
+
+export async function resolveUser(rootfs: string, req: UserRequest): Promise<ResolvedUser> {
+  const passwd: PasswdEntry[] = (await readEtc(rootfs, '/etc/passwd'))
+    .filter((f) => f.length >= 4 && isNumeric(f[2]!) && isNumeric(f[3]!))
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]) }));
+  const groups: GroupEntry[] = (await readEtc(rootfs, '/etc/group'))
+    .filter((f) => f.length >= 3 && isNumeric(f[2]!))
+    .map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+
+  let userPart: string;
+  let groupPart: string | undefined;
+  if (req.runAsUsername) userPart = req.runAsUsername;
+  else if (req.runAsUser !== undefined) userPart = String(req.runAsUser);
+  else {
+    const [u, g] = req.imageUser.split(':');
+    userPart = u || '0';
+    groupPart = g || undefined;
+  }
+  let uid: number;
+  let gid = 0;
+  let name: string | undefined;
+  if (isNumeric(userPart)) {
+    uid = Number(userPart);
+    const entry = passwd.find((p) => p.uid === uid);
+    if (entry) {
+      gid = entry.gid;
+      name = entry.name;
+    }
+  } else {
+    const entry = passwd.find((p) => p.name === userPart);
+    if (!entry) throw new RuntimeError('failed-precondition', `user "${userPart}" is not in the container's /etc/passwd`);
+    uid = entry.uid;
+    gid = entry.gid;
+    name = entry.name;
+  }
+  if (groupPart !== undefined) {
+    if (isNumeric(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((x) => x.name === groupPart);
+      if (!g) throw new RuntimeError('failed-precondition', `group "${groupPart}" is not in the container's /etc/group`);
+      gid = g.gid;
+    }
+  }
+  if (req.runAsGroup !== undefined) gid = req.runAsGroup;
+  const additional: number[] = [];
+  const add = (g: number) => {
+    if (!additional.includes(g)) additional.push(g);
+  };
+  if (req.policy === 'Merge' && name !== undefined) {
+    for (const g of groups) if (g.members.includes(name)) add(g.gid);
+  }
+  for (const g of req.supplementalGroups) add(g);
+  return { uid, gid, additionalGids: additional.filter((g) => g !== gid || req.supplementalGroups.includes(g)), name };
+}
+
+export function checkUserRequest(req: { runAsGroup?: number; runAsUser?: number; runAsUsername?: string }, what: string): void {
+  if (req.runAsGroup !== undefined && req.runAsUser === undefined && !req.runAsUsername) {
+    throw invalidArgument(`${what}: run_as_group is set without run_as_user or run_as_username`);
+  }
+}

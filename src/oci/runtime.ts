@@ -1,0 +1,86 @@
+import { RuntimeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { failureText, runCommand } from '../util/exec.js';
+import type { LinuxResources } from './spec-types.js';
+
+/**
+ * The OCI runtime seam: everything berth asks of runc (or crun...) besides
+ * `create`, which conmon runs so that it owns the container's stdio.
+ */
+export interface OciState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+}
+
+export interface RuntimeHandler {
+  name: string;
+  /** Path of the runtime binary. */
+  path: string;
+  /** The runtime's state directory (`--root`). */
+  root: string;
+  type: 'oci';
+}
+
+export interface OciRuntime {
+  readonly handler: RuntimeHandler;
+  start(id: string): Promise<void>;
+  /** Sends a signal; resolves false when the container was not running. */
+  kill(id: string, signal: string, all?: boolean): Promise<boolean>;
+  delete(id: string, force: boolean): Promise<void>;
+  /** The runtime's view, or undefined when it does not know the container. */
+  state(id: string): Promise<OciState | undefined>;
+  update(id: string, resources: LinuxResources): Promise<void>;
+  /** Global arguments conmon must pass before the verb (`--root=...`). */
+  globalArgs(): string[];
+}
+
+export class RuncRuntime implements OciRuntime {
+  constructor(readonly handler: RuntimeHandler, private readonly systemdCgroup: boolean, private readonly log: Logger) {}
+
+  globalArgs(): string[] {
+    return [`--root=${this.handler.root}`, ...(this.systemdCgroup ? ['--systemd-cgroup'] : [])];
+  }
+
+  private async run(args: string[], input?: string) {
+    return runCommand(this.handler.path, [...this.globalArgs(), ...args], { input });
+  }
+
+  async start(id: string): Promise<void> {
+    const res = await this.run(['start', id]);
+    if (res.code !== 0) throw new RuntimeError('unknown', `${this.handler.name} start ${id}: ${failureText(res)}`);
+  }
+
+  async kill(id: string, signal: string, all = false): Promise<boolean> {
+    const res = await this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+    if (res.code === 0) return true;
+    const text = failureText(res);
+    // runc says "container not running", crun "no such process"; both mean gone.
+    if (/not running|no such process|does not exist|not exist|invalid process/i.test(text)) return false;
+    throw new RuntimeError('unknown', `${this.handler.name} kill ${id} ${signal}: ${text}`);
+  }
+
+  async delete(id: string, force: boolean): Promise<void> {
+    const res = await this.run(['delete', ...(force ? ['--force'] : []), id]);
+    if (res.code === 0) return;
+    const text = failureText(res);
+    if (/does not exist|not exist|no such file/i.test(text)) return;
+    throw new RuntimeError('unknown', `${this.handler.name} delete ${id}: ${text}`);
+  }
+
+  async state(id: string): Promise<OciState | undefined> {
+    const res = await this.run(['state', id]);
+    if (res.code !== 0) {
+      if (/does not exist|not exist/i.test(failureText(res))) return undefined;
+      this.log.warn({ id, err: failureText(res) }, 'runtime state failed');
+      return undefined;
+    }
+    return JSON.parse(res.stdout) as OciState;
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    const res = await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+    if (res.code !== 0) throw new RuntimeError('unknown', `${this.handler.name} update ${id}: ${failureText(res)}`);
+  }
+}

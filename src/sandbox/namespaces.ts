@@ -1,0 +1,62 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { RuntimeError, errnoCode } from '../errors.js';
+import { MNT_DETACH, type NativeOps } from '../native/index.js';
+import { failureText, runCommand } from '../util/exec.js';
+
+/**
+ * Pod namespaces pinned to files by the berth-pinns helper: new network,
+ * IPC and UTS namespaces exist without any process in them, hold the
+ * pod's hostname and sysctls, and are joined by path by every container.
+ */
+export interface PinRequest {
+  dir: string;
+  network: boolean;
+  ipc: boolean;
+  uts: boolean;
+  hostname?: string;
+  sysctls: string[];
+}
+
+export type PinnedNamespaces = { network?: string; ipc?: string; uts?: string };
+
+export interface NamespacePinner {
+  pin(req: PinRequest): Promise<PinnedNamespaces>;
+  unpin(files: PinnedNamespaces): Promise<void>;
+}
+
+export class PinnsHelper implements NamespacePinner {
+  constructor(private readonly binary: string, private readonly native: NativeOps) {}
+
+  async pin(req: PinRequest): Promise<PinnedNamespaces> {
+    const files: PinnedNamespaces = {};
+    const args: string[] = [];
+    if (req.network) args.push('--net', (files.network = path.join(req.dir, 'net')));
+    if (req.ipc) args.push('--ipc', (files.ipc = path.join(req.dir, 'ipc')));
+    if (req.uts) args.push('--uts', (files.uts = path.join(req.dir, 'uts')));
+    if (args.length === 0) return files;
+    if (req.hostname && req.uts) args.push('--hostname', req.hostname);
+    for (const s of req.sysctls) args.push('--sysctl', s);
+    const res = await runCommand(this.binary, args);
+    if (res.code !== 0) {
+      const text = failureText(res);
+      const kind = /cannot (open|set) sysctl/.test(text) ? 'invalid-argument' : 'internal';
+      throw new RuntimeError(kind, `creating pod namespaces: ${text}`);
+    }
+    return files;
+  }
+
+  /** Unmounts and removes pinned files; files already gone are fine. */
+  async unpin(files: PinnedNamespaces): Promise<void> {
+    for (const file of [files.network, files.ipc, files.uts]) {
+      if (!file) continue;
+      try {
+        await this.native.umount2(file, MNT_DETACH);
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
+      }
+      await rm(file, { force: true });
+    }
+  }
+}

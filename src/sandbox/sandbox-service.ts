@@ -1,0 +1,213 @@
+import path from 'node:path';
+import type { RuntimeConfig } from '../config/schema.js';
+import { RuntimeError, invalidArgument, notFound } from '../errors.js';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+import type { Logger } from '../log.js';
+import type { NativeOps } from '../native/index.js';
+import { RecordStore, type StoredRecord } from '../state/record-store.js';
+import { NameRegistry } from '../state/name-registry.js';
+import { checkCgroupParent, ensureCgroupParent, removeCgroupDirs } from '../cgroups/cgroup-parent.js';
+import { CleanupStack } from '../util/cleanup.js';
+import { newId, requestKey, sandboxName } from '../util/ids.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+import { nowNs } from '../util/time.js';
+import { removeIfExists } from '../util/fs.js';
+import type { NamespacePinner } from './namespaces.js';
+import { hostHostname, makeRunDir, writeHostname, writeResolvConf } from './pod-files.js';
+import type { NamespaceMode, SandboxMeta, SandboxStatus } from './sandbox.js';
+import { mountShm, unmountShm } from './shm.js';
+import { checkSysctls } from './sysctls.js';
+
+export type SandboxRecord = StoredRecord<SandboxMeta, SandboxStatus>;
+
+/** What the sandbox side needs from the container side. */
+export interface PodContainers {
+  /** Stops every container of the pod (SIGKILL: the kubelet gave grace already). */
+  stopAll(sandboxId: string): Promise<void>;
+  /** Removes every container of the pod. */
+  removeAll(sandboxId: string): Promise<void>;
+}
+
+export interface SandboxServiceOptions {
+  root: string;
+  runroot: string;
+  runtime: RuntimeConfig;
+  runtimeHandlers: string[];
+  native: NativeOps;
+  pinner: NamespacePinner;
+  log: Logger;
+}
+
+export class SandboxService {
+  readonly store: RecordStore<SandboxMeta, SandboxStatus>;
+  private readonly names = new NameRegistry();
+  private readonly locks = new KeyedMutex();
+  private containers: PodContainers | undefined;
+
+  constructor(private readonly opts: SandboxServiceOptions) {
+    this.store = new RecordStore(path.join(opts.root, 'sandboxes'), 'sandbox', opts.log);
+  }
+
+  attachContainers(containers: PodContainers): void {
+    this.containers = containers;
+  }
+
+  get(idOrPrefix: string): SandboxRecord | undefined {
+    return this.store.resolve(idOrPrefix);
+  }
+
+  mustGet(id: string): SandboxRecord {
+    if (!id) throw invalidArgument('pod sandbox id is empty');
+    const record = this.store.resolve(id);
+    if (!record) throw notFound(`pod sandbox ${id} not found`);
+    return record;
+  }
+
+  async run(config: PodSandboxConfig__Output | null, handler: string): Promise<string> {
+    const md = config?.metadata;
+    if (!config || !md || !md.name || !md.namespace || !md.uid) {
+      throw invalidArgument('RunPodSandbox: config.metadata needs name, namespace and uid');
+    }
+    const runtimeHandler = handler || this.opts.runtime.default_runtime;
+    if (!this.opts.runtimeHandlers.includes(runtimeHandler)) {
+      throw invalidArgument(`unknown runtime handler "${handler}" (configured: ${this.opts.runtimeHandlers.join(', ')})`);
+    }
+    const name = sandboxName(md);
+    return this.names.reserve(name, requestKey({ config, handler }), () => this.create(name, config, runtimeHandler, requestKey({ config, handler })));
+  }
+
+  private async create(name: string, config: PodSandboxConfig__Output, runtimeHandler: string, key: string): Promise<string> {
+    const id = newId();
+    const log = this.opts.log.child({ podSandboxId: id });
+    const cleanup = new CleanupStack(log);
+    const nsOpts = config.linux?.securityContext?.namespaceOptions;
+    const modes = {
+      network: (nsOpts?.network ?? 'POD') as NamespaceMode,
+      pid: (nsOpts?.pid ?? 'CONTAINER') as NamespaceMode,
+      ipc: (nsOpts?.ipc ?? 'POD') as NamespaceMode,
+    };
+    const hostNetwork = modes.network === 'NODE';
+    const hostIpc = modes.ipc === 'NODE';
+    const sysctls = checkSysctls(config.linux?.sysctls ?? {}, hostNetwork, hostIpc);
+    const cgroupParent = config.linux?.cgroupParent ?? '';
+    checkCgroupParent(this.opts.runtime.cgroup_manager, cgroupParent);
+    const runDir = path.join(this.opts.runroot, 'sandboxes', id);
+    try {
+      await makeRunDir(runDir);
+      cleanup.push('run directory', () => removeIfExists(runDir));
+      const hostname = hostNetwork ? await hostHostname() : config.hostname || id.slice(0, 12);
+      const files: SandboxMeta['files'] = { hostname: path.join(runDir, 'hostname'), resolvConf: path.join(runDir, 'resolv.conf') };
+      await writeHostname(files.hostname, hostname);
+      await writeResolvConf(files.resolvConf, config.dnsConfig);
+      if (hostNetwork) files.hosts = '/etc/hosts';
+      if (!hostIpc) {
+        files.shm = path.join(runDir, 'shm');
+        await mountShm(this.opts.native, files.shm, this.opts.runtime.shm_size);
+        cleanup.push('shm', () => unmountShm(this.opts.native, files.shm!));
+      }
+      const namespaces = await this.opts.pinner.pin({
+        dir: path.join(runDir, 'ns'), network: !hostNetwork, ipc: !hostIpc, uts: !hostNetwork, hostname, sysctls,
+      });
+      cleanup.push('namespaces', () => this.opts.pinner.unpin(namespaces));
+      let createdCgroups: string[] = [];
+      if (this.opts.runtime.cgroup_manager === 'cgroupfs' && cgroupParent) {
+        createdCgroups = await ensureCgroupParent(cgroupParent);
+        cleanup.push('cgroup parent', () => removeCgroupDirs(createdCgroups));
+      }
+      const meta: SandboxMeta = {
+        id, name, requestKey: key, config, runtimeHandler, createdAt: nowNs(), hostname, modes, namespaces, runDir, files,
+        cgroupParent, createdCgroups,
+      };
+      await this.store.create(meta, { state: 'SANDBOX_READY' });
+      cleanup.commit();
+      log.info({ name }, 'pod sandbox ready');
+      return id;
+    } catch (err) {
+      await cleanup.unwind();
+      throw err;
+    }
+  }
+
+  /**
+   * Stops every container and releases the pod's namespaces and shm; the
+   * record stays (NOTREADY) until RemovePodSandbox. The CRI says this is
+   * idempotent and must not fail for a sandbox that is already gone.
+   */
+  async stop(id: string): Promise<void> {
+    if (!id) throw invalidArgument('pod sandbox id is empty');
+    const record = this.store.resolve(id);
+    if (!record) return;
+    await this.locks.run(record.meta.id, async () => {
+      await this.containers?.stopAll(record.meta.id);
+      if (!record.status.released) {
+        await this.release(record);
+        await this.store.update(record.meta.id, () => ({ state: 'SANDBOX_NOTREADY', released: true }));
+        this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox stopped');
+      }
+    });
+  }
+
+  private async release(record: SandboxRecord): Promise<void> {
+    const { meta } = record;
+    await this.opts.pinner.unpin(meta.namespaces);
+    if (meta.files.shm) await unmountShm(this.opts.native, meta.files.shm);
+  }
+
+  /** Removes the sandbox with all its containers. Idempotent, like Stop. */
+  async remove(id: string): Promise<void> {
+    if (!id) throw invalidArgument('pod sandbox id is empty');
+    const record = this.store.resolve(id);
+    if (!record) return;
+    await this.stop(record.meta.id);
+    await this.locks.run(record.meta.id, async () => {
+      if (!this.store.get(record.meta.id)) return;
+      await this.containers?.removeAll(record.meta.id);
+      await this.release(record);
+      await removeCgroupDirs(record.meta.createdCgroups);
+      await removeIfExists(record.meta.runDir);
+      await this.store.remove(record.meta.id);
+      this.names.release(record.meta.name);
+      this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox removed');
+    });
+  }
+
+  /** Start-up: load every record; a pod whose namespaces vanished (reboot) is NOTREADY. */
+  async restore(): Promise<void> {
+    const { loaded, broken } = await this.store.load();
+    for (const id of broken) await removeIfExists(this.store.dirOf(id));
+    for (const record of loaded) {
+      this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
+      if (record.status.state === 'SANDBOX_READY' && !(await this.namespacesIntact(record))) {
+        this.opts.log.warn({ podSandboxId: record.meta.id }, 'pod namespaces are gone (reboot?): marking the sandbox not ready');
+        await this.store.update(record.meta.id, () => ({ state: 'SANDBOX_NOTREADY', released: false }));
+      }
+    }
+  }
+
+  private async namespacesIntact(record: SandboxRecord): Promise<boolean> {
+    const { stat } = await import('node:fs/promises');
+    for (const file of Object.values(record.meta.namespaces)) {
+      if (!file) continue;
+      try {
+        // A pinned namespace is an nsfs bind mount: its device differs from the directory's.
+        const [f, d] = await Promise.all([stat(file), stat(path.dirname(file))]);
+        if (f.dev === d.dev) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  list(): SandboxRecord[] {
+    return this.store.list();
+  }
+
+  ready(record: SandboxRecord): boolean {
+    return record.status.state === 'SANDBOX_READY';
+  }
+
+  notReadyError(id: string): RuntimeError {
+    return new RuntimeError('failed-precondition', `pod sandbox ${id} is not ready`);
+  }
+}

@@ -1,0 +1,42 @@
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+
+/**
+ * A pod sandbox as berth keeps it. The pod's network, IPC and UTS
+ * namespaces are pinned to files (no process holds them); per-pod files
+ * (hostname, resolv.conf, /dev/shm) live in the sandbox's run directory.
+ *
+ *   RunPodSandbox ──▶ SANDBOX_READY ──StopPodSandbox──▶ SANDBOX_NOTREADY ──RemovePodSandbox──▶ (gone)
+ */
+export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+
+export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+
+export interface SandboxMeta {
+  id: string;
+  /** `k8s_<name>_<namespace>_<uid>_<attempt>`. */
+  name: string;
+  /** Identifies the request, so an identical retry gets this sandbox. */
+  requestKey: string;
+  config: PodSandboxConfig__Output;
+  runtimeHandler: string;
+  /** Nanoseconds since the epoch. */
+  createdAt: string;
+  hostname: string;
+  modes: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode };
+  /** Pinned namespace files; absent where the pod uses the host's. */
+  namespaces: { network?: string; ipc?: string; uts?: string };
+  /** `<runroot>/sandboxes/<id>`. */
+  runDir: string;
+  files: { hostname: string; resolvConf: string; shm?: string; hosts?: string };
+  cgroupParent: string;
+  /** Cgroup directories berth created for the parent, removed with the pod. */
+  createdCgroups: string[];
+  /** The infra container holding the pod's PID namespace (PID mode POD). */
+  infraContainerId?: string;
+}
+
+export interface SandboxStatus {
+  state: SandboxState;
+  /** Set once stop released the pod's resources. */
+  released?: boolean;
+}

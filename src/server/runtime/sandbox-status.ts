@@ -1,0 +1,19 @@
+import type { PodSandboxStatusRequest__Output } from '../../generated/runtime/v1/PodSandboxStatusRequest.js';
+import type { PodSandboxStatusResponse } from '../../generated/runtime/v1/PodSandboxStatusResponse.js';
+import { nowNs } from '../../util/time.js';
+import type { CallContext } from '../deps.js';
+import { toCriContainerStatus } from './container-message.js';
+import { toCriSandboxStatus } from './sandbox-message.js';
+
+export async function podSandboxStatus(ctx: CallContext, req: PodSandboxStatusRequest__Output): Promise<PodSandboxStatusResponse> {
+  const record = ctx.deps.sandboxes.mustGet(req.podSandboxId);
+  const info: Record<string, string> = {};
+  if (req.verbose) {
+    info.info = JSON.stringify({
+      id: record.meta.id, name: record.meta.name, config: record.meta.config, namespaces: record.meta.namespaces,
+      runDir: record.meta.runDir, runtimeHandler: record.meta.runtimeHandler, cgroupParent: record.meta.cgroupParent,
+    });
+  }
+  const containers = ctx.deps.containers.list().filter((c) => c.meta.sandboxId === record.meta.id);
+  return { status: toCriSandboxStatus(record), info, containersStatuses: containers.map(toCriContainerStatus), timestamp: nowNs() };
+}

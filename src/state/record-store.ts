@@ -1,0 +1,107 @@
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+
+/**
+ * Persistent records of sandboxes or containers: one directory per object
+ * holding `meta.json` (written once at create: what the object is) and
+ * `status.json` (rewritten on every change: what state it is in). Both
+ * carry a version and are written atomically. Status updates persist first
+ * and change memory after, so what List and Status answer from memory is
+ * always on disk too.
+ */
+const VERSION = 1;
+
+export interface StoredRecord<M, S> {
+  meta: M;
+  status: S;
+}
+
+export class RecordStore<M extends { id: string }, S> {
+  private readonly records = new Map<string, StoredRecord<M, S>>();
+  /** Serialises status updates per object, so none is lost to a concurrent one. */
+  private readonly writes = new KeyedMutex();
+
+  constructor(readonly dir: string, private readonly kind: string, private readonly log: Logger) {}
+
+  dirOf(id: string): string {
+    return path.join(this.dir, id);
+  }
+
+  /** Loads every readable record; unreadable ones are logged and returned for clean-up. */
+  async load(): Promise<{ loaded: StoredRecord<M, S>[]; broken: string[] }> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const loaded: StoredRecord<M, S>[] = [];
+    const broken: string[] = [];
+    for (const id of await readdir(this.dir)) {
+      try {
+        const meta = await readVersioned<M>(path.join(this.dir, id, 'meta.json'));
+        const status = await readVersioned<S>(path.join(this.dir, id, 'status.json'));
+        const record = { meta, status };
+        this.records.set(meta.id, record);
+        loaded.push(record);
+      } catch (err) {
+        this.log.error({ [this.kind]: id, err }, `cannot load ${this.kind} record`);
+        broken.push(id);
+      }
+    }
+    return { loaded, broken };
+  }
+
+  async create(meta: M, status: S): Promise<StoredRecord<M, S>> {
+    const dir = this.dirOf(meta.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(path.join(dir, 'meta.json'), VERSION, meta);
+    await writeJsonAtomic(path.join(dir, 'status.json'), VERSION, status as object);
+    const record = { meta, status };
+    this.records.set(meta.id, record);
+    return record;
+  }
+
+  /** Applies `change` to the status: on disk first, then in memory. */
+  async update(id: string, change: (status: S) => S): Promise<S> {
+    return this.writes.run(id, async () => {
+      const record = this.records.get(id);
+      if (!record) throw new Error(`${this.kind} ${id} is not in the store`);
+      const next = change(record.status);
+      await writeJsonAtomic(path.join(this.dirOf(id), 'status.json'), VERSION, next as object);
+      record.status = next;
+      return next;
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.dirOf(id), { recursive: true, force: true });
+    this.records.delete(id);
+  }
+
+  get(id: string): StoredRecord<M, S> | undefined {
+    return this.records.get(id);
+  }
+
+  list(): StoredRecord<M, S>[] {
+    return [...this.records.values()];
+  }
+
+  /** Resolves a full id or a unique prefix of one. */
+  resolve(idOrPrefix: string): StoredRecord<M, S> | undefined {
+    const exact = this.records.get(idOrPrefix);
+    if (exact || idOrPrefix.length === 0) return exact;
+    let found: StoredRecord<M, S> | undefined;
+    for (const [id, record] of this.records) {
+      if (!id.startsWith(idOrPrefix)) continue;
+      if (found) return undefined; // ambiguous
+      found = record;
+    }
+    return found;
+  }
+}
+
+async function readVersioned<T>(file: string): Promise<T> {
+  const raw = JSON.parse(await readFile(file, 'utf8')) as { version?: number } & T;
+  if (raw.version !== VERSION) throw new Error(`${file}: unknown version ${String(raw.version)}`);
+  const { version: _v, ...rest } = raw;
+  return rest as T;
+}
