@@ -191,13 +191,14 @@ export class ContainerService implements PodContainers {
         throw failedPrecondition(`container ${record.meta.id} is ${stateWord(record.status.state)}, not created`);
       }
       const runtime = this.runtimeFor(record.meta.runtimeHandler);
+      // Taken before the process runs, so a quick exit never precedes it.
+      const startedAt = nowNs();
       try {
         await runtime.start(record.meta.id);
       } catch (err) {
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: 'ContainerCannotRun', message: (err as Error).message }));
         throw err;
       }
-      const startedAt = nowNs();
       // The process may already have exited and been recorded: keep that.
       await this.store.update(record.meta.id, (s) => (s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt }));
       this.opts.log.info({ containerId: record.meta.id }, 'container started');

@@ -17,6 +17,8 @@ export async function exitedStatus(meta: ContainerMeta, previous: ContainerStatu
   } catch {
     finishedAt = msToNs(Date.now());
   }
+  // File times come from a coarse clock: never report an end before the start.
+  if (previous.startedAt && BigInt(finishedAt) < BigInt(previous.startedAt)) finishedAt = previous.startedAt;
   // conmon also reports an OOM kill of a child; only a killed main process counts.
   const oomKilled = exitCode === 137 && (await exists(path.join(meta.bundle, 'oom')) || (await exists(path.join(meta.persistDir, 'oom'))));
   const reason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';

@@ -10,8 +10,9 @@ import { resolveInRoot } from '../../util/path-in-root.js';
  * Source order: CRI run_as_username, then run_as_user, then the image's
  * User. A name must exist in /etc/passwd; a numeric uid takes its primary
  * group from /etc/passwd when listed there, else gid 0. `user:group` and
- * run_as_group override the group. Supplementary groups are the groups
- * listing the user in /etc/group (policy Merge) plus the CRI's.
+ * run_as_group override the group. Supplementary groups are the primary
+ * group, the groups listing the user in /etc/group (policy Merge only)
+ * and the CRI's.
  */
 export interface ResolvedUser {
   uid: number;
@@ -89,7 +90,9 @@ export async function resolveUser(rootfs: string, req: UserRequest): Promise<Res
     }
   }
   if (req.runAsGroup !== undefined) gid = req.runAsGroup;
-  const additional: number[] = [];
+  // The primary group is a supplementary group too, as containerd and
+  // CRI-O set it up and ContainerStatus.user reports it.
+  const additional: number[] = [gid];
   const add = (g: number) => {
     if (!additional.includes(g)) additional.push(g);
   };
@@ -97,7 +100,7 @@ export async function resolveUser(rootfs: string, req: UserRequest): Promise<Res
     for (const g of groups) if (g.members.includes(name)) add(g.gid);
   }
   for (const g of req.supplementalGroups) add(g);
-  return { uid, gid, additionalGids: additional.filter((g) => g !== gid || req.supplementalGroups.includes(g)), name };
+  return { uid, gid, additionalGids: additional, name };
 }
 
 export function checkUserRequest(req: { runAsGroup?: number; runAsUser?: number; runAsUsername?: string }, what: string): void {

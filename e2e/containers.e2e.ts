@@ -1,0 +1,211 @@
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
+import { call, codeOf } from './lib/cri-client.js';
+import { conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
+import { Cri, containerConfig, podConfig } from './lib/pods.js';
+import { freePort } from './lib/ports.js';
+import { testRegistriesConf } from './lib/registries-conf.js';
+
+const env = inject('env');
+const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
+const LOG_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}[+-]\d\d:\d\d (stdout|stderr) [FP] /;
+
+describe('containers through conmon and runc', () => {
+  let berth: BerthDaemon;
+  let cri: Cri;
+  let logs: string;
+  let podId: string;
+  let pod: ReturnType<typeof podConfig>;
+
+  beforeAll(async () => {
+    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()) });
+    cri = new Cri(berth);
+    logs = path.join(berth.dir, 'logs');
+    await cri.pull(IMAGE);
+    pod = podConfig('web', path.join(logs, 'web'), {
+      linux: { cgroupParent: `/berth-e2e/pod-${Date.now()}`, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1000' } },
+      dnsConfig: { servers: ['127.0.0.53'], searches: ['e2e.svc'], options: ['ndots:2'] },
+    });
+    podId = await cri.runPod(pod);
+  });
+
+  afterAll(async () => {
+    await cri.removePod(podId).catch(() => undefined);
+    expect(await berth.stop()).toBe(0);
+    expect(await mountsUnder(berth.dir)).toEqual([]);
+    expect(await conmonProcessesFor(berth.dir)).toEqual([]);
+    expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).toEqual([]);
+    await berth.destroy();
+  });
+
+  it('runs a container that prints and exits, with CRI-format logs', async () => {
+    const id = await cri.run(podId, containerConfig('hello', IMAGE, { command: ['sh', '-c', 'echo out; echo err >&2; printf partial'] }), pod);
+    const s = await cri.waitExited(id);
+    expect(s).toMatchObject({ exitCode: 0, reason: 'Completed', logPath: path.join(logs, 'web', 'hello', '0.log') });
+    expect(BigInt(s.finishedAt)).toBeGreaterThanOrEqual(BigInt(s.startedAt));
+    expect(BigInt(s.startedAt)).toBeGreaterThanOrEqual(BigInt(s.createdAt));
+    const lines = (await readFile(s.logPath, 'utf8')).trimEnd().split('\n');
+    for (const l of lines) expect(l).toMatch(LOG_LINE);
+    expect(lines.map((l) => l.split(' ').slice(1).join(' ')).sort()).toEqual(['stderr F err', 'stdout F out', 'stdout P partial']);
+  });
+
+  it('reports a failing command with its exit code and the runtime\'s words for one that cannot run', async () => {
+    const failing = await cri.run(podId, containerConfig('fails', IMAGE, { command: ['sh', '-c', 'exit 3'] }), pod);
+    expect(await cri.waitExited(failing)).toMatchObject({ exitCode: 3, reason: 'Error' });
+    const err = await cri.createContainer(podId, containerConfig('missing-binary', IMAGE, { command: ['/no/such/binary'] }), pod).catch((e: { details: string }) => e);
+    expect((err as { details: string }).details).toContain('/no/such/binary');
+  });
+
+  it('gives the pod its hostname, DNS, sysctls, shm and the image environment', async () => {
+    const id = await cri.run(podId, containerConfig('inspect', IMAGE, {
+      command: ['sleep', '600'], envs: [{ key: 'FROM_CRI', value: Buffer.from('yes ✓') }, { key: 'PATH', value: Buffer.from('/bin:/usr/bin') }],
+    }), pod);
+    expect((await cri.exec(id, ['hostname'])).stdout.trim()).toBe('web');
+    expect((await cri.exec(id, ['cat', '/etc/resolv.conf'])).stdout).toBe('search e2e.svc\nnameserver 127.0.0.53\noptions ndots:2\n');
+    expect((await cri.exec(id, ['cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start'])).stdout.trim()).toBe('80');
+    expect((await cri.exec(id, ['cat', '/proc/sys/kernel/shmmni'])).stdout.trim()).toBe('1000');
+    expect((await cri.exec(id, ['sh', '-c', 'grep " /dev/shm " /proc/mounts'])).stdout).toContain('size=65536k');
+    const envOut = (await cri.exec(id, ['env'])).stdout.split('\n');
+    expect(envOut).toContain('FROM_CRI=yes ✓');
+    expect(envOut).toContain('PATH=/bin:/usr/bin');
+    expect(envOut).toContain('HOSTNAME=web');
+  });
+
+  it('runs ExecSync with output, exit code and a timeout', async () => {
+    const id = await cri.run(podId, containerConfig('probe', IMAGE, { command: ['sleep', '600'] }), pod);
+    expect(await cri.exec(id, ['sh', '-c', 'echo to-out; echo to-err >&2; exit 4'])).toEqual({ stdout: 'to-out\n', stderr: 'to-err\n', exitCode: 4 });
+    const started = Date.now();
+    expect(await codeOf(cri.exec(id, ['sleep', '31'], 1))).toBe('DEADLINE_EXCEEDED');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // The timed-out process was killed, not left running.
+    expect((await cri.exec(id, ['sh', '-c', 'ps -o pid,args | grep "sleep 3[1]" || true'])).stdout).toBe('');
+    expect(await codeOf(cri.exec(id, []))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('stops with the grace period honoured, and kills what ignores SIGTERM', async () => {
+    const polite = await cri.run(podId, containerConfig('polite', IMAGE, { command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'] }), pod);
+    await new Promise((r) => setTimeout(r, 300));
+    let t = Date.now();
+    await cri.stop(polite, 10);
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect(await cri.status(polite)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 0 });
+    const stubborn = await cri.run(podId, containerConfig('stubborn', IMAGE, { command: ['sleep', '600'] }), pod);
+    t = Date.now();
+    await cri.stop(stubborn, 2);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1900);
+    expect(await cri.status(stubborn)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137 });
+    await cri.stop(stubborn, 2); // again: fine
+    await cri.stop('0'.repeat(64), 2); // unknown: fine
+  });
+
+  it('applies the security context: user, read-only rootfs, capabilities, seccomp, no_new_privs', async () => {
+    const id = await cri.run(podId, containerConfig('locked', IMAGE, {
+      command: ['sleep', '600'],
+      linux: {
+        securityContext: {
+          runAsUser: { value: 1000 }, runAsGroup: { value: 3000 }, supplementalGroups: [4000], readonlyRootfs: true,
+          capabilities: { dropCapabilities: ['CHOWN'], addCapabilities: ['SYS_TIME'] }, seccomp: { profileType: 'RuntimeDefault' }, noNewPrivs: true,
+        },
+      },
+    }), pod);
+    expect((await cri.exec(id, ['id'])).stdout.trim()).toBe('uid=1000 gid=3000 groups=3000,4000');
+    const touch = await cri.exec(id, ['touch', '/newfile']);
+    expect(touch.exitCode).not.toBe(0);
+    expect(touch.stderr).toContain('Read-only file system');
+    const status = (await cri.exec(id, ['cat', '/proc/self/status'])).stdout;
+    expect(status).toMatch(/Seccomp:\s+2/);
+    expect(status).toMatch(/NoNewPrivs:\s+1/);
+    const bounding = BigInt(`0x${/CapBnd:\s+([0-9a-f]+)/.exec(status)![1]}`);
+    expect(bounding & 1n).toBe(0n); // CAP_CHOWN dropped
+    expect((bounding >> 25n) & 1n).toBe(1n); // CAP_SYS_TIME added
+    expect((bounding >> 21n) & 1n).toBe(0n); // no CAP_SYS_ADMIN by default
+    const s = await cri.status(id);
+    expect(s.user?.linux).toEqual({ uid: '1000', gid: '3000', supplementalGroups: ['3000', '4000'] });
+  });
+
+  it('limits memory, changes the limit on update, and reports an OOM kill', async () => {
+    const id = await cri.run(podId, containerConfig('limited', IMAGE, {
+      command: ['sleep', '600'], linux: { resources: { memoryLimitInBytes: 64 << 20, cpuShares: 512 } },
+    }), pod);
+    const cgroup = (await cri.exec(id, ['cat', '/proc/self/cgroup'])).stdout.split('\n').find((l) => l.includes(':memory:'))!.split(':')[2]!;
+    const limitFile = path.join('/sys/fs/cgroup/memory', cgroup, 'memory.limit_in_bytes');
+    expect(await readFile(limitFile, 'utf8')).toBe(`${64 << 20}\n`);
+    await call(berth.client.runtime, berth.client.runtime.UpdateContainerResources, { containerId: id, linux: { memoryLimitInBytes: 96 << 20, cpuShares: 256 } });
+    expect(await readFile(limitFile, 'utf8')).toBe(`${96 << 20}\n`);
+    expect((await cri.status(id)).resources?.linux).toMatchObject({ memoryLimitInBytes: String(96 << 20), cpuShares: '256' });
+    const hog = await cri.run(podId, containerConfig('hog', IMAGE, {
+      command: ['sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived'],
+      linux: { resources: { memoryLimitInBytes: 32 << 20 } },
+    }), pod);
+    expect(await cri.waitExited(hog, 60_000)).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+  });
+
+  it('reports the termination message', async () => {
+    const hostFile = path.join(berth.dir, 'termination-log');
+    await writeFile(hostFile, '');
+    const id = await cri.run(podId, containerConfig('dying', IMAGE, {
+      command: ['sh', '-c', 'echo "goodbye: disk full" > /dev/termination-log; exit 1'],
+      mounts: [{ containerPath: '/dev/termination-log', hostPath: hostFile }],
+      annotations: { 'io.kubernetes.container.terminationMessagePath': '/dev/termination-log' },
+    }), pod);
+    const s = await cri.waitExited(id);
+    expect(s).toMatchObject({ reason: 'Error', message: 'goodbye: disk full\n', exitCode: 1 });
+    expect(s.mounts).toEqual([expect.objectContaining({ containerPath: '/dev/termination-log', hostPath: hostFile })]);
+  });
+
+  it('reopens the log after rotation', async () => {
+    const id = await cri.run(podId, containerConfig('chatty', IMAGE, { command: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'] }), pod);
+    const { logPath } = await cri.status(id);
+    await new Promise((r) => setTimeout(r, 300));
+    await rename(logPath, `${logPath}.1`);
+    await call(berth.client.runtime, berth.client.runtime.ReopenContainerLog, { containerId: id });
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await readFile(logPath, 'utf8'))).toContain('stdout F tick');
+    expect((await stat(`${logPath}.1`)).size).toBeGreaterThan(0);
+  });
+
+  it('lists and filters containers and sandboxes from memory', async () => {
+    const rt = berth.client.runtime;
+    const all = (await call(rt, rt.ListContainers, {})).containers;
+    expect(all.length).toBeGreaterThan(5);
+    const running = (await call(rt, rt.ListContainers, { filter: { state: { state: 'CONTAINER_RUNNING' } } })).containers;
+    expect(running.every((c) => c.state === 'CONTAINER_RUNNING')).toBe(true);
+    const named = (await call(rt, rt.ListContainers, { filter: { labelSelector: { 'io.kubernetes.container.name': 'probe' } } })).containers;
+    expect(named).toHaveLength(1);
+    expect((await call(rt, rt.ListContainers, { filter: { id: named[0]!.id.slice(0, 12) } })).containers).toHaveLength(1);
+    const pods = (await call(rt, rt.ListPodSandbox, { filter: { labelSelector: { app: 'berth-e2e' }, state: { state: 'SANDBOX_READY' } } })).items;
+    expect(pods.map((p) => p.id)).toEqual([podId]);
+    const status = await call(rt, rt.PodSandboxStatus, { podSandboxId: podId.slice(0, 10), verbose: true });
+    expect(status.status).toMatchObject({ id: podId, state: 'SANDBOX_READY', annotations: pod.annotations, labels: pod.labels });
+    expect(JSON.parse(status.info.info!)).toHaveProperty('namespaces.network');
+  });
+
+  it('refuses bad requests with clear codes and changes nothing', async () => {
+    const rt = berth.client.runtime;
+    const before = (await call(rt, rt.ListContainers, {})).containers.length;
+    expect(await codeOf(cri.createContainer(podId, containerConfig('x', `${env.openRegistry}/berth-test/busybox:not-pulled`), pod))).toBe('NOT_FOUND');
+    expect(await codeOf(cri.createContainer('f'.repeat(64), containerConfig('x', IMAGE), pod))).toBe('NOT_FOUND');
+    expect(await codeOf(cri.createContainer(podId, { image: { image: IMAGE } }, pod))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(cri.createContainer(podId, containerConfig('probe', IMAGE, { command: ['true'] }), pod))).toBe('ALREADY_EXISTS');
+    expect(await codeOf(cri.createContainer(podId, containerConfig('badgroup', IMAGE, { linux: { securityContext: { runAsGroup: { value: 5 } } } }), pod))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(cri.start('f'.repeat(64)))).toBe('NOT_FOUND');
+    expect(await codeOf(cri.status(''))).toBe('INVALID_ARGUMENT');
+    expect((await call(rt, rt.ListContainers, {})).containers.length).toBe(before);
+    expect(await mountsUnder(path.join(berth.runroot, 'containers'))).toHaveLength(before);
+  });
+
+  it('stops the pod with its containers, then removes everything', async () => {
+    const live = await cri.run(podId, containerConfig('last', IMAGE, { command: ['sleep', '600'] }), pod);
+    await cri.stopPod(podId);
+    expect(await cri.status(live)).toMatchObject({ state: 'CONTAINER_EXITED' });
+    expect(await codeOf(cri.createContainer(podId, containerConfig('late', IMAGE), pod))).toBe('FAILED_PRECONDITION');
+    await cri.stopPod(podId); // idempotent
+    await cri.removePod(podId);
+    await cri.removePod(podId); // idempotent
+    expect((await call(berth.client.runtime, berth.client.runtime.ListContainers, {})).containers).toEqual([]);
+    expect(await mountsUnder(berth.dir)).toEqual([]);
+    expect(await conmonProcessesFor(berth.dir)).toEqual([]);
+  });
+});
