@@ -44,7 +44,7 @@ describe('the berth daemon', () => {
   });
 
   it('answers UNIMPLEMENTED for RPCs of later versions', async () => {
-    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.RunPodSandbox, { config: null }))).toBe('UNIMPLEMENTED');
+    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.ContainerStats, { containerId: 'x' }))).toBe('UNIMPLEMENTED');
   });
 
   it('serves on a 0660 socket in a private directory', async () => {

@@ -54,6 +54,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const sandboxes = new SandboxService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
     native, pinner: new PinnsHelper(pinnsPath(), native), log: log.child({ component: 'pods' }),
+    pauseImage: config.image.pause_image,
+    ensureImage: async (image) => {
+      if (!images.resolve(image)) await images.pull(image, null, AbortSignal.timeout(10 * 60_000));
+    },
   });
   const containers = new ContainerService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimes,

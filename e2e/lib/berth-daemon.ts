@@ -30,6 +30,8 @@ export interface BerthDaemon {
 
 export interface DaemonOptions {
   registriesConf?: string;
+  /** Extra TOML for berth.conf (the e2e pause image, for instance). */
+  config?: string;
   extraArgs?: string[];
   /** Reuse the directories of an earlier daemon (restart). */
   reuse?: { dir: string };
@@ -56,7 +58,7 @@ export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon>
   const registriesConf = path.join(dir, 'registries.conf');
   const config = path.join(dir, 'berth.conf');
   await mkdir(path.join(dir, 'conf.d'), { recursive: true });
-  await writeFile(config, '# e2e: embedded defaults plus flags\n');
+  await writeFile(config, `# e2e: embedded defaults plus flags\n${opts.config ?? ''}`);
   if (opts.registriesConf !== undefined) await writeFile(registriesConf, opts.registriesConf);
   const logFile = path.join(dir, `berth-${Date.now()}.log`);
   const child = spawnBerth([

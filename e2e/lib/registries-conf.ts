@@ -39,3 +39,8 @@ blocked = true
 "berthbox" = "mirrored.example/berth-test/busybox"
 `;
 }
+
+/** berth.conf settings every e2e daemon uses: the fixture pause image. */
+export function testBerthConf(env: E2eEnvironment): string {
+  return `[image]\npause_image = "${env.openRegistry}/berth-test/pause:1"\n`;
+}

@@ -102,7 +102,27 @@ export class ContainerService implements PodContainers {
     return this.names.reserve(name, key, () => this.createLocked(sandbox.meta.id, name, key, config));
   }
 
-  private async createLocked(sandboxId: string, name: string, key: string, config: ContainerConfig__Output): Promise<string> {
+  /**
+   * The infra container of a pod whose containers share one PID namespace:
+   * it runs the pause image and holds that namespace. It is hidden from
+   * ListContainers, like CRI-O's infra container.
+   */
+  async createInfra(sandboxId: string, image: string): Promise<string> {
+    const sandbox = this.opts.sandboxes.mustGet(sandboxId);
+    const config = {
+      metadata: { name: 'POD', attempt: sandbox.meta.config.metadata?.attempt ?? 0 }, image: { image }, command: [], args: [], workingDir: '',
+      envs: [], mounts: [], devices: [], labels: {}, annotations: {}, logPath: '', stdin: false, stdinOnce: false, tty: false,
+      linux: { resources: null, securityContext: { readonlyRootfs: true, namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' } } },
+      windows: null, CDIDevices: [], stopSignal: 'SIGKILL',
+    } as unknown as ContainerConfig__Output;
+    const name = `k8s_POD_${sandbox.meta.name.slice(4)}`;
+    const id = await this.createLocked(sandboxId, name, requestKey({ infra: sandboxId }), config, true);
+    this.names.restore(name, id, requestKey({ infra: sandboxId }));
+    await this.start(id);
+    return id;
+  }
+
+  private async createLocked(sandboxId: string, name: string, key: string, config: ContainerConfig__Output, infra = false): Promise<string> {
     const sandbox = this.opts.sandboxes.mustGet(sandboxId);
     const id = newId();
     const log = this.opts.log.child({ containerId: id });
@@ -132,12 +152,12 @@ export class ContainerService implements PodContainers {
       const cwd = config.workingDir || image.config.config?.WorkingDir || '/';
       if (!path.isAbsolute(cwd)) throw invalidArgument(`working_dir "${cwd}" must be absolute`);
       await mkdir(await resolveInRoot(paths.mountpoint, cwd), { recursive: true, mode: 0o755 });
-      const pidNamespacePath = await this.pidNamespaceFor(config);
+      const pid = await this.pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId);
       const built = await buildSpec({
         id, config, sandbox: sandbox.meta, imageConfig: image.config, imageName: config.image!.image, user, cwd,
         facts: this.opts.facts, runtime: this.opts.runtime, hostCapabilities: await hostCapabilities(),
         cgroupsPath: containerCgroupsPath(this.opts.runtime.cgroup_manager, sandbox.meta.cgroupParent, id),
-        pidNamespacePath, rroSupported: false,
+        pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: false,
       });
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec));
       this.processes.set(id, built.spec.process);
@@ -159,6 +179,7 @@ export class ContainerService implements PodContainers {
         stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), bundle, persistDir,
         user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
         terminationMessageHostPath: termMount?.hostPath,
+        ...(infra ? { infra: true } : {}),
       };
       await this.store.create(meta, {
         state: 'CONTAINER_CREATED', pid: created.pid, pidStartTime: await processStartTime(created.pid), resources: built.spec.linux.resources,
@@ -173,15 +194,27 @@ export class ContainerService implements PodContainers {
     }
   }
 
-  /** The PID namespace a container joins: the target container's, for TARGET mode. */
-  private async pidNamespaceFor(config: ContainerConfig__Output): Promise<string | undefined> {
+  /**
+   * The PID namespace a container gets: the host's when the pod uses it,
+   * the pod's (held by its infra container) in POD mode, a target
+   * container's in TARGET mode, else its own.
+   */
+  private async pidNamespaceFor(config: ContainerConfig__Output, sandbox: { modes: { pid: string } }, infraId: string | undefined): Promise<{ mode: string; path?: string }> {
+    if (sandbox.modes.pid === 'NODE') return { mode: 'NODE' };
     const ns = config.linux?.securityContext?.namespaceOptions;
-    if (ns?.pid !== 'TARGET') return undefined;
-    const target = this.store.resolve(ns.targetId);
-    if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) {
-      throw notFound(`target container ${ns.targetId} for the PID namespace is not running`);
+    const mode = ns?.pid ?? sandbox.modes.pid;
+    if (mode === 'NODE') return { mode };
+    const joinOf = (id: string | undefined, what: string) => {
+      const target = id ? this.store.resolve(id) : undefined;
+      if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
+      return `/proc/${target.status.pid}/ns/pid`;
+    };
+    if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };
+    if (mode === 'POD') {
+      if (!infraId) return { mode: 'CONTAINER' }; // the infra container itself
+      return { mode, path: joinOf(infraId, 'the pod\'s infra container') };
     }
-    return `/proc/${target.status.pid}/ns/pid`;
+    return { mode: 'CONTAINER' };
   }
 
   async start(id: string): Promise<void> {

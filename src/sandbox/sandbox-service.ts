@@ -26,7 +26,13 @@ export interface PodContainers {
   stopAll(sandboxId: string): Promise<void>;
   /** Removes every container of the pod. */
   removeAll(sandboxId: string): Promise<void>;
+  /** Creates and starts the infra container that holds a pod's PID namespace. */
+  createInfra(sandboxId: string, image: string): Promise<string>;
+  remove(id: string): Promise<void>;
 }
+
+/** Makes sure the pause image is present, pulling it if needed. */
+export type EnsureImage = (image: string) => Promise<void>;
 
 export interface SandboxServiceOptions {
   root: string;
@@ -35,6 +41,8 @@ export interface SandboxServiceOptions {
   runtimeHandlers: string[];
   native: NativeOps;
   pinner: NamespacePinner;
+  pauseImage: string;
+  ensureImage: EnsureImage;
   log: Logger;
 }
 
@@ -119,6 +127,8 @@ export class SandboxService {
         cgroupParent, createdCgroups,
       };
       await this.store.create(meta, { state: 'SANDBOX_READY' });
+      cleanup.push('record', () => this.store.remove(id));
+      if (modes.pid === 'POD') await this.startInfra(id, cleanup);
       cleanup.commit();
       log.info({ name }, 'pod sandbox ready');
       return id;
@@ -126,6 +136,16 @@ export class SandboxService {
       await cleanup.unwind();
       throw err;
     }
+  }
+
+  /** The pause container that holds a PID namespace shared by the pod's containers. */
+  private async startInfra(id: string, cleanup: CleanupStack): Promise<void> {
+    if (!this.containers) throw new RuntimeError('internal', 'no container service attached');
+    await this.opts.ensureImage(this.opts.pauseImage);
+    const containers = this.containers;
+    const infraId = await containers.createInfra(id, this.opts.pauseImage);
+    cleanup.push('infra container', () => containers.remove(infraId));
+    await this.store.update(id, (s) => ({ ...s, infraContainerId: infraId }));
   }
 
   /**
@@ -141,7 +161,7 @@ export class SandboxService {
       await this.containers?.stopAll(record.meta.id);
       if (!record.status.released) {
         await this.release(record);
-        await this.store.update(record.meta.id, () => ({ state: 'SANDBOX_NOTREADY', released: true }));
+        await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: true }));
         this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox stopped');
       }
     });
@@ -179,7 +199,7 @@ export class SandboxService {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
       if (record.status.state === 'SANDBOX_READY' && !(await this.namespacesIntact(record))) {
         this.opts.log.warn({ podSandboxId: record.meta.id }, 'pod namespaces are gone (reboot?): marking the sandbox not ready');
-        await this.store.update(record.meta.id, () => ({ state: 'SANDBOX_NOTREADY', released: false }));
+        await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: false }));
       }
     }
   }

@@ -31,12 +31,12 @@ export interface SandboxMeta {
   cgroupParent: string;
   /** Cgroup directories berth created for the parent, removed with the pod. */
   createdCgroups: string[];
-  /** The infra container holding the pod's PID namespace (PID mode POD). */
-  infraContainerId?: string;
 }
 
 export interface SandboxStatus {
   state: SandboxState;
   /** Set once stop released the pod's resources. */
   released?: boolean;
+  /** The infra container holding the pod's PID namespace (PID mode POD). */
+  infraContainerId?: string;
 }

@@ -26,6 +26,8 @@ export interface SpecPlan {
   runtime: RuntimeConfig;
   hostCapabilities: string[];
   cgroupsPath: string;
+  /** POD, CONTAINER, NODE or TARGET, as resolved against the pod. */
+  pidMode: string;
   /** Path of the PID namespace to join (pod infra or target container), if any. */
   pidNamespacePath?: string;
   rroSupported: boolean;
@@ -72,7 +74,6 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
   const devices = await criDevices(config.devices);
   const resources = ociResources(config.linux?.resources as CriResources | null, facts, plan.runtime.pids_limit);
   resources.devices = privileged ? [{ allow: true, access: 'rwm' }] : [...(resources.devices ?? []), ...devices.rules];
-  const pidMode = sc?.namespaceOptions?.pid ?? 'CONTAINER';
   const requestedOom = Number(config.linux?.resources?.oomScoreAdj ?? 0);
   const spec: Spec = {
     ociVersion: '1.0.2',
@@ -88,7 +89,8 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       oomScoreAdj: oomScoreAdj(requestedOom, facts),
     },
     root: { path: 'rootfs', readonly: readonlyRootfs },
-    hostname: sandbox.hostname,
+    // A hostname needs the pod's own UTS namespace (host-network pods have none).
+    ...(sandbox.namespaces.uts ? { hostname: sandbox.hostname } : {}),
     mounts,
     annotations: {
       ...config.annotations,
@@ -101,7 +103,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       'io.kubernetes.cri.image-name': plan.imageName,
     },
     linux: {
-      namespaces: containerNamespaces(sandbox, pidMode, plan.pidNamespacePath, privileged, facts.cgroupV2Only),
+      namespaces: containerNamespaces(sandbox, plan.pidMode, plan.pidNamespacePath, privileged, facts.cgroupV2Only),
       devices: privileged ? await hostDevices() : devices.nodes,
       cgroupsPath: plan.cgroupsPath,
       resources,

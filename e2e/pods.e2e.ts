@@ -1,0 +1,126 @@
+import { readFile, readlink, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
+import { call, codeOf } from './lib/cri-client.js';
+import { mountsUnder } from './lib/leftovers.js';
+import { Cri, containerConfig, podConfig } from './lib/pods.js';
+import { freePort } from './lib/ports.js';
+import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
+
+const env = inject('env');
+const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
+
+describe('pod sandboxes', () => {
+  let berth: BerthDaemon;
+  let cri: Cri;
+  const pods: string[] = [];
+
+  beforeAll(async () => {
+    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env) });
+    cri = new Cri(berth);
+    await cri.pull(IMAGE);
+  });
+  afterAll(async () => {
+    for (const id of pods) await cri.removePod(id);
+    expect(await mountsUnder(berth.dir)).toEqual([]);
+    await berth.destroy();
+  });
+
+  const logDir = (name: string) => path.join(berth.dir, 'logs', name);
+
+  it('pins network, IPC and UTS namespaces that containers of the pod share', async () => {
+    const pod = podConfig('shared', logDir('shared'));
+    const id = await cri.runPod(pod);
+    pods.push(id);
+    const a = await cri.run(id, containerConfig('a', IMAGE, { command: ['sleep', '600'] }), pod);
+    const b = await cri.run(id, containerConfig('b', IMAGE, { command: ['sleep', '600'] }), pod);
+    const ns = async (c: string, kind: string) => (await cri.exec(c, ['stat', '-L', '-c', '%i', `/proc/self/ns/${kind}`])).stdout.trim();
+    for (const kind of ['net', 'ipc', 'uts']) expect(await ns(a, kind)).toBe(await ns(b, kind));
+    expect(await ns(a, 'pid')).not.toBe(await ns(b, 'pid')); // PID mode CONTAINER
+    expect(await ns(a, 'net')).not.toBe(String((await stat('/proc/self/ns/net')).ino));
+    const info = JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id, verbose: true })).info.info!) as { namespaces: Record<string, string> };
+    expect(Object.keys(info.namespaces).sort()).toEqual(['ipc', 'network', 'uts']);
+  });
+
+  it('shares one PID namespace, held by an infra container, when the pod asks for it', async () => {
+    const shared = { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } as const;
+    const pod = podConfig('pidpod', logDir('pidpod'), { linux: { securityContext: shared } });
+    const id = await cri.runPod(pod);
+    pods.push(id);
+    const ctr = (name: string, cmd: string[]) => containerConfig(name, IMAGE, { command: cmd, linux: { securityContext: { namespaceOptions: shared } } });
+    const a = await cri.run(id, ctr('a', ['sleep', '601']), pod);
+    await cri.run(id, ctr('b', ['sleep', '602']), pod);
+    const ps = (await cri.exec(a, ['ps', '-o', 'pid,args'])).stdout;
+    expect(ps).toMatch(/^\s*1 \/bin\/sleep 2147483647$/m); // the pause process is init
+    expect(ps).toContain('sleep 601');
+    expect(ps).toContain('sleep 602');
+    // The infra container is not listed.
+    const listed = (await call(berth.client.runtime, berth.client.runtime.ListContainers, { filter: { podSandboxId: id } })).containers;
+    expect(listed.map((c) => c.metadata?.name).sort()).toEqual(['a', 'b']);
+  });
+
+  it('uses the host namespaces a pod asks for', async () => {
+    const pod = podConfig('hostns', logDir('hostns'), {
+      linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } },
+    });
+    const id = await cri.runPod(pod);
+    pods.push(id);
+    const c = await cri.run(id, containerConfig('c', IMAGE, {
+      command: ['sleep', '600'], linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } },
+    }), pod);
+    expect((await cri.exec(c, ['hostname'])).stdout.trim()).toBe(hostname());
+    const hostNet = await readlink('/proc/self/ns/net');
+    expect((await cri.exec(c, ['sh', '-c', 'readlink /proc/self/ns/net'])).stdout.trim()).toBe(hostNet);
+    expect((await cri.exec(c, ['sh', '-c', 'readlink /proc/self/ns/ipc'])).stdout.trim()).toBe(await readlink('/proc/self/ns/ipc'));
+    // Host PID namespace: the container sees the host's init.
+    expect((await cri.exec(c, ['sh', '-c', 'readlink /proc/self/ns/pid'])).stdout.trim()).toBe(await readlink('/proc/self/ns/pid'));
+    const status = await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id });
+    expect(status.status?.linux?.namespaces?.options).toMatchObject({ network: 'NODE', pid: 'NODE', ipc: 'NODE' });
+    expect((await cri.exec(c, ['cat', '/etc/hosts'])).stdout).toBe(await readFile('/etc/hosts', 'utf8'));
+  });
+
+  it('gives an identical retried RunPodSandbox the first result, and refuses a different one', async () => {
+    const pod = podConfig('retry', logDir('retry'));
+    const [first, second] = await Promise.all([cri.runPod(pod), cri.runPod(pod)]);
+    pods.push(first);
+    expect(second).toBe(first);
+    expect(await cri.runPod(pod)).toBe(first);
+    expect(await codeOf(cri.runPod({ ...pod, hostname: 'other' }))).toBe('ALREADY_EXISTS');
+    // Once removed, the name is free again.
+    await cri.removePod(pods.pop()!);
+    const again = await cri.runPod({ ...pod, hostname: 'other' });
+    expect(again).not.toBe(first);
+    pods.push(again);
+  });
+
+  it('refuses bad sandboxes with INVALID_ARGUMENT and leaves nothing behind', async () => {
+    const mountsBefore = await mountsUnder(berth.dir);
+    const bad = [
+      podConfig('sysctl', logDir('x'), { linux: { sysctls: { 'kernel.panic': '1' } } }),
+      podConfig('hostnet-sysctl', logDir('x'), { linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, securityContext: { namespaceOptions: { network: 'NODE' } } } }),
+      podConfig('no-such-sysctl', logDir('x'), { linux: { sysctls: { 'net.ipv4.no_such_thing': '1' } } }),
+      podConfig('cgroup', logDir('x'), { linux: { cgroupParent: 'relative/path' } }),
+      { ...podConfig('nometa', logDir('x')), metadata: { name: 'nometa', namespace: '', uid: '', attempt: 0 } },
+    ];
+    for (const config of bad) expect(await codeOf(cri.runPod(config))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(cri.runPod(podConfig('handler', logDir('x')), 'no-such-runtime'))).toBe('INVALID_ARGUMENT');
+    expect(await mountsUnder(berth.dir)).toEqual(mountsBefore);
+    const listed = (await call(berth.client.runtime, berth.client.runtime.ListPodSandbox, {})).items.map((p) => p.id).sort();
+    expect(listed).toEqual([...pods].sort());
+  });
+
+  it('answers NOT_FOUND for status of unknown sandboxes but succeeds stopping and removing them', async () => {
+    const rt = berth.client.runtime;
+    expect(await codeOf(call(rt, rt.PodSandboxStatus, { podSandboxId: 'f'.repeat(64) }))).toBe('NOT_FOUND');
+    await cri.stopPod('f'.repeat(64));
+    await cri.removePod('f'.repeat(64));
+    expect(await codeOf(call(rt, rt.StopPodSandbox, { podSandboxId: '' }))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('reports the cgroup driver to the kubelet', async () => {
+    const res = await call(berth.client.runtime, berth.client.runtime.RuntimeConfig, {});
+    expect(res.linux?.cgroupDriver).toBe('CGROUPFS');
+  });
+});
