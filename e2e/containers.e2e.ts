@@ -54,8 +54,22 @@ describe('containers through conmon and runc', () => {
   it('reports a failing command with its exit code and the runtime\'s words for one that cannot run', async () => {
     const failing = await cri.run(podId, containerConfig('fails', IMAGE, { command: ['sh', '-c', 'exit 3'] }), pod);
     expect(await cri.waitExited(failing)).toMatchObject({ exitCode: 3, reason: 'Error' });
+    const mountsBefore = await mountsUnder(berth.dir);
     const err = await cri.createContainer(podId, containerConfig('missing-binary', IMAGE, { command: ['/no/such/binary'] }), pod).catch((e: { details: string }) => e);
     expect((err as { details: string }).details).toContain('/no/such/binary');
+    // The failed create undid everything: no mount, no runc container, no record.
+    expect(await mountsUnder(berth.dir)).toEqual(mountsBefore);
+    const ids = (await call(berth.client.runtime, berth.client.runtime.ListContainers, {})).containers.map((c) => c.id).sort();
+    expect((await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).sort()).toEqual(ids);
+  });
+
+  it('runs an image of 130 layers', async () => {
+    const image = `${env.openRegistry}/berth-test/layers:130`;
+    await cri.pull(image);
+    const id = await cri.run(podId, containerConfig('layered', image, { command: ['sh', '-c', 'cat /layers/1 /layers/129; ls /layers | wc -l'] }), pod);
+    expect(await cri.waitExited(id)).toMatchObject({ exitCode: 0 });
+    const out = (await readFile((await cri.status(id)).logPath, 'utf8')).split('\n').map((l) => l.split(' ').slice(3).join(' '));
+    expect(out.slice(0, 3)).toEqual(['layer 1', 'layer 129', '129']);
   });
 
   it('gives the pod its hostname, DNS, sysctls, shm and the image environment', async () => {
