@@ -1,4 +1,4 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
@@ -70,6 +70,14 @@ describe('containers through conmon and runc', () => {
     expect(await cri.waitExited(id)).toMatchObject({ exitCode: 0 });
     const out = (await readFile((await cri.status(id)).logPath, 'utf8')).split('\n').map((l) => l.split(' ').slice(3).join(' '));
     expect(out.slice(0, 3)).toEqual(['layer 1', 'layer 129', '129']);
+    // Removing the image keeps the layers the container is made of, until it goes.
+    const snapshots = () => readdir(path.join(berth.root, 'storage', 'snapshots'));
+    const before = (await snapshots()).length;
+    await call(berth.client.image, berth.client.image.RemoveImage, { image: { image } });
+    expect((await call(berth.client.image, berth.client.image.ImageStatus, { image: { image } })).image).toBeNull();
+    expect((await snapshots()).length).toBe(before);
+    await cri.removeContainer(id);
+    expect((await snapshots()).length).toBe(before - 129); // the base layer is the run image's too
   });
 
   it('gives the pod its hostname, DNS, sysctls, shm and the image environment', async () => {

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
@@ -9,6 +12,7 @@ import { testRegistriesConf } from './lib/registries-conf.js';
 
 const env = inject('env');
 const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
+const run = promisify(execFile);
 
 describe('berth killed and restarted while containers run', () => {
   let berth: BerthDaemon | undefined;
@@ -31,6 +35,14 @@ describe('berth killed and restarted while containers run', () => {
     first.process.kill('SIGKILL');
     await first.stop();
     await new Promise((r) => setTimeout(r, 2500)); // `short` exits while berth is down
+    // Leftovers of a create that berth died in the middle of: a mounted
+    // bundle and a pod run directory with its shm, neither with a record.
+    const orphanBundle = path.join(first.runroot, 'containers', 'a'.repeat(64));
+    const orphanPod = path.join(first.runroot, 'sandboxes', 'b'.repeat(64));
+    await mkdir(path.join(orphanBundle, 'rootfs'), { recursive: true });
+    await mkdir(path.join(orphanPod, 'shm'), { recursive: true });
+    await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(orphanBundle, 'rootfs')]);
+    await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(orphanPod, 'shm')]);
 
     const second = await startBerth({ registriesConf: conf, reuse: { dir: first.dir } });
     berth = second;
@@ -39,6 +51,8 @@ describe('berth killed and restarted while containers run', () => {
     expect(await cri.status(short)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 5, reason: 'Error' });
     expect(await cri.status(created)).toMatchObject({ state: 'CONTAINER_CREATED' });
     expect((await cri.exec(long, ['echo', 'still here'])).stdout).toBe('still here\n');
+    await expect(stat(orphanBundle)).rejects.toThrow();
+    await expect(stat(orphanPod)).rejects.toThrow();
     const pods = (await call(second.client.runtime, second.client.runtime.ListPodSandbox, {})).items;
     expect(pods).toEqual([expect.objectContaining({ id: podId, state: 'SANDBOX_READY' })]);
 

@@ -191,3 +191,15 @@ describe('namespaces, sysctls and signals', () => {
     expect(signalName('SIGRTMINPLUS3', undefined)).toBe('37');
   });
 });
+
+describe('cgroup paths', () => {
+  it('follows the driver\'s naming and refuses a parent of the other driver', async () => {
+    const { checkCgroupParent, containerCgroupsPath } = await import('../src/cgroups/cgroup-parent.js');
+    expect(containerCgroupsPath('cgroupfs', '/kubepods/pod1', 'abc')).toBe('/kubepods/pod1/berth-abc');
+    expect(containerCgroupsPath('cgroupfs', '', 'abc')).toBe('/berth/berth-abc');
+    expect(containerCgroupsPath('systemd', 'kubepods-pod1.slice', 'abc')).toBe('kubepods-pod1.slice:berth:abc');
+    expect(() => checkCgroupParent('systemd', '/kubepods/pod1')).toThrow(/not a systemd slice/);
+    expect(() => checkCgroupParent('cgroupfs', 'kubepods.slice')).toThrow(/not an absolute cgroupfs path/);
+    expect(() => checkCgroupParent('cgroupfs', '/a/../b')).toThrow(/\.\./);
+  });
+});

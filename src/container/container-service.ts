@@ -416,6 +416,7 @@ export class ContainerService implements PodContainers {
       await removeIfExists(this.store.dirOf(id));
       await removeIfExists(path.join(this.opts.runroot, 'containers', id));
     }
+    await this.removeOrphanBundles();
     for (const record of loaded) {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
       if (!this.opts.sandboxes.get(record.meta.sandboxId)) this.opts.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
@@ -423,6 +424,19 @@ export class ContainerService implements PodContainers {
     }
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
     await this.watcher.start();
+  }
+
+  /** Bundles without a record (berth died mid-create or mid-remove): unmount and delete. */
+  private async removeOrphanBundles(): Promise<void> {
+    const dir = path.join(this.opts.runroot, 'containers');
+    const { readdir } = await import('node:fs/promises');
+    for (const id of await readdir(dir).catch(() => [] as string[])) {
+      if (this.store.get(id)) continue;
+      this.opts.log.warn({ containerId: id }, 'removing a container bundle without a record');
+      await this.runtimeFor(this.opts.runtime.default_runtime).delete(id, true).catch(() => undefined);
+      await unmountRootfs(this.opts.native, rootfsPaths(path.join(dir, id), this.store.dirOf(id)));
+      await removeIfExists(path.join(dir, id));
+    }
   }
 
   close(): void {

@@ -195,12 +195,27 @@ export class SandboxService {
   async restore(): Promise<void> {
     const { loaded, broken } = await this.store.load();
     for (const id of broken) await removeIfExists(this.store.dirOf(id));
+    await this.removeOrphanRunDirs();
     for (const record of loaded) {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
       if (record.status.state === 'SANDBOX_READY' && !(await this.namespacesIntact(record))) {
         this.opts.log.warn({ podSandboxId: record.meta.id }, 'pod namespaces are gone (reboot?): marking the sandbox not ready');
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: false }));
       }
+    }
+  }
+
+  /** Run directories without a record (berth died mid-create): release and delete. */
+  private async removeOrphanRunDirs(): Promise<void> {
+    const { readdir } = await import('node:fs/promises');
+    const dir = path.join(this.opts.runroot, 'sandboxes');
+    for (const id of await readdir(dir).catch(() => [] as string[])) {
+      if (this.store.get(id)) continue;
+      this.opts.log.warn({ podSandboxId: id }, 'removing a pod run directory without a record');
+      const runDir = path.join(dir, id);
+      await this.opts.pinner.unpin({ network: path.join(runDir, 'ns', 'net'), ipc: path.join(runDir, 'ns', 'ipc'), uts: path.join(runDir, 'ns', 'uts') });
+      await unmountShm(this.opts.native, path.join(runDir, 'shm'));
+      await removeIfExists(runDir);
     }
   }
 
