@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call, codeOf } from './lib/cri-client.js';
-import { conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
+import { cgroupDirs, conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
@@ -37,6 +37,7 @@ describe('containers through conmon and runc', () => {
     expect(await mountsUnder(berth.dir)).toEqual([]);
     expect(await conmonProcessesFor(berth.dir)).toEqual([]);
     expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).toEqual([]);
+    expect(await cgroupDirs('berth-e2e')).toEqual([]);
     await berth.destroy();
   });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call, codeOf } from './lib/cri-client.js';
-import { mountsUnder } from './lib/leftovers.js';
+import { cgroupDirs, mountsUnder } from './lib/leftovers.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort } from './lib/ports.js';
 import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
@@ -25,6 +25,7 @@ describe('pod sandboxes', () => {
   afterAll(async () => {
     for (const id of pods) await cri.removePod(id);
     expect(await mountsUnder(berth.dir)).toEqual([]);
+    expect(await cgroupDirs('berth')).toEqual([]);
     await berth.destroy();
   });
 

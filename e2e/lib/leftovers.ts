@@ -25,3 +25,13 @@ export async function runcContainers(root: string): Promise<string[]> {
   const { stdout } = await promisify(execFile)('runc', ['--root', root, 'list', '-q']).catch(() => ({ stdout: '' }));
   return stdout.split('\n').filter(Boolean);
 }
+
+/** Cgroup directories named `name` directly under any hierarchy root. */
+export async function cgroupDirs(name: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of await readdir('/sys/fs/cgroup')) {
+    const dir = `/sys/fs/cgroup/${h}/${name}`;
+    if (await readdir(dir).then(() => true, () => false)) out.push(dir);
+  }
+  return out;
+}

@@ -29,7 +29,7 @@ export function containerCgroupsPath(manager: CgroupManager, parent: string, id:
 }
 
 /** The hierarchies on this host: each v1 controller mount, or the single v2 one. */
-async function hierarchies(): Promise<string[]> {
+export async function hierarchies(): Promise<string[]> {
   try {
     await stat(path.join(CGROUP_ROOT, 'cgroup.controllers'));
     return [CGROUP_ROOT];
@@ -64,13 +64,22 @@ export async function ensureCgroupParent(parent: string): Promise<string[]> {
   return made;
 }
 
+/**
+ * Removes berth's default parent ("/berth", used when a pod names none)
+ * once no container is left in it; a busy one stays.
+ */
+export async function removeDefaultParent(): Promise<void> {
+  await removeCgroupDirs((await hierarchies()).map((h) => path.join(h, 'berth')));
+}
+
 /** Removes directories made by ensureCgroupParent, deepest first; busy ones stay. */
 export async function removeCgroupDirs(dirs: string[]): Promise<void> {
   for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
     try {
       await rmdir(dir);
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'EBUSY') throw err;
+      const code = errnoCode(err);
+      if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
     }
   }
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import { RecordStore, type StoredRecord } from '../state/record-store.js';
 import { NameRegistry } from '../state/name-registry.js';
-import { checkCgroupParent, ensureCgroupParent, removeCgroupDirs } from '../cgroups/cgroup-parent.js';
+import { checkCgroupParent, ensureCgroupParent, removeCgroupDirs, removeDefaultParent } from '../cgroups/cgroup-parent.js';
 import { CleanupStack } from '../util/cleanup.js';
 import { newId, requestKey, sandboxName } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -184,6 +184,7 @@ export class SandboxService {
       await this.containers?.removeAll(record.meta.id);
       await this.release(record);
       await removeCgroupDirs(record.meta.createdCgroups);
+      if (!record.meta.cgroupParent && this.opts.runtime.cgroup_manager === 'cgroupfs') await removeDefaultParent();
       await removeIfExists(record.meta.runDir);
       await this.store.remove(record.meta.id);
       this.names.release(record.meta.name);
