@@ -6,6 +6,7 @@ import { ImageService } from './image/image-service.js';
 import type { Logger } from './log.js';
 import { Conmon } from './conmon/conmon.js';
 import { ContainerService } from './container/container-service.js';
+import { loadDefaultAppArmorProfile } from './host/apparmor.js';
 import { readHostFacts } from './host/host-facts.js';
 import { nativeOps, pinnsPath } from './native/index.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
@@ -63,6 +64,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimes,
     monitor: new Conmon(config.runtime.conmon, conmonLogLevel(config.log_level)),
     images, sandboxes, native, facts, log: log.child({ component: 'containers' }),
+    apparmorDefaultLoaded: await loadDefaultAppArmorProfile(facts.apparmor, config.runroot, log),
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());

@@ -203,3 +203,26 @@ describe('cgroup paths', () => {
     expect(() => checkCgroupParent('cgroupfs', '/a/../b')).toThrow(/\.\./);
   });
 });
+
+describe('AppArmor and SELinux', () => {
+  it('does nothing on hosts without them', async () => {
+    const { apparmorProfile, selinuxLabel } = await import('../src/container/spec/lsm.js');
+    expect(apparmorProfile({ hostHasAppArmor: false, defaultLoaded: false, profile: { profileType: 'Localhost', localhostRef: 'x' }, legacy: '', privileged: false })).toBeUndefined();
+    expect(selinuxLabel(false, { user: 'u', role: 'r', type: 't', level: 's0' })).toBeUndefined();
+  });
+  it('picks the profile on hosts with AppArmor', async () => {
+    const { apparmorProfile } = await import('../src/container/spec/lsm.js');
+    const base = { hostHasAppArmor: true, defaultLoaded: true, legacy: '', privileged: false };
+    expect(apparmorProfile({ ...base, profile: null })).toBe('berth-default');
+    expect(apparmorProfile({ ...base, profile: null, privileged: true })).toBe('unconfined');
+    expect(apparmorProfile({ ...base, profile: { profileType: 'Localhost', localhostRef: 'my-profile' } })).toBe('my-profile');
+    expect(apparmorProfile({ ...base, profile: null, legacy: 'localhost/other' })).toBe('other');
+    expect(apparmorProfile({ ...base, profile: { profileType: 'Unconfined', localhostRef: '' } })).toBe('unconfined');
+    expect(() => apparmorProfile({ ...base, profile: null, legacy: 'bogus' })).toThrow(/unknown apparmor/);
+  });
+  it('builds SELinux labels with defaults for missing parts', async () => {
+    const { selinuxLabel } = await import('../src/container/spec/lsm.js');
+    expect(selinuxLabel(true, { user: '', role: '', type: 'spc_t', level: 's0:c1,c2' })).toBe('system_u:system_r:spc_t:s0:c1,c2');
+    expect(selinuxLabel(true, null)).toBeUndefined();
+  });
+});

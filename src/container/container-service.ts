@@ -44,6 +44,8 @@ export interface ContainerServiceOptions {
   sandboxes: SandboxService;
   native: NativeOps;
   facts: HostFacts;
+  /** Whether berth's default AppArmor profile could be loaded at start-up. */
+  apparmorDefaultLoaded: boolean;
   log: Logger;
 }
 
@@ -157,7 +159,7 @@ export class ContainerService implements PodContainers {
         id, config, sandbox: sandbox.meta, imageConfig: image.config, imageName: config.image!.image, user, cwd,
         facts: this.opts.facts, runtime: this.opts.runtime, hostCapabilities: await hostCapabilities(),
         cgroupsPath: containerCgroupsPath(this.opts.runtime.cgroup_manager, sandbox.meta.cgroupParent, id),
-        pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: false,
+        pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: false, apparmorDefaultLoaded: this.opts.apparmorDefaultLoaded,
       });
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec));
       this.processes.set(id, built.spec.process);

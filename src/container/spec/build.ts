@@ -11,6 +11,7 @@ import { buildEnv } from './env.js';
 import { type CriMount, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
 import { type CriResources, oomScoreAdj, ociResources, rlimits } from './resources.js';
 import { selectSeccomp } from './seccomp.js';
+import { apparmorProfile, selinuxLabel } from './lsm.js';
 import type { ResolvedUser } from './user.js';
 
 /** Everything the OCI spec of one container is made from. */
@@ -31,6 +32,8 @@ export interface SpecPlan {
   /** Path of the PID namespace to join (pod infra or target container), if any. */
   pidNamespacePath?: string;
   rroSupported: boolean;
+  /** Whether berth's default AppArmor profile is loaded on this host. */
+  apparmorDefaultLoaded: boolean;
 }
 
 export interface BuiltSpec {
@@ -75,6 +78,10 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
   const resources = ociResources(config.linux?.resources as CriResources | null, facts, plan.runtime.pids_limit);
   resources.devices = privileged ? [{ allow: true, access: 'rwm' }] : [...(resources.devices ?? []), ...devices.rules];
   const requestedOom = Number(config.linux?.resources?.oomScoreAdj ?? 0);
+  const apparmor = apparmorProfile({
+    hostHasAppArmor: facts.apparmor, defaultLoaded: plan.apparmorDefaultLoaded, profile: sc?.apparmor ?? null, legacy: sc?.apparmorProfile ?? '', privileged,
+  });
+  const label = selinuxLabel(facts.selinux, sc?.selinuxOptions ?? null);
   const spec: Spec = {
     ociVersion: '1.0.2',
     process: {
@@ -87,6 +94,8 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       rlimits: rlimits(plan.runtime.default_ulimits, facts),
       noNewPrivileges: sc?.noNewPrivs ?? false,
       oomScoreAdj: oomScoreAdj(requestedOom, facts),
+      ...(apparmor ? { apparmorProfile: apparmor } : {}),
+      ...(label ? { selinuxLabel: label } : {}),
     },
     root: { path: 'rootfs', readonly: readonlyRootfs },
     // A hostname needs the pod's own UTS namespace (host-network pods have none).
@@ -108,6 +117,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       cgroupsPath: plan.cgroupsPath,
       resources,
       ...(seccomp ? { seccomp } : {}),
+      ...(label ? { mountLabel: label } : {}),
       maskedPaths: privileged ? [] : sc?.maskedPaths ?? [],
       readonlyPaths: privileged ? [] : sc?.readonlyPaths ?? [],
     },
