@@ -178,7 +178,7 @@ export class ContainerService implements PodContainers {
         image: config.image!.image, imageId: image.record.id, chainIds: image.record.layers.map((l) => l.chainId),
         labels: config.labels, annotations: config.annotations, logPath, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce,
         createdAt: nowNs(), mounts: built.mounts, runtimeHandler: sandbox.meta.runtimeHandler,
-        stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), bundle, persistDir,
+        stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), criStopSignal: config.stopSignal, bundle, persistDir,
         user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
         terminationMessageHostPath: termMount?.hostPath,
         ...(infra ? { infra: true } : {}),

@@ -42,7 +42,10 @@ export interface ContainerMeta {
   createdAt: string;
   mounts: CriMountRecord[];
   runtimeHandler: string;
+  /** The signal `runc kill` sends to stop the container. */
   stopSignal: string;
+  /** The CRI stop_signal as requested (RUNTIME_DEFAULT when the image decides). */
+  criStopSignal?: string;
   /** `<runroot>/containers/<id>`: config.json, rootfs mount point, conmon files. */
   bundle: string;
   /** `<root>/containers/<id>`: this record, the writable layer, conmon's exit and oom files. */

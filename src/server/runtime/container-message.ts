@@ -57,6 +57,7 @@ export function toCriContainerStatus(r: ContainerRecord): ContainerStatus {
     mounts: meta.mounts.map((m) => ({ ...m, propagation: (m.propagation || 'PROPAGATION_PRIVATE') as MountPropagation })),
     logPath: meta.logPath,
     resources: { linux: toCriResources(status.resources) },
+    stopSignal: (meta.criStopSignal ?? 'RUNTIME_DEFAULT') as ContainerStatus['stopSignal'],
     user: { linux: { uid: String(meta.user.uid), gid: String(meta.user.gid), supplementalGroups: meta.user.supplementalGroups.map(String) } },
   };
 }
