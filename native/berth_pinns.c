@@ -3,7 +3,7 @@
  * pins each one to a file with a bind mount, so the pod's namespaces live
  * without any process in them (containers join them by path). It also sets
  * the pod's hostname and namespaced sysctls from inside the namespaces,
- * where their values belong.
+ * where their values belong, and brings up the loopback interface.
  *
  *   berth-pinns [--net FILE] [--ipc FILE] [--uts FILE] [--hostname NAME]
  *               [--sysctl key=value]...
@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +51,19 @@ static void fail(const char *what, const char *arg) {
   fprintf(stderr, "berth-pinns: %s %s: %s\n", what, arg ? arg : "", strerror(errno));
   undo();
   exit(1);
+}
+
+/* The loopback interface of a new network namespace starts down. */
+static void loopback_up(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket", "");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) fail("get flags of", "lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) fail("bring up", "lo");
+  close(fd);
 }
 
 static void write_sysctl(const char *kv) {
@@ -116,6 +132,7 @@ int main(int argc, char **argv) {
   }
   if (flags && unshare(flags) != 0) fail("unshare", "");
   if (hostname && sethostname(hostname, strlen(hostname)) != 0) fail("sethostname", hostname);
+  if (flags & CLONE_NEWNET) loopback_up();
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--sysctl") && i + 1 < argc) write_sysctl(argv[++i]);
   }

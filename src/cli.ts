@@ -20,14 +20,14 @@ ${KEYS.filter((k) => k.flag).map((k) => `  --${k.flag!.padEnd(19)}${k.doc}`).joi
 
 /** Exit statuses: 0 success, 1 runtime failure, 2 usage or configuration error. */
 export async function main(argv: string[]): Promise<number> {
-  const flagOptions: Record<string, { type: 'string' | 'boolean' }> = {
+  const flagOptions: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
     config: { type: 'string' },
     'config-dir': { type: 'string' },
     default: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   };
-  for (const k of KEYS) if (k.flag) flagOptions[k.flag] = { type: 'string' };
+  for (const k of KEYS) if (k.flag) flagOptions[k.flag] = { type: 'string', ...(k.spec.type === 'string-list' ? { multiple: true } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options: flagOptions, allowPositionals: true, strict: true });
@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`berth: ${messageOf(err)}\n\n${USAGE}`);
     return 2;
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const command = parsed.positionals[0] ?? 'serve';
   if (values.help) {
     process.stdout.write(USAGE);
@@ -57,8 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   let loaded;
   try {
-    const flags: Record<string, string | undefined> = {};
-    for (const k of KEYS) if (k.flag) flags[k.flag] = values[k.flag] as string | undefined;
+    const flags: Record<string, string | string[] | undefined> = {};
+    for (const k of KEYS) if (k.flag) flags[k.flag] = values[k.flag] as string | string[] | undefined;
     loaded = await loadConfig({
       configFile: values.config as string | undefined,
       configDir: values['config-dir'] as string | undefined,

@@ -4,6 +4,9 @@ import path from 'node:path';
 import type { BerthConfig } from './config/schema.js';
 import { ImageService } from './image/image-service.js';
 import type { Logger } from './log.js';
+import { CniConfigSource } from './cni/config-source.js';
+import { ExecPluginRunner } from './cni/invoke.js';
+import { NetworkManager } from './cni/network-manager.js';
 import { Conmon } from './conmon/conmon.js';
 import { ContainerService } from './container/container-service.js';
 import { loadDefaultAppArmorProfile } from './host/apparmor.js';
@@ -52,10 +55,16 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     const root = handler.runtime_root || path.join(config.runroot, 'runtimes', name);
     runtimes.set(name, new RuncRuntime({ name, path: handler.runtime_path, root, type: 'oci' }, config.runtime.cgroup_manager === 'systemd', log));
   }
+  const netLog = log.child({ component: 'network' });
+  const network = new NetworkManager(
+    new CniConfigSource(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network, netLog),
+    new ExecPluginRunner(), config.network.plugin_timeout, netLog,
+  );
   const sandboxes = new SandboxService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
     native, pinner: new PinnsHelper(pinnsPath(), native), log: log.child({ component: 'pods' }),
     pauseImage: config.image.pause_image,
+    network,
     ensureImage: async (image) => {
       if (!images.resolve(image)) await images.pull(image, null, AbortSignal.timeout(10 * 60_000));
     },
@@ -68,7 +77,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
-  const deps: Deps = { config, log, images, sandboxes, containers, lifecycle: { ready: false } };
+  const deps: Deps = { config, log, images, sandboxes, containers, network, lifecycle: { ready: false } };
   const proto = await loadCriProto();
   const services = buildServices(proto, deps);
   const server = new grpc.Server({
@@ -90,6 +99,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await sandboxes.restore();
   await containers.restore();
   await images.restore();
+  await network.status(); // logs whether the pod network is ready
+  await sandboxes.collectNetworkGarbage();
   deps.lifecycle.ready = true;
   log.info({
     restoreMs: Math.round(performanceNow() - started), images: images.list().length, pods: sandboxes.list().length, containers: containers.list().length,

@@ -21,7 +21,7 @@ export interface ConfigSources {
   configFile?: string;
   configDir?: string;
   /** Flag values keyed by flag name (without dashes), as strings. */
-  flags?: Record<string, string | undefined>;
+  flags?: Record<string, string | string[] | undefined>;
 }
 
 export interface LoadedConfig {
@@ -162,8 +162,8 @@ function coerceToml(source: string, spec: KeySpec, value: unknown): unknown {
       return value;
     case 'string-list': {
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(`expected an array of strings, got ${describe(value)}`);
-      const bad = (value as string[]).find((v) => s.pattern && !s.pattern.test(v));
-      if (bad !== undefined) fail(`invalid entry "${bad}"`);
+      const bad = (value as string[]).find((v) => (s.pattern && !s.pattern.test(v)) || (s.absolutePaths && !path.isAbsolute(v)));
+      if (bad !== undefined) fail(`invalid entry "${bad}"${s.absolutePaths ? ' (absolute paths only)' : ''}`);
       return value;
     }
   }
@@ -177,9 +177,10 @@ function checkString(spec: KeySpec, value: string, fail: (msg: string) => never)
   return value;
 }
 
-function coerceFlag(spec: KeySpec, raw: string): unknown {
+function coerceFlag(spec: KeySpec, value: string | string[]): unknown {
   const source = `--${spec.flag}`;
-  if (spec.spec.type === 'string-list') return coerceToml(source, spec, raw.split(',').filter(Boolean));
+  if (spec.spec.type === 'string-list') return coerceToml(source, spec, (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).filter(Boolean));
+  const raw = Array.isArray(value) ? value[value.length - 1]! : value;
   if (spec.spec.type === 'integer') {
     if (!/^-?\d+$/.test(raw)) throw new ConfigError(source, spec.key, `expected an integer, got "${raw}"`);
     return coerceToml(source, spec, Number(raw));

@@ -32,6 +32,15 @@ export interface RuntimeConfig {
   container_create_timeout: number;
 }
 
+export interface NetworkConfig {
+  cni_config_dir: string;
+  cni_plugin_dirs: string[];
+  default_network: string;
+  plugin_timeout: number;
+  check_interval: number;
+  cni_conf_template: string;
+}
+
 /** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
 export interface RuntimeHandlerConfig {
   runtime_path: string;
@@ -50,6 +59,7 @@ export interface BerthConfig {
   shutdown_timeout: number;
   image: ImageConfig;
   runtime: RuntimeConfig;
+  network: NetworkConfig;
   runtimes: Record<string, RuntimeHandlerConfig>;
 }
 
@@ -58,7 +68,7 @@ export type KeyType =
   | { type: 'integer'; min: number; max: number }
   | { type: 'duration' }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'string-list'; pattern?: RegExp };
+  | { type: 'string-list'; pattern?: RegExp; absolutePaths?: boolean };
 
 export interface KeySpec {
   /** Dotted TOML path, e.g. `image.pause_image`. */
@@ -73,6 +83,7 @@ export const SECTIONS: Record<string, string> = {
   '': 'berth daemon configuration. Every key is optional: these are the embedded defaults.',
   image: 'Image pulls and storage.',
   runtime: 'Containers: the OCI runtime, its monitor (conmon) and the defaults every container gets.',
+  network: 'Pod networking through CNI plugins.',
 };
 
 /**
@@ -127,6 +138,18 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Largest container log file in bytes before conmon truncates it ("-1": unlimited; the kubelet rotates logs itself).' },
   { key: 'runtime.container_create_timeout', spec: { type: 'duration' },
     doc: 'How long creating a container through conmon and the OCI runtime may take.' },
+  { key: 'network.cni_config_dir', spec: { type: 'string', absolutePath: true }, flag: 'cni-config-dir',
+    doc: 'Directory of CNI network configurations (.conflist, .conf, .json); the first valid one in lexical order is used.' },
+  { key: 'network.cni_plugin_dirs', spec: { type: 'string-list', absolutePaths: true }, flag: 'cni-plugin-dir',
+    doc: 'Directories searched for CNI plugin binaries, in order (the flag may repeat).' },
+  { key: 'network.default_network', spec: { type: 'string' },
+    doc: 'Name of the CNI network to use instead of the first valid one ("" for the first).' },
+  { key: 'network.plugin_timeout', spec: { type: 'duration' },
+    doc: 'How long one CNI plugin call may take before it is killed.' },
+  { key: 'network.check_interval', spec: { type: 'duration' },
+    doc: 'How often CNI CHECK verifies every pod\'s network ("0": only for verbose PodSandboxStatus).' },
+  { key: 'network.cni_conf_template', spec: { type: 'string' },
+    doc: 'A CNI configuration template; UpdateRuntimeConfig writes it into cni_config_dir with {{.PodCIDR}} filled in ("": none).' },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -155,6 +178,14 @@ export function defaultConfig(): BerthConfig {
       default_capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'SETGID', 'SETUID', 'SETPCAP', 'NET_BIND_SERVICE', 'KILL'],
       log_size_max: -1,
       container_create_timeout: 240_000,
+    },
+    network: {
+      cni_config_dir: '/etc/cni/net.d',
+      cni_plugin_dirs: ['/opt/cni/bin', '/usr/lib/cni'],
+      default_network: '',
+      plugin_timeout: 60_000,
+      check_interval: 0,
+      cni_conf_template: '',
     },
     runtimes: {
       runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },

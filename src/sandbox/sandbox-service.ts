@@ -12,6 +12,9 @@ import { newId, requestKey, sandboxName } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { nowNs } from '../util/time.js';
 import { removeIfExists } from '../util/fs.js';
+import type { NetworkManager, PodNetwork } from '../cni/network-manager.js';
+import { readFile } from 'node:fs/promises';
+import { writeJsonAtomic } from '../util/fs.js';
 import type { NamespacePinner } from './namespaces.js';
 import { hostHostname, makeRunDir, writeHostname, writeResolvConf } from './pod-files.js';
 import type { NamespaceMode, SandboxMeta, SandboxStatus } from './sandbox.js';
@@ -43,6 +46,7 @@ export interface SandboxServiceOptions {
   pinner: NamespacePinner;
   pauseImage: string;
   ensureImage: EnsureImage;
+  network: NetworkManager;
   log: Logger;
 }
 
@@ -117,6 +121,8 @@ export class SandboxService {
         dir: path.join(runDir, 'ns'), network: !hostNetwork, ipc: !hostIpc, uts: !hostNetwork, hostname, sysctls,
       });
       cleanup.push('namespaces', () => this.opts.pinner.unpin(namespaces));
+      let network: PodNetwork | undefined;
+      if (!hostNetwork) network = await this.setUpNetwork(id, config, runDir, namespaces.network!, cleanup);
       let createdCgroups: string[] = [];
       if (this.opts.runtime.cgroup_manager === 'cgroupfs' && cgroupParent) {
         createdCgroups = await ensureCgroupParent(cgroupParent);
@@ -124,7 +130,7 @@ export class SandboxService {
       }
       const meta: SandboxMeta = {
         id, name, requestKey: key, config, runtimeHandler, createdAt: nowNs(), hostname, modes, namespaces, runDir, files,
-        cgroupParent, createdCgroups,
+        cgroupParent, createdCgroups, ...(network ? { network } : {}),
       };
       await this.store.create(meta, { state: 'SANDBOX_READY' });
       cleanup.push('record', () => this.store.remove(id));
@@ -136,6 +142,27 @@ export class SandboxService {
       await cleanup.unwind();
       throw err;
     }
+  }
+
+  /**
+   * CNI ADD for the pod. The teardown is registered before ADD runs:
+   * a plugin can allocate an address and still fail.
+   */
+  private async setUpNetwork(id: string, config: PodSandboxConfig__Output, runDir: string, netns: string, cleanup: CleanupStack): Promise<PodNetwork> {
+    const md = config.metadata!;
+    let planned: PodNetwork | undefined;
+    cleanup.push('pod network', async () => {
+      if (planned) await this.opts.network.tearDown(planned);
+    });
+    return this.opts.network.setUp(
+      { name: md.name, namespace: md.namespace, uid: md.uid, sandboxId: id },
+      netns,
+      { portMappings: config.portMappings, annotations: config.annotations, dns: config.dnsConfig },
+      async (plan) => {
+        planned = plan;
+        await writeJsonAtomic(path.join(runDir, 'network.json'), 1, plan);
+      },
+    );
   }
 
   /** The pause container that holds a PID namespace shared by the pod's containers. */
@@ -160,7 +187,13 @@ export class SandboxService {
     await this.locks.run(record.meta.id, async () => {
       await this.containers?.stopAll(record.meta.id);
       if (!record.status.released) {
-        await this.release(record);
+        try {
+          await this.release(record);
+        } catch (err) {
+          // Not ready any more, but not released either: the next Stop or Remove retries.
+          await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY' }));
+          throw err;
+        }
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: true }));
         this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox stopped');
       }
@@ -169,6 +202,7 @@ export class SandboxService {
 
   private async release(record: SandboxRecord): Promise<void> {
     const { meta } = record;
+    if (meta.network) await this.opts.network.tearDown(meta.network);
     await this.opts.pinner.unpin(meta.namespaces);
     if (meta.files.shm) await unmountShm(this.opts.native, meta.files.shm);
   }
@@ -182,7 +216,7 @@ export class SandboxService {
     await this.locks.run(record.meta.id, async () => {
       if (!this.store.get(record.meta.id)) return;
       await this.containers?.removeAll(record.meta.id);
-      await this.release(record);
+      if (!this.store.get(record.meta.id)?.status.released) await this.release(record);
       await removeCgroupDirs(record.meta.createdCgroups);
       if (!record.meta.cgroupParent && this.opts.runtime.cgroup_manager === 'cgroupfs') await removeDefaultParent();
       await removeIfExists(record.meta.runDir);
@@ -214,6 +248,8 @@ export class SandboxService {
       if (this.store.get(id)) continue;
       this.opts.log.warn({ podSandboxId: id }, 'removing a pod run directory without a record');
       const runDir = path.join(dir, id);
+      const plan = await readFile(path.join(runDir, 'network.json'), 'utf8').then((t) => JSON.parse(t) as PodNetwork, () => undefined);
+      if (plan) await this.opts.network.tearDown(plan).catch((err: unknown) => this.opts.log.warn({ err, podSandboxId: id }, 'tearing down an orphan pod network failed'));
       await this.opts.pinner.unpin({ network: path.join(runDir, 'ns', 'net'), ipc: path.join(runDir, 'ns', 'ipc'), uts: path.join(runDir, 'ns', 'uts') });
       await unmountShm(this.opts.native, path.join(runDir, 'shm'));
       await removeIfExists(runDir);
@@ -237,6 +273,18 @@ export class SandboxService {
 
   list(): SandboxRecord[] {
     return this.store.list();
+  }
+
+  /** CNI GC at start-up: plugins may free what no live pod holds (spec 1.1). */
+  async collectNetworkGarbage(): Promise<void> {
+    const live = this.store.list().filter((r) => r.meta.network && !r.status.released).map((r) => ({ containerId: r.meta.id, ifname: r.meta.network!.ifname }));
+    await this.opts.network.collectGarbage(live);
+  }
+
+  /** CNI CHECK of one pod; undefined where the configuration does not support it. */
+  async checkNetwork(record: SandboxRecord): Promise<string | undefined> {
+    if (!record.meta.network || record.status.state !== 'SANDBOX_READY') return undefined;
+    return this.opts.network.check(record.meta.network);
   }
 
   ready(record: SandboxRecord): boolean {

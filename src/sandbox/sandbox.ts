@@ -1,3 +1,4 @@
+import type { PodNetwork } from '../cni/network-manager.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 
 /**
@@ -31,6 +32,8 @@ export interface SandboxMeta {
   cgroupParent: string;
   /** Cgroup directories berth created for the parent, removed with the pod. */
   createdCgroups: string[];
+  /** The CNI configuration and result of the pod's network (absent for host network). */
+  network?: PodNetwork;
 }
 
 export interface SandboxStatus {

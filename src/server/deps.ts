@@ -1,4 +1,5 @@
 import type { BerthConfig } from '../config/schema.js';
+import type { NetworkManager } from '../cni/network-manager.js';
 import type { ContainerService } from '../container/container-service.js';
 import type { ImageService } from '../image/image-service.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
@@ -14,6 +15,7 @@ export interface Deps {
   images: ImageService;
   sandboxes: SandboxService;
   containers: ContainerService;
+  network: NetworkManager;
   /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
   lifecycle: { ready: boolean };
 }

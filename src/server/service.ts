@@ -24,6 +24,7 @@ import { runPodSandbox } from './runtime/sandbox-run.js';
 import { podSandboxStatus } from './runtime/sandbox-status.js';
 import { stopPodSandbox } from './runtime/sandbox-stop.js';
 import { status } from './runtime/status.js';
+import { updateRuntimeConfig } from './runtime/update-runtime-config.js';
 import { version } from './runtime/version.js';
 
 type Implementation = Record<string, grpc.UntypedHandleCall>;
@@ -38,6 +39,7 @@ export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Impl
     Version: unary(deps, 'Version', version),
     Status: unary(deps, 'Status', status),
     RuntimeConfig: unary(deps, 'RuntimeConfig', runtimeConfig),
+    UpdateRuntimeConfig: unary(deps, 'UpdateRuntimeConfig', updateRuntimeConfig),
     RunPodSandbox: unary(deps, 'RunPodSandbox', runPodSandbox),
     StopPodSandbox: unary(deps, 'StopPodSandbox', stopPodSandbox),
     RemovePodSandbox: unary(deps, 'RemovePodSandbox', removePodSandbox),

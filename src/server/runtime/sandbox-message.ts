@@ -1,5 +1,6 @@
 import type { PodSandbox } from '../../generated/runtime/v1/PodSandbox.js';
 import type { PodSandboxStatus } from '../../generated/runtime/v1/PodSandboxStatus.js';
+import { podIps } from '../../cni/result.js';
 import type { SandboxRecord } from '../../sandbox/sandbox-service.js';
 
 export function toCriSandbox(r: SandboxRecord): PodSandbox {
@@ -25,10 +26,16 @@ export function toCriSandboxStatus(r: SandboxRecord): PodSandboxStatus {
     metadata: r.meta.config.metadata,
     state: r.status.state,
     createdAt: r.meta.createdAt,
-    network: { ip: '', additionalIps: [] },
+    network: networkStatus(r),
     linux: { namespaces: { options: ns ?? { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' } } },
     labels: r.meta.config.labels,
     annotations: r.meta.config.annotations,
     runtimeHandler: r.meta.runtimeHandler,
   };
+}
+
+/** The pod's IPs from its CNI result: the first is primary, the others additional. */
+function networkStatus(r: SandboxRecord): { ip: string; additionalIps: { ip: string }[] } {
+  const ips = r.status.released ? [] : podIps(r.meta.network?.result, r.meta.network?.ifname);
+  return { ip: ips[0] ?? '', additionalIps: ips.slice(1).map((ip) => ({ ip })) };
 }

@@ -12,6 +12,8 @@ export async function podSandboxStatus(ctx: CallContext, req: PodSandboxStatusRe
     info.info = JSON.stringify({
       id: record.meta.id, name: record.meta.name, config: record.meta.config, namespaces: record.meta.namespaces,
       runDir: record.meta.runDir, runtimeHandler: record.meta.runtimeHandler, cgroupParent: record.meta.cgroupParent,
+      cniNetwork: record.meta.network?.network.name, cniResult: record.meta.network?.result,
+      cniCheck: await ctx.deps.sandboxes.checkNetwork(record),
     });
   }
   const containers = ctx.deps.containers.list().filter((c) => c.meta.sandboxId === record.meta.id);

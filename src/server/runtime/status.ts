@@ -4,22 +4,20 @@ import type { CallContext } from '../deps.js';
 
 /**
  * RuntimeReady and NetworkReady: the kubelet needs both conditions (it
- * rejects fewer than two). Pod networking arrives with CNI support; until
- * then the network condition says so plainly.
+ * rejects fewer than two). The network is ready once a valid CNI
+ * configuration whose plugins are all installed is found.
  */
 export async function status(ctx: CallContext, req: StatusRequest__Output): Promise<StatusResponse> {
   const info: Record<string, string> = {};
+  const network = await ctx.deps.network.status();
   if (req.verbose) info.config = JSON.stringify(ctx.deps.config);
   return {
     status: {
       conditions: [
         { type: 'RuntimeReady', status: true, reason: '', message: '' },
-        {
-          type: 'NetworkReady',
-          status: false,
-          reason: 'NetworkPluginNotReady',
-          message: 'berth: pod networking (CNI) is not implemented in this version',
-        },
+        network.ready
+          ? { type: 'NetworkReady', status: true, reason: '', message: '' }
+          : { type: 'NetworkReady', status: false, reason: 'NetworkPluginNotReady', message: `berth: network plugin not ready: ${network.message}` },
       ],
     },
     info,

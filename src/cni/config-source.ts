@@ -1,0 +1,133 @@
+import { access, readFile, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
+import { errnoCode, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type LoadedConfigFile, type NetworkConfigList, SUPPORTED_VERSIONS } from './types.js';
+
+/**
+ * Finds the CNI network to use the way libcni does: `.conflist`, `.conf`
+ * and `.json` files in lexical order, the first valid one (or the one with
+ * the configured name). The directory is re-read whenever its files
+ * change, so a network added, changed or removed at run time is noticed
+ * without a restart.
+ */
+export interface NetworkSelection {
+  ready: boolean;
+  /** Why the network is not ready, for Status and the log. */
+  message: string;
+  network?: NetworkConfigList;
+  file?: string;
+}
+
+export function parseNetworkConfig(file: string, text: string): NetworkConfigList {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`invalid JSON: ${messageOf(err)}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('not a JSON object');
+  const isList = file.endsWith('.conflist') || Array.isArray(raw.plugins);
+  let list: NetworkConfigList;
+  if (isList) {
+    if (!Array.isArray(raw.plugins) || raw.plugins.length === 0) throw new Error('"plugins" must be a non-empty array');
+    list = { ...(raw as object), plugins: raw.plugins } as NetworkConfigList;
+  } else {
+    // A single plugin configuration: the list of one.
+    const { cniVersion, name, ...plugin } = raw;
+    list = { cniVersion: cniVersion as string, name: name as string, plugins: [plugin as NetworkConfigList['plugins'][number]] };
+  }
+  if (typeof list.name !== 'string' || list.name === '') throw new Error('"name" is missing');
+  if (typeof list.cniVersion !== 'string' || !(SUPPORTED_VERSIONS as readonly string[]).includes(list.cniVersion)) {
+    throw new Error(`unsupported cniVersion "${String(list.cniVersion)}" (berth speaks ${SUPPORTED_VERSIONS.join(', ')})`);
+  }
+  for (const [i, p] of list.plugins.entries()) {
+    if (typeof p !== 'object' || p === null || typeof p.type !== 'string' || p.type === '' || /[/\\]/.test(p.type)) {
+      throw new Error(`plugin ${i} has no valid "type"`);
+    }
+  }
+  return list;
+}
+
+export class CniConfigSource {
+  private cacheKey = '';
+  private selection: NetworkSelection = { ready: false, message: 'not loaded yet' };
+  private lastMessage = '';
+
+  constructor(
+    private readonly dir: string,
+    private readonly pluginDirs: string[],
+    private readonly preferred: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** The network to use now; re-reads the directory only when it changed. */
+  async current(): Promise<NetworkSelection> {
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => /\.(conflist|conf|json)$/.test(n)).sort();
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      names = [];
+    }
+    const stamps = await Promise.all(names.map(async (n) => {
+      const st = await stat(path.join(this.dir, n)).catch(() => undefined);
+      return `${n}:${st?.mtimeMs ?? 0}:${st?.size ?? 0}`;
+    }));
+    const key = stamps.join('|');
+    if (key !== this.cacheKey || !this.selection.ready) {
+      this.cacheKey = key;
+      this.selection = await this.select(names);
+      if (this.selection.message !== this.lastMessage) {
+        this.lastMessage = this.selection.message;
+        if (this.selection.ready) this.log.info({ network: this.selection.network?.name, file: this.selection.file }, 'CNI network ready');
+        else this.log.warn({ dir: this.dir }, `CNI network not ready: ${this.selection.message}`);
+      }
+    }
+    return this.selection;
+  }
+
+  private async select(names: string[]): Promise<NetworkSelection> {
+    const files: LoadedConfigFile[] = [];
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      try {
+        files.push({ file, config: parseNetworkConfig(file, await readFile(file, 'utf8')) });
+      } catch (err) {
+        files.push({ file, error: messageOf(err) });
+      }
+    }
+    const problems = files.filter((f) => f.error).map((f) => `${path.basename(f.file)}: ${f.error}`);
+    const candidates = files.filter((f) => f.config && (!this.preferred || f.config.name === this.preferred));
+    if (candidates.length === 0) {
+      const wanted = this.preferred ? `no network named "${this.preferred}"` : 'no valid network configuration';
+      return { ready: false, message: `${wanted} in ${this.dir}${problems.length ? ` (${problems.join('; ')})` : ''}` };
+    }
+    const chosen = candidates[0]!;
+    const missing: string[] = [];
+    for (const p of chosen.config!.plugins) if (!(await this.findPlugin(p.type))) missing.push(p.type);
+    if (missing.length > 0) {
+      return { ready: false, message: `network "${chosen.config!.name}" (${path.basename(chosen.file)}) needs plugins not found in ${this.pluginDirs.join(':')}: ${missing.join(', ')}` };
+    }
+    return { ready: true, message: '', network: chosen.config, file: chosen.file };
+  }
+
+  /** The plugin binary's path, searching the plugin directories in order. */
+  async findPlugin(type: string): Promise<string | undefined> {
+    for (const dir of this.pluginDirs) {
+      const candidate = path.join(dir, type);
+      try {
+        await access(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        // not in this directory
+      }
+    }
+    return undefined;
+  }
+
+  get pluginPath(): string {
+    return this.pluginDirs.join(':');
+  }
+}
