@@ -82,6 +82,11 @@ describe('pod networking through real CNI plugins', () => {
 
   it('is not ready without a valid configuration, and notices one added at run time', async () => {
     expect(await networkReady()).toMatchObject({ status: false, reason: 'NetworkPluginNotReady', message: expect.stringContaining('no valid network configuration') });
+    // Pods on the pod network wait; host-network pods work regardless.
+    expect(await codeOf(cri.runPod(podConfig('too-early', path.join(berth.dir, 'logs'))))).toBe('FAILED_PRECONDITION');
+    const hostNs = { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } as const;
+    const early = await cri.runPod(podConfig('host-early', path.join(berth.dir, 'logs'), { linux: { securityContext: hostNs } }));
+    await cri.removePod(early);
     await writeFile(path.join(confDir, '05-broken.conf'), '{ not json');
     expect((await networkReady()).message).toContain('05-broken.conf: invalid JSON');
     await writeFile(path.join(confDir, '06-missing.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'x', plugins: [{ type: 'no-such-plugin' }] }));

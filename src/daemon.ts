@@ -101,6 +101,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await images.restore();
   await network.status(); // logs whether the pod network is ready
   await sandboxes.collectNetworkGarbage();
+  sandboxes.startNetworkChecks(config.network.check_interval);
   deps.lifecycle.ready = true;
   log.info({
     restoreMs: Math.round(performanceNow() - started), images: images.list().length, pods: sandboxes.list().length, containers: containers.list().length,
@@ -126,6 +127,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
         });
       });
       containers.close();
+      sandboxes.close();
       await images.close();
       log.info('berth stopped');
       resolveStopped();

@@ -281,6 +281,34 @@ export class SandboxService {
     await this.opts.network.collectGarbage(live);
   }
 
+  private checkTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Runs CNI CHECK on every ready pod every `intervalMs` (0: never) and
+   * logs the pods whose network is no longer what ADD set up.
+   */
+  startNetworkChecks(intervalMs: number): void {
+    if (intervalMs <= 0) return;
+    let running = false;
+    this.checkTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void (async () => {
+        for (const record of this.store.list()) {
+          const verdict = await this.checkNetwork(record).catch((err: unknown) => String(err));
+          if (verdict !== undefined && verdict !== 'ok') this.opts.log.warn({ podSandboxId: record.meta.id, check: verdict }, 'CNI CHECK failed for a pod');
+        }
+      })().finally(() => {
+        running = false;
+      });
+    }, intervalMs);
+    this.checkTimer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.checkTimer);
+  }
+
   /** CNI CHECK of one pod; undefined where the configuration does not support it. */
   async checkNetwork(record: SandboxRecord): Promise<string | undefined> {
     if (!record.meta.network || record.status.state !== 'SANDBOX_READY') return undefined;
