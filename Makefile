@@ -2,6 +2,7 @@
 .PHONY: run test install build unit e2e clean
 
 run: install
+	sh scripts/install-cni-default.sh
 	node bin/berth.js serve
 
 test: install

@@ -149,3 +149,25 @@ describe('network manager', () => {
       .rejects.toMatchObject({ kind: 'failed-precondition' });
   });
 });
+
+describe('the default pod network', () => {
+  it('is a valid configuration, installed only into a directory without one', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { readFile, readdir } = await import('node:fs/promises');
+    const shipped = await readFile(new URL('../conf/cni/10-berth-bridge.conflist', import.meta.url), 'utf8');
+    expect(parseNetworkConfig('10-berth-bridge.conflist', shipped)).toMatchObject({ name: 'berth', cniVersion: '1.0.0' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cni-default-'));
+    const script = new URL('../scripts/install-cni-default.sh', import.meta.url).pathname;
+    await promisify(execFile)('sh', [script, dir]);
+    expect(await readdir(dir)).toEqual(['10-berth-bridge.conflist']);
+    await writeFile(path.join(dir, '10-berth-bridge.conflist'), '{"operator": "changed"}');
+    await promisify(execFile)('sh', [script, dir]);
+    expect(await readFile(path.join(dir, '10-berth-bridge.conflist'), 'utf8')).toBe('{"operator": "changed"}');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('never reports a loopback address as the pod IP', () => {
+    expect(podIps({ cniVersion: '1.0.0', ips: [{ address: '127.0.0.1/8' }, { address: '::1/128' }] })).toEqual([]);
+  });
+});

@@ -61,10 +61,19 @@ export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon>
   await writeFile(config, `# e2e: embedded defaults plus flags\n${opts.config ?? ''}`);
   if (opts.registriesConf !== undefined) await writeFile(registriesConf, opts.registriesConf);
   const logFile = path.join(dir, `berth-${Date.now()}.log`);
+  // Unless a test brings its own CNI setup, pods get a loopback-only network:
+  // the pod tests need a ready network but no bridge on the host.
+  const cniArgs: string[] = [];
+  if (!(opts.extraArgs ?? []).includes('--cni-config-dir')) {
+    const cniDir = path.join(dir, 'cni', 'loopback.d');
+    await mkdir(cniDir, { recursive: true });
+    await writeFile(path.join(cniDir, '99-loopback.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'berth-e2e-loopback', plugins: [{ type: 'loopback' }] }));
+    cniArgs.push('--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni');
+  }
   const child = spawnBerth([
     'serve', '--config', config, '--config-dir', path.join(dir, 'conf.d'),
     '--listen', socket, '--root', root, '--runroot', runroot, '--registries-conf', registriesConf,
-    '--log-level', 'debug', ...(opts.extraArgs ?? []),
+    '--log-level', 'debug', ...cniArgs, ...(opts.extraArgs ?? []),
   ], logFile);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const client = await connectCri(socket);

@@ -16,6 +16,8 @@ export function podIps(result: CniResult | undefined, ifname = 'eth0'): string[]
     if (typeof ip.address !== 'string') continue;
     if (ip.interface !== undefined && sandboxIfaces.size > 0 && !sandboxIfaces.has(ip.interface)) continue;
     const address = ip.address.split('/')[0]!;
+    // A loopback address is never how anyone reaches a pod.
+    if (address.startsWith('127.') || address === '::1') continue;
     if (!out.includes(address)) out.push(address);
   }
   return out;
