@@ -20,8 +20,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS };
 
 struct job {
   napi_async_work work;
@@ -74,6 +78,47 @@ static void *mount_thread(void *arg) {
   const char *fstype = j->fstype && j->fstype[0] ? j->fstype : NULL;
   if (mount(source, j->target, fstype, j->flags, j->data) != 0) j->err = errno;
   return NULL;
+}
+
+/*
+ * A TCP connection made from inside a network namespace (a pod's): the
+ * socket belongs to the namespace it was created in, so a fresh thread
+ * joins the namespace (setns affects only the calling thread), creates
+ * and connects the socket, and hands back the descriptor for Node to use.
+ */
+static void *connect_thread(void *arg) {
+  struct job *j = arg;
+  int ns = open(j->path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) { j->err = errno; j->syscall = "open"; return NULL; }
+  if (setns(ns, CLONE_NEWNET) != 0) { j->err = errno; j->syscall = "setns"; close(ns); return NULL; }
+  close(ns);
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  int family;
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, j->name, &v4->sin_addr) == 1) {
+    family = AF_INET; v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)j->mode); len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, j->name, &v6->sin6_addr) == 1) {
+    family = AF_INET6; v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)j->mode); len = sizeof *v6;
+  } else { j->err = EINVAL; j->syscall = "inet_pton"; return NULL; }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) { j->err = errno; j->syscall = "socket"; return NULL; }
+  struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0) { j->err = errno; j->syscall = "connect"; close(fd); return NULL; }
+  tv.tv_sec = 0;
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  j->result_len = fd;
+  return NULL;
+}
+
+static void run_connect(struct job *j) {
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, connect_thread, j);
+  if (rc != 0) { j->err = rc; return; }
+  pthread_join(t, NULL);
 }
 
 static void run_mount(struct job *j) {
@@ -130,6 +175,10 @@ static void execute(napi_env env, void *arg) {
     j->syscall = "umount2";
     if (umount2(j->path, (int)j->flags) != 0) j->err = errno;
     break;
+  case OP_CONNECT_NETNS:
+    j->syscall = "connect";
+    run_connect(j);
+    break;
   }
 }
 
@@ -164,6 +213,8 @@ static void complete(napi_env env, napi_status status, void *arg) {
     if (j->kind == OP_LGETXATTR || j->kind == OP_LLISTXATTR) {
       void *copy;
       napi_create_buffer_copy(env, (size_t)j->result_len, j->data, &copy, &value);
+    } else if (j->kind == OP_CONNECT_NETNS) {
+      napi_create_int32(env, (int32_t)j->result_len, &value);
     } else {
       napi_get_undefined(env, &value);
     }
@@ -291,6 +342,21 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
   return start(env, j);
 }
 
+/* connectInNetns(nsPath, address, port): a connected TCP socket fd. */
+static napi_value js_connect_in_netns(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct job *j = new_job(env, info, OP_CONNECT_NETNS, 3, argv);
+  if (!j) return NULL;
+  j->name = get_string(env, argv[1]);
+  napi_get_value_uint32(env, argv[2], &j->mode);
+  if (!j->name) {
+    job_free(env, j);
+    napi_throw_type_error(env, NULL, "address must be a string");
+    return NULL;
+  }
+  return start(env, j);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -299,6 +365,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"connectInNetns", NULL, js_connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -6,6 +6,12 @@
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {
+      "target_name": "berth-stream",
+      "type": "executable",
+      "sources": ["berth_stream.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "berth-pinns",
       "type": "executable",
       "sources": ["berth_pinns.c"],

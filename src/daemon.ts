@@ -11,7 +11,8 @@ import { Conmon } from './conmon/conmon.js';
 import { ContainerService } from './container/container-service.js';
 import { loadDefaultAppArmorProfile } from './host/apparmor.js';
 import { readHostFacts } from './host/host-facts.js';
-import { nativeOps, pinnsPath } from './native/index.js';
+import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
+import { StreamingServer } from './streaming/server.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
 import { PinnsHelper } from './sandbox/namespaces.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
@@ -77,7 +78,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
-  const deps: Deps = { config, log, images, sandboxes, containers, network, lifecycle: { ready: false } };
+  const streaming = new StreamingServer({
+    address: config.streaming.address, port: config.streaming.port, tlsCert: config.streaming.tls_cert, tlsKey: config.streaming.tls_key,
+    idleTimeoutMs: config.streaming.idle_timeout, containers, sandboxes, native, helper: streamHelperPath(), log: log.child({ component: 'streaming' }),
+  });
+  await streaming.start();
+  const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, lifecycle: { ready: false } };
   const proto = await loadCriProto();
   const services = buildServices(proto, deps);
   const server = new grpc.Server({
@@ -128,6 +134,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       });
       containers.close();
       sandboxes.close();
+      await streaming.stop();
       await images.close();
       log.info('berth stopped');
       resolveStopped();

@@ -96,6 +96,9 @@ export function applyToml(config: BerthConfig, source: string, text: string): vo
 
 /** Rules that involve more than one key. */
 function checkWhole(config: BerthConfig, source: string): void {
+  if (Boolean(config.streaming.tls_cert) !== Boolean(config.streaming.tls_key)) {
+    throw new ConfigError(source, 'streaming.tls_cert', 'tls_cert and tls_key go together');
+  }
   if (!config.runtimes[config.runtime.default_runtime]) {
     throw new ConfigError(source, 'runtime.default_runtime', `names "${config.runtime.default_runtime}", but there is no [runtimes.${config.runtime.default_runtime}] table`);
   }

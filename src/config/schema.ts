@@ -41,6 +41,14 @@ export interface NetworkConfig {
   cni_conf_template: string;
 }
 
+export interface StreamingConfig {
+  address: string;
+  port: number;
+  tls_cert: string;
+  tls_key: string;
+  idle_timeout: number;
+}
+
 /** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
 export interface RuntimeHandlerConfig {
   runtime_path: string;
@@ -60,6 +68,7 @@ export interface BerthConfig {
   image: ImageConfig;
   runtime: RuntimeConfig;
   network: NetworkConfig;
+  streaming: StreamingConfig;
   runtimes: Record<string, RuntimeHandlerConfig>;
 }
 
@@ -84,6 +93,7 @@ export const SECTIONS: Record<string, string> = {
   image: 'Image pulls and storage.',
   runtime: 'Containers: the OCI runtime, its monitor (conmon) and the defaults every container gets.',
   network: 'Pod networking through CNI plugins.',
+  streaming: 'The HTTP server behind Exec, Attach and PortForward (SPDY/3.1 and WebSocket).',
 };
 
 /**
@@ -150,6 +160,16 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'How often CNI CHECK verifies every pod\'s network ("0": only for verbose PodSandboxStatus).' },
   { key: 'network.cni_conf_template', spec: { type: 'string' },
     doc: 'A CNI configuration template; UpdateRuntimeConfig writes it into cni_config_dir with {{.PodCIDR}} filled in ("": none).' },
+  { key: 'streaming.address', spec: { type: 'string', nonEmpty: true }, flag: 'stream-address',
+    doc: 'Address the streaming server listens on; the URLs Exec, Attach and PortForward return point here.' },
+  { key: 'streaming.port', spec: { type: 'integer', min: 0, max: 65535 }, flag: 'stream-port',
+    doc: 'Port of the streaming server ("0": any free port).' },
+  { key: 'streaming.tls_cert', spec: { type: 'string' },
+    doc: 'PEM certificate for HTTPS streaming ("": plain HTTP).' },
+  { key: 'streaming.tls_key', spec: { type: 'string' },
+    doc: 'PEM private key for HTTPS streaming.' },
+  { key: 'streaming.idle_timeout', spec: { type: 'duration' },
+    doc: 'A streaming connection with no traffic for this long is closed.' },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -187,6 +207,7 @@ export function defaultConfig(): BerthConfig {
       check_interval: 0,
       cni_conf_template: '',
     },
+    streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout: 4 * 3_600_000 },
     runtimes: {
       runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },
     },

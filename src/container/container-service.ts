@@ -58,7 +58,8 @@ export class ContainerService implements PodContainers {
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   private readonly processes = new Map<string, Process>();
   private readonly exitsDir: string;
-  private readonly socketDir: string;
+  /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
+  readonly socketDir: string;
   private watcher: ExitWatcher | undefined;
 
   constructor(private readonly opts: ContainerServiceOptions) {
@@ -366,7 +367,8 @@ export class ContainerService implements PodContainers {
     return execSync({ runtime: this.runtimeFor(record.meta.runtimeHandler), id: record.meta.id, bundle: record.meta.bundle, process, cmd, timeoutSeconds, signal });
   }
 
-  private async processOf(record: ContainerRecord): Promise<Process> {
+  /** The container's process spec (config.json), the template of exec'd processes. */
+  async processOf(record: ContainerRecord): Promise<Process> {
     let p = this.processes.get(record.meta.id);
     if (!p) {
       p = (JSON.parse(await readFile(path.join(record.meta.bundle, 'config.json'), 'utf8')) as Spec).process;

@@ -19,6 +19,8 @@ export interface NativeOps {
    */
   mount(source: string, target: string, fstype: string, flags: number, data?: string, cwd?: string): Promise<void>;
   umount2(target: string, flags: number): Promise<void>;
+  /** A TCP connection to `address:port` made inside the network namespace pinned at `nsPath`; returns the fd. */
+  connectInNetns(nsPath: string, address: string, port: number): Promise<number>;
 }
 
 export const MS_RDONLY = 0x1;
@@ -39,6 +41,7 @@ interface RawModule {
   llistxattr(path: string): Promise<Buffer>;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null, cwd: string | null): Promise<void>;
   umount2(target: string, flags: number): Promise<void>;
+  connectInNetns(nsPath: string, address: string, port: number): Promise<number>;
 }
 
 let loaded: NativeOps | undefined;
@@ -46,6 +49,11 @@ let loaded: NativeOps | undefined;
 /** Path of the berth-pinns helper built beside the module. */
 export function pinnsPath(): string {
   return new URL('../../native/build/Release/berth-pinns', import.meta.url).pathname;
+}
+
+/** Path of the berth-stream helper (attach and terminal pumps). */
+export function streamHelperPath(): string {
+  return new URL('../../native/build/Release/berth-stream', import.meta.url).pathname;
 }
 
 export function nativeOps(): NativeOps {
@@ -59,6 +67,7 @@ export function nativeOps(): NativeOps {
     llistxattr: async (p) => (await raw.llistxattr(p)).toString('latin1').split('\0').filter(Boolean),
     mount: (source, target, fstype, flags, data, cwd) => raw.mount(source, target, fstype, flags, data ?? null, cwd ?? null),
     umount2: (target, flags) => raw.umount2(target, flags),
+    connectInNetns: (nsPath, address, port) => raw.connectInNetns(nsPath, address, port),
   };
   return loaded;
 }

@@ -3,6 +3,7 @@ import type { NetworkManager } from '../cni/network-manager.js';
 import type { ContainerService } from '../container/container-service.js';
 import type { ImageService } from '../image/image-service.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
+import type { StreamingServer } from '../streaming/server.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -16,6 +17,7 @@ export interface Deps {
   sandboxes: SandboxService;
   containers: ContainerService;
   network: NetworkManager;
+  streaming: StreamingServer;
   /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
   lifecycle: { ready: boolean };
 }

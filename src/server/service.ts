@@ -8,7 +8,10 @@ import { pullImage } from './image/image-pull.js';
 import { removeImage } from './image/image-remove.js';
 import { imageStatus } from './image/image-status.js';
 import { streamImages } from './image/images-stream.js';
+import { attach } from './runtime/attach.js';
 import { execSync } from './runtime/container-exec-sync.js';
+import { exec } from './runtime/exec.js';
+import { portForward } from './runtime/port-forward.js';
 import { containerStatus } from './runtime/container-status.js';
 import { createContainer } from './runtime/container-create.js';
 import { listContainers } from './runtime/container-list.js';
@@ -54,6 +57,9 @@ export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Impl
     ExecSync: unary(deps, 'ExecSync', execSync),
     UpdateContainerResources: unary(deps, 'UpdateContainerResources', updateContainerResources),
     ReopenContainerLog: unary(deps, 'ReopenContainerLog', reopenContainerLog),
+    Exec: unary(deps, 'Exec', exec),
+    Attach: unary(deps, 'Attach', attach),
+    PortForward: unary(deps, 'PortForward', portForward),
   };
   const image: Implementation = {
     PullImage: unary(deps, 'PullImage', pullImage),

@@ -1,0 +1,237 @@
+import { EventEmitter } from 'node:events';
+
+import { Duplex } from 'node:stream';
+import zlib from 'node:zlib';
+import { SPDY3_DICTIONARY } from './dictionary.js';
+import {
+  FLAG_FIN, FrameType, type Frame, RstStatus, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, readFrames, u32,
+} from './frames.js';
+
+/**
+ * One SPDY/3.1 connection over an upgraded socket, server or client side.
+ * Kubernetes' peers do no flow control (they neither send nor honour
+ * WINDOW_UPDATE), so neither does this. Header blocks are compressed with
+ * one zlib stream per direction for the whole connection; inflation is
+ * asynchronous, so frames are handled strictly in order through a queue.
+ */
+export class SpdyStream extends Duplex {
+  readonly headers: Record<string, string>;
+  reset = false;
+  private finSent = false;
+
+  constructor(private readonly conn: SpdyConnection, readonly id: number, headers: Record<string, string>) {
+    super({ allowHalfOpen: true });
+    this.headers = headers;
+    // Peers reset streams while tearing down; that must never crash berth.
+    this.on('error', () => undefined);
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.reset || this.conn.closed) {
+      cb();
+      return;
+    }
+    for (let off = 0; off < chunk.length; off += 32 * 1024) this.conn.sendData(this.id, chunk.subarray(off, off + 32 * 1024), false);
+    cb();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.reset && !this.finSent && !this.conn.closed) {
+      this.finSent = true;
+      this.conn.sendData(this.id, Buffer.alloc(0), true);
+    }
+    cb();
+  }
+
+  /** Resets the stream (RST_STREAM CANCEL by default). */
+  rst(status: number = RstStatus.CANCEL): void {
+    if (this.reset) return;
+    this.reset = true;
+    this.conn.sendControl(FrameType.RST_STREAM, 0, u32(this.id, status));
+    this.push(null);
+  }
+}
+
+export interface SpdyConnectionEvents {
+  stream: [SpdyStream];
+  close: [];
+}
+
+export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
+  closed = false;
+  private buffer: Buffer = Buffer.alloc(0);
+  private readonly streams = new Map<number, SpdyStream>();
+  private readonly inflate = zlib.createInflate({ dictionary: SPDY3_DICTIONARY });
+  private readonly deflate = zlib.createDeflate({ dictionary: SPDY3_DICTIONARY });
+  private queue: Promise<void> = Promise.resolve();
+  private compressQueue: Promise<void> = Promise.resolve();
+  private nextStreamId: number;
+  private readonly pendingReplies = new Map<number, () => void>();
+  private lastGoodStream = 0;
+
+  constructor(private readonly socket: Duplex & { setNoDelay?: (v: boolean) => unknown }, private readonly role: 'server' | 'client') {
+    super();
+    this.nextStreamId = role === 'client' ? 1 : 2;
+    socket.setNoDelay?.(true);
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => this.onClose());
+  }
+
+  private onData(d: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? d : Buffer.concat([this.buffer, d]);
+    let frames: Frame[];
+    try {
+      ({ frames, rest: this.buffer } = readFrames(this.buffer));
+    } catch {
+      this.close();
+      return;
+    }
+    for (const f of frames) {
+      const copy: Frame = { ...f, payload: Buffer.from(f.payload) };
+      this.queue = this.queue.then(() => this.onFrame(copy)).catch(() => this.close());
+    }
+  }
+
+  private async onFrame(f: Frame): Promise<void> {
+    if (f.kind === 'data') {
+      const s = this.streams.get(f.streamId);
+      if (!s || s.reset) return;
+      if (f.payload.length > 0) s.push(f.payload);
+      if (f.flags & FLAG_FIN) s.push(null);
+      return;
+    }
+    const p = f.payload;
+    switch (f.type) {
+      case FrameType.SYN_STREAM: {
+        const id = p.readUInt32BE(0) & 0x7fffffff;
+        const headers = decodeHeaderBlock(await this.inflateBlock(p.subarray(10)));
+        this.lastGoodStream = id;
+        const stream = this.track(id, headers);
+        // Accept at once, so the client may create its next stream.
+        await this.sendHeaders(FrameType.SYN_REPLY, 0, u32(id), {});
+        this.emit('stream', stream);
+        if (f.flags & FLAG_FIN) stream.push(null);
+        return;
+      }
+      case FrameType.SYN_REPLY: {
+        const id = p.readUInt32BE(0) & 0x7fffffff;
+        await this.inflateBlock(p.subarray(4));
+        this.pendingReplies.get(id)?.();
+        this.pendingReplies.delete(id);
+        return;
+      }
+      case FrameType.RST_STREAM: {
+        const s = this.streams.get(p.readUInt32BE(0) & 0x7fffffff);
+        if (s && !s.reset) {
+          s.reset = true;
+          s.push(null);
+          s.emit('rst');
+        }
+        return;
+      }
+      case FrameType.PING: {
+        // Echo pings the peer started: odd ids come from clients, even from servers.
+        const id = p.readUInt32BE(0);
+        if ((id % 2 === 1) === (this.role === 'server')) this.sendControl(FrameType.PING, 0, p);
+        return;
+      }
+      case FrameType.HEADERS:
+        await this.inflateBlock(p.subarray(4)); // keeps the zlib context in step
+        return;
+      case FrameType.GOAWAY:
+        this.close();
+        return;
+      default:
+        return; // SETTINGS, WINDOW_UPDATE: no flow control with these peers
+    }
+  }
+
+  private track(id: number, headers: Record<string, string>): SpdyStream {
+    const stream = new SpdyStream(this, id, headers);
+    this.streams.set(id, stream);
+    stream.on('close', () => this.streams.delete(id));
+    return stream;
+  }
+
+  /** Client side: opens a stream and resolves once the server accepted it. */
+  async openStream(headers: Record<string, string>): Promise<SpdyStream> {
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const stream = this.track(id, headers);
+    const accepted = new Promise<void>((resolve) => this.pendingReplies.set(id, resolve));
+    await this.sendHeaders(FrameType.SYN_STREAM, 0, Buffer.concat([u32(id, 0), Buffer.from([0, 0])]), headers);
+    await accepted;
+    return stream;
+  }
+
+  private inflateBlock(block: Buffer): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const out: Buffer[] = [];
+      const onData = (c: Buffer) => out.push(c);
+      this.inflate.on('data', onData);
+      this.inflate.write(block);
+      this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        this.inflate.off('data', onData);
+        resolve(Buffer.concat(out));
+      });
+      this.inflate.once('error', reject);
+    });
+  }
+
+  private deflateBlock(block: Buffer): Promise<Buffer> {
+    const result = this.compressQueue.then(() => new Promise<Buffer>((resolve) => {
+      const out: Buffer[] = [];
+      const onData = (c: Buffer) => out.push(c);
+      this.deflate.on('data', onData);
+      this.deflate.write(block);
+      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        this.deflate.off('data', onData);
+        resolve(Buffer.concat(out));
+      });
+    }));
+    this.compressQueue = result.then(() => undefined, () => undefined);
+    return result;
+  }
+
+  private async sendHeaders(type: number, flags: number, prefix: Buffer, headers: Record<string, string>): Promise<void> {
+    const block = await this.deflateBlock(encodeHeaderBlock(headers));
+    this.write(controlFrame(type, flags, Buffer.concat([prefix, block])));
+  }
+
+  sendControl(type: number, flags: number, payload: Buffer): void {
+    this.write(controlFrame(type, flags, payload));
+  }
+
+  sendData(id: number, payload: Buffer, fin: boolean): void {
+    this.write(dataFrame(id, fin ? FLAG_FIN : 0, payload));
+  }
+
+  private write(frame: Buffer): void {
+    if (!this.closed && !this.socket.destroyed) this.socket.write(frame);
+  }
+
+  /** GOAWAY, then close the socket once written. */
+  close(): void {
+    if (this.closed) return;
+    if (!this.socket.destroyed) this.socket.write(controlFrame(FrameType.GOAWAY, 0, u32(this.lastGoodStream, 0)));
+    this.closed = true;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    for (const s of this.streams.values()) {
+      if (!s.reset) s.push(null);
+    }
+    this.streams.clear();
+    this.inflate.close();
+    this.deflate.close();
+    this.emit('close');
+    this.removeAllListeners('close');
+  }
+}

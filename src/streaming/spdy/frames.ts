@@ -1,0 +1,99 @@
+/**
+ * SPDY/3.1 frames as Kubernetes' streaming clients (moby/spdystream) use
+ * them. All integers are big-endian; every frame has an 8-byte header:
+ *   control: 1 | version(15) = 3 | type(16) | flags(8) | length(24)
+ *   data:    0 | stream id(31)    | flags(8) | length(24)
+ */
+export const FrameType = {
+  SYN_STREAM: 1,
+  SYN_REPLY: 2,
+  RST_STREAM: 3,
+  SETTINGS: 4,
+  PING: 6,
+  GOAWAY: 7,
+  HEADERS: 8,
+  WINDOW_UPDATE: 9,
+} as const;
+
+export const FLAG_FIN = 0x01;
+
+export const RstStatus = { PROTOCOL_ERROR: 1, INVALID_STREAM: 2, REFUSED_STREAM: 3, CANCEL: 5, INTERNAL_ERROR: 6 } as const;
+
+export const MAX_DATA_LENGTH = 0xffffff;
+
+export type Frame =
+  | { kind: 'data'; streamId: number; flags: number; payload: Buffer }
+  | { kind: 'control'; type: number; flags: number; payload: Buffer };
+
+/** Splits complete frames off the front of `buf`; returns them and the rest. */
+export function readFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
+  const frames: Frame[] = [];
+  let off = 0;
+  while (buf.length - off >= 8) {
+    const length = buf.readUInt32BE(off + 4) & 0xffffff;
+    if (buf.length - off < 8 + length) break;
+    const flags = buf[off + 4]!;
+    const payload = buf.subarray(off + 8, off + 8 + length);
+    if ((buf[off]! & 0x80) === 0) {
+      frames.push({ kind: 'data', streamId: buf.readUInt32BE(off) & 0x7fffffff, flags, payload });
+    } else {
+      const version = buf.readUInt16BE(off) & 0x7fff;
+      if (version !== 3) throw new Error(`unsupported SPDY version ${version}`);
+      frames.push({ kind: 'control', type: buf.readUInt16BE(off + 2), flags, payload });
+    }
+    off += 8 + length;
+  }
+  return { frames, rest: buf.subarray(off) };
+}
+
+export function controlFrame(type: number, flags: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt16BE(0x8003, 0);
+  head.writeUInt16BE(type, 2);
+  head.writeUInt32BE(((flags & 0xff) << 24) | payload.length, 4);
+  return Buffer.concat([head, payload]);
+}
+
+export function dataFrame(streamId: number, flags: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(streamId & 0x7fffffff, 0);
+  head.writeUInt32BE(((flags & 0xff) << 24) | payload.length, 4);
+  return Buffer.concat([head, payload]);
+}
+
+export function u32(...values: number[]): Buffer {
+  const b = Buffer.alloc(4 * values.length);
+  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, 4 * i));
+  return b;
+}
+
+/** Header block layout before compression: count, then (name, value) pairs, 32-bit lengths. */
+export function encodeHeaderBlock(headers: Record<string, string>): Buffer {
+  const parts: Buffer[] = [u32(Object.keys(headers).length)];
+  for (const [name, value] of Object.entries(headers)) {
+    const n = Buffer.from(name.toLowerCase());
+    const v = Buffer.from(value);
+    parts.push(u32(n.length), n, u32(v.length), v);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Several values of one name are joined with NUL on the wire; the first is kept. */
+export function decodeHeaderBlock(block: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (block.length < 4) return out;
+  const count = block.readUInt32BE(0);
+  let off = 4;
+  for (let i = 0; i < count; i++) {
+    if (off + 4 > block.length) throw new Error('truncated SPDY header block');
+    const nl = block.readUInt32BE(off);
+    const name = block.subarray(off + 4, off + 4 + nl).toString('utf8');
+    off += 4 + nl;
+    if (off + 4 > block.length) throw new Error('truncated SPDY header block');
+    const vl = block.readUInt32BE(off);
+    const value = block.subarray(off + 4, off + 4 + vl).toString('utf8');
+    off += 4 + vl;
+    out[name.toLowerCase()] = value.split('\0')[0]!;
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { RuntimeError } from '../errors.js';
+
+/**
+ * Single-use, short-lived tokens for streaming URLs. The Exec, Attach and
+ * PortForward RPCs store their validated request here; the first HTTP
+ * request carrying the token takes it, and nobody can use it again.
+ */
+export type StreamRequest =
+  | { kind: 'exec'; containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
+  | { kind: 'attach'; containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
+  | { kind: 'portforward'; podSandboxId: string; ports: number[] };
+
+export const TOKEN_TTL_MS = 60_000;
+export const MAX_TOKENS = 1000;
+
+export class TokenStore {
+  private readonly tokens = new Map<string, { request: StreamRequest; expires: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  put(request: StreamRequest): string {
+    this.sweep();
+    if (this.tokens.size >= MAX_TOKENS) throw new RuntimeError('resource-exhausted', `too many streaming requests waiting (${MAX_TOKENS})`);
+    const token = randomBytes(24).toString('base64url');
+    this.tokens.set(token, { request, expires: this.now() + TOKEN_TTL_MS });
+    return token;
+  }
+
+  /** The request for a token, once; undefined when unknown, used or expired. */
+  take(token: string): StreamRequest | undefined {
+    const entry = this.tokens.get(token);
+    if (!entry) return undefined;
+    this.tokens.delete(token);
+    return entry.expires > this.now() ? entry.request : undefined;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [t, e] of this.tokens) if (e.expires <= now) this.tokens.delete(t);
+  }
+}

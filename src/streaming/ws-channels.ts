@@ -1,0 +1,72 @@
+import { PassThrough, Writable } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { Channels, Outcome, TerminalSize } from './channels.js';
+import { parseResizes, statusPayload } from './channels.js';
+
+/**
+ * Remote-command channels over WebSocket (the Kubernetes channel
+ * protocols): every message is [channel][payload] (0 stdin, 1 stdout,
+ * 2 stderr, 3 error, 4 resize), or for the base64 protocols a text message
+ * of the channel digit and base64 payload. v5 adds [255, channel] to
+ * half-close a channel (the client's end of stdin).
+ */
+export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io', 'channel.k8s.io'];
+
+export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): Channels {
+  const base64 = protocol.includes('base64');
+  const send = (channel: number, data: Buffer) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (base64) ws.send(`${channel}${data.toString('base64')}`);
+    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
+  };
+  const out = (channel: number) => new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      send(channel, chunk);
+      cb();
+    },
+  });
+  const stdin = want.stdin ? new PassThrough() : undefined;
+  const resizes: ((s: TerminalSize) => void)[] = [];
+  const resizeParser = parseResizes((s) => resizes.forEach((h) => h(s)));
+  ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
+    let channel: number;
+    let data: Buffer;
+    if (base64 && !isBinary) {
+      const text = raw.toString();
+      channel = Number(text[0]);
+      data = Buffer.from(text.slice(1), 'base64');
+    } else {
+      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+      if (buf.length === 0) return;
+      channel = buf[0]!;
+      data = buf.subarray(1);
+    }
+    if (channel === 255) {
+      if (data[0] === 0) stdin?.end();
+      return;
+    }
+    if (channel === 0) stdin?.write(data);
+    else if (channel === 4) resizeParser(data);
+  });
+  let finished = false;
+  const gone: (() => void)[] = [];
+  ws.on('close', () => {
+    stdin?.end();
+    if (!finished) gone.forEach((h) => h());
+  });
+  if (!protocol.startsWith('v5.')) send(want.stdout ? 1 : want.stderr ? 2 : 3, Buffer.alloc(0)); // "ready" for older clients
+  return {
+    stdin,
+    stdout: want.stdout ? out(1) : undefined,
+    stderr: want.stderr && !want.tty ? out(2) : undefined,
+    onResize: (h) => resizes.push(h),
+    onClientGone: (h) => gone.push(h),
+    async finish(outcome: Outcome) {
+      if (finished) return;
+      finished = true;
+      const payload = statusPayload(protocol, outcome);
+      if (payload) send(3, payload);
+      ws.close(1000);
+    },
+  };
+}
