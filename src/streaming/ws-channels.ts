@@ -27,7 +27,12 @@ export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boole
   });
   const stdin = want.stdin ? new PassThrough() : undefined;
   const resizes: ((s: TerminalSize) => void)[] = [];
-  const resizeParser = parseResizes((s) => resizes.forEach((h) => h(s)));
+  // The first size may arrive before anyone listens: keep the latest.
+  let lastSize: TerminalSize | undefined;
+  const resizeParser = parseResizes((s) => {
+    lastSize = s;
+    resizes.forEach((h) => h(s));
+  });
   ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
     let channel: number;
     let data: Buffer;
@@ -59,7 +64,10 @@ export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boole
     stdin,
     stdout: want.stdout ? out(1) : undefined,
     stderr: want.stderr && !want.tty ? out(2) : undefined,
-    onResize: (h) => resizes.push(h),
+    onResize: (h) => {
+      resizes.push(h);
+      if (lastSize) h(lastSize);
+    },
     onClientGone: (h) => gone.push(h),
     async finish(outcome: Outcome) {
       if (finished) return;
