@@ -182,7 +182,10 @@ describe('pod networking through real CNI plugins', () => {
       await cri.removePod(id);
     }
     expect(await allocations()).toEqual([]);
-    expect(await vethsOn(BRIDGE)).toEqual([]);
+    // The kernel tears down a namespace's interfaces asynchronously.
+    await waitFor('veth pairs to go', async () => (await vethsOn(BRIDGE)).length === 0, 5000).catch(async () => {
+      expect(await vethsOn(BRIDGE)).toEqual([]);
+    });
     expect(await natRulesWith(String(HOST_PORT))).toEqual([]);
     expect(await mountsUnder(berth.dir)).toEqual([]);
   });

@@ -5,7 +5,6 @@ import { KEYS, defaultConfig } from './config/schema.js';
 import { startDaemon } from './daemon.js';
 import { messageOf } from './errors.js';
 import { createLogger } from './log.js';
-import { SocketInUseError } from './server/socket.js';
 import { versionInfo } from './version.js';
 
 const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
@@ -93,7 +92,9 @@ async function serve(config: Parameters<typeof startDaemon>[0], files: string[])
   } catch (err) {
     log.fatal({ err }, `cannot start: ${messageOf(err)}`);
     process.stderr.write(`berth: ${messageOf(err)}\n`);
-    return err instanceof SocketInUseError ? 1 : 1;
+    // Whatever start-up opened (timers, watchers, sockets) must not keep a failed daemon alive.
+    log.flush();
+    process.exit(1);
   }
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal }, 'signal received');

@@ -82,7 +82,6 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     address: config.streaming.address, port: config.streaming.port, tlsCert: config.streaming.tls_cert, tlsKey: config.streaming.tls_key,
     idleTimeoutMs: config.streaming.idle_timeout, containers, sandboxes, native, helper: streamHelperPath(), log: log.child({ component: 'streaming' }),
   });
-  await streaming.start();
   const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, lifecycle: { ready: false } };
   const proto = await loadCriProto();
   const services = buildServices(proto, deps);
@@ -93,11 +92,23 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   server.addService(proto.runtime.v1.RuntimeService.service, services.runtime);
   server.addService(proto.runtime.v1.ImageService.service, services.image);
 
-  await prepareSocketPath(config.listen);
+  try {
+    await prepareSocketPath(config.listen);
+  } catch (err) {
+    await images.close();
+    throw err;
+  }
   await new Promise<void>((resolve, reject) => {
     server.bindAsync(`unix://${config.listen}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await restrictSocket(config.listen);
+  try {
+    await streaming.start();
+  } catch (err) {
+    server.forceShutdown();
+    await images.close();
+    throw err;
+  }
   log.info({ listen: config.listen }, 'listening; restoring state');
 
   const started = performanceNow();
