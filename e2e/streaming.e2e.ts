@@ -122,3 +122,48 @@ describe('streaming: exec, attach and port-forward', () => {
     expect(await codeOf(call(rt(), rt().Exec, { containerId: done, cmd: ['sh'], stdout: true }))).toBe('FAILED_PRECONDITION');
   });
 });
+
+describe('WebSocket port forwarding (channel protocol)', () => {
+  let berth: BerthDaemon;
+  let cri: Cri;
+  let podId: string;
+  beforeAll(async () => {
+    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env) });
+    cri = new Cri(berth);
+    await cri.pull(IMAGE);
+    const pod = podConfig('wspf', path.join(berth.dir, 'logs'));
+    podId = await cri.runPod(pod);
+    await cri.run(podId, containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo over-ws > /www/index.html && exec httpd -f -p 8081 -h /www'] }), pod);
+  });
+  afterAll(async () => {
+    await cri.removePod(podId);
+    await berth.destroy();
+  });
+
+  it('announces the port on both channels and carries the data', async () => {
+    const WebSocket = (await import('ws')).default;
+    const rt = berth.client.runtime;
+    let reply = '';
+    await waitFor('httpd over ws', async () => {
+      const url = (await call(rt, rt.PortForward, { podSandboxId: podId, port: [8081] })).url.replace(/^http/, 'ws');
+      reply = await new Promise<string>((resolve, reject) => {
+        const ws = new WebSocket(url, ['v4.channel.k8s.io']);
+        const seen: Buffer[] = [];
+        let first = 0;
+        ws.on('message', (m: Buffer) => {
+          if ((m[0] === 0 || m[0] === 1) && first < 2) {
+            expect(m.readUInt16LE(1)).toBe(8081);
+            first++;
+            if (first === 2) ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET / HTTP/1.0\r\n\r\n')]));
+            return;
+          }
+          if (m[0] === 0) seen.push(m.subarray(1));
+        });
+        ws.on('close', () => resolve(Buffer.concat(seen).toString()));
+        ws.on('error', reject);
+      });
+      return reply.includes('over-ws');
+    });
+    expect(reply).toMatch(/^HTTP\/1\.[01] 200/);
+  });
+});

@@ -17,6 +17,7 @@ import { SpdyConnection } from './spdy/connection.js';
 import { spdyChannels } from './spdy-channels.js';
 import { type StreamRequest, TokenStore } from './tokens.js';
 import { WS_EXEC_PROTOCOLS, wsChannels } from './ws-channels.js';
+import { WS_PORTFORWARD_CHANNEL_PROTOCOLS, serveWsPortForward } from './ws-portforward.js';
 
 /**
  * The streaming server behind Exec, Attach and PortForward: plain HTTP(S)
@@ -149,12 +150,17 @@ export class StreamingServer {
   private async serveWebSocket(ws: import('ws').WebSocket, request: StreamRequest, tunnel: boolean): Promise<void> {
     ws.on('error', () => undefined);
     if (request.kind === 'portforward') {
-      if (!tunnel) {
-        ws.close(1002, `port forwarding over WebSocket needs the ${WS_PORTFORWARD_PROTOCOL} protocol`);
+      if (tunnel) {
+        // crictl tunnels SPDY frames inside binary WebSocket messages.
+        this.servePortForward(new SpdyConnection(createWebSocketStream(ws), 'server'), request.podSandboxId);
         return;
       }
-      // crictl tunnels SPDY frames inside binary WebSocket messages.
-      this.servePortForward(new SpdyConnection(createWebSocketStream(ws), 'server'), request.podSandboxId);
+      const pod = this.opts.sandboxes.get(request.podSandboxId);
+      if (!pod || pod.status.state !== 'SANDBOX_READY' || (ws.protocol && !WS_PORTFORWARD_CHANNEL_PROTOCOLS.includes(ws.protocol))) {
+        ws.close(1002, 'pod not ready or unsupported port-forward protocol');
+        return;
+      }
+      serveWsPortForward(ws, request.ports, podDialer(this.opts.native, pod.meta.namespaces.network));
       return;
     }
     if (!WS_EXEC_PROTOCOLS.includes(ws.protocol)) {

@@ -1,0 +1,64 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Dialer } from './portforward.js';
+
+/**
+ * Port forwarding over WebSocket channels (the reference CRI server's
+ * protocol): for the i-th requested port, channel 2i carries data and
+ * 2i+1 errors; the first message on each channel is the port number as
+ * two bytes, little-endian. base64 protocols send text messages instead.
+ */
+export const WS_PORTFORWARD_CHANNEL_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
+
+export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer): void {
+  const base64 = ws.protocol.includes('base64');
+  const send = (channel: number, data: Buffer) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (base64) ws.send(`${channel}${data.toString('base64')}`);
+    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
+  };
+  const sockets = new Map<number, Socket>();
+  const pending = new Map<number, Buffer[]>();
+  ports.forEach((port, i) => {
+    const portBytes = Buffer.alloc(2);
+    portBytes.writeUInt16LE(port);
+    send(2 * i, portBytes);
+    send(2 * i + 1, portBytes);
+    pending.set(i, []);
+    dial(port).then((socket) => {
+      sockets.set(i, socket);
+      for (const chunk of pending.get(i) ?? []) socket.write(chunk);
+      pending.delete(i);
+      socket.on('data', (d: Buffer) => send(2 * i, d));
+      socket.on('error', (err) => send(2 * i + 1, Buffer.from(`connection to port ${port} failed: ${err.message}`)));
+      socket.on('close', () => {
+        if (ws.readyState === ws.OPEN) ws.close(1000);
+      });
+    }, (err: Error) => {
+      send(2 * i + 1, Buffer.from(`failed to connect to localhost:${port}: ${err.message}`));
+      ws.close(1000);
+    });
+  });
+  ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
+    let channel: number;
+    let data: Buffer;
+    if (base64 && !isBinary) {
+      const text = raw.toString();
+      channel = Number(text[0]);
+      data = Buffer.from(text.slice(1), 'base64');
+    } else {
+      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+      if (buf.length === 0) return;
+      channel = buf[0]!;
+      data = buf.subarray(1);
+    }
+    if (channel % 2 !== 0) return; // error channels only flow to the client
+    const i = channel / 2;
+    const socket = sockets.get(i);
+    if (socket) socket.write(data);
+    else pending.get(i)?.push(Buffer.from(data));
+  });
+  ws.on('close', () => {
+    for (const s of sockets.values()) s.destroy();
+  });
+}
