@@ -13,6 +13,8 @@ import { loadDefaultAppArmorProfile } from './host/apparmor.js';
 import { readHostFacts } from './host/host-facts.js';
 import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
+import { EventBus } from './events/event-bus.js';
+import { StatsService } from './stats/stats-service.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
 import { PinnsHelper } from './sandbox/namespaces.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
@@ -70,11 +72,13 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       if (!images.resolve(image)) await images.pull(image, null, AbortSignal.timeout(10 * 60_000));
     },
   });
+  const events = new EventBus();
   const containers = new ContainerService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimes,
     monitor: new Conmon(config.runtime.conmon, conmonLogLevel(config.log_level)),
     images, sandboxes, native, facts, log: log.child({ component: 'containers' }),
     apparmorDefaultLoaded: await loadDefaultAppArmorProfile(facts.apparmor, config.runroot, log),
+    events,
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
@@ -82,7 +86,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     address: config.streaming.address, port: config.streaming.port, tlsCert: config.streaming.tls_cert, tlsKey: config.streaming.tls_key,
     idleTimeoutMs: config.streaming.idle_timeout, containers, sandboxes, native, helper: streamHelperPath(), log: log.child({ component: 'streaming' }),
   });
-  const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, lifecycle: { ready: false } };
+  const stats = new StatsService(containers, sandboxes, config.runtime.cgroup_manager, () => images.fsUsage().mountpoint);
+  const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, stats, events, lifecycle: { ready: false } };
   const proto = await loadCriProto();
   const services = buildServices(proto, deps);
   const server = new grpc.Server({

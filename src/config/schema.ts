@@ -49,6 +49,10 @@ export interface StreamingConfig {
   idle_timeout: number;
 }
 
+export interface StatsConfig {
+  included_pod_metrics: string[];
+}
+
 /** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
 export interface RuntimeHandlerConfig {
   runtime_path: string;
@@ -69,6 +73,7 @@ export interface BerthConfig {
   runtime: RuntimeConfig;
   network: NetworkConfig;
   streaming: StreamingConfig;
+  stats: StatsConfig;
   runtimes: Record<string, RuntimeHandlerConfig>;
 }
 
@@ -94,6 +99,7 @@ export const SECTIONS: Record<string, string> = {
   runtime: 'Containers: the OCI runtime, its monitor (conmon) and the defaults every container gets.',
   network: 'Pod networking through CNI plugins.',
   streaming: 'The HTTP server behind Exec, Attach and PortForward (SPDY/3.1 and WebSocket).',
+  stats: 'Statistics and metrics the kubelet reads through the CRI.',
 };
 
 /**
@@ -170,6 +176,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'PEM private key for HTTPS streaming.' },
   { key: 'streaming.idle_timeout', spec: { type: 'duration' },
     doc: 'A streaming connection with no traffic for this long is closed.' },
+  { key: 'stats.included_pod_metrics', spec: { type: 'string-list', pattern: /^(cpu|memory|network|disk|process)$/ },
+    doc: 'Metric groups ListPodSandboxMetrics reports: cpu, memory, network, disk, process.' },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -207,6 +215,7 @@ export function defaultConfig(): BerthConfig {
       check_interval: 0,
       cni_conf_template: '',
     },
+    stats: { included_pod_metrics: ['cpu', 'memory', 'network', 'disk', 'process'] },
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout: 4 * 3_600_000 },
     runtimes: {
       runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },

@@ -22,6 +22,7 @@ import { containerName, newId, requestKey } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { resolveInRoot } from '../util/path-in-root.js';
 import { nowNs } from '../util/time.js';
+import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { exitedStatus } from './exit-status.js';
@@ -47,6 +48,7 @@ export interface ContainerServiceOptions {
   /** Whether berth's default AppArmor profile could be loaded at start-up. */
   apparmorDefaultLoaded: boolean;
   log: Logger;
+  events?: EventBus;
 }
 
 const KILL_WAIT_MS = 10_000;
@@ -66,6 +68,11 @@ export class ContainerService implements PodContainers {
     this.store = new RecordStore(path.join(opts.root, 'containers'), 'container', opts.log);
     this.exitsDir = path.join(opts.runroot, 'exits');
     this.socketDir = path.join(opts.runroot, 'attach');
+  }
+
+  private emit(meta: ContainerMeta, type: ContainerEventType): void {
+    if (meta.infra) return;
+    this.opts.events?.publish({ containerId: meta.id, sandboxId: meta.sandboxId, type, createdAt: nowNs() });
   }
 
   runtimeFor(handler: string): OciRuntime {
@@ -188,6 +195,7 @@ export class ContainerService implements PodContainers {
         state: 'CONTAINER_CREATED', pid: created.pid, pidStartTime: await processStartTime(created.pid), resources: built.spec.linux.resources,
       });
       cleanup.commit();
+      this.emit(meta, 'CONTAINER_CREATED_EVENT');
       log.info({ name }, 'container created');
       return id;
     } catch (err) {
@@ -237,6 +245,7 @@ export class ContainerService implements PodContainers {
       }
       // The process may already have exited and been recorded: keep that.
       await this.store.update(record.meta.id, (s) => (s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt }));
+      this.emit(record.meta, 'CONTAINER_STARTED_EVENT');
       this.opts.log.info({ containerId: record.meta.id }, 'container started');
     });
   }
@@ -297,6 +306,7 @@ export class ContainerService implements PodContainers {
       await this.store.update(id, (s) => s); // wait for writes in flight
       const status = await exitedStatus(record.meta, this.store.get(id)!.status, exitCode);
       await this.store.update(id, () => status);
+      this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
       this.opts.log.info({ containerId: id, exitCode, reason: status.reason }, 'container exited');
     }
     const waiters = this.exitWaiters.get(id) ?? [];
@@ -344,6 +354,7 @@ export class ContainerService implements PodContainers {
       await this.store.remove(meta.id);
       this.names.release(meta.name);
       this.processes.delete(meta.id);
+      this.emit(meta, 'CONTAINER_DELETED_EVENT');
       this.opts.log.info({ containerId: meta.id }, 'container removed');
     });
     await this.opts.images.releaseLayers();

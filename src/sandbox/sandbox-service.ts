@@ -275,6 +275,12 @@ export class SandboxService {
     return this.store.list();
   }
 
+  /** Records pod-level resources the kubelet has applied (in-place resize). */
+  async recordResources(id: string, resources: { overhead: unknown; resources: unknown }): Promise<void> {
+    const record = this.mustGet(id);
+    await this.store.update(record.meta.id, (s) => ({ ...s, resources }));
+  }
+
   /** CNI GC at start-up: plugins may free what no live pod holds (spec 1.1). */
   async collectNetworkGarbage(): Promise<void> {
     const live = this.store.list().filter((r) => r.meta.network && !r.status.released).map((r) => ({ containerId: r.meta.id, ifname: r.meta.network!.ifname }));

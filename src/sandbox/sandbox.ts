@@ -42,4 +42,6 @@ export interface SandboxStatus {
   released?: boolean;
   /** The infra container holding the pod's PID namespace (PID mode POD). */
   infraContainerId?: string;
+  /** Pod-level overhead and resources last reported by UpdatePodSandboxResources. */
+  resources?: { overhead: unknown; resources: unknown };
 }

@@ -4,6 +4,8 @@ import type { ContainerService } from '../container/container-service.js';
 import type { ImageService } from '../image/image-service.js';
 import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { StreamingServer } from '../streaming/server.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { StatsService } from '../stats/stats-service.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -18,6 +20,8 @@ export interface Deps {
   containers: ContainerService;
   network: NetworkManager;
   streaming: StreamingServer;
+  stats: StatsService;
+  events: EventBus;
   /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
   lifecycle: { ready: boolean };
 }

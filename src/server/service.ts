@@ -9,6 +9,20 @@ import { removeImage } from './image/image-remove.js';
 import { imageStatus } from './image/image-status.js';
 import { streamImages } from './image/images-stream.js';
 import { attach } from './runtime/attach.js';
+import { checkpointContainer } from './runtime/checkpoint-container.js';
+import { getContainerEvents } from './runtime/container-events.js';
+import { containerStats } from './runtime/container-stats.js';
+import { listContainerStats } from './runtime/container-stats-list.js';
+import { streamContainerStats } from './runtime/container-stats-stream.js';
+import { streamContainers } from './runtime/containers-stream.js';
+import { listMetricDescriptors } from './runtime/metric-descriptors-list.js';
+import { listPodSandboxMetrics } from './runtime/sandbox-metrics-list.js';
+import { streamPodSandboxMetrics } from './runtime/sandbox-metrics-stream.js';
+import { podSandboxStats } from './runtime/sandbox-stats.js';
+import { listPodSandboxStats } from './runtime/sandbox-stats-list.js';
+import { streamPodSandboxStats } from './runtime/sandbox-stats-stream.js';
+import { updatePodSandboxResources } from './runtime/sandbox-update-resources.js';
+import { streamPodSandboxes } from './runtime/sandboxes-stream.js';
 import { execSync } from './runtime/container-exec-sync.js';
 import { exec } from './runtime/exec.js';
 import { portForward } from './runtime/port-forward.js';
@@ -60,6 +74,20 @@ export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Impl
     Exec: unary(deps, 'Exec', exec),
     Attach: unary(deps, 'Attach', attach),
     PortForward: unary(deps, 'PortForward', portForward),
+    ContainerStats: unary(deps, 'ContainerStats', containerStats),
+    ListContainerStats: unary(deps, 'ListContainerStats', listContainerStats),
+    PodSandboxStats: unary(deps, 'PodSandboxStats', podSandboxStats),
+    ListPodSandboxStats: unary(deps, 'ListPodSandboxStats', listPodSandboxStats),
+    ListMetricDescriptors: unary(deps, 'ListMetricDescriptors', listMetricDescriptors),
+    ListPodSandboxMetrics: unary(deps, 'ListPodSandboxMetrics', listPodSandboxMetrics),
+    UpdatePodSandboxResources: unary(deps, 'UpdatePodSandboxResources', updatePodSandboxResources),
+    CheckpointContainer: unary(deps, 'CheckpointContainer', checkpointContainer),
+    GetContainerEvents: serverStream(deps, 'GetContainerEvents', getContainerEvents),
+    StreamPodSandboxes: serverStream(deps, 'StreamPodSandboxes', streamPodSandboxes),
+    StreamContainers: serverStream(deps, 'StreamContainers', streamContainers),
+    StreamContainerStats: serverStream(deps, 'StreamContainerStats', streamContainerStats),
+    StreamPodSandboxStats: serverStream(deps, 'StreamPodSandboxStats', streamPodSandboxStats),
+    StreamPodSandboxMetrics: serverStream(deps, 'StreamPodSandboxMetrics', streamPodSandboxMetrics),
   };
   const image: Implementation = {
     PullImage: unary(deps, 'PullImage', pullImage),

@@ -13,6 +13,12 @@ export async function imageFsInfo(ctx: CallContext, _req: ImageFsInfoRequest__Ou
       usedBytes: { value: String(usage.bytes) },
       inodesUsed: { value: String(usage.inodes) },
     }],
-    containerFilesystems: [],
+    // The writable layers, reported apart from the image layers (KubeletSeparateDiskGC).
+    containerFilesystems: [await containerFs(ctx, nowNs)],
   };
+}
+
+async function containerFs(ctx: CallContext, timestamp: string) {
+  const fs = await ctx.deps.stats.containerFilesystem();
+  return { timestamp, fsId: { mountpoint: fs.mountpoint }, usedBytes: { value: String(fs.bytes) }, inodesUsed: { value: String(fs.inodes) } };
 }

@@ -14,6 +14,7 @@ export async function podSandboxStatus(ctx: CallContext, req: PodSandboxStatusRe
       runDir: record.meta.runDir, runtimeHandler: record.meta.runtimeHandler, cgroupParent: record.meta.cgroupParent,
       cniNetwork: record.meta.network?.network.name, cniResult: record.meta.network?.result,
       cniCheck: await ctx.deps.sandboxes.checkNetwork(record),
+      resources: record.status.resources,
     });
   }
   const containers = ctx.deps.containers.list().filter((c) => c.meta.sandboxId === record.meta.id);
