@@ -43,8 +43,9 @@ describe('the berth daemon', () => {
     expect(JSON.parse(s.info.config!)).toMatchObject({ listen: berth.socket, root: berth.root });
   });
 
-  it('answers UNIMPLEMENTED for RPCs of later versions', async () => {
-    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.ContainerStats, { containerId: 'x' }))).toBe('UNIMPLEMENTED');
+  it('answers every RPC with real work: unknown objects are NOT_FOUND, not UNIMPLEMENTED', async () => {
+    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.ContainerStats, { containerId: 'x' }))).toBe('NOT_FOUND');
+    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.PodSandboxStats, { podSandboxId: 'x' }))).toBe('NOT_FOUND');
   });
 
   it('serves on a 0660 socket in a private directory', async () => {

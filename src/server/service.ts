@@ -51,7 +51,7 @@ type Implementation = Record<string, grpc.UntypedHandleCall>;
  * answer UNIMPLEMENTED; the method list comes from the proto, so none can
  * be forgotten.
  */
-export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Implementation; image: Implementation } {
+export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Implementation; image: Implementation; missing: string[] } {
   const runtime: Implementation = {
     Version: unary(deps, 'Version', version),
     Status: unary(deps, 'Status', status),
@@ -97,16 +97,22 @@ export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Impl
     ImageFsInfo: unary(deps, 'ImageFsInfo', imageFsInfo),
     StreamImages: serverStream(deps, 'StreamImages', streamImages),
   };
-  fillUnimplemented(proto.runtime.v1.RuntimeService.service, runtime, deps);
-  fillUnimplemented(proto.runtime.v1.ImageService.service, image, deps);
-  return { runtime, image };
+  const missing = [
+    ...fillUnimplemented(proto.runtime.v1.RuntimeService.service, runtime, deps),
+    ...fillUnimplemented(proto.runtime.v1.ImageService.service, image, deps),
+  ];
+  return { runtime, image, missing };
 }
 
-function fillUnimplemented(definition: grpc.ServiceDefinition, impl: Implementation, deps: Deps): void {
+/** Gives every RPC without a handler the UNIMPLEMENTED answer; returns their names. */
+function fillUnimplemented(definition: grpc.ServiceDefinition, impl: Implementation, deps: Deps): string[] {
+  const missing: string[] = [];
   for (const [name, method] of Object.entries(definition)) {
     if (impl[name]) continue;
+    missing.push(name);
     impl[name] = method.responseStream
       ? serverStream(deps, name, unimplemented(name) as never)
       : unary(deps, name, unimplemented(name));
   }
+  return missing;
 }
