@@ -112,6 +112,13 @@ describe('pod networking through real CNI plugins', () => {
     expect((await cri.exec(probe, ['ping', '-c', '1', '-W', '2', GATEWAY])).exitCode).toBe(0);
     expect((await cri.exec(web, ['ip', '-o', 'addr', 'show', 'eth0'])).stdout).toContain(ipA);
     expect((await cri.exec(web, ['ip', '-o', 'link', 'show', 'lo'])).stdout).toContain('UP');
+    // The traffic shows in pod A's network counters.
+    const stats = (await call(berth.client.runtime, berth.client.runtime.PodSandboxStats, { podSandboxId: a })).stats!;
+    expect(Number(stats.linux!.network!.defaultInterface!.rxBytes!.value)).toBeGreaterThan(0);
+    const rx = Number(stats.linux!.network!.defaultInterface!.txBytes!.value);
+    await cri.exec(probe, ['wget', '-q', '-O', '-', `http://${ipA}/`]);
+    const later = (await call(berth.client.runtime, berth.client.runtime.PodSandboxStats, { podSandboxId: a })).stats!;
+    expect(Number(later.linux!.network!.defaultInterface!.txBytes!.value)).toBeGreaterThan(rx);
   });
 
   it('publishes a host port to another machine and to the host itself', async () => {

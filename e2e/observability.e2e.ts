@@ -26,10 +26,14 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
   let podId: string;
   let pod: ReturnType<typeof podConfig>;
   let burner: string;
+  let metricsPort: number;
   const rt = () => berth.client.runtime;
 
   beforeAll(async () => {
-    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env) });
+    metricsPort = await freePort();
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env), extraArgs: ['--metrics-address', `127.0.0.1:${metricsPort}`],
+    });
     cri = new Cri(berth);
     await cri.pull(IMAGE);
     pod = podConfig('observed', path.join(berth.dir, 'logs'), { linux: { cgroupParent: `/berth-e2e-stats/pod-${Date.now()}` } });
@@ -111,6 +115,23 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
     expect(metrics.map((m) => m.podSandboxId)).toEqual([podId]);
     const streamed = (await drain<{ podSandboxMetrics: unknown[] }>(rt().StreamPodSandboxMetrics({}))).flatMap((m) => m.podSandboxMetrics);
     expect(streamed).toHaveLength(1);
+  });
+
+  it('serves Prometheus metrics that count pulls and failed calls', async () => {
+    const scrape = async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+    const value = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+    const before = await scrape();
+    await cri.pull(IMAGE);
+    await codeOf(cri.pull(`${env.openRegistry}/berth-test/busybox:missing`));
+    await codeOf(call(rt(), rt().ContainerStatus, { containerId: 'f'.repeat(64) }));
+    const after = await scrape();
+    expect(value(after, 'berth_image_pulls_total{result="success"}')).toBe(value(before, 'berth_image_pulls_total{result="success"}') + 1);
+    expect(value(after, 'berth_image_pulls_total{result="failure"}')).toBe(value(before, 'berth_image_pulls_total{result="failure"}') + 1);
+    expect(value(after, 'berth_cri_operation_errors_total{method="ContainerStatus",code="NOT_FOUND"}')).toBe(1);
+    for (const name of ['berth_cri_operations_total', 'berth_cri_operation_duration_seconds_bucket', 'berth_image_pull_bytes_total', 'berth_image_pulls_in_flight',
+      'berth_containers', 'berth_pod_sandboxes', 'berth_process_spawn_duration_seconds_bucket', 'berth_process_resident_memory_bytes']) {
+      expect(after).toContain(name);
+    }
   });
 
   it('records pod resources, reports container filesystems, and refuses checkpoints honestly', async () => {

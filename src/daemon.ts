@@ -15,6 +15,7 @@ import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
 import { StatsService } from './stats/stats-service.js';
+import { BerthMetrics, serveMetrics } from './metrics/prometheus.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
 import { PinnsHelper } from './sandbox/namespaces.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
@@ -73,12 +74,24 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     },
   });
   const events = new EventBus();
+  const countBy = <T>(items: T[], key: (t: T) => string) => {
+    const m = new Map<string, number>();
+    for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+    return m;
+  };
+  const metrics = config.stats.metrics_address
+    ? new BerthMetrics({
+        containers: () => countBy(containers.list(), (c) => c.status.state),
+        sandboxes: () => countBy(sandboxes.list(), (s) => s.status.state),
+      })
+    : undefined;
   const containers = new ContainerService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimes,
     monitor: new Conmon(config.runtime.conmon, conmonLogLevel(config.log_level)),
     images, sandboxes, native, facts, log: log.child({ component: 'containers' }),
     apparmorDefaultLoaded: await loadDefaultAppArmorProfile(facts.apparmor, config.runroot, log),
     events,
+    observer: metrics,
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
@@ -87,7 +100,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     idleTimeoutMs: config.streaming.idle_timeout, containers, sandboxes, native, helper: streamHelperPath(), log: log.child({ component: 'streaming' }),
   });
   const stats = new StatsService(containers, sandboxes, config.runtime.cgroup_manager, () => images.fsUsage().mountpoint);
-  const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, stats, events, lifecycle: { ready: false } };
+  const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, stats, events, metrics, lifecycle: { ready: false } };
   const proto = await loadCriProto();
   const services = buildServices(proto, deps);
   const server = new grpc.Server({
@@ -107,10 +120,13 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     server.bindAsync(`unix://${config.listen}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await restrictSocket(config.listen);
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {
     await streaming.start();
+    if (metrics) metricsServer = await serveMetrics(metrics, config.stats.metrics_address, log.child({ component: 'metrics' }));
   } catch (err) {
     server.forceShutdown();
+    await streaming.stop();
     await images.close();
     throw err;
   }
@@ -151,6 +167,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       containers.close();
       sandboxes.close();
       await streaming.stop();
+      metricsServer?.close();
       await images.close();
       log.info('berth stopped');
       resolveStopped();

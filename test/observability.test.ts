@@ -74,3 +74,17 @@ describe('event bus', () => {
     expect(bus.size).toBe(0);
   });
 });
+
+describe('the Grafana dashboard', () => {
+  it('queries only metrics berth exports', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { BerthMetrics } = await import('../src/metrics/prometheus.js');
+    const dash = JSON.parse(await readFile(new URL('../conf/grafana/berth-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const metrics = new BerthMetrics({ containers: () => new Map([['CONTAINER_RUNNING', 1]]), sandboxes: () => new Map([['SANDBOX_READY', 1]]) });
+    metrics.observeCall('Version', 'OK', 0.001);
+    const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+    const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/berth_[a-z_]+/g) ?? []))
+      .map((n) => n.replace(/_(bucket|sum|count)$/, ''));
+    for (const name of used) expect(exported, name).toContain(name);
+  });
+});

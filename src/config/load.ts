@@ -96,6 +96,9 @@ export function applyToml(config: BerthConfig, source: string, text: string): vo
 
 /** Rules that involve more than one key. */
 function checkWhole(config: BerthConfig, source: string): void {
+  if (config.stats.metrics_address && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(config.stats.metrics_address)) {
+    throw new ConfigError(source, 'stats.metrics_address', `must be host:port, got "${config.stats.metrics_address}"`);
+  }
   if (Boolean(config.streaming.tls_cert) !== Boolean(config.streaming.tls_key)) {
     throw new ConfigError(source, 'streaming.tls_cert', 'tls_cert and tls_key go together');
   }

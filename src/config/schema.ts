@@ -51,6 +51,7 @@ export interface StreamingConfig {
 
 export interface StatsConfig {
   included_pod_metrics: string[];
+  metrics_address: string;
 }
 
 /** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
@@ -178,6 +179,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'A streaming connection with no traffic for this long is closed.' },
   { key: 'stats.included_pod_metrics', spec: { type: 'string-list', pattern: /^(cpu|memory|network|disk|process)$/ },
     doc: 'Metric groups ListPodSandboxMetrics reports: cpu, memory, network, disk, process.' },
+  { key: 'stats.metrics_address', spec: { type: 'string' }, flag: 'metrics-address',
+    doc: 'host:port serving berth\'s Prometheus metrics on /metrics ("": off).' },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -215,7 +218,7 @@ export function defaultConfig(): BerthConfig {
       check_interval: 0,
       cni_conf_template: '',
     },
-    stats: { included_pod_metrics: ['cpu', 'memory', 'network', 'disk', 'process'] },
+    stats: { included_pod_metrics: ['cpu', 'memory', 'network', 'disk', 'process'], metrics_address: '' },
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout: 4 * 3_600_000 },
     runtimes: {
       runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },

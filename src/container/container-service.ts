@@ -49,6 +49,8 @@ export interface ContainerServiceOptions {
   apparmorDefaultLoaded: boolean;
   log: Logger;
   events?: EventBus;
+  /** Metrics hooks, when metrics are on. */
+  observer?: { oomKill(): void; spawned(program: string, action: string, seconds: number): void };
 }
 
 const KILL_WAIT_MS = 10_000;
@@ -173,11 +175,13 @@ export class ContainerService implements PodContainers {
       this.processes.set(id, built.spec.process);
       const logPath = config.logPath ? path.resolve(sandbox.meta.config.logDirectory || '/', config.logPath) : '';
       if (logPath) await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
+      const spawnStarted = performance.now();
       const created = await this.opts.monitor.create({
         id, name, bundle, exitDir: this.exitsDir, persistDir, logPath, socketDir: this.socketDir, runtime,
         tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, logSizeMax: this.opts.runtime.log_size_max,
         timeoutMs: this.opts.runtime.container_create_timeout,
       });
+      this.opts.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
       cleanup.push('runtime container', () => runtime.delete(id, true));
       const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
       const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
@@ -237,8 +241,10 @@ export class ContainerService implements PodContainers {
       const runtime = this.runtimeFor(record.meta.runtimeHandler);
       // Taken before the process runs, so a quick exit never precedes it.
       const startedAt = nowNs();
+      const t0 = performance.now();
       try {
         await runtime.start(record.meta.id);
+        this.opts.observer?.spawned(runtime.handler.name, 'start', (performance.now() - t0) / 1000);
       } catch (err) {
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: 'ContainerCannotRun', message: (err as Error).message }));
         throw err;
@@ -306,6 +312,7 @@ export class ContainerService implements PodContainers {
       await this.store.update(id, (s) => s); // wait for writes in flight
       const status = await exitedStatus(record.meta, this.store.get(id)!.status, exitCode);
       await this.store.update(id, () => status);
+      if (status.reason === 'OOMKilled') this.opts.observer?.oomKill();
       this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
       this.opts.log.info({ containerId: id, exitCode, reason: status.reason }, 'container exited');
     }

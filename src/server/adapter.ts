@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { RuntimeError, errorKind, messageOf } from '../errors.js';
 import type { CallContext, Deps } from './deps.js';
@@ -19,7 +20,7 @@ function logBindings(rpc: string, request: unknown): Record<string, string> {
 function begin(deps: Deps, rpc: string, call: { on(event: 'cancelled', listener: () => void): unknown }, request: unknown) {
   const controller = new AbortController();
   call.on('cancelled', () => controller.abort(new RuntimeError('canceled', `${rpc}: call cancelled by the client`)));
-  const ctx: CallContext = { deps, log: deps.log.child(logBindings(rpc, request)), signal: controller.signal };
+  const ctx: CallContext = { deps, rpc, log: deps.log.child(logBindings(rpc, request)), signal: controller.signal };
   return { ctx, start: performance.now() };
 }
 
@@ -29,6 +30,7 @@ function checkReady(deps: Deps): void {
 
 function logOutcome(ctx: CallContext, start: number, err?: unknown): void {
   const durationMs = Math.round((performance.now() - start) * 1000) / 1000;
+  ctx.deps.metrics?.observeCall(ctx.rpc, err === undefined ? 'OK' : grpcStatusName(toGrpcStatus(err).code), durationMs / 1000);
   if (err === undefined) {
     ctx.log.debug({ durationMs }, 'call done');
     return;
@@ -109,4 +111,8 @@ export function unimplemented(rpc: string): UnaryHandler<unknown, never> {
   return async () => {
     throw new RuntimeError('unimplemented', `${rpc} is not implemented by this version of berth`);
   };
+}
+
+function grpcStatusName(code: number): string {
+  return grpcStatus[code] ?? String(code);
 }

@@ -6,6 +6,7 @@ import type { SandboxService } from '../sandbox/sandbox-service.js';
 import type { StreamingServer } from '../streaming/server.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { StatsService } from '../stats/stats-service.js';
+import type { BerthMetrics } from '../metrics/prometheus.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -22,12 +23,16 @@ export interface Deps {
   streaming: StreamingServer;
   stats: StatsService;
   events: EventBus;
+  /** Absent when metrics are off. */
+  metrics?: BerthMetrics;
   /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
   lifecycle: { ready: boolean };
 }
 
 export interface CallContext {
   deps: Deps;
+  /** The CRI method being served. */
+  rpc: string;
   log: Logger;
   /** Aborted when the client cancels the call or its deadline passes. */
   signal: AbortSignal;

@@ -6,7 +6,8 @@ import type { CallContext } from '../deps.js';
 export async function pullImage(ctx: CallContext, req: PullImageRequest__Output): Promise<PullImageResponse> {
   const image = req.image?.image ?? '';
   if (!image.trim()) throw invalidArgument('PullImage: image.image is empty');
-  const record = await ctx.deps.images.pull(image, req.auth, ctx.signal);
+  const pull = () => ctx.deps.images.pull(image, req.auth, ctx.signal);
+  const record = ctx.deps.metrics ? await ctx.deps.metrics.observePull(pull, (r) => r.size) : await pull();
   // Since Kubernetes 1.36 image_ref must equal Image.id.
   return { imageRef: record.id };
 }
