@@ -52,6 +52,17 @@ export function containerNamespaces(sandbox: SandboxMeta, pidMode: string, pidPa
   return ns;
 }
 
+/**
+ * Mounts propagate between host and container only if the container's
+ * root mount lets them: shared for a bidirectional mount, slave for a
+ * host-to-container one (runc's default is slave already).
+ */
+function rootfsPropagation(mounts: { options?: string[] }[]): { rootfsPropagation?: string } {
+  if (mounts.some((m) => m.options?.includes('rshared'))) return { rootfsPropagation: 'rshared' };
+  if (mounts.some((m) => m.options?.includes('rslave'))) return { rootfsPropagation: 'rslave' };
+  return {};
+}
+
 export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
   const { config, sandbox, facts } = plan;
   const sc = config.linux?.securityContext;
@@ -118,6 +129,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       resources,
       ...(seccomp ? { seccomp } : {}),
       ...(label ? { mountLabel: label } : {}),
+      ...rootfsPropagation(cri.mounts),
       maskedPaths: privileged ? [] : sc?.maskedPaths ?? [],
       readonlyPaths: privileged ? [] : sc?.readonlyPaths ?? [],
     },

@@ -14,16 +14,25 @@ export const ALL_CAPABILITIES = [
 
 let hostCaps: string[] | undefined;
 
-/** The capabilities this kernel knows (from /proc/sys/kernel/cap_last_cap). */
+/**
+ * The capabilities a container can be given here: those this kernel knows
+ * (/proc/sys/kernel/cap_last_cap) and that berth itself holds in its
+ * bounding set. A capability berth lacks (CAP_SYS_RESOURCE on some hosts)
+ * cannot be passed on: asking runc for it fails every privileged container.
+ */
 export async function hostCapabilities(): Promise<string[]> {
   if (hostCaps) return hostCaps;
   let last = ALL_CAPABILITIES.length - 1;
+  let bounding = (1n << 64n) - 1n;
   try {
     last = Math.min(last, Number.parseInt(await readFile('/proc/sys/kernel/cap_last_cap', 'utf8'), 10));
+    const status = await readFile('/proc/self/status', 'utf8');
+    const m = /CapBnd:\s*([0-9a-f]+)/.exec(status);
+    if (m) bounding = BigInt(`0x${m[1]}`);
   } catch {
     // Not Linux or no /proc: assume the full list.
   }
-  hostCaps = ALL_CAPABILITIES.slice(0, last + 1).map((c) => `CAP_${c}`);
+  hostCaps = ALL_CAPABILITIES.slice(0, last + 1).filter((_c, i) => ((bounding >> BigInt(i)) & 1n) === 1n).map((c) => `CAP_${c}`);
   return hostCaps;
 }
 
