@@ -148,6 +148,38 @@ describe('containers through conmon and runc', () => {
     expect(s.user?.linux).toEqual({ uid: '1000', gid: '3000', supplementalGroups: ['3000', '4000'] });
   });
 
+  // Found by critest: berth must not ask runc for capabilities it does not hold itself.
+  it('runs privileged containers and ones that add ALL capabilities', async () => {
+    const priv = await cri.run(podId, containerConfig('privileged', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { privileged: true } } }), pod);
+    const status = (await cri.exec(priv, ['cat', '/proc/self/status'])).stdout;
+    expect(BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`) & (1n << 21n)).not.toBe(0n); // CAP_SYS_ADMIN
+    const all = await cri.run(podId, containerConfig('all-caps', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { capabilities: { addCapabilities: ['ALL'] } } } }), pod);
+    expect((await cri.exec(all, ['true'])).exitCode).toBe(0);
+  });
+
+  // Found by critest: a bidirectional mount needs a shared container root.
+  it('propagates mounts both ways with PROPAGATION_BIDIRECTIONAL', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { mkdir: mk, readdir: ls } = await import('node:fs/promises');
+    const run = promisify(execFile);
+    const src = path.join(berth.dir, 'shared-src');
+    await mk(src, { recursive: true });
+    await run('mount', ['--bind', src, src]);
+    await run('mount', ['--make-rshared', src]);
+    try {
+      const id = await cri.run(podId, containerConfig('propagate', IMAGE, {
+        command: ['sleep', '600'], mounts: [{ containerPath: '/mnt/shared', hostPath: src, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
+        linux: { securityContext: { privileged: true } },
+      }), pod);
+      expect((await cri.exec(id, ['sh', '-c', 'mkdir -p /mnt/shared/inner && mount --bind /etc /mnt/shared/inner'])).exitCode).toBe(0);
+      expect(await ls(path.join(src, 'inner'))).toContain('passwd');
+      await cri.removeContainer(id);
+    } finally {
+      await run('umount', ['-R', src]).catch(() => undefined);
+    }
+  });
+
   it('limits memory, changes the limit on update, and reports an OOM kill', async () => {
     const id = await cri.run(podId, containerConfig('limited', IMAGE, {
       command: ['sleep', '600'], linux: { resources: { memoryLimitInBytes: 64 << 20, cpuShares: 512 } },
