@@ -180,6 +180,34 @@ describe('containers through conmon and runc', () => {
     }
   });
 
+  it('makes a recursive read-only mount read-only all the way down', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { mkdir: mk, rm: rmrf } = await import('node:fs/promises');
+    const run = promisify(execFile);
+    const status = await call(berth.client.runtime, berth.client.runtime.Status, {});
+    expect(status.runtimeHandlers.every((h) => h.features?.recursiveReadOnlyMounts)).toBe(true);
+    const src = path.join(berth.dir, 'rro-src');
+    await mk(path.join(src, 'sub'), { recursive: true });
+    await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(src, 'sub')]);
+    try {
+      const ro = (extra: object) => containerConfig(`rro-${Object.keys(extra).length}`, IMAGE, {
+        command: ['sleep', '600'], mounts: [{ containerPath: '/data', hostPath: src, readonly: true, recursiveReadOnly: true, ...extra }],
+      });
+      const id = await cri.run(podId, ro({}), pod);
+      const touch = await cri.exec(id, ['touch', '/data/sub/x']);
+      expect(touch.stderr).toContain('Read-only file system');
+      // The mount point is not kept busy on the host (critest removes it while the container runs).
+      await run('umount', [path.join(src, 'sub')]);
+      await rmrf(src, { recursive: true });
+      await cri.removeContainer(id);
+      expect(await codeOf(cri.createContainer(podId, ro({ readonly: false }), pod))).toBe('INVALID_ARGUMENT');
+    } finally {
+      await run('umount', [path.join(src, 'sub')]).catch(() => undefined);
+      await rmrf(src, { recursive: true, force: true });
+    }
+  });
+
   it('limits memory, changes the limit on update, and reports an OOM kill', async () => {
     const id = await cri.run(podId, containerConfig('limited', IMAGE, {
       command: ['sleep', '600'], linux: { resources: { memoryLimitInBytes: 64 << 20, cpuShares: 512 } },

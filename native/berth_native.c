@@ -24,8 +24,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/syscall.h>
+#include <linux/mount.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE };
 
 struct job {
   napi_async_work work;
@@ -179,6 +181,15 @@ static void execute(napi_env env, void *arg) {
     j->syscall = "connect";
     run_connect(j);
     break;
+  case OP_RDONLY_RECURSIVE: {
+    /* mount_setattr(2) with AT_RECURSIVE: every mount of the tree read-only. */
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    j->syscall = "mount_setattr";
+    if (syscall(__NR_mount_setattr, AT_FDCWD, j->path, AT_RECURSIVE, &attr, sizeof attr) != 0) j->err = errno;
+    break;
+  }
   }
 }
 
@@ -357,6 +368,14 @@ static napi_value js_connect_in_netns(napi_env env, napi_callback_info info) {
   return start(env, j);
 }
 
+/* readOnlyRecursive(path): makes the mount at path and all below it read-only. */
+static napi_value js_read_only_recursive(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct job *j = new_job(env, info, OP_RDONLY_RECURSIVE, 1, argv);
+  if (!j) return NULL;
+  return start(env, j);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -366,6 +385,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
     {"connectInNetns", NULL, js_connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

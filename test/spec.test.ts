@@ -226,3 +226,13 @@ describe('AppArmor and SELinux', () => {
     expect(selinuxLabel(true, null)).toBeUndefined();
   });
 });
+
+describe('recursive read-only mounts', () => {
+  it('need a kernel with mount_setattr (5.12)', async () => {
+    const { rroSupported } = await import('../src/container/rro.js');
+    expect(rroSupported('6.1.0-18-amd64')).toBe(true);
+    expect(rroSupported('5.12.0')).toBe(true);
+    expect(rroSupported('5.10.0-28-amd64')).toBe(false);
+    expect(rroSupported('4.19.0')).toBe(false);
+  });
+});

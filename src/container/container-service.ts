@@ -29,6 +29,7 @@ import { exitedStatus } from './exit-status.js';
 import { isSameProcess, processStartTime, signalName } from './process-info.js';
 import { type RootfsPaths, mountRootfs, removeRootfs, rootfsPaths, unmountRootfs } from './rootfs.js';
 import { buildSpec } from './spec/build.js';
+import { prepareRecursiveReadOnly, releaseRecursiveReadOnly, rroSupported } from './rro.js';
 import { hostCapabilities } from './spec/capabilities.js';
 import { type CriResources, ociResources } from './spec/resources.js';
 import { checkUserRequest, resolveUser } from './spec/user.js';
@@ -148,7 +149,10 @@ export class ContainerService implements PodContainers {
     const cleanup = new CleanupStack(log);
     try {
       await mkdir(bundle, { recursive: true, mode: 0o700 });
-      cleanup.push('bundle', () => removeIfExists(bundle));
+      cleanup.push('bundle', async () => {
+        await releaseRecursiveReadOnly(this.opts.native, bundle);
+        await removeIfExists(bundle);
+      });
       await mkdir(persistDir, { recursive: true, mode: 0o700 });
       cleanup.push('persist dir', () => removeIfExists(persistDir));
       await mountRootfs(this.opts.native, paths, image.lowerDirs, image.storageRoot);
@@ -169,7 +173,8 @@ export class ContainerService implements PodContainers {
         id, config, sandbox: sandbox.meta, imageConfig: image.config, imageName: config.image!.image, user, cwd,
         facts: this.opts.facts, runtime: this.opts.runtime, hostCapabilities: await hostCapabilities(),
         cgroupsPath: containerCgroupsPath(this.opts.runtime.cgroup_manager, sandbox.meta.cgroupParent, id),
-        pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: false, apparmorDefaultLoaded: this.opts.apparmorDefaultLoaded,
+        pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: rroSupported(),
+        prepareRro: (source, index) => prepareRecursiveReadOnly(this.opts.native, bundle, source, index), apparmorDefaultLoaded: this.opts.apparmorDefaultLoaded,
       });
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec));
       this.processes.set(id, built.spec.process);
@@ -182,6 +187,9 @@ export class ContainerService implements PodContainers {
         timeoutMs: this.opts.runtime.container_create_timeout,
       });
       this.opts.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
+      // The container now has its own copies of the read-only trees; the host's
+      // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
+      await releaseRecursiveReadOnly(this.opts.native, bundle);
       cleanup.push('runtime container', () => runtime.delete(id, true));
       const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
       const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
@@ -355,6 +363,7 @@ export class ContainerService implements PodContainers {
       if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, 0).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
       await runtime.delete(meta.id, true);
       await removeRootfs(this.opts.native, rootfsPaths(meta.bundle, meta.persistDir));
+      await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
       await removeIfExists(meta.bundle);
       await rm(path.join(this.exitsDir, meta.id), { force: true });
       await rm(path.join(this.socketDir, meta.id), { force: true });
@@ -457,6 +466,7 @@ export class ContainerService implements PodContainers {
       this.opts.log.warn({ containerId: id }, 'removing a container bundle without a record');
       await this.runtimeFor(this.opts.runtime.default_runtime).delete(id, true).catch(() => undefined);
       await unmountRootfs(this.opts.native, rootfsPaths(path.join(dir, id), this.store.dirOf(id)));
+      await releaseRecursiveReadOnly(this.opts.native, path.join(dir, id));
       await removeIfExists(path.join(dir, id));
     }
   }

@@ -21,8 +21,12 @@ export interface NativeOps {
   umount2(target: string, flags: number): Promise<void>;
   /** A TCP connection to `address:port` made inside the network namespace pinned at `nsPath`; returns the fd. */
   connectInNetns(nsPath: string, address: string, port: number): Promise<number>;
+  /** mount_setattr(2) with AT_RECURSIVE: the mount at `path` and every mount below it become read-only. */
+  readOnlyRecursive(path: string): Promise<void>;
 }
 
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
@@ -42,6 +46,7 @@ interface RawModule {
   mount(source: string, target: string, fstype: string, flags: number, data: string | null, cwd: string | null): Promise<void>;
   umount2(target: string, flags: number): Promise<void>;
   connectInNetns(nsPath: string, address: string, port: number): Promise<number>;
+  readOnlyRecursive(path: string): Promise<void>;
 }
 
 let loaded: NativeOps | undefined;
@@ -68,6 +73,7 @@ export function nativeOps(): NativeOps {
     mount: (source, target, fstype, flags, data, cwd) => raw.mount(source, target, fstype, flags, data ?? null, cwd ?? null),
     umount2: (target, flags) => raw.umount2(target, flags),
     connectInNetns: (nsPath, address, port) => raw.connectInNetns(nsPath, address, port),
+    readOnlyRecursive: (p) => raw.readOnlyRecursive(p),
   };
   return loaded;
 }

@@ -8,7 +8,7 @@ import { processArgs } from './args.js';
 import { capabilitySets } from './capabilities.js';
 import { criDevices, hostDevices } from './devices.js';
 import { buildEnv } from './env.js';
-import { type CriMount, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
+import { type CriMount, type RroPreparer, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
 import { type CriResources, oomScoreAdj, ociResources, rlimits } from './resources.js';
 import { selectSeccomp } from './seccomp.js';
 import { apparmorProfile, selinuxLabel } from './lsm.js';
@@ -32,6 +32,8 @@ export interface SpecPlan {
   /** Path of the PID namespace to join (pod infra or target container), if any. */
   pidNamespacePath?: string;
   rroSupported: boolean;
+  /** Prepares recursive read-only trees on the host (see container/rro.ts). */
+  prepareRro?: RroPreparer;
   /** Whether berth's default AppArmor profile is loaded on this host. */
   apparmorDefaultLoaded: boolean;
 }
@@ -79,7 +81,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
   const cri = await criMounts(config.mounts.map((m) => ({
     containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: m.propagation,
     recursiveReadOnly: m.recursiveReadOnly, selinuxRelabel: m.selinuxRelabel,
-  })), plan.rroSupported);
+  })), plan.rroSupported, plan.prepareRro);
   const mounts = mergeMounts(
     defaultMounts(privileged, false),
     podMounts({ shm: sandbox.files.shm, hostname: sandbox.files.hostname, resolvConf: sandbox.files.resolvConf, hosts: sandbox.files.hosts }, readonlyRootfs),

@@ -60,7 +60,10 @@ export function podMounts(files: PodFiles, readonlyRootfs: boolean): Mount[] {
  * CRI mounts as OCI bind mounts: host symlinks resolved, missing host
  * directories created (as containerd does), parents before children.
  */
-export async function criMounts(mounts: CriMount[], rroSupported: boolean): Promise<{ mounts: Mount[]; reported: CriMount[] }> {
+/** Turns a host path into a recursively read-only tree to bind (absent: not supported). */
+export type RroPreparer = (source: string, index: number) => Promise<string>;
+
+export async function criMounts(mounts: CriMount[], rroSupported: boolean, prepareRro?: RroPreparer): Promise<{ mounts: Mount[]; reported: CriMount[] }> {
   const out: Mount[] = [];
   const reported: CriMount[] = [];
   const sorted = [...mounts].sort((a, b) => depth(a.containerPath) - depth(b.containerPath));
@@ -68,7 +71,7 @@ export async function criMounts(mounts: CriMount[], rroSupported: boolean): Prom
     if (!m.containerPath || !path.isAbsolute(m.containerPath)) throw invalidArgument(`mount container_path "${m.containerPath}" must be an absolute path`);
     if (!m.hostPath || !path.isAbsolute(m.hostPath)) throw invalidArgument(`mount host_path "${m.hostPath}" for ${m.containerPath} must be an absolute path`);
     if (m.recursiveReadOnly && !m.readonly) throw invalidArgument(`mount ${m.containerPath}: recursive_read_only needs readonly`);
-    if (m.recursiveReadOnly && !rroSupported) throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts are not supported by this runtime handler`);
+    if (m.recursiveReadOnly && (!rroSupported || !prepareRro)) throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts are not supported by this runtime handler`);
     if (m.recursiveReadOnly && m.propagation !== 'PROPAGATION_PRIVATE' && m.propagation !== '') {
       throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts need private propagation`);
     }
@@ -81,7 +84,8 @@ export async function criMounts(mounts: CriMount[], rroSupported: boolean): Prom
       source = await realpath(m.hostPath);
     }
     const propagation = PROPAGATION[m.propagation] ?? 'rprivate';
-    const access = m.recursiveReadOnly ? 'rro' : m.readonly ? 'ro' : 'rw';
+    if (m.recursiveReadOnly && prepareRro) source = await prepareRro(source, out.length);
+    const access = m.readonly || m.recursiveReadOnly ? 'ro' : 'rw';
     out.push({ destination: path.normalize(m.containerPath), type: 'bind', source, options: ['rbind', propagation, access] });
     reported.push(m);
   }

@@ -1,5 +1,6 @@
 import type { StatusRequest__Output } from '../../generated/runtime/v1/StatusRequest.js';
 import type { StatusResponse } from '../../generated/runtime/v1/StatusResponse.js';
+import { rroSupported } from '../../container/rro.js';
 import type { CallContext } from '../deps.js';
 
 /**
@@ -21,12 +22,13 @@ export async function status(ctx: CallContext, req: StatusRequest__Output): Prom
       ],
     },
     info,
-    // Features are stated honestly: runc 1.1 here cannot apply recursive
-    // read-only mounts and berth does not set up user namespaces yet.
+    // Features are stated honestly: recursive read-only mounts where the
+    // kernel has mount_setattr (berth prepares them, not runc); berth does
+    // not set up user namespaces yet.
     runtimeHandlers: Object.keys(ctx.deps.config.runtimes).map((name) => ({
       name: name === ctx.deps.config.runtime.default_runtime ? '' : name,
-      features: { recursiveReadOnlyMounts: false, userNamespaces: false },
-    })).concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: false, userNamespaces: false } }]),
+      features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: false },
+    })).concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: false } }]),
     features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
   };
 }

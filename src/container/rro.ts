@@ -1,0 +1,55 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { release } from 'node:os';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+import { MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC, type NativeOps } from '../native/index.js';
+
+/**
+ * Recursive read-only mounts. runc 1.1 cannot apply them itself, so berth
+ * prepares the tree on the host: a private recursive bind of the source
+ * under the container's bundle, made read-only mount by mount with
+ * mount_setattr(AT_RECURSIVE); the container then bind-mounts that tree,
+ * whose submounts stay read-only. Needs Linux 5.12 or later.
+ */
+export function rroSupported(kernelRelease = release()): boolean {
+  const [major, minor] = kernelRelease.split('.').map((n) => Number.parseInt(n, 10));
+  return (major ?? 0) > 5 || ((major ?? 0) === 5 && (minor ?? 0) >= 12);
+}
+
+export function rroDir(bundle: string): string {
+  return path.join(bundle, 'rro');
+}
+
+/** Prepares one source; returns the path to bind into the container. */
+export async function prepareRecursiveReadOnly(native: NativeOps, bundle: string, source: string, index: number): Promise<string> {
+  const target = path.join(rroDir(bundle), String(index));
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  await native.mount(source, target, '', MS_BIND | MS_REC);
+  try {
+    // Private first: nothing done to this copy may propagate back to the host.
+    await native.mount('', target, '', MS_PRIVATE | MS_REC);
+    await native.readOnlyRecursive(target);
+  } catch (err) {
+    await native.umount2(target, MNT_DETACH).catch(() => undefined);
+    throw err;
+  }
+  return target;
+}
+
+/** Detaches every prepared tree of a container (before its bundle is removed). */
+export async function releaseRecursiveReadOnly(native: NativeOps, bundle: string): Promise<void> {
+  const dir = rroDir(bundle);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  for (const n of names) {
+    await native.umount2(path.join(dir, n), MNT_DETACH).catch((err: unknown) => {
+      if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'ENOENT') throw err;
+    });
+  }
+  await rm(dir, { recursive: true, force: true });
+}
