@@ -1,5 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { decodeWsMessage, wsSender } from './ws-frames.js';
 import type { Channels, Outcome, TerminalSize } from './channels.js';
 import { parseResizes, statusPayload } from './channels.js';
 
@@ -14,11 +15,7 @@ export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.
 
 export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): Channels {
   const base64 = protocol.includes('base64');
-  const send = (channel: number, data: Buffer) => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (base64) ws.send(`${channel}${data.toString('base64')}`);
-    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
-  };
+  const send = wsSender(ws, base64);
   const out = (channel: number) => new Writable({
     write(chunk: Buffer, _enc, cb) {
       send(channel, chunk);
@@ -34,18 +31,9 @@ export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boole
     resizes.forEach((h) => h(s));
   });
   ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
-    let channel: number;
-    let data: Buffer;
-    if (base64 && !isBinary) {
-      const text = raw.toString();
-      channel = Number(text[0]);
-      data = Buffer.from(text.slice(1), 'base64');
-    } else {
-      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
-      if (buf.length === 0) return;
-      channel = buf[0]!;
-      data = buf.subarray(1);
-    }
+    const message = decodeWsMessage(raw, isBinary, base64);
+    if (!message) return;
+    const { channel, data } = message;
     if (channel === 255) {
       if (data[0] === 0) stdin?.end();
       return;

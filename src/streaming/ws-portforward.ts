@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { decodeWsMessage, wsSender } from './ws-frames.js';
 import type { Dialer } from './portforward.js';
 
 /**
@@ -12,11 +13,7 @@ export const WS_PORTFORWARD_CHANNEL_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64
 
 export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer): void {
   const base64 = ws.protocol.includes('base64');
-  const send = (channel: number, data: Buffer) => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (base64) ws.send(`${channel}${data.toString('base64')}`);
-    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
-  };
+  const send = wsSender(ws, base64);
   const sockets = new Map<number, Socket>();
   const pending = new Map<number, Buffer[]>();
   ports.forEach((port, i) => {
@@ -40,18 +37,9 @@ export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer)
     });
   });
   ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
-    let channel: number;
-    let data: Buffer;
-    if (base64 && !isBinary) {
-      const text = raw.toString();
-      channel = Number(text[0]);
-      data = Buffer.from(text.slice(1), 'base64');
-    } else {
-      const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
-      if (buf.length === 0) return;
-      channel = buf[0]!;
-      data = buf.subarray(1);
-    }
+    const message = decodeWsMessage(raw, isBinary, base64);
+    if (!message) return;
+    const { channel, data } = message;
     if (channel % 2 !== 0) return; // error channels only flow to the client
     const i = channel / 2;
     const socket = sockets.get(i);

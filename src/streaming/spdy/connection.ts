@@ -168,30 +168,11 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   }
 
   private inflateBlock(block: Buffer): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const out: Buffer[] = [];
-      const onData = (c: Buffer) => out.push(c);
-      this.inflate.on('data', onData);
-      this.inflate.write(block);
-      this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        this.inflate.off('data', onData);
-        resolve(Buffer.concat(out));
-      });
-      this.inflate.once('error', reject);
-    });
+    return syncFlush(this.inflate, block);
   }
 
   private deflateBlock(block: Buffer): Promise<Buffer> {
-    const result = this.compressQueue.then(() => new Promise<Buffer>((resolve) => {
-      const out: Buffer[] = [];
-      const onData = (c: Buffer) => out.push(c);
-      this.deflate.on('data', onData);
-      this.deflate.write(block);
-      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        this.deflate.off('data', onData);
-        resolve(Buffer.concat(out));
-      });
-    }));
+    const result = this.compressQueue.then(() => syncFlush(this.deflate, block));
     this.compressQueue = result.then(() => undefined, () => undefined);
     return result;
   }
@@ -234,4 +215,24 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     this.emit('close');
     this.removeAllListeners('close');
   }
+}
+
+/**
+ * Pushes one header block through a connection-long zlib stream and
+ * collects what a SYNC_FLUSH yields: each block is self-delimiting while
+ * the compression context carries on.
+ */
+function syncFlush(stream: zlib.Inflate | zlib.Deflate, block: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const onData = (c: Buffer) => out.push(c);
+    stream.on('data', onData);
+    stream.once('error', reject);
+    stream.write(block);
+    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      stream.off('data', onData);
+      stream.off('error', reject);
+      resolve(Buffer.concat(out));
+    });
+  });
 }
