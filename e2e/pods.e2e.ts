@@ -62,6 +62,43 @@ describe('pod sandboxes', () => {
     expect(listed.map((c) => c.metadata?.name).sort()).toEqual(['a', 'b']);
   });
 
+  it('gives a pod its own user namespace, which owns its other namespaces', async () => {
+    const map = [{ containerId: 0, hostId: 200000, length: 65536 }];
+    const ns = { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD', usernsOptions: { mode: 'POD', uids: map, gids: map } } } as const;
+    const pod = podConfig('userns', logDir('userns'), { linux: { securityContext: ns, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' } } });
+    const id = await cri.runPod(pod);
+    pods.push(id);
+    const c = await cri.run(id, containerConfig('c', IMAGE, {
+      command: ['sleep', '600'], linux: { securityContext: { namespaceOptions: ns.namespaceOptions, capabilities: { addCapabilities: ['SYS_ADMIN'] } } },
+    }), pod);
+    expect((await cri.exec(c, ['cat', '/proc/self/uid_map'])).stdout).toMatch(/^\s+0\s+200000\s+65536\n$/);
+    expect((await cri.exec(c, ['hostname'])).stdout.trim()).toBe('userns');
+    // With CAP_SYS_ADMIN in the pod's user namespace, the container may change
+    // the hostname the pod owns, yet it is uid 200000 on the host.
+    expect((await cri.exec(c, ['hostname', 'renamed'])).exitCode).toBe(0);
+    const hostUid = (await readFile(`/proc/${(JSON.parse((await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: c, verbose: true })).info.info!) as { pid: number }).pid}/status`, 'utf8'))
+      .split('\n').find((l) => l.startsWith('Uid:'))!;
+    expect(hostUid).toMatch(/^Uid:\s+200000\s/);
+  });
+
+  it('refuses user namespace settings it cannot honour', async () => {
+    const bad = [
+      { mode: 'CONTAINER', uids: [], gids: [] },
+      { mode: 'TARGET', uids: [], gids: [] },
+      { mode: 'POD', uids: [{ containerId: 0, hostId: 1000, length: 10 }, { containerId: 10, hostId: 5000, length: 10 }], gids: [{ containerId: 0, hostId: 1000, length: 10 }] },
+      { mode: 'POD', uids: [{ containerId: 1, hostId: 1000, length: 10 }], gids: [{ containerId: 1, hostId: 1000, length: 10 }] },
+    ] as const;
+    for (const usernsOptions of bad) {
+      const pod = podConfig('bad-userns', logDir('x'), { linux: { securityContext: { namespaceOptions: { usernsOptions } } } });
+      expect(await codeOf(cri.runPod(pod))).toBe('INVALID_ARGUMENT');
+    }
+    const map = [{ containerId: 0, hostId: 1000, length: 100 }];
+    const hostNet = podConfig('bad-userns', logDir('x'), { linux: { securityContext: { namespaceOptions: { network: 'NODE', usernsOptions: { mode: 'POD', uids: map, gids: map } } } } });
+    expect(await codeOf(cri.runPod(hostNet))).toBe('INVALID_ARGUMENT');
+    const status = await call(berth.client.runtime, berth.client.runtime.Status, {});
+    expect(status.runtimeHandlers.every((h) => h.features?.userNamespaces)).toBe(true);
+  });
+
   it('uses the host namespaces a pod asks for', async () => {
     const pod = podConfig('hostns', logDir('hostns'), {
       linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } },

@@ -6,7 +6,12 @@
  * where their values belong, and brings up the loopback interface.
  *
  *   berth-pinns [--net FILE] [--ipc FILE] [--uts FILE] [--hostname NAME]
- *               [--sysctl key=value]...
+ *               [--sysctl key=value]... [--user FILE --uid-map "C H N" --gid-map "C H N"]
+ *
+ * With --user, the namespaces are made by a child process that first
+ * enters a new user namespace (mapped by this process, as host root), so
+ * they belong to that user namespace: a container joining them is root
+ * over its pod's network, IPC and hostname, but nothing on the host.
  *
  * Each FILE must not exist yet. On any failure every pin made so far is
  * undone, the error goes to stderr and the exit status is 1.
@@ -22,6 +27,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +40,7 @@ struct pin {
 };
 
 static struct pin pins[] = {
+  {"user", CLONE_NEWUSER, NULL, 0},
   {"net", CLONE_NEWNET, NULL, 0},
   {"ipc", CLONE_NEWIPC, NULL, 0},
   {"uts", CLONE_NEWUTS, NULL, 0},
@@ -96,14 +104,41 @@ static void write_sysctl(const char *kv) {
   close(fd);
 }
 
+static void setup_inside(int flags, const char *hostname, int argc, char **argv) {
+  if (flags && unshare(flags) != 0) fail("unshare", "");
+  if (hostname && sethostname(hostname, strlen(hostname)) != 0) fail("sethostname", hostname);
+  if (flags & CLONE_NEWNET) loopback_up();
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--sysctl") && i + 1 < argc) write_sysctl(argv[++i]);
+  }
+}
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open", path);
+  size_t len = strlen(text);
+  if (write(fd, text, len) != (ssize_t)len) fail("cannot write", path);
+  close(fd);
+}
+
+static void pin_from(const char *proc_root, size_t p) {
+  char src[128];
+  snprintf(src, sizeof src, "%s/ns/%s", proc_root, pins[p].ns);
+  if (mount(src, pins[p].file, NULL, MS_BIND, NULL) != 0) fail("cannot pin", pins[p].file);
+  pins[p].done = 1;
+}
+
 int main(int argc, char **argv) {
   const char *hostname = NULL;
+  const char *uid_map = NULL, *gid_map = NULL;
   int flags = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--hostname") && v) { hostname = v; i++; continue; }
     if (!strcmp(a, "--sysctl") && v) { i++; continue; } /* applied after unshare */
+    if (!strcmp(a, "--uid-map") && v) { uid_map = v; i++; continue; }
+    if (!strcmp(a, "--gid-map") && v) { gid_map = v; i++; continue; }
     int matched = 0;
     for (size_t p = 0; p < NPINS; p++) {
       char opt[16];
@@ -130,18 +165,56 @@ int main(int argc, char **argv) {
     }
     close(fd);
   }
-  if (flags && unshare(flags) != 0) fail("unshare", "");
-  if (hostname && sethostname(hostname, strlen(hostname)) != 0) fail("sethostname", hostname);
-  if (flags & CLONE_NEWNET) loopback_up();
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--sysctl") && i + 1 < argc) write_sysctl(argv[++i]);
+  if (!(flags & CLONE_NEWUSER)) {
+    setup_inside(flags, hostname, argc, argv);
+    for (size_t p = 0; p < NPINS; p++) if (pins[p].file) pin_from("/proc/self", p);
+    return 0;
   }
-  for (size_t p = 0; p < NPINS; p++) {
-    if (!pins[p].file) continue;
-    char src[64];
-    snprintf(src, sizeof src, "/proc/self/ns/%s", pins[p].ns);
-    if (mount(src, pins[p].file, NULL, MS_BIND, NULL) != 0) fail("cannot pin", pins[p].file);
-    pins[p].done = 1;
+  if (!uid_map || !gid_map) {
+    errno = EINVAL;
+    fail("--user needs --uid-map and --gid-map", "");
   }
+  /* A child enters the new user namespace; this process maps it; the child
+   * then makes the other namespaces inside it and waits to be pinned. */
+  int to_child[2], to_parent[2];
+  if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(to_parent, O_CLOEXEC) != 0) fail("pipe", "");
+  pid_t child = fork();
+  if (child < 0) fail("fork", "");
+  char c = 0;
+  if (child == 0) {
+    if (unshare(CLONE_NEWUSER) != 0) _exit(10);
+    if (write(to_parent[1], "u", 1) != 1) _exit(11);
+    if (read(to_child[0], &c, 1) != 1) _exit(12);
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) _exit(13);
+    setup_inside(flags & ~CLONE_NEWUSER, hostname, argc, argv);
+    if (write(to_parent[1], "r", 1) != 1) _exit(14);
+    if (read(to_child[0], &c, 1) < 0) _exit(15); /* until pinned */
+    _exit(0);
+  }
+  close(to_child[0]);
+  close(to_parent[1]);
+  char proc_root[64], path[96], line[128];
+  snprintf(proc_root, sizeof proc_root, "/proc/%d", (int)child);
+  int status;
+  if (read(to_parent[0], &c, 1) != 1) {
+    waitpid(child, &status, 0);
+    errno = ECHILD;
+    fail("entering a new user namespace failed", "");
+  }
+  snprintf(path, sizeof path, "%s/uid_map", proc_root);
+  snprintf(line, sizeof line, "%s\n", uid_map);
+  write_file(path, line);
+  snprintf(path, sizeof path, "%s/gid_map", proc_root);
+  snprintf(line, sizeof line, "%s\n", gid_map);
+  write_file(path, line);
+  if (write(to_child[1], "m", 1) != 1) fail("signal child", "");
+  if (read(to_parent[0], &c, 1) != 1) {
+    waitpid(child, &status, 0);
+    errno = ECHILD;
+    fail("setting up namespaces in the user namespace failed", "");
+  }
+  for (size_t p = 0; p < NPINS; p++) if (pins[p].file) pin_from(proc_root, p);
+  kill(child, SIGKILL);
+  waitpid(child, &status, 0);
   return 0;
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { lchown } from 'node:fs/promises';
+import { chmod, lchown } from 'node:fs/promises';
 import path from 'node:path';
 import type { BerthConfig } from './config/schema.js';
 import { ImageService } from './image/image-service.js';
@@ -41,8 +41,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const info = await versionInfo();
   log.info({ version: info.version, commit: info.gitCommit, listen: config.listen, root: config.root, runroot: config.runroot }, 'berth starting');
   await ensureDir(config.root, 0o711);
-  // The socket lives in runroot by default: 0750 keeps it from other users.
-  await ensureDir(config.runroot, 0o750);
+  // 0711: other users may pass through (containers in a user namespace run
+  // as unprivileged host uids and must reach their files) but not list it;
+  // the socket itself is 0660.
+  await ensureDir(config.runroot, 0o711);
+  await chmod(config.runroot, 0o711);
   const native = nativeOps();
   const images = new ImageService({
     storageRoot: path.join(config.root, 'storage'),

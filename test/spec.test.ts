@@ -236,3 +236,22 @@ describe('recursive read-only mounts', () => {
     expect(rroSupported('4.19.0')).toBe(false);
   });
 });
+
+describe('pod user namespaces', () => {
+  it('accept one mapping of container id 0, NODE, or nothing', async () => {
+    const { podUserns } = await import('../src/sandbox/userns.js');
+    const map = [{ containerId: 0, hostId: 1000, length: 65536 }];
+    expect(podUserns({ mode: 'POD', uids: map, gids: map })).toEqual({
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 65536 }],
+    });
+    expect(podUserns({ mode: 'NODE', uids: [], gids: [] })).toBeUndefined();
+    expect(podUserns(null)).toBeUndefined();
+    for (const bad of [
+      { mode: 'CONTAINER', uids: [], gids: [] },
+      { mode: 'POD', uids: [], gids: map },
+      { mode: 'POD', uids: [...map, ...map], gids: map },
+      { mode: 'POD', uids: [{ containerId: 5, hostId: 1000, length: 5 }], gids: map },
+      { mode: 'NODE', uids: map, gids: map },
+    ]) expect(() => podUserns(bad)).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
+  });
+});

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,9 @@ export function spawnBerth(args: string[], logFile?: string): ChildProcess {
 
 export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon> {
   const dir = opts.reuse?.dir ?? (await mkdtemp(path.join(tmpdir(), 'berth-e2e-')));
+  // Containers in a user namespace run as unprivileged host uids that must
+  // pass through runroot's parents, as they can through /run.
+  await chmod(dir, 0o711);
   const socket = path.join(dir, 'run', 'berth.sock');
   const root = path.join(dir, 'root');
   const runroot = path.join(dir, 'run');

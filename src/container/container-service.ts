@@ -29,6 +29,7 @@ import { exitedStatus } from './exit-status.js';
 import { isSameProcess, processStartTime, signalName } from './process-info.js';
 import { type RootfsPaths, mountRootfs, removeRootfs, rootfsPaths, unmountRootfs } from './rootfs.js';
 import { buildSpec } from './spec/build.js';
+import { prepareMountTargets } from './mount-targets.js';
 import { prepareRecursiveReadOnly, releaseRecursiveReadOnly, rroSupported } from './rro.js';
 import { hostCapabilities } from './spec/capabilities.js';
 import { type CriResources, ociResources } from './spec/resources.js';
@@ -148,7 +149,10 @@ export class ContainerService implements PodContainers {
     const paths = rootfsPaths(bundle, persistDir);
     const cleanup = new CleanupStack(log);
     try {
-      await mkdir(bundle, { recursive: true, mode: 0o700 });
+      // Traversable (not listable): in a user namespace the container's root
+      // is an unprivileged host uid that must still reach its root filesystem.
+      await mkdir(path.dirname(bundle), { recursive: true, mode: 0o711 });
+      await mkdir(bundle, { mode: 0o711 });
       cleanup.push('bundle', async () => {
         await releaseRecursiveReadOnly(this.opts.native, bundle);
         await removeIfExists(bundle);
@@ -176,7 +180,9 @@ export class ContainerService implements PodContainers {
         pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: rroSupported(),
         prepareRro: (source, index) => prepareRecursiveReadOnly(this.opts.native, bundle, source, index), apparmorDefaultLoaded: this.opts.apparmorDefaultLoaded,
       });
-      await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec));
+      const userns = sandbox.meta.userns;
+      if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
+      await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
       this.processes.set(id, built.spec.process);
       const logPath = config.logPath ? path.resolve(sandbox.meta.config.logDirectory || '/', config.logPath) : '';
       if (logPath) await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });

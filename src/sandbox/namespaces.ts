@@ -3,6 +3,7 @@ import path from 'node:path';
 import { RuntimeError, errnoCode } from '../errors.js';
 import { MNT_DETACH, type NativeOps } from '../native/index.js';
 import { failureText, runCommand } from '../util/exec.js';
+import type { PodUserns } from './userns.js';
 
 /**
  * Pod namespaces pinned to files by the berth-pinns helper: new network,
@@ -16,9 +17,11 @@ export interface PinRequest {
   uts: boolean;
   hostname?: string;
   sysctls: string[];
+  /** A pod user namespace that owns the others. */
+  userns?: PodUserns;
 }
 
-export type PinnedNamespaces = { network?: string; ipc?: string; uts?: string };
+export type PinnedNamespaces = { network?: string; ipc?: string; uts?: string; user?: string };
 
 export interface NamespacePinner {
   pin(req: PinRequest): Promise<PinnedNamespaces>;
@@ -34,6 +37,10 @@ export class PinnsHelper implements NamespacePinner {
     if (req.network) args.push('--net', (files.network = path.join(req.dir, 'net')));
     if (req.ipc) args.push('--ipc', (files.ipc = path.join(req.dir, 'ipc')));
     if (req.uts) args.push('--uts', (files.uts = path.join(req.dir, 'uts')));
+    if (req.userns) {
+      const map = (m: PodUserns['uidMappings']) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join('\n');
+      args.push('--user', (files.user = path.join(req.dir, 'user')), '--uid-map', map(req.userns.uidMappings), '--gid-map', map(req.userns.gidMappings));
+    }
     if (args.length === 0) return files;
     if (req.hostname && req.uts) args.push('--hostname', req.hostname);
     for (const s of req.sysctls) args.push('--sysctl', s);
@@ -48,7 +55,7 @@ export class PinnsHelper implements NamespacePinner {
 
   /** Unmounts and removes pinned files; files already gone are fine. */
   async unpin(files: PinnedNamespaces): Promise<void> {
-    for (const file of [files.network, files.ipc, files.uts]) {
+    for (const file of [files.network, files.ipc, files.uts, files.user]) {
       if (!file) continue;
       try {
         await this.native.umount2(file, MNT_DETACH);

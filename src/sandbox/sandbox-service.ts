@@ -20,6 +20,7 @@ import { hostHostname, makeRunDir, writeHostname, writeResolvConf } from './pod-
 import type { NamespaceMode, SandboxMeta, SandboxStatus } from './sandbox.js';
 import { mountShm, unmountShm } from './shm.js';
 import { checkSysctls } from './sysctls.js';
+import { podUserns } from './userns.js';
 
 export type SandboxRecord = StoredRecord<SandboxMeta, SandboxStatus>;
 
@@ -101,6 +102,10 @@ export class SandboxService {
     const hostNetwork = modes.network === 'NODE';
     const hostIpc = modes.ipc === 'NODE';
     const sysctls = checkSysctls(config.linux?.sysctls ?? {}, hostNetwork, hostIpc);
+    const userns = podUserns(nsOpts?.usernsOptions);
+    if (userns && (hostNetwork || hostIpc)) {
+      throw invalidArgument('a pod with its own user namespace needs its own network and IPC namespaces (host namespaces are owned by the host\'s user namespace)');
+    }
     const cgroupParent = config.linux?.cgroupParent ?? '';
     checkCgroupParent(this.opts.runtime.cgroup_manager, cgroupParent);
     const runDir = path.join(this.opts.runroot, 'sandboxes', id);
@@ -118,7 +123,7 @@ export class SandboxService {
         cleanup.push('shm', () => unmountShm(this.opts.native, files.shm!));
       }
       const namespaces = await this.opts.pinner.pin({
-        dir: path.join(runDir, 'ns'), network: !hostNetwork, ipc: !hostIpc, uts: !hostNetwork, hostname, sysctls,
+        dir: path.join(runDir, 'ns'), network: !hostNetwork, ipc: !hostIpc, uts: !hostNetwork, hostname, sysctls, userns,
       });
       cleanup.push('namespaces', () => this.opts.pinner.unpin(namespaces));
       let network: PodNetwork | undefined;
@@ -130,7 +135,7 @@ export class SandboxService {
       }
       const meta: SandboxMeta = {
         id, name, requestKey: key, config, runtimeHandler, createdAt: nowNs(), hostname, modes, namespaces, runDir, files,
-        cgroupParent, createdCgroups, ...(network ? { network } : {}),
+        cgroupParent, createdCgroups, ...(network ? { network } : {}), ...(userns ? { userns } : {}),
       };
       await this.store.create(meta, { state: 'SANDBOX_READY' });
       cleanup.push('record', () => this.store.remove(id));
@@ -250,7 +255,9 @@ export class SandboxService {
       const runDir = path.join(dir, id);
       const plan = await readFile(path.join(runDir, 'network.json'), 'utf8').then((t) => JSON.parse(t) as PodNetwork, () => undefined);
       if (plan) await this.opts.network.tearDown(plan).catch((err: unknown) => this.opts.log.warn({ err, podSandboxId: id }, 'tearing down an orphan pod network failed'));
-      await this.opts.pinner.unpin({ network: path.join(runDir, 'ns', 'net'), ipc: path.join(runDir, 'ns', 'ipc'), uts: path.join(runDir, 'ns', 'uts') });
+      await this.opts.pinner.unpin({
+        network: path.join(runDir, 'ns', 'net'), ipc: path.join(runDir, 'ns', 'ipc'), uts: path.join(runDir, 'ns', 'uts'), user: path.join(runDir, 'ns', 'user'),
+      });
       await unmountShm(this.opts.native, path.join(runDir, 'shm'));
       await removeIfExists(runDir);
     }

@@ -1,4 +1,5 @@
 import type { PodNetwork } from '../cni/network-manager.js';
+import type { PodUserns } from './userns.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 
 /**
@@ -25,7 +26,7 @@ export interface SandboxMeta {
   hostname: string;
   modes: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode };
   /** Pinned namespace files; absent where the pod uses the host's. */
-  namespaces: { network?: string; ipc?: string; uts?: string };
+  namespaces: { network?: string; ipc?: string; uts?: string; user?: string };
   /** `<runroot>/sandboxes/<id>`. */
   runDir: string;
   files: { hostname: string; resolvConf: string; shm?: string; hosts?: string };
@@ -34,6 +35,8 @@ export interface SandboxMeta {
   createdCgroups: string[];
   /** The CNI configuration and result of the pod's network (absent for host network). */
   network?: PodNetwork;
+  /** The id mappings of the pod's containers' user namespaces (absent: the host's). */
+  userns?: PodUserns;
 }
 
 export interface SandboxStatus {

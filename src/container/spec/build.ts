@@ -51,6 +51,7 @@ export function containerNamespaces(sandbox: SandboxMeta, pidMode: string, pidPa
   if (sandbox.namespaces.uts) ns.push({ type: 'uts', path: sandbox.namespaces.uts });
   if (pidMode !== 'NODE') ns.push(pidPath ? { type: 'pid', path: pidPath } : { type: 'pid' });
   if (cgroupV2 && !privileged) ns.push({ type: 'cgroup' });
+  if (sandbox.namespaces.user) ns.push({ type: 'user', path: sandbox.namespaces.user });
   return ns;
 }
 
@@ -126,6 +127,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
     },
     linux: {
       namespaces: containerNamespaces(sandbox, plan.pidMode, plan.pidNamespacePath, privileged, facts.cgroupV2Only),
+      ...(sandbox.userns ? { uidMappings: sandbox.userns.uidMappings, gidMappings: sandbox.userns.gidMappings } : {}),
       devices: privileged ? await hostDevices() : devices.nodes,
       cgroupsPath: plan.cgroupsPath,
       resources,

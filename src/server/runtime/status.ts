@@ -24,11 +24,11 @@ export async function status(ctx: CallContext, req: StatusRequest__Output): Prom
     info,
     // Features are stated honestly: recursive read-only mounts where the
     // kernel has mount_setattr (berth prepares them, not runc); berth does
-    // not set up user namespaces yet.
+    // gives pods user namespaces (without idmapped mounts yet).
     runtimeHandlers: Object.keys(ctx.deps.config.runtimes).map((name) => ({
       name: name === ctx.deps.config.runtime.default_runtime ? '' : name,
-      features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: false },
-    })).concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: false } }]),
+      features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: true },
+    })).concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: true } }]),
     features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
   };
 }
