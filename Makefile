@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e clean
+.PHONY: run test install build unit e2e bench clean
 
 run: install
 	sh scripts/install-cni-default.sh
@@ -20,5 +20,8 @@ unit:
 e2e: build
 	npx vitest run --config vitest.e2e.config.ts
 
+bench:
+	sh scripts/bench.sh
+
 clean:
-	rm -rf dist native/build
+	rm -rf dist dist-bench native/build

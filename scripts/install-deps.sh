@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="runc conmon containernetworking-plugins iptables iproute2 docker-registry busybox-static apache2-utils zstd python3 make g++"
+PACKAGES="runc conmon containernetworking-plugins iptables iproute2 docker-registry busybox-static apache2-utils zstd python3 make g++ ${BERTH_EXTRA_PACKAGES:-}"
 
 missing=""
 for p in $PACKAGES; do

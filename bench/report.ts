@@ -1,0 +1,104 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FloorFigures } from './floor.js';
+import { median, quantile } from './measure.js';
+import { LIFECYCLE_CALLS } from './workloads.js';
+
+export interface RuntimeResults {
+  startToVersionMs: number[];
+  idleRssBytes: number;
+  busyRssBytes: number;
+  pullMs: number;
+  listImagesMs: number[];
+  lifecycle: Record<string, number[]>;
+  parallelStartMs: number;
+  execProbeMs: number[];
+  execProbeNodeCpuMs: number;
+  execProbeDaemonCpuMs: number;
+}
+
+export interface BenchResults {
+  date: string;
+  runs: number;
+  probeSeconds: number;
+  berth: RuntimeResults;
+  containerd: RuntimeResults;
+  floor: FloorFigures;
+  cniAddDelMs: number[];
+}
+
+const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+const mib = (b: number) => (b / 1048576).toFixed(1);
+
+/** Markdown tables and an SVG chart of the life-cycle medians. */
+export async function writeReport(r: BenchResults): Promise<string> {
+  const dir = path.join(RESULTS, r.date.replace(/[:.]/g, '-'));
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
+  await writeFile(path.join(dir, 'lifecycle.svg'), lifecycleChart(r));
+  await writeFile(path.join(dir, 'report.md'), markdown(r));
+  return path.join(dir, 'report.md');
+}
+
+function markdown(r: BenchResults): string {
+  const b = r.berth;
+  const c = r.containerd;
+  const floorPlain = median(r.floor.plain);
+  const floorOverlay = median(r.floor.overlay);
+  const cni = median(r.cniAddDelMs);
+  const lines = [
+    `# berth benchmark, ${r.date}`,
+    '',
+    `Machine: ${os.cpus().length} cores, Linux ${os.release()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB. Medians unless noted; ${r.runs} interleaved life cycles per runtime.`,
+    '',
+    '## Life cycle (ms)',
+    '',
+    '| call | berth p50 | p90 | p99 | containerd p50 | p90 | p99 | berth/containerd |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const k of [...LIFECYCLE_CALLS, 'total'] as const) {
+    const bv = b.lifecycle[k] ?? [];
+    const cv = c.lifecycle[k] ?? [];
+    lines.push(`| ${k} | ${f1(median(bv))} | ${f1(quantile(bv, 0.9))} | ${f1(quantile(bv, 0.99))} | ${f1(median(cv))} | ${f1(quantile(cv, 0.9))} | ${f1(quantile(cv, 0.99))} | ${ratio(median(bv), median(cv))} |`);
+  }
+  const total = median(b.lifecycle.total ?? []);
+  lines.push('', `Floor: raw runc create + start + kill + delete ${f1(floorPlain)} ms (${f1(floorOverlay)} ms on overlayfs); CNI bridge ADD + DEL ${f1(cni)} ms.`,
+    `berth's whole life cycle / (overlay floor + CNI): ${ratio(total, floorOverlay + cni)}.`, '', '![life cycle medians](lifecycle.svg)', '',
+    '## Other workloads', '',
+    '| measure | berth | containerd | berth/containerd |', '|---|---|---|---|');
+  const row = (name: string, bv: number, cv: number, fmt: (n: number) => string = f1) => lines.push(`| ${name} | ${fmt(bv)} | ${fmt(cv)} | ${ratio(bv, cv)} |`);
+  row('daemon start to first Version (ms)', median(b.startToVersionMs), median(c.startToVersionMs));
+  row('pull of the 3 MB busybox image, cold (ms)', b.pullMs, c.pullMs);
+  row('ListImages (ms)', median(b.listImagesMs), median(c.listImagesMs));
+  row('parallel start of 20 pods (ms)', b.parallelStartMs, c.parallelStartMs);
+  row('ExecSync probe p50 (ms)', median(b.execProbeMs), median(c.execProbeMs));
+  row(`node CPU during ${r.probeSeconds} s of probes (ms)`, b.execProbeNodeCpuMs, c.execProbeNodeCpuMs);
+  row('daemon CPU during probes (ms)', b.execProbeDaemonCpuMs, c.execProbeDaemonCpuMs);
+  row('daemon RSS idle (MiB)', b.idleRssBytes, c.idleRssBytes, mib);
+  row('daemon RSS with 10 pods after probes (MiB)', b.busyRssBytes, c.busyRssBytes, mib);
+  return `${lines.join('\n')}\n`;
+}
+
+function lifecycleChart(r: BenchResults): string {
+  const calls = [...LIFECYCLE_CALLS];
+  const values = calls.flatMap((k) => [median(r.berth.lifecycle[k] ?? []), median(r.containerd.lifecycle[k] ?? [])]);
+  const max = Math.max(1, ...values.filter(Number.isFinite));
+  const rowH = 34;
+  const width = 640;
+  const left = 150;
+  const bars = calls.map((k, i) => {
+    const y = 30 + i * rowH;
+    const bw = ((median(r.berth.lifecycle[k] ?? []) || 0) / max) * (width - left - 60);
+    const cw = ((median(r.containerd.lifecycle[k] ?? []) || 0) / max) * (width - left - 60);
+    return `<text x="${left - 6}" y="${y + 18}" text-anchor="end">${k}</text>`
+      + `<rect x="${left}" y="${y}" width="${bw.toFixed(1)}" height="12" fill="#2a7ab0"/><text x="${(left + bw + 4).toFixed(1)}" y="${y + 10}">${f1(median(r.berth.lifecycle[k] ?? []))}</text>`
+      + `<rect x="${left}" y="${y + 14}" width="${cw.toFixed(1)}" height="12" fill="#c07a2a"/><text x="${(left + cw + 4).toFixed(1)}" y="${y + 24}">${f1(median(r.containerd.lifecycle[k] ?? []))}</text>`;
+  });
+  const height = 40 + calls.length * rowH + 20;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
+    + `<text x="10" y="16" font-size="13">Life-cycle call medians (ms): berth (blue) vs containerd (orange)</text>${bars.join('')}</svg>\n`;
+}

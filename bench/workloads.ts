@@ -1,0 +1,76 @@
+import path from 'node:path';
+import { call, type CriClient } from '../e2e/lib/cri-client.js';
+import { containerConfig, podConfig } from '../e2e/lib/pods.js';
+import { timed } from './measure.js';
+
+/** The workload container: containerd takes PATH only from the image, which has none. */
+export function sleeper(image: string) {
+  return containerConfig('c', image, { command: ['/bin/sleep', '600'], envs: [{ key: 'PATH', value: Buffer.from('/usr/sbin:/usr/bin:/sbin:/bin') }] });
+}
+
+/** Stops and removes every pod a runtime has: the benchmark leaves nothing behind. */
+export async function removeAllPods(client: CriClient): Promise<void> {
+  const rt = client.runtime;
+  const { items } = await call(rt, rt.ListPodSandbox, {});
+  for (const pod of items) {
+    await call(rt, rt.StopPodSandbox, { podSandboxId: pod.id });
+    await call(rt, rt.RemovePodSandbox, { podSandboxId: pod.id });
+  }
+}
+
+/** The CRI calls of one pod and container life, timed call by call. */
+export const LIFECYCLE_CALLS = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'] as const;
+export type LifecycleCall = (typeof LIFECYCLE_CALLS)[number];
+
+export async function lifecycle(client: CriClient, image: string, logDir: string, runs: number, tag: string): Promise<Record<LifecycleCall | 'total', number[]>> {
+  const rt = client.runtime;
+  const out = Object.fromEntries([...LIFECYCLE_CALLS, 'total'].map((k) => [k, [] as number[]])) as Record<LifecycleCall | 'total', number[]>;
+  for (let i = 0; i < runs; i++) {
+    const pod = podConfig(`bench-${tag}-${i}`, path.join(logDir, `${tag}-${i}`));
+    const [podId, a] = await timed(async () => (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId);
+    const cfg = sleeper(image);
+    const [id, b] = await timed(async () => (await call(rt, rt.CreateContainer, { podSandboxId: podId, config: cfg, sandboxConfig: pod })).containerId);
+    const [, c] = await timed(() => call(rt, rt.StartContainer, { containerId: id }));
+    const [, d] = await timed(() => call(rt, rt.StopContainer, { containerId: id, timeout: 0 }));
+    const [, e] = await timed(() => call(rt, rt.RemoveContainer, { containerId: id }));
+    const [, f] = await timed(() => call(rt, rt.StopPodSandbox, { podSandboxId: podId }));
+    const [, g] = await timed(() => call(rt, rt.RemovePodSandbox, { podSandboxId: podId }));
+    const steps = [a, b, c, d, e, f, g];
+    LIFECYCLE_CALLS.forEach((k, j) => out[k].push(steps[j]!));
+    out.total.push(steps.reduce((s, x) => s + x, 0));
+  }
+  return out;
+}
+
+/** N pods with one container each, started at once: time until all run, then cleaned up. */
+export async function parallelStart(client: CriClient, image: string, logDir: string, pods: number, tag: string): Promise<number> {
+  const rt = client.runtime;
+  const ids: string[] = [];
+  const [, ms] = await timed(() => Promise.all(Array.from({ length: pods }, async (_, i) => {
+    const pod = podConfig(`par-${tag}-${i}`, path.join(logDir, `par-${tag}-${i}`));
+    const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
+    ids.push(podId);
+    const id = (await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod })).containerId;
+    await call(rt, rt.StartContainer, { containerId: id });
+  })));
+  for (const podId of ids) {
+    await call(rt, rt.StopPodSandbox, { podSandboxId: podId });
+    await call(rt, rt.RemovePodSandbox, { podSandboxId: podId });
+  }
+  return ms;
+}
+
+/** ExecSync `true` in each of N containers every second for `seconds`: latencies. */
+export async function execProbes(client: CriClient, containerIds: string[], seconds: number): Promise<number[]> {
+  const rt = client.runtime;
+  const latencies: number[] = [];
+  for (let s = 0; s < seconds; s++) {
+    const started = Date.now();
+    await Promise.all(containerIds.map(async (id) => {
+      const [, ms] = await timed(() => call(rt, rt.ExecSync, { containerId: id, cmd: ['true'], timeout: 5 }));
+      latencies.push(ms);
+    }));
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
+  }
+  return latencies;
+}

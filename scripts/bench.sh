@@ -1,0 +1,13 @@
+#!/bin/sh
+# The side-by-side benchmark (not part of the tests): installs containerd
+# from Debian beside berth's own dependencies, compiles bench/ and runs it.
+# The report lands in bench/results/<date>/report.md.
+set -eu
+cd "$(dirname "$0")/.."
+BERTH_EXTRA_PACKAGES=containerd sh scripts/install-deps.sh
+rm -rf dist-bench
+npx tsc -p tsconfig.bench.json
+# The compiled helpers find the proto, the CLI and the native helpers
+# relative to themselves, one level deeper than in dist/.
+for d in proto bin native; do ln -sfn "../$d" "dist-bench/$d"; done
+exec node dist-bench/bench/run.js
