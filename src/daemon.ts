@@ -15,7 +15,7 @@ import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
 import { StatsService } from './stats/stats-service.js';
-import { BerthMetrics, serveMetrics } from './metrics/prometheus.js';
+import type { serveMetrics } from './metrics/prometheus.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
 import { PinnsHelper } from './sandbox/namespaces.js';
 import { SandboxService } from './sandbox/sandbox-service.js';
@@ -82,8 +82,11 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
     return m;
   };
-  const metrics = config.stats.metrics_address
-    ? new BerthMetrics({
+  // prom-client is loaded only when metrics are served: it is a noticeable
+  // part of start-up time otherwise spent for nothing.
+  const prometheus = config.stats.metrics_address ? await import('./metrics/prometheus.js') : undefined;
+  const metrics = prometheus
+    ? new prometheus.BerthMetrics({
         containers: () => countBy(containers.list(), (c) => c.status.state),
         sandboxes: () => countBy(sandboxes.list(), (s) => s.status.state),
       })
@@ -126,7 +129,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {
     await streaming.start();
-    if (metrics) metricsServer = await serveMetrics(metrics, config.stats.metrics_address, log.child({ component: 'metrics' }));
+    if (metrics && prometheus) metricsServer = await prometheus.serveMetrics(metrics, config.stats.metrics_address, log.child({ component: 'metrics' }));
   } catch (err) {
     server.forceShutdown();
     await streaming.stop();
