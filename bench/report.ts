@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DensityFigures } from './density.js';
 import type { FloorFigures } from './floor.js';
 import { median, quantile } from './measure.js';
 import { LIFECYCLE_CALLS } from './workloads.js';
@@ -17,6 +18,7 @@ export interface RuntimeResults {
   execProbeMs: number[];
   execProbeNodeCpuMs: number;
   execProbeDaemonCpuMs: number;
+  density?: DensityFigures;
 }
 
 export interface BenchResults {
@@ -40,6 +42,7 @@ export async function writeReport(r: BenchResults): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
   await writeFile(path.join(dir, 'lifecycle.svg'), lifecycleChart(r));
+  if (r.berth.density && r.containerd.density) await writeFile(path.join(dir, 'rss.svg'), rssChart(r.berth.density, r.containerd.density));
   await writeFile(path.join(dir, 'report.md'), markdown(r));
   return path.join(dir, 'report.md');
 }
@@ -80,6 +83,17 @@ function markdown(r: BenchResults): string {
   row('daemon CPU during probes (ms)', b.execProbeDaemonCpuMs, c.execProbeDaemonCpuMs);
   row('daemon RSS idle (MiB)', b.idleRssBytes, c.idleRssBytes, mib);
   row('daemon RSS with 10 pods after probes (MiB)', b.busyRssBytes, c.busyRssBytes, mib);
+  if (b.density && c.density) {
+    const bd = b.density;
+    const cd = c.density;
+    const last = (d: DensityFigures) => d.rss.at(-1)?.bytes ?? NaN;
+    row(`ListPodSandbox at ${bd.pods} pods (ms)`, median(bd.listPodsMs), median(cd.listPodsMs));
+    row(`ListContainers at ${bd.pods} pods (ms)`, median(bd.listContainersMs), median(cd.listContainersMs));
+    row('ContainerStatus (ms)', median(bd.containerStatusMs), median(cd.containerStatusMs));
+    row(`daemon RSS at ${bd.pods} pods (MiB)`, last(bd), last(cd), mib);
+    row(`daemon CPU during ${bd.rss.length} s of polling (ms)`, bd.daemonCpuMs, cd.daemonCpuMs);
+    lines.push('', '![daemon RSS at density](rss.svg)');
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -101,4 +115,19 @@ function lifecycleChart(r: BenchResults): string {
   const height = 40 + calls.length * rowH + 20;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
     + `<text x="10" y="16" font-size="13">Life-cycle call medians (ms): berth (blue) vs containerd (orange)</text>${bars.join('')}</svg>\n`;
+}
+
+/** Daemon RSS over the density poll, both runtimes on one axis. */
+function rssChart(b: DensityFigures, c: DensityFigures): string {
+  const width = 640;
+  const height = 260;
+  const pad = 40;
+  const maxT = Math.max(1, ...b.rss.map((p) => p.t), ...c.rss.map((p) => p.t));
+  const maxB = Math.max(1, ...b.rss.map((p) => p.bytes), ...c.rss.map((p) => p.bytes)) * 1.1;
+  const line = (d: DensityFigures, color: string) => `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d.rss
+    .map((p) => `${(pad + (p.t / maxT) * (width - 2 * pad)).toFixed(1)},${(height - pad - (p.bytes / maxB) * (height - 2 * pad)).toFixed(1)}`).join(' ')}"/>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
+    + `<text x="10" y="16" font-size="13">Daemon RSS (MiB, top = ${mib(maxB)}) over ${maxT.toFixed(0)} s at ${b.pods} pods: berth (blue), containerd (orange)</text>`
+    + `<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="#888"/>`
+    + `${line(b, '#2a7ab0')}${line(c, '#c07a2a')}</svg>\n`;
 }

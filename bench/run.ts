@@ -10,6 +10,7 @@ import { startRegistry } from '../e2e/lib/registry.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
 import { prepareContainerd, spawnContainerd, startContainerd, type Containerd } from './containerd.js';
 import { stopChild, timeToVersion } from './startup.js';
+import { density } from './density.js';
 import { measureFloor } from './floor.js';
 import { nodeBusyMs, processFigures, timed } from './measure.js';
 import { writeReport, type BenchResults, type RuntimeResults } from './report.js';
@@ -18,6 +19,8 @@ import { execProbes, lifecycle, parallelStart, removeAllPods, sleeper } from './
 const sh = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 60);
+const DENSITY_PODS = Number(process.env.BENCH_DENSITY_PODS ?? 100);
+const DENSITY_SECONDS = Number(process.env.BENCH_DENSITY_SECONDS ?? 60);
 const BRIDGE = 'berthbench0';
 const NETWORK = 'berth-bench';
 
@@ -109,6 +112,9 @@ async function main(): Promise<void> {
         await call(side.client.runtime, side.client.runtime.RemovePodSandbox, { podSandboxId: podId });
       }
     }
+
+    console.error(`density: ${DENSITY_PODS} pods polled for ${DENSITY_SECONDS} s`);
+    for (const side of sides) results[side.name].density = await density(side.client, side.pid, image, logs, DENSITY_PODS, DENSITY_SECONDS, side.name);
 
     console.error('raw runc floor');
     const floor = await measureFloor(path.join(work, 'floor'), Math.min(RUNS, 30));

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { call, type CriClient } from '../e2e/lib/cri-client.js';
+import { podConfig } from '../e2e/lib/pods.js';
+import { processFigures, timed } from './measure.js';
+import { sleeper } from './workloads.js';
+
+export interface DensityFigures {
+  pods: number;
+  listPodsMs: number[];
+  listContainersMs: number[];
+  containerStatusMs: number[];
+  /** One sample per poll: seconds since the poll began, daemon RSS. */
+  rss: { t: number; bytes: number }[];
+  daemonCpuMs: number;
+}
+
+/**
+ * Many running pods under a PLEG-like poll, as the kubelet does it: every
+ * second ListPodSandbox and ListContainers, then ContainerStatus for each
+ * container. Pods are started ten at a time and removed afterwards.
+ */
+export async function density(client: CriClient, pid: number, image: string, logDir: string, pods: number, seconds: number, tag: string): Promise<DensityFigures> {
+  const rt = client.runtime;
+  const podIds: string[] = [];
+  try {
+    for (let i = 0; i < pods; i += 10) {
+      await Promise.all(Array.from({ length: Math.min(10, pods - i) }, async (_, j) => {
+        const pod = podConfig(`dense-${tag}-${i + j}`, path.join(logDir, `dense-${tag}-${i + j}`));
+        const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
+        podIds.push(podId);
+        const { containerId } = await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod });
+        await call(rt, rt.StartContainer, { containerId });
+      }));
+    }
+    const out: DensityFigures = { pods, listPodsMs: [], listContainersMs: [], containerStatusMs: [], rss: [], daemonCpuMs: 0 };
+    const cpu0 = (await processFigures(pid)).cpuMs;
+    const began = Date.now();
+    for (let s = 0; s < seconds; s++) {
+      const tick = Date.now();
+      out.listPodsMs.push((await timed(() => call(rt, rt.ListPodSandbox, {})))[1]);
+      const [listed, ms] = await timed(() => call(rt, rt.ListContainers, {}));
+      out.listContainersMs.push(ms);
+      for (const c of listed.containers) out.containerStatusMs.push((await timed(() => call(rt, rt.ContainerStatus, { containerId: c.id })))[1]);
+      out.rss.push({ t: (Date.now() - began) / 1000, bytes: (await processFigures(pid)).rssBytes });
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
+    }
+    out.daemonCpuMs = (await processFigures(pid)).cpuMs - cpu0;
+    return out;
+  } finally {
+    for (const podId of podIds) {
+      await call(rt, rt.StopPodSandbox, { podSandboxId: podId });
+      await call(rt, rt.RemovePodSandbox, { podSandboxId: podId });
+    }
+  }
+}
