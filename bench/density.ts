@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { call, type CriClient } from '../e2e/lib/cri-client.js';
-import { podConfig } from '../e2e/lib/pods.js';
 import { processFigures, timed } from './measure.js';
-import { sleeper } from './workloads.js';
+import { removePod, runSleeperPod, type RunningPod } from './workloads.js';
 
 export interface DensityFigures {
   pods: number;
@@ -21,16 +19,10 @@ export interface DensityFigures {
  */
 export async function density(client: CriClient, pid: number, image: string, logDir: string, pods: number, seconds: number, tag: string): Promise<DensityFigures> {
   const rt = client.runtime;
-  const podIds: string[] = [];
+  const running: RunningPod[] = [];
   try {
     for (let i = 0; i < pods; i += 10) {
-      await Promise.all(Array.from({ length: Math.min(10, pods - i) }, async (_, j) => {
-        const pod = podConfig(`dense-${tag}-${i + j}`, path.join(logDir, `dense-${tag}-${i + j}`));
-        const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
-        podIds.push(podId);
-        const { containerId } = await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod });
-        await call(rt, rt.StartContainer, { containerId });
-      }));
+      running.push(...await Promise.all(Array.from({ length: Math.min(10, pods - i) }, (_, j) => runSleeperPod(client, image, logDir, `dense-${tag}-${i + j}`))));
     }
     const out: DensityFigures = { pods, listPodsMs: [], listContainersMs: [], containerStatusMs: [], rss: [], daemonCpuMs: 0 };
     const cpu0 = (await processFigures(pid)).cpuMs;
@@ -47,9 +39,7 @@ export async function density(client: CriClient, pid: number, image: string, log
     out.daemonCpuMs = (await processFigures(pid)).cpuMs - cpu0;
     return out;
   } finally {
-    for (const podId of podIds) {
-      await call(rt, rt.StopPodSandbox, { podSandboxId: podId });
-      await call(rt, rt.RemovePodSandbox, { podSandboxId: podId });
-    }
+    // Pods that failed half-way are left to the run's removeAllPods.
+    for (const { podId } of running) await removePod(client, podId);
   }
 }

@@ -1,11 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
 import { spawnBerth, startBerth, type BerthDaemon } from '../e2e/lib/berth-daemon.js';
-import { call, type CriClient } from '../e2e/lib/cri-client.js';
-import { podConfig } from '../e2e/lib/pods.js';
+import { call } from '../e2e/lib/cri-client.js';
+import { readHostFacts } from '../src/host/host-facts.js';
 import { startRegistry } from '../e2e/lib/registry.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
 import { prepareContainerd, spawnContainerd, startContainerd, type Containerd } from './containerd.js';
@@ -14,15 +13,13 @@ import { density } from './density.js';
 import { measureFloor } from './floor.js';
 import { nodeBusyMs, processFigures, timed } from './measure.js';
 import { writeReport, type BenchResults, type RuntimeResults } from './report.js';
-import { execProbes, lifecycle, parallelStart, removeAllPods, sleeper } from './workloads.js';
+import { measureCniFloor, removeBenchNetwork, writeBenchNetwork } from './network.js';
+import { execProbes, lifecycle, parallelStart, removeAllPods, removePod, runSleeperPod, type RunningPod } from './workloads.js';
 
-const sh = promisify(execFile);
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 60);
 const DENSITY_PODS = Number(process.env.BENCH_DENSITY_PODS ?? 100);
 const DENSITY_SECONDS = Number(process.env.BENCH_DENSITY_SECONDS ?? 60);
-const BRIDGE = 'berthbench0';
-const NETWORK = 'berth-bench';
 
 /**
  * The side-by-side benchmark: berth and containerd on private sockets and
@@ -39,21 +36,10 @@ async function main(): Promise<void> {
     const image = `${registry.host}/${fixtures.run.repo}:${fixtures.run.tag}`;
     const pause = `${registry.host}/${fixtures.pause.repo}:${fixtures.pause.tag}`;
 
-    const cniDir = path.join(work, 'cni');
-    await mkdir(cniDir, { recursive: true });
-    await writeFile(path.join(cniDir, '10-bench.conflist'), JSON.stringify({
-      cniVersion: '1.0.0', name: NETWORK,
-      plugins: [
-        { type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.233.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    }));
-    cleanups.push(async () => {
-      await sh('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
-      await rm(`/var/lib/cni/networks/${NETWORK}`, { recursive: true, force: true });
-    });
+    const cniDir = await writeBenchNetwork(path.join(work, 'cni'));
+    cleanups.push(removeBenchNetwork);
 
-    const restrictOom = !(await hasCapSysResource());
+    const restrictOom = !(await readHostFacts()).hasSysResource;
     const berthStart = await timeDaemonStart(async (dir) => {
       await mkdir(path.join(dir, 'conf.d'), { recursive: true });
       const socket = path.join(dir, 'run', 'berth.sock');
@@ -100,17 +86,15 @@ async function main(): Promise<void> {
     console.error(`exec probes: 10 containers for ${PROBE_SECONDS} s`);
     for (const side of sides) {
       const r = results[side.name];
-      const ids = await startContainers(side.client, image, logs, 10, `probe-${side.name}`);
+      const ids: RunningPod[] = [];
+      for (let i = 0; i < 10; i++) ids.push(await runSleeperPod(side.client, image, logs, `probe-${side.name}-${i}`));
       const busy0 = await nodeBusyMs();
       const cpu0 = (await processFigures(side.pid)).cpuMs;
       r.execProbeMs = await execProbes(side.client, ids.map((x) => x.containerId), PROBE_SECONDS);
       r.execProbeNodeCpuMs = (await nodeBusyMs()) - busy0;
       r.execProbeDaemonCpuMs = (await processFigures(side.pid)).cpuMs - cpu0;
       r.busyRssBytes = (await processFigures(side.pid)).rssBytes;
-      for (const { podId } of ids) {
-        await call(side.client.runtime, side.client.runtime.StopPodSandbox, { podSandboxId: podId });
-        await call(side.client.runtime, side.client.runtime.RemovePodSandbox, { podSandboxId: podId });
-      }
+      for (const { podId } of ids) await removePod(side.client, podId);
     }
 
     console.error(`density: ${DENSITY_PODS} pods polled for ${DENSITY_SECONDS} s`);
@@ -118,7 +102,7 @@ async function main(): Promise<void> {
 
     console.error('raw runc floor');
     const floor = await measureFloor(path.join(work, 'floor'), Math.min(RUNS, 30));
-    const cni = await measureCni(cniDir, path.join(work, 'cni-floor'), 10);
+    const cni = await measureCniFloor(10);
     const bench: BenchResults = { date: new Date().toISOString(), runs: RUNS, probeSeconds: PROBE_SECONDS, berth: results.berth, containerd: results.containerd, floor, cniAddDelMs: cni };
     const out = await writeReport(bench);
     console.error(`report: ${out}`);
@@ -151,61 +135,6 @@ async function timeDaemonStart(prepare: (dir: string) => Promise<{ socket: strin
     }
   }
   return out;
-}
-
-async function startContainers(client: CriClient, image: string, logDir: string, n: number, tag: string): Promise<{ podId: string; containerId: string }[]> {
-  const rt = client.runtime;
-  const out: { podId: string; containerId: string }[] = [];
-  for (let i = 0; i < n; i++) {
-    const pod = podConfig(`${tag}-${i}`, path.join(logDir, `${tag}-${i}`));
-    const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
-    const containerId = (await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod })).containerId;
-    await call(rt, rt.StartContainer, { containerId });
-    out.push({ podId, containerId });
-  }
-  return out;
-}
-
-/** The CNI plugins' own ADD + DEL time for a fresh network namespace. */
-async function measureCni(confDir: string, dir: string, runs: number): Promise<number[]> {
-  const conf = JSON.parse(await readFile(path.join(confDir, '10-bench.conflist'), 'utf8')) as { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
-  await mkdir(dir, { recursive: true });
-  const out: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const ns = `berthbench-cni-${process.pid}-${i}`;
-    await sh('ip', ['netns', 'add', ns]);
-    try {
-      const [, ms] = await timed(async () => {
-        // The bridge plugin (with host-local IPAM) is the part of pod set-up
-        // and tear-down that neither runtime can avoid.
-        const bridge = conf.plugins.find((p) => p.type === 'bridge')!;
-        for (const cmd of ['ADD', 'DEL']) await execPlugin('bridge', cmd, ns, { cniVersion: conf.cniVersion, name: conf.name, ...bridge });
-      });
-      out.push(ms);
-    } finally {
-      await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
-    }
-  }
-  return out;
-}
-
-async function execPlugin(type: string, command: string, ns: string, conf: Record<string, unknown>): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(`/usr/lib/cni/${type}`, [], {
-      env: { CNI_COMMAND: command, CNI_CONTAINERID: ns, CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' },
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${type} ${command}: ${code} ${err}`))));
-    child.stdin.end(JSON.stringify(conf));
-  });
-}
-
-async function hasCapSysResource(): Promise<boolean> {
-  const status = await readFile('/proc/self/status', 'utf8');
-  const eff = BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)?.[1] ?? '0'}`);
-  return (eff & (1n << 24n)) !== 0n;
 }
 
 await main();

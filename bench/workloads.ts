@@ -8,14 +8,28 @@ export function sleeper(image: string) {
   return containerConfig('c', image, { command: ['/bin/sleep', '600'], envs: [{ key: 'PATH', value: Buffer.from('/usr/sbin:/usr/bin:/sbin:/bin') }] });
 }
 
+export interface RunningPod { podId: string; containerId: string }
+
+/** A pod with one running sleeper container. */
+export async function runSleeperPod(client: CriClient, image: string, logDir: string, name: string): Promise<RunningPod> {
+  const rt = client.runtime;
+  const pod = podConfig(name, path.join(logDir, name));
+  const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
+  const { containerId } = await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod });
+  await call(rt, rt.StartContainer, { containerId });
+  return { podId, containerId };
+}
+
+export async function removePod(client: CriClient, podId: string): Promise<void> {
+  const rt = client.runtime;
+  await call(rt, rt.StopPodSandbox, { podSandboxId: podId });
+  await call(rt, rt.RemovePodSandbox, { podSandboxId: podId });
+}
+
 /** Stops and removes every pod a runtime has: the benchmark leaves nothing behind. */
 export async function removeAllPods(client: CriClient): Promise<void> {
-  const rt = client.runtime;
-  const { items } = await call(rt, rt.ListPodSandbox, {});
-  for (const pod of items) {
-    await call(rt, rt.StopPodSandbox, { podSandboxId: pod.id });
-    await call(rt, rt.RemovePodSandbox, { podSandboxId: pod.id });
-  }
+  const { items } = await call(client.runtime, client.runtime.ListPodSandbox, {});
+  for (const pod of items) await removePod(client, pod.id);
 }
 
 /** The CRI calls of one pod and container life, timed call by call. */
@@ -44,19 +58,8 @@ export async function lifecycle(client: CriClient, image: string, logDir: string
 
 /** N pods with one container each, started at once: time until all run, then cleaned up. */
 export async function parallelStart(client: CriClient, image: string, logDir: string, pods: number, tag: string): Promise<number> {
-  const rt = client.runtime;
-  const ids: string[] = [];
-  const [, ms] = await timed(() => Promise.all(Array.from({ length: pods }, async (_, i) => {
-    const pod = podConfig(`par-${tag}-${i}`, path.join(logDir, `par-${tag}-${i}`));
-    const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
-    ids.push(podId);
-    const id = (await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod })).containerId;
-    await call(rt, rt.StartContainer, { containerId: id });
-  })));
-  for (const podId of ids) {
-    await call(rt, rt.StopPodSandbox, { podSandboxId: podId });
-    await call(rt, rt.RemovePodSandbox, { podSandboxId: podId });
-  }
+  const [started, ms] = await timed(() => Promise.all(Array.from({ length: pods }, (_, i) => runSleeperPod(client, image, logDir, `par-${tag}-${i}`))));
+  for (const { podId } of started) await removePod(client, podId);
   return ms;
 }
 
