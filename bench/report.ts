@@ -4,8 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DensityFigures } from './density.js';
 import type { FloorFigures } from './floor.js';
+import type { ChurnFigures } from './churn.js';
+import type { PullFigures } from './pull.js';
 import { median, quantile } from './measure.js';
 import { LIFECYCLE_CALLS } from './workloads.js';
+import { checkTargets, churnGrowthBytes } from './targets.js';
 
 export interface RuntimeResults {
   startToVersionMs: number[];
@@ -19,6 +22,10 @@ export interface RuntimeResults {
   execProbeNodeCpuMs: number;
   execProbeDaemonCpuMs: number;
   density?: DensityFigures;
+  bigPull?: PullFigures;
+  /** Restart with the density pods running, to every container listed running. */
+  restartMs?: number;
+  churn?: ChurnFigures;
 }
 
 export interface BenchResults {
@@ -29,6 +36,7 @@ export interface BenchResults {
   containerd: RuntimeResults;
   floor: FloorFigures;
   cniAddDelMs: number[];
+  bigImage: { compressedBytes: number; unpackedBytes: number; layers: number; tarFloorMs: number };
 }
 
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -42,7 +50,11 @@ export async function writeReport(r: BenchResults): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
   await writeFile(path.join(dir, 'lifecycle.svg'), lifecycleChart(r));
-  if (r.berth.density && r.containerd.density) await writeFile(path.join(dir, 'rss.svg'), rssChart(r.berth.density, r.containerd.density));
+  if (r.berth.density && r.containerd.density) await writeFile(path.join(dir, 'rss.svg'), rssChart(`at ${r.berth.density.pods} pods, by seconds`, r.berth.density.rss, r.containerd.density.rss));
+  if (r.berth.churn && r.containerd.churn) {
+    const points = (c: ChurnFigures) => c.rss.map((p) => ({ t: p.cycle, bytes: p.bytes }));
+    await writeFile(path.join(dir, 'churn.svg'), rssChart('under churn, by cycle', points(r.berth.churn), points(r.containerd.churn)));
+  }
   await writeFile(path.join(dir, 'report.md'), markdown(r));
   return path.join(dir, 'report.md');
 }
@@ -92,8 +104,28 @@ function markdown(r: BenchResults): string {
     row('ContainerStatus (ms)', median(bd.containerStatusMs), median(cd.containerStatusMs));
     row(`daemon RSS at ${bd.pods} pods (MiB)`, last(bd), last(cd), mib);
     row(`daemon CPU during ${bd.rss.length} s of polling (ms)`, bd.daemonCpuMs, cd.daemonCpuMs);
+    if (b.restartMs !== undefined && c.restartMs !== undefined) row(`restart with ${bd.pods} running containers to ready (ms)`, b.restartMs, c.restartMs);
     lines.push('', '![daemon RSS at density](rss.svg)');
   }
+  if (b.bigPull && c.bigPull) {
+    const img = r.bigImage;
+    lines.push('', `## Cold pull of a ${img.layers}-layer gzip image (${(img.compressedBytes / 1e6).toFixed(1)} MB compressed, ${(img.unpackedBytes / 1e6).toFixed(1)} MB of tar)`, '',
+      '| measure | berth | containerd | berth/containerd | berth/tar floor |', '|---|---|---|---|---|',
+      `| wall (ms) | ${f1(b.bigPull.ms)} | ${f1(c.bigPull.ms)} | ${ratio(b.bigPull.ms, c.bigPull.ms)} | ${ratio(b.bigPull.ms, img.tarFloorMs)} |`,
+      `| daemon CPU (ms) | ${f1(b.bigPull.daemonCpuMs)} | ${f1(c.bigPull.daemonCpuMs)} | ${ratio(b.bigPull.daemonCpuMs, c.bigPull.daemonCpuMs)} | |`,
+      `| node CPU (ms) | ${f1(b.bigPull.nodeCpuMs)} | ${f1(c.bigPull.nodeCpuMs)} | ${ratio(b.bigPull.nodeCpuMs, c.bigPull.nodeCpuMs)} | |`,
+      '', `Floor: GNU \`tar -xzpf\` of the same layers in order, from local files: ${f1(img.tarFloorMs)} ms.`);
+  }
+  if (b.churn && c.churn) {
+    lines.push('', `## Churn: ${b.churn.cycles} container create/start/stop/remove cycles in one pod`, '',
+      '| measure | berth | containerd |', '|---|---|---|',
+      `| RSS after warm-up (MiB) | ${mib(b.churn.rss[0]?.bytes ?? NaN)} | ${mib(c.churn.rss[0]?.bytes ?? NaN)} |`,
+      `| RSS at the end (MiB) | ${mib(b.churn.rss.at(-1)?.bytes ?? NaN)} | ${mib(c.churn.rss.at(-1)?.bytes ?? NaN)} |`,
+      `| growth, last tenth over first tenth (MiB) | ${mib(churnGrowthBytes(b.churn))} | ${mib(churnGrowthBytes(c.churn))} |`,
+      '', '![daemon RSS under churn](churn.svg)');
+  }
+  lines.push('', '## Targets', '', '| target | berth | bound | met |', '|---|---|---|---|');
+  for (const t of checkTargets(r)) lines.push(`| ${t.target} | ${t.measured} | ${t.bound} | ${t.met === undefined ? '?' : t.met ? 'yes' : '**no**'} |`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -117,17 +149,17 @@ function lifecycleChart(r: BenchResults): string {
     + `<text x="10" y="16" font-size="13">Life-cycle call medians (ms): berth (blue) vs containerd (orange)</text>${bars.join('')}</svg>\n`;
 }
 
-/** Daemon RSS over the density poll, both runtimes on one axis. */
-function rssChart(b: DensityFigures, c: DensityFigures): string {
+/** Daemon RSS over time (or cycles), both runtimes on one axis. */
+function rssChart(title: string, b: { t: number; bytes: number }[], c: { t: number; bytes: number }[]): string {
   const width = 640;
   const height = 260;
   const pad = 40;
-  const maxT = Math.max(1, ...b.rss.map((p) => p.t), ...c.rss.map((p) => p.t));
-  const maxB = Math.max(1, ...b.rss.map((p) => p.bytes), ...c.rss.map((p) => p.bytes)) * 1.1;
-  const line = (d: DensityFigures, color: string) => `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d.rss
+  const maxT = Math.max(1, ...b.map((p) => p.t), ...c.map((p) => p.t));
+  const maxB = Math.max(1, ...b.map((p) => p.bytes), ...c.map((p) => p.bytes)) * 1.1;
+  const line = (d: { t: number; bytes: number }[], color: string) => `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d
     .map((p) => `${(pad + (p.t / maxT) * (width - 2 * pad)).toFixed(1)},${(height - pad - (p.bytes / maxB) * (height - 2 * pad)).toFixed(1)}`).join(' ')}"/>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
-    + `<text x="10" y="16" font-size="13">Daemon RSS (MiB, top = ${mib(maxB)}) over ${maxT.toFixed(0)} s at ${b.pods} pods: berth (blue), containerd (orange)</text>`
+    + `<text x="10" y="16" font-size="13">Daemon RSS (MiB, top = ${mib(maxB)}) ${title} up to ${maxT.toFixed(0)}: berth (blue), containerd (orange)</text>`
     + `<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="#888"/>`
     + `${line(b, '#2a7ab0')}${line(c, '#c07a2a')}</svg>\n`;
 }

@@ -2,14 +2,19 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { spawnBerth, startBerth, type BerthDaemon } from '../e2e/lib/berth-daemon.js';
+import { spawnBerth } from '../e2e/lib/berth-daemon.js';
 import { call } from '../e2e/lib/cri-client.js';
 import { readHostFacts } from '../src/host/host-facts.js';
 import { startRegistry } from '../e2e/lib/registry.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
-import { prepareContainerd, spawnContainerd, startContainerd, type Containerd } from './containerd.js';
-import { stopChild, timeToVersion } from './startup.js';
-import { density } from './density.js';
+import { prepareContainerd, spawnContainerd } from './containerd.js';
+import { benchBerth, benchContainerd, type BenchDaemon } from './daemons.js';
+import { buildBigImage, tarFloorMs } from './big-image.js';
+import { churn } from './churn.js';
+import { restartToReady } from './restart.js';
+import { stopChild, timeToReady } from './startup.js';
+import { bigPull } from './pull.js';
+import { pollDense, startDensePods } from './density.js';
 import { measureFloor } from './floor.js';
 import { nodeBusyMs, processFigures, timed } from './measure.js';
 import { writeReport, type BenchResults, type RuntimeResults } from './report.js';
@@ -20,6 +25,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 60);
 const DENSITY_PODS = Number(process.env.BENCH_DENSITY_PODS ?? 100);
 const DENSITY_SECONDS = Number(process.env.BENCH_DENSITY_SECONDS ?? 60);
+const CHURN_CYCLES = Number(process.env.BENCH_CHURN_CYCLES ?? 500);
 
 /**
  * The side-by-side benchmark: berth and containerd on private sockets and
@@ -45,19 +51,16 @@ async function main(): Promise<void> {
       const socket = path.join(dir, 'run', 'berth.sock');
       return { socket, spawnDaemon: () => spawnBerth(['serve', '--config', '/dev/null', '--config-dir', path.join(dir, 'conf.d'), '--listen', socket, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni', '--log-level', 'warn']) };
     });
-    const berth: BerthDaemon = await startBerth({ registriesConf: insecure(registry.host), config: `[image]\npause_image = "${pause}"\n`, extraArgs: ['--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni', '--log-level', 'warn'] });
+    const berth = await benchBerth({ registriesConf: insecure(registry.host), config: `[image]\npause_image = "${pause}"\n`, extraArgs: ['--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni', '--log-level', 'warn'] });
     cleanups.push(async () => { await removeAllPods(berth.client).catch(() => undefined); await berth.destroy(); });
     const ctrStart = await timeDaemonStart(async (dir) => {
       const { config, socket } = await prepareContainerd(dir, { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
       return { socket, spawnDaemon: () => spawnContainerd(config) };
     });
-    const containerd: Containerd = await startContainerd(path.join(work, 'containerd'), { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
+    const containerd = await benchContainerd(path.join(work, 'containerd'), { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
     cleanups.push(async () => { await removeAllPods(containerd.client).catch(() => undefined); await containerd.stop(); });
 
-    const sides = [
-      { name: 'berth' as const, client: berth.client, pid: berth.process.pid! },
-      { name: 'containerd' as const, client: containerd.client, pid: containerd.pid },
-    ];
+    const sides: BenchDaemon[] = [berth, containerd];
     const results: Record<'berth' | 'containerd', RuntimeResults> = {
       berth: emptyResults(berthStart), containerd: emptyResults(ctrStart),
     };
@@ -69,6 +72,11 @@ async function main(): Promise<void> {
       await call(side.client.image, side.client.image.PullImage, { image: { image: pause } }, 120_000);
       for (let i = 0; i < 20; i++) r.listImagesMs.push((await timed(() => call(side.client.image, side.client.image.ListImages, {})))[1]);
     }
+
+    console.error('building the pull image (6 gzip layers, >100 MB)');
+    const big = await buildBigImage(registry, path.join(work, 'big'));
+    for (const side of sides) results[side.name].bigPull = await bigPull(side, big.ref);
+    const tarFloor = await tarFloorMs(big, path.join(work, 'tar-floor'));
 
     const logs = path.join(work, 'logs');
     console.error('warming up');
@@ -97,13 +105,25 @@ async function main(): Promise<void> {
       for (const { podId } of ids) await removePod(side.client, podId);
     }
 
-    console.error(`density: ${DENSITY_PODS} pods polled for ${DENSITY_SECONDS} s`);
-    for (const side of sides) results[side.name].density = await density(side.client, side.pid, image, logs, DENSITY_PODS, DENSITY_SECONDS, side.name);
+    console.error(`density: ${DENSITY_PODS} pods polled for ${DENSITY_SECONDS} s, then a restart`);
+    for (const side of sides) {
+      const pods: RunningPod[] = [];
+      try {
+        await startDensePods(side.client, image, logs, DENSITY_PODS, side.name, pods);
+        results[side.name].density = await pollDense(side.client, side.pid, DENSITY_PODS, DENSITY_SECONDS);
+        results[side.name].restartMs = await restartToReady(side, DENSITY_PODS);
+      } finally {
+        for (const { podId } of pods) await removePod(side.client, podId);
+      }
+    }
+
+    console.error(`churn: ${CHURN_CYCLES} container create/start/stop/remove cycles`);
+    for (const side of sides) results[side.name].churn = await churn(side.client, () => side.pid, image, logs, CHURN_CYCLES, side.name);
 
     console.error('raw runc floor');
     const floor = await measureFloor(path.join(work, 'floor'), Math.min(RUNS, 30));
     const cni = await measureCniFloor(10);
-    const bench: BenchResults = { date: new Date().toISOString(), runs: RUNS, probeSeconds: PROBE_SECONDS, berth: results.berth, containerd: results.containerd, floor, cniAddDelMs: cni };
+    const bench: BenchResults = { date: new Date().toISOString(), runs: RUNS, probeSeconds: PROBE_SECONDS, berth: results.berth, containerd: results.containerd, floor, cniAddDelMs: cni, bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor } };
     const out = await writeReport(bench);
     console.error(`report: ${out}`);
   } finally {
@@ -127,7 +147,7 @@ async function timeDaemonStart(prepare: (dir: string) => Promise<{ socket: strin
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-start-'));
     try {
       const { socket, spawnDaemon } = await prepare(dir);
-      const { ms, child } = await timeToVersion(spawnDaemon, socket);
+      const { ms, child } = await timeToReady(spawnDaemon, socket);
       out.push(ms);
       await stopChild(child);
     } finally {

@@ -1,14 +1,29 @@
 import type { ChildProcess } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { call, connectCri } from '../e2e/lib/cri-client.js';
+import { call, connectCri, type CriClient } from '../e2e/lib/cri-client.js';
+
+/** Ready means answering Version unless the caller asks for more. */
+export type Readiness = (client: CriClient) => Promise<boolean>;
+const answersVersion: Readiness = async (client) => {
+  await call(client.runtime, client.runtime.Version, {}, 1000);
+  return true;
+};
+
+/** Ready after a restart: every one of `count` containers listed as running. */
+export function listsRunning(count: number): Readiness {
+  return async (client) => {
+    const { containers } = await call(client.runtime, client.runtime.ListContainers, { filter: { state: { state: 'CONTAINER_RUNNING' } } }, 5000);
+    return containers.length >= count;
+  };
+}
 
 /**
- * Milliseconds from spawning a daemon to its first answered Version. The
- * socket is watched every 2 ms and a fresh client is made once it exists,
- * so gRPC's reconnect back-off does not count against the daemon.
+ * Milliseconds from spawning a daemon until it is ready. The socket is
+ * watched every 2 ms and a fresh client is made once it exists, so gRPC's
+ * reconnect back-off does not count against the daemon.
  */
-export async function timeToVersion(spawnDaemon: () => ChildProcess, socket: string): Promise<{ ms: number; child: ChildProcess }> {
+export async function timeToReady(spawnDaemon: () => ChildProcess, socket: string, ready: Readiness = answersVersion): Promise<{ ms: number; child: ChildProcess }> {
   const t0 = performance.now();
   const child = spawnDaemon();
   for (;;) {
@@ -16,10 +31,9 @@ export async function timeToVersion(spawnDaemon: () => ChildProcess, socket: str
     if (await access(socket).then(() => true, () => false)) {
       const client = await connectCri(socket);
       try {
-        await call(client.runtime, client.runtime.Version, {}, 1000);
-        return { ms: performance.now() - t0, child };
+        if (await ready(client)) return { ms: performance.now() - t0, child };
       } catch {
-        // listening socket not accepting yet
+        // listening socket not accepting yet, or not ready
       } finally {
         client.close();
       }

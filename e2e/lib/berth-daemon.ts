@@ -50,7 +50,10 @@ export function spawnBerth(args: string[], logFile?: string): ChildProcess {
   return child;
 }
 
-export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon> {
+/** The daemon's files and command line, written but not started. */
+export interface PreparedBerth { dir: string; socket: string; root: string; runroot: string; registriesConf: string; args: string[] }
+
+export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBerth> {
   const dir = opts.reuse?.dir ?? (await mkdtemp(path.join(tmpdir(), 'berth-e2e-')));
   // Containers in a user namespace run as unprivileged host uids that must
   // pass through runroot's parents, as they can through /run.
@@ -63,7 +66,6 @@ export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon>
   await mkdir(path.join(dir, 'conf.d'), { recursive: true });
   await writeFile(config, `# e2e: embedded defaults plus flags\n${opts.config ?? ''}`);
   if (opts.registriesConf !== undefined) await writeFile(registriesConf, opts.registriesConf);
-  const logFile = path.join(dir, `berth-${Date.now()}.log`);
   // Unless a test brings its own CNI setup, pods get a loopback-only network:
   // the pod tests need a ready network but no bridge on the host.
   const cniArgs: string[] = [];
@@ -73,11 +75,18 @@ export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon>
     await writeFile(path.join(cniDir, '99-loopback.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'berth-e2e-loopback', plugins: [{ type: 'loopback' }] }));
     cniArgs.push('--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni');
   }
-  const child = spawnBerth([
+  const args = [
     'serve', '--config', config, '--config-dir', path.join(dir, 'conf.d'),
     '--listen', socket, '--root', root, '--runroot', runroot, '--registries-conf', registriesConf,
     '--log-level', 'debug', ...cniArgs, ...(opts.extraArgs ?? []),
-  ], logFile);
+  ];
+  return { dir, socket, root, runroot, registriesConf, args };
+}
+
+export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon> {
+  const { dir, socket, root, runroot, registriesConf, args } = await prepareBerth(opts);
+  const logFile = path.join(dir, `berth-${Date.now()}.log`);
+  const child = spawnBerth(args, logFile);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const client = await connectCri(socket);
   try {

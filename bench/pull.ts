@@ -1,0 +1,19 @@
+import { call } from '../e2e/lib/cri-client.js';
+import type { BenchDaemon } from './daemons.js';
+import { nodeBusyMs, processFigures, timed } from './measure.js';
+
+export interface PullFigures {
+  ms: number;
+  /** CPU of the daemon process itself (containerd unpacks in-process, as berth does). */
+  daemonCpuMs: number;
+  /** CPU of the whole node: the registry's share is the same for both runtimes. */
+  nodeCpuMs: number;
+}
+
+/** A cold pull: the image has never been on this daemon. */
+export async function bigPull(daemon: BenchDaemon, ref: string): Promise<PullFigures> {
+  const cpu0 = (await processFigures(daemon.pid)).cpuMs;
+  const node0 = await nodeBusyMs();
+  const [, ms] = await timed(() => call(daemon.client.image, daemon.client.image.PullImage, { image: { image: ref } }, 600_000));
+  return { ms, daemonCpuMs: (await processFigures(daemon.pid)).cpuMs - cpu0, nodeCpuMs: (await nodeBusyMs()) - node0 };
+}
