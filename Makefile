@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e bench clean
+.PHONY: run test install build unit e2e bench profile clean
 
 run: install
 	sh scripts/install-cni-default.sh
@@ -23,5 +23,8 @@ e2e: build
 bench:
 	sh scripts/bench.sh
 
+profile:
+	BENCH_MAIN=profile sh scripts/bench.sh
+
 clean:
-	rm -rf dist dist-bench native/build
+	rm -rf dist dist-bench bundle native/build

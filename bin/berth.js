@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Entry point of the berth CLI; the code lives in dist/ (run `npm run build`).
-import { main } from '../dist/cli.js';
+// Entry point of the berth CLI; the code is bundle/berth.cjs (run `npm run build`).
+import { loadBundle } from './bundle-loader.js';
 
+const { main } = loadBundle();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

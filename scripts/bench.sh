@@ -10,4 +10,4 @@ npx tsc -p tsconfig.bench.json
 # The compiled helpers find the proto, the CLI and the native helpers
 # relative to themselves, one level deeper than in dist/.
 for d in proto bin native; do ln -sfn "../$d" "dist-bench/$d"; done
-exec node dist-bench/bench/run.js
+exec node "dist-bench/bench/${BENCH_MAIN:-run}.js"

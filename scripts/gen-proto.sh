@@ -11,3 +11,4 @@ npx proto-loader-gen-types \
   proto/cri/api.proto
 # Node's ES module resolution needs explicit extensions on relative imports.
 find src/generated -name '*.ts' -exec sed -i -E "s#(from '\.[^']*)';#\1.js';#" {} +
+node scripts/proto-descriptor.mjs

@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Parameters<typeof startDaemon>[0], files: string[]): Promise<number> {
-  const log = createLogger(config.log_level, config.log_format);
+  const log = await createLogger(config.log_level, config.log_format);
   log.info({ files }, files.length ? 'configuration loaded' : 'no configuration file: using embedded defaults');
   // A bug must not take the node's runtime down silently: log it, then exit
   // non-zero so a supervisor restarts berth (containers keep running).

@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from './config/schema.js';
 
 export type { Logger } from 'pino';
@@ -9,7 +8,7 @@ export type { Logger } from 'pino';
  * commands keep stdout for their output. Credentials are redacted wherever a
  * request is logged.
  */
-export function createLogger(level: LogLevel, format: LogFormat): Logger {
+export async function createLogger(level: LogLevel, format: LogFormat): Promise<Logger> {
   const options: pino.LoggerOptions = {
     level,
     base: { pid: process.pid },
@@ -19,6 +18,8 @@ export function createLogger(level: LogLevel, format: LogFormat): Logger {
     },
   };
   if (format === 'text') {
+    // Loaded only for this format: it is a large module that JSON logging never uses.
+    const { default: pretty } = await import('pino-pretty');
     return pino(options, pretty({ destination: 2, colorize: false, sync: true, singleLine: true, ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: false }));

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { installPath } from './install-paths.js';
 
 /** The CRI API version berth implements (kubernetes/cri-api tag). */
 export const CRI_API_VERSION = 'v1 (cri-api v0.36)';
@@ -18,10 +19,10 @@ let cached: VersionInfo | undefined;
  */
 export async function versionInfo(): Promise<VersionInfo> {
   if (cached) return cached;
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(installPath('package.json'), 'utf8')) as { version: string };
   let gitCommit = 'unknown';
   try {
-    const info = JSON.parse(await readFile(new URL('./build-info.json', import.meta.url), 'utf8')) as { gitCommit?: string };
+    const info = JSON.parse(await readFile(installPath('dist', 'build-info.json'), 'utf8')) as { gitCommit?: string };
     gitCommit = info.gitCommit ?? gitCommit;
   } catch {
     // Built without git metadata: keep "unknown".

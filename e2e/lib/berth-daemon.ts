@@ -33,12 +33,14 @@ export interface DaemonOptions {
   /** Extra TOML for berth.conf (the e2e pause image, for instance). */
   config?: string;
   extraArgs?: string[];
+  /** Options for node itself, such as `--cpu-prof`. */
+  nodeArgs?: string[];
   /** Reuse the directories of an earlier daemon (restart). */
   reuse?: { dir: string };
 }
 
-export function spawnBerth(args: string[], logFile?: string): ChildProcess {
-  const child = spawn(process.execPath, [BERTH_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnBerth(args: string[], logFile?: string, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, BERTH_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (logFile) {
     const chunks: Buffer[] = [];
     const flush = () => writeFile(logFile, Buffer.concat(chunks), { flag: 'w' }).catch(() => undefined);
@@ -86,7 +88,7 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
 export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon> {
   const { dir, socket, root, runroot, registriesConf, args } = await prepareBerth(opts);
   const logFile = path.join(dir, `berth-${Date.now()}.log`);
-  const child = spawnBerth(args, logFile);
+  const child = spawnBerth(args, logFile, opts.nodeArgs);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const client = await connectCri(socket);
   try {

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
@@ -466,7 +466,6 @@ export class ContainerService implements PodContainers {
   /** Bundles without a record (berth died mid-create or mid-remove): unmount and delete. */
   private async removeOrphanBundles(): Promise<void> {
     const dir = path.join(this.opts.runroot, 'containers');
-    const { readdir } = await import('node:fs/promises');
     for (const id of await readdir(dir).catch(() => [] as string[])) {
       if (this.store.get(id)) continue;
       this.opts.log.warn({ containerId: id }, 'removing a container bundle without a record');

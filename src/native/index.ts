@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { installPath } from '../install-paths.js';
 
 /**
  * The system calls Node lacks, implemented in native/berth_native.c. Each
@@ -53,18 +54,18 @@ let loaded: NativeOps | undefined;
 
 /** Path of the berth-pinns helper built beside the module. */
 export function pinnsPath(): string {
-  return new URL('../../native/build/Release/berth-pinns', import.meta.url).pathname;
+  return installPath('native', 'build', 'Release', 'berth-pinns');
 }
 
 /** Path of the berth-stream helper (attach and terminal pumps). */
 export function streamHelperPath(): string {
-  return new URL('../../native/build/Release/berth-stream', import.meta.url).pathname;
+  return installPath('native', 'build', 'Release', 'berth-stream');
 }
 
 export function nativeOps(): NativeOps {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
-  const raw = require('../../native/build/Release/berth_native.node') as RawModule;
+  const raw = require(installPath('native', 'build', 'Release', 'berth_native.node')) as RawModule;
   loaded = {
     mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { RuntimeError, type ErrorKind, isAbortError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type Credentials, basicHeader, parseChallenges } from './auth.js';
@@ -35,21 +35,33 @@ const USER_AGENT = 'berth (CRI runtime)';
 
 type HttpResponse = Dispatcher.ResponseData;
 
-/** Shared HTTP agents and per-host knowledge, one per daemon. */
+interface Agents { secure: Agent; unverified: Agent; request: typeof import('undici').request }
+
+/**
+ * Shared HTTP agents and per-host knowledge, one per daemon. The HTTP
+ * client is loaded on the first pull: it is a large module that a node
+ * whose images are all present never needs, and loading it would cost
+ * every daemon start about 60 ms.
+ */
 export class RegistryTransport {
-  private readonly secure: Agent;
-  private readonly unverified: Agent;
+  private agents?: Promise<Agents>;
   /** Scheme that answered for an insecure host (https first, else http). */
   private readonly schemeByHost = new Map<string, 'https' | 'http'>();
 
-  constructor(timeouts: { connectMs: number; bodyMs: number }) {
-    const opts = { connectTimeout: timeouts.connectMs, headersTimeout: timeouts.bodyMs || 0, bodyTimeout: timeouts.bodyMs || 0 };
-    this.secure = new Agent(opts);
-    this.unverified = new Agent({ ...opts, connect: { rejectUnauthorized: false } });
+  constructor(private readonly timeouts: { connectMs: number; bodyMs: number }) {}
+
+  private load(): Promise<Agents> {
+    this.agents ??= import('undici').then(({ Agent, request }) => {
+      const opts = { connectTimeout: this.timeouts.connectMs, headersTimeout: this.timeouts.bodyMs || 0, bodyTimeout: this.timeouts.bodyMs || 0 };
+      return { secure: new Agent(opts), unverified: new Agent({ ...opts, connect: { rejectUnauthorized: false } }), request };
+    });
+    return this.agents;
   }
 
-  dispatcher(insecure: boolean): Dispatcher {
-    return insecure ? this.unverified : this.secure;
+  /** One HTTP request through the agent for the endpoint's TLS policy. */
+  async request(url: string | URL, insecure: boolean, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { method: Dispatcher.HttpMethod }): Promise<HttpResponse> {
+    const agents = await this.load();
+    return agents.request(url, { ...options, dispatcher: insecure ? agents.unverified : agents.secure });
   }
 
   async baseUrl(host: string, insecure: boolean, signal: AbortSignal): Promise<string> {
@@ -65,7 +77,7 @@ export class RegistryTransport {
   /** containers/image behaviour for insecure registries: try TLS, fall back to plain HTTP. */
   private async probeScheme(host: string, signal: AbortSignal): Promise<'https' | 'http'> {
     try {
-      const res = await request(`https://${host}/v2/`, { method: 'GET', dispatcher: this.unverified, signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
+      const res = await this.request(`https://${host}/v2/`, true, { method: 'GET', signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
       await res.body.dump();
       return 'https';
     } catch (err) {
@@ -75,7 +87,9 @@ export class RegistryTransport {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.secure.close(), this.unverified.close()]);
+    if (!this.agents) return;
+    const { secure, unverified } = await this.agents;
+    await Promise.all([secure.close(), unverified.close()]);
   }
 }
 
@@ -169,7 +183,7 @@ export class RepositoryClient {
       // Credentials go only to the registry itself, never to a redirect target
       // such as a storage bucket on another host.
       if (withAuth && this.authorization && new URL(url).origin === origin) h.authorization = this.authorization;
-      const res = await this.wrapNetwork(() => request(url, { method: 'GET', headers: h, signal, dispatcher: this.transport.dispatcher(this.endpoint.insecure) }), signal);
+      const res = await this.wrapNetwork(() => this.transport.request(url, this.endpoint.insecure, { method: 'GET', headers: h, signal }), signal);
       if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
         const location = res.headers.location;
         await res.body.dump();
@@ -209,18 +223,17 @@ export class RepositoryClient {
     const creds = this.credentials;
     const realmUrl = new URL(realm);
     let res: HttpResponse;
-    const dispatcher = this.transport.dispatcher(this.endpoint.insecure);
     if (creds?.kind === 'identity-token') {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.token, service: params.service ?? '', scope, client_id: 'berth' });
-      res = await this.wrapNetwork(() => request(realmUrl, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, body: form.toString(), signal, dispatcher,
+      res = await this.wrapNetwork(() => this.transport.request(realmUrl, this.endpoint.insecure, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, body: form.toString(), signal,
       }), signal);
     } else {
       if (params.service) realmUrl.searchParams.set('service', params.service);
       realmUrl.searchParams.set('scope', scope);
       const headers: Record<string, string> = { 'user-agent': USER_AGENT };
       if (creds?.kind === 'basic') headers.authorization = basicHeader(creds.username, creds.password);
-      res = await this.wrapNetwork(() => request(realmUrl, { method: 'GET', headers, signal, dispatcher }), signal);
+      res = await this.wrapNetwork(() => this.transport.request(realmUrl, this.endpoint.insecure, { method: 'GET', headers, signal }), signal);
     }
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();

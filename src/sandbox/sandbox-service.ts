@@ -13,7 +13,7 @@ import { KeyedMutex } from '../util/keyed-mutex.js';
 import { nowNs } from '../util/time.js';
 import { removeIfExists } from '../util/fs.js';
 import type { NetworkManager, PodNetwork } from '../cni/network-manager.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { NamespacePinner } from './namespaces.js';
 import { hostHostname, makeRunDir, writeHostname, writeResolvConf } from './pod-files.js';
@@ -247,7 +247,6 @@ export class SandboxService {
 
   /** Run directories without a record (berth died mid-create): release and delete. */
   private async removeOrphanRunDirs(): Promise<void> {
-    const { readdir } = await import('node:fs/promises');
     const dir = path.join(this.opts.runroot, 'sandboxes');
     for (const id of await readdir(dir).catch(() => [] as string[])) {
       if (this.store.get(id)) continue;
@@ -264,7 +263,6 @@ export class SandboxService {
   }
 
   private async namespacesIntact(record: SandboxRecord): Promise<boolean> {
-    const { stat } = await import('node:fs/promises');
     for (const file of Object.values(record.meta.namespaces)) {
       if (!file) continue;
       try {

@@ -1,16 +1,21 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { CRI_DESCRIPTOR } from '../generated/descriptor.js';
 import type { ProtoGrpcType } from '../generated/api.js';
 
 /**
- * Loader options. They must match the flags in scripts/gen-proto.sh so the
- * generated types describe what the loader really produces: camelCase field
- * names, int64 as decimal strings, enums as their names, bytes as Buffers,
- * absent scalar fields filled with their defaults.
+ * The CRI services as grpc-js definitions, built from the descriptor that
+ * scripts/gen-proto.sh compiles out of proto/cri/api.proto. Messages are
+ * converted with the conventions the generated types describe (and that
+ * the gen-proto flags name): camelCase field names, int64 as decimal
+ * strings, enums as their names, bytes as Buffers, absent scalar fields
+ * filled with their defaults, oneof members named.
+ *
+ * This is what @grpc/proto-loader does, minus the file descriptors it
+ * builds for server reflection, which berth does not serve: they made
+ * loading the services the largest single cost of daemon start-up.
  */
-export const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: false,
+export const CONVERSION: protobuf.IConversionOptions = {
   longs: String,
   enums: String,
   bytes: Buffer,
@@ -18,9 +23,49 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-export const PROTO_PATH = fileURLToPath(new URL('../../proto/cri/api.proto', import.meta.url));
+export type CriGrpc = { runtime: { v1: Pick<ProtoGrpcType['runtime']['v1'], 'RuntimeService' | 'ImageService'> } };
 
-export async function loadCriProto(): Promise<ProtoGrpcType> {
-  const definition = await protoLoader.load(PROTO_PATH, LOADER_OPTIONS);
-  return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+const SERVICES = ['runtime.v1.RuntimeService', 'runtime.v1.ImageService'] as const;
+
+function serializer(type: protobuf.Type): grpc.serialize<object> {
+  return (value) => {
+    if (Array.isArray(value)) throw new Error(`cannot serialize an array as ${type.name}`);
+    return type.encode(type.fromObject(value)).finish() as Buffer;
+  };
+}
+
+function deserializer(type: protobuf.Type): grpc.deserialize<object> {
+  return (bytes) => type.toObject(type.decode(bytes), CONVERSION);
+}
+
+function serviceDefinition(name: string, service: protobuf.Service): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const method of service.methodsArray) {
+    const request = method.resolvedRequestType!;
+    const response = method.resolvedResponseType!;
+    def[method.name] = {
+      path: `/${name}/${method.name}`,
+      requestStream: Boolean(method.requestStream),
+      responseStream: Boolean(method.responseStream),
+      requestSerialize: serializer(request),
+      requestDeserialize: deserializer(request),
+      responseSerialize: serializer(response),
+      responseDeserialize: deserializer(response),
+      originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+    };
+  }
+  return def;
+}
+
+let loaded: CriGrpc | undefined;
+
+/** The service constructors (one shared set per process: they are immutable). */
+export async function loadCriProto(): Promise<CriGrpc> {
+  if (!loaded) {
+    const root = protobuf.Root.fromJSON(CRI_DESCRIPTOR);
+    root.resolveAll();
+    const pkg: grpc.GrpcObject = grpc.loadPackageDefinition(Object.fromEntries(SERVICES.map((name) => [name, serviceDefinition(name, root.lookupService(name))])));
+    loaded = pkg as unknown as CriGrpc;
+  }
+  return loaded;
 }

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { ProtoGrpcType } from '../generated/api.js';
+import type { CriGrpc } from './proto.js';
 import { serverStream, unary, unimplemented } from './adapter.js';
 import type { Deps } from './deps.js';
 import { imageFsInfo } from './image/image-fs-info.js';
@@ -51,7 +51,7 @@ type Implementation = Record<string, grpc.UntypedHandleCall>;
  * answer UNIMPLEMENTED; the method list comes from the proto, so none can
  * be forgotten.
  */
-export function buildServices(proto: ProtoGrpcType, deps: Deps): { runtime: Implementation; image: Implementation; missing: string[] } {
+export function buildServices(proto: CriGrpc, deps: Deps): { runtime: Implementation; image: Implementation; missing: string[] } {
   const runtime: Implementation = {
     Version: unary(deps, 'Version', version),
     Status: unary(deps, 'Status', status),

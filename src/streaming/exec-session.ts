@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContainerRecord, ContainerService } from '../container/container-service.js';
@@ -120,7 +120,6 @@ function drained(stream: NodeJS.ReadableStream | null): Promise<void> {
 
 /** The client went away: kill the exec'd process (runc would leave it running), then the helpers. */
 async function killExec(pidFile: string, children: ChildProcess[]): Promise<void> {
-  const { readFile } = await import('node:fs/promises');
   const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
   if (pid > 0) {
     try {

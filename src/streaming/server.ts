@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { ContainerService } from '../container/container-service.js';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -44,13 +44,21 @@ export interface StreamingOptions {
 export class StreamingServer {
   readonly tokens = new TokenStore();
   private server: http.Server | undefined;
-  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pickWsProtocol(offered) });
+  /** The WebSocket side, loaded with the first WebSocket session (the kubelet's default is SPDY). */
+  private ws?: Promise<{ server: WebSocketServer; toStream: typeof import('ws').createWebSocketStream }>;
   private url = '';
 
-  constructor(private readonly opts: StreamingOptions) {
-    this.wss.on('headers', (headers, req) => {
-      if (tunnelRequests.has(req)) headers.push(`Sec-WebSocket-Protocol: ${WS_PORTFORWARD_PROTOCOL}`);
+  constructor(private readonly opts: StreamingOptions) {}
+
+  private webSockets() {
+    this.ws ??= import('ws').then(({ WebSocketServer, createWebSocketStream }) => {
+      const server = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pickWsProtocol(offered) });
+      server.on('headers', (headers, req) => {
+        if (tunnelRequests.has(req)) headers.push(`Sec-WebSocket-Protocol: ${WS_PORTFORWARD_PROTOCOL}`);
+      });
+      return { server, toStream: createWebSocketStream };
     });
+    return this.ws;
   }
 
   get baseUrl(): string {
@@ -81,7 +89,7 @@ export class StreamingServer {
   }
 
   async stop(): Promise<void> {
-    this.wss.close();
+    if (this.ws) (await this.ws).server.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
   }
@@ -114,8 +122,9 @@ export class StreamingServer {
         delete req.headers['sec-websocket-protocol'];
         tunnelRequests.add(req);
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        void this.serveWebSocket(ws, request, tunnel).catch((err: unknown) => this.opts.log.warn({ err: messageOf(err) }, 'streaming session failed'));
+      const { server, toStream } = await this.webSockets();
+      server.handleUpgrade(req, socket, head, (ws) => {
+        void this.serveWebSocket(ws, request, tunnel, toStream).catch((err: unknown) => this.opts.log.warn({ err: messageOf(err) }, 'streaming session failed'));
       });
       return;
     }
@@ -147,12 +156,12 @@ export class StreamingServer {
     return false;
   }
 
-  private async serveWebSocket(ws: import('ws').WebSocket, request: StreamRequest, tunnel: boolean): Promise<void> {
+  private async serveWebSocket(ws: import('ws').WebSocket, request: StreamRequest, tunnel: boolean, toStream: typeof import('ws').createWebSocketStream): Promise<void> {
     ws.on('error', () => undefined);
     if (request.kind === 'portforward') {
       if (tunnel) {
         // crictl tunnels SPDY frames inside binary WebSocket messages.
-        this.servePortForward(new SpdyConnection(createWebSocketStream(ws), 'server'), request.podSandboxId);
+        this.servePortForward(new SpdyConnection(toStream(ws), 'server'), request.podSandboxId);
         return;
       }
       const pod = this.opts.sandboxes.get(request.podSandboxId);

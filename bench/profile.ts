@@ -1,0 +1,80 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startBerth } from '../e2e/lib/berth-daemon.js';
+import { call } from '../e2e/lib/cri-client.js';
+import { pushFixtures } from '../e2e/fixtures/test-images.js';
+import { startRegistry } from '../e2e/lib/registry.js';
+import { median } from './measure.js';
+import { lifecycle, LIFECYCLE_CALLS, removeAllPods } from './workloads.js';
+
+/**
+ * Profiles berth alone: N life cycles (loopback-only pods) with the daemon
+ * under `--cpu-prof`, then prints the call medians and where the daemon's
+ * CPU went: the hottest functions by self time and the share of each
+ * package. `make profile` runs it; BENCH_RUNS sets N.
+ */
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
+interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+
+function owner(url: string): string {
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  if (url.includes('/dist/')) return `berth ${url.slice(url.indexOf('/dist/') + 6).split('/').slice(0, 2).join('/')}`;
+  if (url.startsWith('node:')) return url;
+  return url === '' ? '(native, gc, idle)' : url;
+}
+
+function summarise(profile: CpuProfile): { functions: [string, number][]; owners: [string, number][]; totalMs: number } {
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFunction = new Map<string, number>();
+  const byOwner = new Map<string, number>();
+  let totalMs = 0;
+  for (const node of profile.nodes) {
+    const us = self.get(node.id) ?? 0;
+    if (node.callFrame.functionName === '(idle)') continue;
+    totalMs += us / 1000;
+    const fn = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us / 1000);
+    const o = owner(node.callFrame.url);
+    byOwner.set(o, (byOwner.get(o) ?? 0) + us / 1000);
+  }
+  const top = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+  return { functions: top(byFunction, 30), owners: top(byOwner, 20), totalMs };
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(path.join(tmpdir(), 'berth-profile-'));
+  const profDir = path.join(work, 'prof');
+  const registry = await startRegistry(path.join(work, 'registry'));
+  try {
+    const fixtures = await pushFixtures(registry);
+    const image = `${registry.host}/${fixtures.run.repo}:${fixtures.run.tag}`;
+    const berth = await startBerth({ registriesConf: `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`, extraArgs: ['--log-level', 'warn'], nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+    try {
+      await call(berth.client.image, berth.client.image.PullImage, { image: { image } }, 120_000);
+      await lifecycle(berth.client, image, path.join(work, 'logs'), 3, 'warm');
+      const got = await lifecycle(berth.client, image, path.join(work, 'logs'), RUNS, 'run');
+      for (const k of [...LIFECYCLE_CALLS, 'total'] as const) console.log(`${k.padEnd(18)} ${median(got[k]).toFixed(1)} ms`);
+      await removeAllPods(berth.client);
+    } finally {
+      await berth.stop();
+    }
+    const [file] = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('berth wrote no CPU profile');
+    const { functions, owners, totalMs } = summarise(JSON.parse(await readFile(path.join(profDir, file), 'utf8')) as CpuProfile);
+    console.log(`\nberth CPU, whole run: ${totalMs.toFixed(0)} ms\n\nby package:`);
+    for (const [o, ms] of owners) console.log(`${ms.toFixed(1).padStart(9)} ms  ${o}`);
+    console.log('\nhottest functions (self time):');
+    for (const [f, ms] of functions) console.log(`${ms.toFixed(1).padStart(9)} ms  ${f}`);
+    await rm(berth.dir, { recursive: true, force: true });
+  } finally {
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
