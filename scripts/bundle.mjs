@@ -16,9 +16,13 @@ await rm('bundle', { recursive: true, force: true });
 await build({
   input: { berth: 'dist/cli.js' },
   platform: 'node',
-  external: (id) => builtins.has(id),
+  // grpc-js requires proto-loader only to serve channelz and ORCA, which
+  // berth never enables (and whose .proto files a bundle could not find).
+  external: (id) => builtins.has(id) || id === '@grpc/proto-loader',
   // The entry holds all the shared code: the chunks require it back.
   preserveEntrySignatures: 'allow-extension',
   logLevel: 'silent',
-  output: { dir: 'bundle', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs' },
+  // Whitespace and comments go (less to load, parse and keep in memory);
+  // names stay, so stack traces still read like the source.
+  output: { dir: 'bundle', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } } },
 });
