@@ -8,7 +8,7 @@ export interface DensityFigures {
   listContainersMs: number[];
   containerStatusMs: number[];
   /** One sample per poll: seconds since the poll began, daemon RSS. */
-  rss: { t: number; bytes: number }[];
+  rss: { t: number; bytes: number; anonBytes: number }[];
   daemonCpuMs: number;
 }
 
@@ -35,7 +35,8 @@ export async function pollDense(client: CriClient, pid: number, pods: number, se
     const [listed, ms] = await timed(() => call(rt, rt.ListContainers, {}));
     out.listContainersMs.push(ms);
     for (const c of listed.containers) out.containerStatusMs.push((await timed(() => call(rt, rt.ContainerStatus, { containerId: c.id })))[1]);
-    out.rss.push({ t: (Date.now() - began) / 1000, bytes: (await processFigures(pid)).rssBytes });
+    const mem = await processFigures(pid);
+    out.rss.push({ t: (Date.now() - began) / 1000, bytes: mem.rssBytes, anonBytes: mem.rssAnonBytes });
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
   }
   out.daemonCpuMs = (await processFigures(pid)).cpuMs - cpu0;

@@ -5,19 +5,24 @@ import { startBerth } from '../e2e/lib/berth-daemon.js';
 import { call } from '../e2e/lib/cri-client.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
 import { startRegistry } from '../e2e/lib/registry.js';
-import { median } from './measure.js';
-import { lifecycle, LIFECYCLE_CALLS, removeAllPods } from './workloads.js';
+import { median, timed } from './measure.js';
+import { buildBigImage } from './big-image.js';
+import { pollDense, startDensePods } from './density.js';
+import { lifecycle, LIFECYCLE_CALLS, removeAllPods, type RunningPod } from './workloads.js';
 
 /**
- * Profiles berth alone: N life cycles (loopback-only pods) with the daemon
- * under `--cpu-prof`, then prints the call medians and where the daemon's
- * CPU went: the hottest functions by self time and the share of each
- * package. `make profile` runs it; BENCH_RUNS sets N.
+ * Profiles berth alone with the daemon under `--cpu-prof`, then prints
+ * where its CPU went: the hottest functions by self time and the share of
+ * each package. `make profile` runs it. BENCH_PROFILE picks the workload:
+ *   lifecycle (default)  BENCH_RUNS pod + container life cycles, with call medians
+ *   poll                 30 running pods under a PLEG-like poll for 20 s
+ *   pull                 a cold pull of the benchmark's 120 MB image
  */
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+const MODE = process.env.BENCH_PROFILE ?? 'lifecycle';
 
 function owner(url: string): string {
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
@@ -56,9 +61,21 @@ async function main(): Promise<void> {
     const berth = await startBerth({ registriesConf: `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`, extraArgs: ['--log-level', 'warn'], nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
     try {
       await call(berth.client.image, berth.client.image.PullImage, { image: { image } }, 120_000);
-      await lifecycle(berth.client, image, path.join(work, 'logs'), 3, 'warm');
-      const got = await lifecycle(berth.client, image, path.join(work, 'logs'), RUNS, 'run');
-      for (const k of [...LIFECYCLE_CALLS, 'total'] as const) console.log(`${k.padEnd(18)} ${median(got[k]).toFixed(1)} ms`);
+      const logs = path.join(work, 'logs');
+      if (MODE === 'pull') {
+        const big = await buildBigImage(registry, path.join(work, 'big'));
+        const [, ms] = await timed(() => call(berth.client.image, berth.client.image.PullImage, { image: { image: big.ref } }, 600_000));
+        console.log(`pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms`);
+      } else if (MODE === 'poll') {
+        const pods: RunningPod[] = [];
+        await startDensePods(berth.client, image, logs, 30, 'profile', pods);
+        const got = await pollDense(berth.client, berth.process.pid!, 30, 20);
+        console.log(`ListPodSandbox ${median(got.listPodsMs).toFixed(2)} ms, ListContainers ${median(got.listContainersMs).toFixed(2)} ms, ContainerStatus ${median(got.containerStatusMs).toFixed(2)} ms, daemon CPU ${got.daemonCpuMs} ms`);
+      } else {
+        await lifecycle(berth.client, image, logs, 3, 'warm');
+        const got = await lifecycle(berth.client, image, logs, RUNS, 'run');
+        for (const k of [...LIFECYCLE_CALLS, 'total'] as const) console.log(`${k.padEnd(18)} ${median(got[k]).toFixed(1)} ms`);
+      }
       await removeAllPods(berth.client);
     } finally {
       await berth.stop();

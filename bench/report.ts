@@ -13,6 +13,7 @@ import { checkTargets, churnGrowthBytes } from './targets.js';
 export interface RuntimeResults {
   startToVersionMs: number[];
   idleRssBytes: number;
+  idleRssAnonBytes: number;
   busyRssBytes: number;
   pullMs: number;
   listImagesMs: number[];
@@ -94,6 +95,7 @@ function markdown(r: BenchResults): string {
   row(`node CPU during ${r.probeSeconds} s of probes (ms)`, b.execProbeNodeCpuMs, c.execProbeNodeCpuMs);
   row('daemon CPU during probes (ms)', b.execProbeDaemonCpuMs, c.execProbeDaemonCpuMs);
   row('daemon RSS idle (MiB)', b.idleRssBytes, c.idleRssBytes, mib);
+  row('… of which anonymous (MiB)', b.idleRssAnonBytes, c.idleRssAnonBytes, mib);
   row('daemon RSS with 10 pods after probes (MiB)', b.busyRssBytes, c.busyRssBytes, mib);
   if (b.density && c.density) {
     const bd = b.density;
@@ -103,6 +105,7 @@ function markdown(r: BenchResults): string {
     row(`ListContainers at ${bd.pods} pods (ms)`, median(bd.listContainersMs), median(cd.listContainersMs));
     row('ContainerStatus (ms)', median(bd.containerStatusMs), median(cd.containerStatusMs));
     row(`daemon RSS at ${bd.pods} pods (MiB)`, last(bd), last(cd), mib);
+    row('… of which anonymous (MiB)', bd.rss.at(-1)?.anonBytes ?? NaN, cd.rss.at(-1)?.anonBytes ?? NaN, mib);
     row(`daemon CPU during ${bd.rss.length} s of polling (ms)`, bd.daemonCpuMs, cd.daemonCpuMs);
     if (b.restartMs !== undefined && c.restartMs !== undefined) row(`restart with ${bd.pods} running containers to ready (ms)`, b.restartMs, c.restartMs);
     lines.push('', '![daemon RSS at density](rss.svg)');

@@ -66,7 +66,9 @@ async function main(): Promise<void> {
     };
     for (const side of sides) {
       const r = results[side.name];
-      r.idleRssBytes = (await processFigures(side.pid)).rssBytes;
+      const idle = await processFigures(side.pid);
+      r.idleRssBytes = idle.rssBytes;
+      r.idleRssAnonBytes = idle.rssAnonBytes;
       const [, pullMs] = await timed(() => call(side.client.image, side.client.image.PullImage, { image: { image } }, 120_000));
       r.pullMs = pullMs;
       await call(side.client.image, side.client.image.PullImage, { image: { image: pause } }, 120_000);
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
 }
 
 function emptyResults(startMs: number[]): RuntimeResults {
-  return { startToVersionMs: startMs, idleRssBytes: 0, busyRssBytes: 0, pullMs: 0, listImagesMs: [], lifecycle: {}, parallelStartMs: 0, execProbeMs: [], execProbeNodeCpuMs: 0, execProbeDaemonCpuMs: 0 };
+  return { startToVersionMs: startMs, idleRssBytes: 0, idleRssAnonBytes: 0, busyRssBytes: 0, pullMs: 0, listImagesMs: [], lifecycle: {}, parallelStartMs: 0, execProbeMs: [], execProbeNodeCpuMs: 0, execProbeDaemonCpuMs: 0 };
 }
 
 function insecure(host: string): string {

@@ -56,12 +56,19 @@ describe('containers through conmon and runc', () => {
     const failing = await cri.run(podId, containerConfig('fails', IMAGE, { command: ['sh', '-c', 'exit 3'] }), pod);
     expect(await cri.waitExited(failing)).toMatchObject({ exitCode: 3, reason: 'Error' });
     const mountsBefore = await mountsUnder(berth.dir);
-    const err = await cri.createContainer(podId, containerConfig('missing-binary', IMAGE, { command: ['/no/such/binary'] }), pod).catch((e: { details: string }) => e);
+    const runcBefore = (await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).sort();
+    // As with containerd, the runtime's failure reaches the kubelet through
+    // StartContainer; the container is then exited, with the runtime's words.
+    const missing = await cri.createContainer(podId, containerConfig('missing-binary', IMAGE, { command: ['/no/such/binary'] }), pod);
+    const err = await cri.start(missing).catch((e: { details: string }) => e);
     expect((err as { details: string }).details).toContain('/no/such/binary');
-    // The failed create undid everything: no mount, no runc container, no record.
+    const status = await cri.status(missing);
+    expect(status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 128, reason: 'CreateContainerError' });
+    expect(status.message).toContain('/no/such/binary');
+    // Removing it leaves no mount and no runc container behind.
+    await cri.removeContainer(missing);
     expect(await mountsUnder(berth.dir)).toEqual(mountsBefore);
-    const ids = (await call(berth.client.runtime, berth.client.runtime.ListContainers, {})).containers.map((c) => c.id).sort();
-    expect((await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).sort()).toEqual(ids);
+    expect((await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).sort()).toEqual(runcBefore);
   });
 
   it('runs an image of 130 layers', async () => {
@@ -268,6 +275,7 @@ describe('containers through conmon and runc', () => {
   it('refuses bad requests with clear codes and changes nothing', async () => {
     const rt = berth.client.runtime;
     const before = (await call(rt, rt.ListContainers, {})).containers.length;
+    const mountsBefore = await mountsUnder(path.join(berth.runroot, 'containers'));
     expect(await codeOf(cri.createContainer(podId, containerConfig('x', `${env.openRegistry}/berth-test/busybox:not-pulled`), pod))).toBe('NOT_FOUND');
     expect(await codeOf(cri.createContainer('f'.repeat(64), containerConfig('x', IMAGE), pod))).toBe('NOT_FOUND');
     expect(await codeOf(cri.createContainer(podId, { image: { image: IMAGE } }, pod))).toBe('INVALID_ARGUMENT');
@@ -276,7 +284,7 @@ describe('containers through conmon and runc', () => {
     expect(await codeOf(cri.start('f'.repeat(64)))).toBe('NOT_FOUND');
     expect(await codeOf(cri.status(''))).toBe('INVALID_ARGUMENT');
     expect((await call(rt, rt.ListContainers, {})).containers.length).toBe(before);
-    expect(await mountsUnder(path.join(berth.runroot, 'containers'))).toHaveLength(before);
+    expect(await mountsUnder(path.join(berth.runroot, 'containers'))).toEqual(mountsBefore);
   });
 
   it('stops the pod with its containers, then removes everything', async () => {

@@ -7,7 +7,7 @@ import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
-import { freePort } from './lib/ports.js';
+import { freePort, waitFor } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
 
 const env = inject('env');
@@ -31,6 +31,11 @@ describe('berth killed and restarted while containers run', () => {
     const long = await cri.run(podId, containerConfig('long', IMAGE, { command: ['sleep', '600'] }), pod);
     const short = await cri.run(podId, containerConfig('short', IMAGE, { command: ['sh', '-c', 'sleep 2; exit 5'] }), pod);
     const created = await cri.createContainer(podId, containerConfig('created', IMAGE, { command: ['true'] }), pod);
+    // CreateContainer answers while the runtime creates the container: wait
+    // until it has (a pid), then create one more that berth dies creating.
+    const pidOf = async (id: string) => (JSON.parse((await call(first.client.runtime, first.client.runtime.ContainerStatus, { containerId: id, verbose: true })).info.info!) as { pid: number }).pid;
+    await waitFor('the runtime to create the container', async () => (await pidOf(created)) > 0);
+    const interrupted = await cri.createContainer(podId, containerConfig('interrupted', IMAGE, { command: ['true'] }), pod);
 
     first.process.kill('SIGKILL');
     await first.stop();
@@ -50,6 +55,9 @@ describe('berth killed and restarted while containers run', () => {
     expect(await cri.status(long)).toMatchObject({ state: 'CONTAINER_RUNNING' });
     expect(await cri.status(short)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 5, reason: 'Error' });
     expect(await cri.status(created)).toMatchObject({ state: 'CONTAINER_CREATED' });
+    // Either the runtime finished it under a live conmon, or it is reported as failed.
+    const half = await cri.status(interrupted);
+    expect(half.state === 'CONTAINER_CREATED' || half.reason === 'CreateContainerError').toBe(true);
     expect((await cri.exec(long, ['echo', 'still here'])).stdout).toBe('still here\n');
     await expect(stat(orphanBundle)).rejects.toThrow();
     await expect(stat(orphanPod)).rejects.toThrow();

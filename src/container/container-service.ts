@@ -1,39 +1,37 @@
-import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import { RuntimeError, failedPrecondition, invalidArgument, messageOf, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { Monitor } from '../conmon/conmon.js';
-import { ExitWatcher, readExitFile } from '../conmon/exit-watcher.js';
+import { ExitWatcher } from '../conmon/exit-watcher.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { LinuxResources, Process, Spec } from '../oci/spec-types.js';
 import type { PodContainers, SandboxService } from '../sandbox/sandbox-service.js';
 import { RecordStore, type StoredRecord } from '../state/record-store.js';
 import { NameRegistry } from '../state/name-registry.js';
-import { containerCgroupsPath } from '../cgroups/cgroup-parent.js';
 import { CleanupStack } from '../util/cleanup.js';
 import { removeIfExists } from '../util/fs.js';
+import { Trash } from '../util/trash.js';
 import { containerName, newId, requestKey } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
-import { resolveInRoot } from '../util/path-in-root.js';
 import { nowNs } from '../util/time.js';
 import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { exitedStatus } from './exit-status.js';
-import { isSameProcess, processStartTime, signalName } from './process-info.js';
-import { type RootfsPaths, mountRootfs, removeRootfs, rootfsPaths, unmountRootfs } from './rootfs.js';
-import { buildSpec } from './spec/build.js';
-import { prepareMountTargets } from './mount-targets.js';
-import { prepareRecursiveReadOnly, releaseRecursiveReadOnly, rroSupported } from './rro.js';
-import { hostCapabilities } from './spec/capabilities.js';
+import { processStartTime } from './process-info.js';
+import { type RootfsPaths, rootfsPaths, unmountRootfs } from './rootfs.js';
+import { prepareBundle } from './bundle.js';
+import { CREATE_FAILED, type ReconcileDeps, reconcile, removeOrphanBundles } from './reconcile.js';
+import { releaseRecursiveReadOnly } from './rro.js';
 import { type CriResources, ociResources } from './spec/resources.js';
-import { checkUserRequest, resolveUser } from './spec/user.js';
+import { checkUserRequest } from './spec/user.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -67,9 +65,13 @@ export class ContainerService implements PodContainers {
   /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
   readonly socketDir: string;
   private watcher: ExitWatcher | undefined;
+  /** Per container, the release of what only a live container needs (see releaseRuntime). */
+  private readonly released = new Map<string, Promise<void>>();
+  private readonly trash: Trash;
 
   constructor(private readonly opts: ContainerServiceOptions) {
     this.store = new RecordStore(path.join(opts.root, 'containers'), 'container', opts.log);
+    this.trash = new Trash([opts.root, opts.runroot], opts.log);
     this.exitsDir = path.join(opts.runroot, 'exits');
     this.socketDir = path.join(opts.runroot, 'attach');
   }
@@ -144,75 +146,22 @@ export class ContainerService implements PodContainers {
     checkUserRequest({ runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined, runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined, runAsUsername: sc?.runAsUsername }, `container ${config.metadata!.name}`);
     const image = await this.opts.images.forContainer(config.image!.image);
     const runtime = this.runtimeFor(sandbox.meta.runtimeHandler);
-    const bundle = path.join(this.opts.runroot, 'containers', id);
-    const persistDir = this.store.dirOf(id);
-    const paths = rootfsPaths(bundle, persistDir);
     const cleanup = new CleanupStack(log);
     try {
-      // Traversable (not listable): in a user namespace the container's root
-      // is an unprivileged host uid that must still reach its root filesystem.
-      await mkdir(path.dirname(bundle), { recursive: true, mode: 0o711 });
-      await mkdir(bundle, { mode: 0o711 });
-      cleanup.push('bundle', async () => {
-        await releaseRecursiveReadOnly(this.opts.native, bundle);
-        await removeIfExists(bundle);
-      });
-      await mkdir(persistDir, { recursive: true, mode: 0o700 });
-      cleanup.push('persist dir', () => removeIfExists(persistDir));
-      await mountRootfs(this.opts.native, paths, image.lowerDirs, image.storageRoot);
-      cleanup.push('rootfs', () => removeRootfs(this.opts.native, paths));
-      const user = await resolveUser(paths.mountpoint, {
-        runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
-        runAsUsername: sc?.runAsUsername || undefined,
-        runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined,
-        supplementalGroups: (sc?.supplementalGroups ?? []).map(Number),
-        policy: sc?.supplementalGroupsPolicy === 'Strict' ? 'Strict' : 'Merge',
-        imageUser: image.config.config?.User ?? '',
-      });
-      const cwd = config.workingDir || image.config.config?.WorkingDir || '/';
-      if (!path.isAbsolute(cwd)) throw invalidArgument(`working_dir "${cwd}" must be absolute`);
-      await mkdir(await resolveInRoot(paths.mountpoint, cwd), { recursive: true, mode: 0o755 });
       const pid = await this.pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId);
-      const built = await buildSpec({
-        id, config, sandbox: sandbox.meta, imageConfig: image.config, imageName: config.image!.image, user, cwd,
-        facts: this.opts.facts, runtime: this.opts.runtime, hostCapabilities: await hostCapabilities(),
-        cgroupsPath: containerCgroupsPath(this.opts.runtime.cgroup_manager, sandbox.meta.cgroupParent, id),
-        pidMode: pid.mode, pidNamespacePath: pid.path, rroSupported: rroSupported(),
-        prepareRro: (source, index) => prepareRecursiveReadOnly(this.opts.native, bundle, source, index), apparmorDefaultLoaded: this.opts.apparmorDefaultLoaded,
+      const { meta, spec } = await prepareBundle(this.opts, cleanup, {
+        id, name, key, config, sandbox: sandbox.meta, image, infra, pid,
+        bundle: path.join(this.opts.runroot, 'containers', id), persistDir: this.store.dirOf(id),
       });
-      const userns = sandbox.meta.userns;
-      if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
-      await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
-      this.processes.set(id, built.spec.process);
-      const logPath = config.logPath ? path.resolve(sandbox.meta.config.logDirectory || '/', config.logPath) : '';
-      if (logPath) await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
-      const spawnStarted = performance.now();
-      const created = await this.opts.monitor.create({
-        id, name, bundle, exitDir: this.exitsDir, persistDir, logPath, socketDir: this.socketDir, runtime,
-        tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, logSizeMax: this.opts.runtime.log_size_max,
-        timeoutMs: this.opts.runtime.container_create_timeout,
-      });
-      this.opts.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
-      // The container now has its own copies of the read-only trees; the host's
-      // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
-      await releaseRecursiveReadOnly(this.opts.native, bundle);
-      cleanup.push('runtime container', () => runtime.delete(id, true));
-      const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
-      const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
-      const meta: ContainerMeta = {
-        id, sandboxId, name, requestKey: key, metadata: { name: config.metadata!.name, attempt: config.metadata!.attempt },
-        image: config.image!.image, imageId: image.record.id, chainIds: image.record.layers.map((l) => l.chainId),
-        labels: config.labels, annotations: config.annotations, logPath, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce,
-        createdAt: nowNs(), mounts: built.mounts, runtimeHandler: sandbox.meta.runtimeHandler,
-        stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), criStopSignal: config.stopSignal, bundle, persistDir,
-        user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
-        terminationMessageHostPath: termMount?.hostPath,
-        ...(infra ? { infra: true } : {}),
-      };
-      await this.store.create(meta, {
-        state: 'CONTAINER_CREATED', pid: created.pid, pidStartTime: await processStartTime(created.pid), resources: built.spec.linux.resources,
-      });
+      this.processes.set(id, spec.process);
+      await this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
       cleanup.commit();
+      // The runtime creates the container (conmon, then `runc create`) while
+      // the answer travels back and the kubelet asks for StartContainer,
+      // which waits for it under the container's lock. containerd goes
+      // further and defers all of it to StartContainer; either way a
+      // failure of the runtime reaches the kubelet through StartContainer.
+      void this.locks.run(id, () => this.launch(meta, runtime, log));
       this.emit(meta, 'CONTAINER_CREATED_EVENT');
       log.info({ name }, 'container created');
       return id;
@@ -220,6 +169,35 @@ export class ContainerService implements PodContainers {
       await cleanup.unwind();
       this.processes.delete(id);
       throw err;
+    }
+  }
+
+  /**
+   * Starts conmon, which runs `<runtime> create`, and records the
+   * container's pid. A failure leaves the container exited with reason
+   * CreateContainerError, which StartContainer reports.
+   */
+  private async launch(meta: ContainerMeta, runtime: OciRuntime, log: Logger): Promise<void> {
+    const spawnStarted = performance.now();
+    try {
+      const created = await this.opts.monitor.create({
+        id: meta.id, name: meta.name, bundle: meta.bundle, exitDir: this.exitsDir, persistDir: meta.persistDir, logPath: meta.logPath,
+        socketDir: this.socketDir, runtime, tty: meta.tty, stdin: meta.stdin, stdinOnce: meta.stdinOnce,
+        logSizeMax: this.opts.runtime.log_size_max, timeoutMs: this.opts.runtime.container_create_timeout,
+      });
+      this.opts.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
+      // The container now has its own copies of the read-only trees; the host's
+      // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
+      await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
+      const pidStartTime = await processStartTime(created.pid);
+      await this.store.update(meta.id, (s) => ({ ...s, pid: created.pid, pidStartTime }));
+    } catch (err) {
+      log.warn({ err }, 'the runtime could not create the container');
+      await runtime.delete(meta.id, true).catch(() => undefined);
+      await this.store.update(meta.id, (s) => ({
+        ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(err),
+      })).catch(() => undefined);
+      this.emit(meta, 'CONTAINER_STOPPED_EVENT');
     }
   }
 
@@ -249,6 +227,9 @@ export class ContainerService implements PodContainers {
   async start(id: string): Promise<void> {
     const record = this.mustGet(id);
     await this.locks.run(record.meta.id, async () => {
+      if (record.status.reason === CREATE_FAILED) {
+        throw new RuntimeError('unknown', `container ${record.meta.id} could not be created: ${record.status.message ?? ''}`);
+      }
       if (record.status.state !== 'CONTAINER_CREATED') {
         throw failedPrecondition(`container ${record.meta.id} is ${stateWord(record.status.state)}, not created`);
       }
@@ -298,7 +279,13 @@ export class ContainerService implements PodContainers {
     if (!id) throw invalidArgument('container id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
-    await this.locks.run(record.meta.id, () => this.stopLocked(record, timeoutSeconds));
+    await this.locks.run(record.meta.id, async () => {
+      await this.stopLocked(record, timeoutSeconds);
+      // Like containerd, whose StopContainer returns once the task is
+      // deleted: the runtime's container and the mount are released here
+      // rather than in RemoveContainer. A failure is RemoveContainer's to retry.
+      await this.releaseRuntime(record.meta).catch(() => undefined);
+    });
   }
 
   private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
@@ -312,7 +299,7 @@ export class ContainerService implements PodContainers {
     }
     await runtime.kill(id, 'SIGKILL', true);
     if (await this.waitForExit(id, KILL_WAIT_MS)) return;
-    await this.reconcile(record);
+    await reconcile(this.reconcileDeps(), record);
     if (this.store.get(id)?.status.state !== 'CONTAINER_EXITED') {
       throw new RuntimeError('unknown', `container ${id} did not exit after SIGKILL`);
     }
@@ -330,31 +317,10 @@ export class ContainerService implements PodContainers {
       this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
       this.opts.log.info({ containerId: id, exitCode, reason: status.reason }, 'container exited');
     }
+    this.releaseRuntime(record.meta).catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
     const waiters = this.exitWaiters.get(id) ?? [];
     this.exitWaiters.delete(id);
     for (const w of waiters) w();
-  }
-
-  /**
-   * Brings a record in line with reality when no exit event can be
-   * expected: the exit file if conmon wrote one, else whether the process
-   * still lives (same pid and start time), else the runtime's state.
-   */
-  private async reconcile(record: ContainerRecord): Promise<void> {
-    const { meta, status } = record;
-    if (status.state === 'CONTAINER_EXITED') return;
-    const code = await readExitFile(path.join(meta.persistDir, 'exit'));
-    if (code !== undefined) {
-      await this.handleExit(meta.id, code);
-      return;
-    }
-    if (await isSameProcess(status.pid, status.pidStartTime)) return;
-    const state = await this.runtimeFor(meta.runtimeHandler).state(meta.id).catch(() => undefined);
-    if (state && (state.status === 'running' || state.status === 'created' || state.status === 'paused')) return;
-    await this.store.update(meta.id, (s) => ({
-      ...s, state: 'CONTAINER_EXITED', exitCode: 255, finishedAt: nowNs(), reason: 'Error',
-      message: 'the container exited while berth could not watch it; its exit code is unknown',
-    }));
   }
 
   /** Removes the container whatever its state (killing it first). Idempotent. */
@@ -365,21 +331,44 @@ export class ContainerService implements PodContainers {
     await this.locks.run(record.meta.id, async () => {
       if (!this.store.get(record.meta.id)) return;
       const { meta } = record;
-      const runtime = this.runtimeFor(meta.runtimeHandler);
       if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, 0).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
-      await runtime.delete(meta.id, true);
-      await removeRootfs(this.opts.native, rootfsPaths(meta.bundle, meta.persistDir));
-      await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
-      await removeIfExists(meta.bundle);
+      // Nothing may be mounted below the directories when they are deleted.
+      await this.releaseRuntime(meta);
       await rm(path.join(this.exitsDir, meta.id), { force: true });
       await rm(path.join(this.socketDir, meta.id), { force: true });
-      await this.store.remove(meta.id);
+      // The record directory goes first: once it is in the trash, a restart
+      // no longer sees the container, and the bundle is an orphan at worst.
+      await this.trash.discard(meta.persistDir);
+      this.store.forget(meta.id);
+      this.released.delete(meta.id);
+      await this.trash.discard(meta.bundle);
       this.names.release(meta.name);
       this.processes.delete(meta.id);
       this.emit(meta, 'CONTAINER_DELETED_EVENT');
       this.opts.log.info({ containerId: meta.id }, 'container removed');
     });
     await this.opts.images.releaseLayers();
+  }
+
+  /**
+   * Releases what only a live container needs: the runtime's container
+   * (its state and cgroups) and the root filesystem mount. It starts as soon
+   * as the exit is recorded, as containerd deletes its task on exit, so that
+   * RemoveContainer rarely has anything left to wait for. Idempotent; a
+   * failed release is tried again by the next caller.
+   */
+  private releaseRuntime(meta: ContainerMeta): Promise<void> {
+    let release = this.released.get(meta.id);
+    if (!release) {
+      release = (async () => {
+        await this.runtimeFor(meta.runtimeHandler).delete(meta.id, true);
+        await unmountRootfs(this.opts.native, rootfsPaths(meta.bundle, meta.persistDir));
+        await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
+      })();
+      this.released.set(meta.id, release);
+      release.catch(() => this.released.delete(meta.id));
+    }
+    return release;
   }
 
   async stopAll(sandboxId: string): Promise<void> {
@@ -412,13 +401,16 @@ export class ContainerService implements PodContainers {
 
   async updateResources(id: string, resources: CriResources | null): Promise<LinuxResources> {
     const record = this.mustGet(id);
-    if (record.status.state === 'CONTAINER_EXITED') throw failedPrecondition(`container ${record.meta.id} has exited`);
     const next = ociResources(resources, this.opts.facts, this.opts.runtime.pids_limit);
     delete next.devices; // devices are fixed at create
-    await this.runtimeFor(record.meta.runtimeHandler).update(record.meta.id, next);
-    const merged: LinuxResources = { ...record.status.resources, ...next };
-    await this.store.update(record.meta.id, (s) => ({ ...s, resources: merged }));
-    return merged;
+    // Under the lock: a container just created may still be in the runtime's hands.
+    return this.locks.run(record.meta.id, async () => {
+      if (record.status.state === 'CONTAINER_EXITED') throw failedPrecondition(`container ${record.meta.id} has exited`);
+      await this.runtimeFor(record.meta.runtimeHandler).update(record.meta.id, next);
+      const merged: LinuxResources = { ...record.status.resources, ...next };
+      await this.store.update(record.meta.id, (s) => ({ ...s, resources: merged }));
+      return merged;
+    });
   }
 
   /** Asks conmon to reopen the log file (the kubelet rotated it), and waits until it has. */
@@ -453,27 +445,22 @@ export class ContainerService implements PodContainers {
       await removeIfExists(this.store.dirOf(id));
       await removeIfExists(path.join(this.opts.runroot, 'containers', id));
     }
-    await this.removeOrphanBundles();
+    await removeOrphanBundles(this.reconcileDeps(), path.join(this.opts.runroot, 'containers'));
     for (const record of loaded) {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
       if (!this.opts.sandboxes.get(record.meta.sandboxId)) this.opts.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
-      await this.reconcile(record);
+      await reconcile(this.reconcileDeps(), record);
     }
+    void this.trash.empty(); // what an earlier run left there
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
     await this.watcher.start();
   }
 
-  /** Bundles without a record (berth died mid-create or mid-remove): unmount and delete. */
-  private async removeOrphanBundles(): Promise<void> {
-    const dir = path.join(this.opts.runroot, 'containers');
-    for (const id of await readdir(dir).catch(() => [] as string[])) {
-      if (this.store.get(id)) continue;
-      this.opts.log.warn({ containerId: id }, 'removing a container bundle without a record');
-      await this.runtimeFor(this.opts.runtime.default_runtime).delete(id, true).catch(() => undefined);
-      await unmountRootfs(this.opts.native, rootfsPaths(path.join(dir, id), this.store.dirOf(id)));
-      await releaseRecursiveReadOnly(this.opts.native, path.join(dir, id));
-      await removeIfExists(path.join(dir, id));
-    }
+  private reconcileDeps(): ReconcileDeps {
+    return {
+      store: this.store, native: this.opts.native, log: this.opts.log, defaultRuntime: this.opts.runtime.default_runtime,
+      runtimeFor: (h) => this.runtimeFor(h), handleExit: (id, code) => this.handleExit(id, code),
+    };
   }
 
   close(): void {

@@ -28,3 +28,11 @@ export function signalName(criSignal: string, imageStopSignal: string | undefine
   if (criSignal === 'SIGRTMIN') return '34';
   return criSignal;
 }
+
+/** Whether the conmon that wrote `pidFile` still runs (it monitors the container). */
+export async function conmonAlive(pidFile: string): Promise<boolean> {
+  const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+  if (!(pid > 0)) return false;
+  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+  return comm.trim() === 'conmon';
+}

@@ -72,6 +72,11 @@ export class RecordStore<M extends { id: string }, S> {
     });
   }
 
+  /** Drops the record from memory only: the caller has moved its directory away. */
+  forget(id: string): void {
+    this.records.delete(id);
+  }
+
   async remove(id: string): Promise<void> {
     await rm(this.dirOf(id), { recursive: true, force: true });
     this.records.delete(id);

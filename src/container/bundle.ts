@@ -1,0 +1,105 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RuntimeConfig } from '../config/schema.js';
+import { invalidArgument } from '../errors.js';
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import type { HostFacts } from '../host/host-facts.js';
+import type { ImageConfigFile } from '../image/media-types.js';
+import type { NativeOps } from '../native/index.js';
+import type { Spec } from '../oci/spec-types.js';
+import type { SandboxMeta } from '../sandbox/sandbox.js';
+import type { ImageRecord } from '../storage/image-store.js';
+import { containerCgroupsPath } from '../cgroups/cgroup-parent.js';
+import type { CleanupStack } from '../util/cleanup.js';
+import { removeIfExists } from '../util/fs.js';
+import { resolveInRoot } from '../util/path-in-root.js';
+import { nowNs } from '../util/time.js';
+import type { ContainerMeta } from './container.js';
+import { prepareMountTargets } from './mount-targets.js';
+import { signalName } from './process-info.js';
+import { mountRootfs, removeRootfs, rootfsPaths } from './rootfs.js';
+import { prepareRecursiveReadOnly, releaseRecursiveReadOnly, rroSupported } from './rro.js';
+import { buildSpec } from './spec/build.js';
+import { hostCapabilities } from './spec/capabilities.js';
+import { resolveUser } from './spec/user.js';
+
+export interface BundleDeps {
+  native: NativeOps;
+  facts: HostFacts;
+  runtime: RuntimeConfig;
+  apparmorDefaultLoaded: boolean;
+}
+
+export interface BundleRequest {
+  id: string;
+  name: string;
+  key: string;
+  config: ContainerConfig__Output;
+  sandbox: SandboxMeta;
+  image: { record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string };
+  infra: boolean;
+  pid: { mode: string; path?: string };
+  /** `<runroot>/containers/<id>` and `<root>/containers/<id>`. */
+  bundle: string;
+  persistDir: string;
+}
+
+/**
+ * Everything a container needs before the runtime sees it: its
+ * directories, the overlay root filesystem, the user it runs as, and the
+ * OCI spec written as `config.json`. Each step pushes its undo onto
+ * `cleanup`; the caller commits or unwinds. Returns the record's meta.
+ */
+export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req: BundleRequest): Promise<{ meta: ContainerMeta; spec: Spec }> {
+  const { id, config, sandbox, image, bundle, persistDir } = req;
+  const sc = config.linux?.securityContext;
+  const paths = rootfsPaths(bundle, persistDir);
+  // Traversable (not listable): in a user namespace the container's root
+  // is an unprivileged host uid that must still reach its root filesystem.
+  await mkdir(path.dirname(bundle), { recursive: true, mode: 0o711 });
+  await mkdir(bundle, { mode: 0o711 });
+  cleanup.push('bundle', async () => {
+    await releaseRecursiveReadOnly(deps.native, bundle);
+    await removeIfExists(bundle);
+  });
+  await mkdir(persistDir, { recursive: true, mode: 0o700 });
+  cleanup.push('persist dir', () => removeIfExists(persistDir));
+  await mountRootfs(deps.native, paths, image.lowerDirs, image.storageRoot);
+  cleanup.push('rootfs', () => removeRootfs(deps.native, paths));
+  const user = await resolveUser(paths.mountpoint, {
+    runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
+    runAsUsername: sc?.runAsUsername || undefined,
+    runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined,
+    supplementalGroups: (sc?.supplementalGroups ?? []).map(Number),
+    policy: sc?.supplementalGroupsPolicy === 'Strict' ? 'Strict' : 'Merge',
+    imageUser: image.config.config?.User ?? '',
+  });
+  const cwd = config.workingDir || image.config.config?.WorkingDir || '/';
+  if (!path.isAbsolute(cwd)) throw invalidArgument(`working_dir "${cwd}" must be absolute`);
+  await mkdir(await resolveInRoot(paths.mountpoint, cwd), { recursive: true, mode: 0o755 });
+  const built = await buildSpec({
+    id, config, sandbox, imageConfig: image.config, imageName: config.image!.image, user, cwd,
+    facts: deps.facts, runtime: deps.runtime, hostCapabilities: await hostCapabilities(),
+    cgroupsPath: containerCgroupsPath(deps.runtime.cgroup_manager, sandbox.cgroupParent, id),
+    pidMode: req.pid.mode, pidNamespacePath: req.pid.path, rroSupported: rroSupported(),
+    prepareRro: (source, index) => prepareRecursiveReadOnly(deps.native, bundle, source, index), apparmorDefaultLoaded: deps.apparmorDefaultLoaded,
+  });
+  const userns = sandbox.userns;
+  if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
+  await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
+  const logPath = config.logPath ? path.resolve(sandbox.config.logDirectory || '/', config.logPath) : '';
+  if (logPath) await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
+  const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
+  const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
+  const meta: ContainerMeta = {
+    id, sandboxId: sandbox.id, name: req.name, requestKey: req.key, metadata: { name: config.metadata!.name, attempt: config.metadata!.attempt },
+    image: config.image!.image, imageId: image.record.id, chainIds: image.record.layers.map((l) => l.chainId),
+    labels: config.labels, annotations: config.annotations, logPath, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce,
+    createdAt: nowNs(), mounts: built.mounts, runtimeHandler: sandbox.runtimeHandler,
+    stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), criStopSignal: config.stopSignal, bundle, persistDir,
+    user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
+    terminationMessageHostPath: termMount?.hostPath,
+    ...(req.infra ? { infra: true } : {}),
+  };
+  return { meta, spec: built.spec };
+}

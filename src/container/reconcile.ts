@@ -1,0 +1,76 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { readExitFile } from '../conmon/exit-watcher.js';
+import type { Logger } from '../log.js';
+import type { NativeOps } from '../native/index.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import type { RecordStore, StoredRecord } from '../state/record-store.js';
+import { removeIfExists } from '../util/fs.js';
+import { nowNs } from '../util/time.js';
+import type { ContainerMeta, ContainerStatus } from './container.js';
+import { conmonAlive, isSameProcess, processStartTime } from './process-info.js';
+import { rootfsPaths, unmountRootfs } from './rootfs.js';
+import { releaseRecursiveReadOnly } from './rro.js';
+
+/** The reason of a container the runtime failed to create. */
+export const CREATE_FAILED = 'CreateContainerError';
+
+export interface ReconcileDeps {
+  store: RecordStore<ContainerMeta, ContainerStatus>;
+  native: NativeOps;
+  log: Logger;
+  defaultRuntime: string;
+  runtimeFor(handler: string): OciRuntime;
+  handleExit(id: string, exitCode: number): Promise<void>;
+}
+
+/**
+ * Brings a record in line with reality when no exit event can be
+ * expected (at start-up, or when a stop saw no exit): the exit file if
+ * conmon wrote one, else whether the process still lives (same pid and
+ * start time), else the runtime's state.
+ */
+export async function reconcile(deps: ReconcileDeps, record: StoredRecord<ContainerMeta, ContainerStatus>): Promise<void> {
+  const { meta, status } = record;
+  if (status.state === 'CONTAINER_EXITED') return;
+  const runtime = deps.runtimeFor(meta.runtimeHandler);
+  if (status.state === 'CONTAINER_CREATED' && !status.pid) {
+    // berth stopped while the runtime was creating it: keep what the
+    // runtime finished, if its conmon lived on to watch it.
+    const state = await runtime.state(meta.id).catch(() => undefined);
+    if (state?.status === 'created' && state.pid > 0 && (await conmonAlive(path.join(meta.bundle, 'conmon-pidfile')))) {
+      const pidStartTime = await processStartTime(state.pid);
+      await deps.store.update(meta.id, (s) => ({ ...s, pid: state.pid, pidStartTime }));
+      return;
+    }
+    await runtime.delete(meta.id, true).catch(() => undefined);
+    await deps.store.update(meta.id, (s) => ({
+      ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: 'berth stopped while the runtime was creating the container',
+    }));
+    return;
+  }
+  const code = await readExitFile(path.join(meta.persistDir, 'exit'));
+  if (code !== undefined) {
+    await deps.handleExit(meta.id, code);
+    return;
+  }
+  if (await isSameProcess(status.pid, status.pidStartTime)) return;
+  const state = await runtime.state(meta.id).catch(() => undefined);
+  if (state && (state.status === 'running' || state.status === 'created' || state.status === 'paused')) return;
+  await deps.store.update(meta.id, (s) => ({
+    ...s, state: 'CONTAINER_EXITED', exitCode: 255, finishedAt: nowNs(), reason: 'Error',
+    message: 'the container exited while berth could not watch it; its exit code is unknown',
+  }));
+}
+
+/** Bundles without a record (berth died mid-create or mid-remove): unmount and delete. */
+export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Promise<void> {
+  for (const id of await readdir(dir).catch(() => [] as string[])) {
+    if (deps.store.get(id)) continue;
+    deps.log.warn({ containerId: id }, 'removing a container bundle without a record');
+    await deps.runtimeFor(deps.defaultRuntime).delete(id, true).catch(() => undefined);
+    await unmountRootfs(deps.native, rootfsPaths(path.join(dir, id), deps.store.dirOf(id)));
+    await releaseRecursiveReadOnly(deps.native, path.join(dir, id));
+    await removeIfExists(path.join(dir, id));
+  }
+}
