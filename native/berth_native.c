@@ -376,6 +376,8 @@ static napi_value js_read_only_recursive(napi_env env, napi_callback_info info) 
   return start(env, j);
 }
 
+void register_spawn(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -388,6 +390,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  register_spawn(env, exports);
   return exports;
 }
 

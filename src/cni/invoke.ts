@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../util/spawn.js';
 import { RuntimeError } from '../errors.js';
 
 /**
@@ -28,7 +28,7 @@ export interface PluginRunner {
 export class ExecPluginRunner implements PluginRunner {
   run(call: PluginCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const child = spawn(call.binary, [], {
+      const child = spawnChild(call.binary, [], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: {
           CNI_COMMAND: call.command,
@@ -42,8 +42,8 @@ export class ExecPluginRunner implements PluginRunner {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => {
+      child.stdout!.on('data', (d: Buffer) => out.push(d));
+      child.stderr!.on('data', (d: Buffer) => {
         if (err.length < 64) err.push(d);
       });
       let timedOut = false;
@@ -52,11 +52,11 @@ export class ExecPluginRunner implements PluginRunner {
         child.kill('SIGKILL');
       }, call.timeoutMs);
       const plugin = call.binary.split('/').pop();
-      child.once('error', (e) => {
+      child.once('error', (e: Error) => {
         clearTimeout(timer);
         reject(new RuntimeError('failed-precondition', `CNI plugin ${plugin}: cannot run ${call.binary}: ${e.message}`));
       });
-      child.once('close', (code) => {
+      child.once('close', (code: number | null) => {
         clearTimeout(timer);
         const stdout = Buffer.concat(out).toString('utf8').trim();
         const stderr = Buffer.concat(err).toString('utf8').trim();
@@ -78,8 +78,8 @@ export class ExecPluginRunner implements PluginRunner {
           reject(new RuntimeError('unknown', `CNI plugin ${plugin} ${call.command} printed something that is not JSON: ${stdout.slice(0, 200)}`));
         }
       });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(JSON.stringify(call.config));
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(JSON.stringify(call.config));
     });
   }
 }

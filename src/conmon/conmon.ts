@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { RuntimeError } from '../errors.js';
 import type { OciRuntime } from '../oci/runtime.js';
+import { spawnChild } from '../util/spawn.js';
 
 /**
  * Starts one conmon per container. conmon runs `<runtime> create`, keeps
@@ -67,9 +67,9 @@ export class Conmon implements Monitor {
 
   create(o: ConmonCreateOptions): Promise<ConmonCreated> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.conmonPath, this.args(o), {
+      const child = spawnChild(this.conmonPath, this.args(o), {
         cwd: o.bundle, // conmon writes its `oom` file relative to its working directory
-        detached: true,
+        detached: true, // outlives berth, and does not keep it running
         stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
         env: { PATH: MONITOR_PATH, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       });
@@ -85,7 +85,6 @@ export class Conmon implements Monitor {
         sync.destroy();
         start.destroy();
         child.stderr?.destroy();
-        child.unref();
         if (err) reject(err);
         else resolve(value!);
       };
@@ -96,7 +95,7 @@ export class Conmon implements Monitor {
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString();
       });
-      child.once('error', (err) => finish(new RuntimeError('failed-precondition', `cannot run conmon (${this.conmonPath}): ${err.message}`, { cause: err })));
+      child.once('error', (err: Error) => finish(new RuntimeError('failed-precondition', `cannot run conmon (${this.conmonPath}): ${err.message}`, { cause: err })));
       sync.on('data', (d: Buffer) => {
         buffer += d.toString();
         const nl = buffer.indexOf('\n');

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../util/spawn.js';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,8 +37,8 @@ export async function execSync(opts: {
   await writeFile(processFile, JSON.stringify({ ...opts.process, args: opts.cmd, terminal: false }));
   try {
     return await new Promise<ExecSyncResult>((resolve, reject) => {
-      const child = spawn(opts.runtime.handler.path, [...opts.runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, opts.id], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const child = spawnChild(opts.runtime.handler.path, [...opts.runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, opts.id], {
+        stdio: ['ignore', 'pipe', 'pipe'], env: process.env,
       });
       const out = collector();
       const err = collector();
@@ -64,8 +64,8 @@ export async function execSync(opts: {
         : undefined;
       const onAbort = () => void killProcess();
       opts.signal.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (e) => reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`)));
-      child.once('close', (code, sig) => {
+      child.once('error', (e: Error) => reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`)));
+      child.once('close', (code: number | null, sig: NodeJS.Signals | null) => {
         clearTimeout(timer);
         opts.signal.removeEventListener('abort', onAbort);
         if (timedOut) {

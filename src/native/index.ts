@@ -50,7 +50,34 @@ interface RawModule {
   readOnlyRecursive(path: string): Promise<void>;
 }
 
+/** posix_spawn with exits watched through pidfds (see native/berth_spawn.c). */
+export interface SpawnOps {
+  spawnProcess(file: string, args: string[], env: string[], cwd: string | null, fds: number[], setsid: boolean): number;
+  socketPair(): [number, number];
+  closeFd(fd: number): void;
+  watchExit(pid: number, ref: boolean, callback: (code: number | null, signal: number | null) => void): void;
+}
+
 let loaded: NativeOps | undefined;
+let spawner: SpawnOps | null | undefined;
+
+function loadRaw(): RawModule & SpawnOps & { pidfdSupported(): boolean } {
+  const require = createRequire(import.meta.url);
+  return require(installPath('native', 'build', 'Release', 'berth_native.node')) as RawModule & SpawnOps & { pidfdSupported(): boolean };
+}
+
+/** The native spawner, or undefined where pidfds are missing (Node's spawn is used then). */
+export function spawnOps(): SpawnOps | undefined {
+  if (spawner === undefined) {
+    try {
+      const raw = loadRaw();
+      spawner = raw.pidfdSupported() ? raw : null;
+    } catch {
+      spawner = null;
+    }
+  }
+  return spawner ?? undefined;
+}
 
 /** Path of the berth-pinns helper built beside the module. */
 export function pinnsPath(): string {
@@ -64,8 +91,7 @@ export function streamHelperPath(): string {
 
 export function nativeOps(): NativeOps {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  const raw = require(installPath('native', 'build', 'Release', 'berth_native.node')) as RawModule;
+  const raw = loadRaw();
   loaded = {
     mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),

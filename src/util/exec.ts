@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnChild } from './spawn.js';
 import { RuntimeError } from '../errors.js';
 
 /**
@@ -24,7 +24,7 @@ export interface RunResult {
 export function runCommand(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const max = opts.maxOutput ?? 1 << 20;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
+    const child = spawnChild(file, args, {
       stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       cwd: opts.cwd,
@@ -42,11 +42,11 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
       if (errLen < max) err.push(d);
       errLen += d.length;
     });
-    child.once('error', (e) => {
+    child.once('error', (e: Error) => {
       if ((e as { code?: string }).code === 'ENOENT') reject(new RuntimeError('failed-precondition', `cannot run ${file}: not installed`, { cause: e }));
       else reject(e);
     });
-    child.once('close', (code, signal) => {
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       resolve({
         code,
         signal,
