@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { S_IFCHR } from '../src/native/index.js';
 import { readTar } from '../src/storage/tar/reader.js';
 import { LayerUnpacker } from '../src/storage/unpack.js';
-import { RecordingOps } from './support/recording-ops.js';
+import { OneCallRecordingOps, RecordingOps } from './support/recording-ops.js';
 import { type TarInput, createTar } from './support/tar-writer.js';
 
 async function* chunks(buf: Buffer, size = 700): AsyncGenerator<Buffer> {
@@ -30,7 +30,11 @@ describe('layer unpacking', () => {
     return unpacker.finish();
   }
 
-  it('keeps files, modes, owners, links, times and binary xattrs', async () => {
+  it.each([
+    ['call by call', () => new RecordingOps()],
+    ['small files in one call', () => new OneCallRecordingOps()],
+  ])('keeps files, modes, owners, links, times and binary xattrs (%s)', async (_how, makeOps) => {
+    ops = makeOps();
     const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
     const longName = `deep/${'d'.repeat(120)}/file.txt`;
     const usage = await unpack([
@@ -59,6 +63,7 @@ describe('layer unpacking', () => {
     expect(await readFile(path.join(dir, longName), 'utf8')).toBe('long');
     expect(ops.nodes.get(path.join(dir, 'dev/null'))).toEqual({ mode: S_IFCHR | 0o666, major: 1, minor: 3 });
     expect(usage.bytes).toBe(4 + 1 + 2 + 4);
+    if (ops instanceof OneCallRecordingOps) expect(ops.oneCallFiles).toContain(path.join(dir, 'home/user/file'));
   });
 
   it('turns whiteouts into 0/0 character devices and opaque markers into xattrs', async () => {

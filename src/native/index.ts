@@ -10,6 +10,8 @@ export interface NativeOps {
   /** mknod(2); `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
+  /** Creates a file (O_EXCL, not following symlinks) with its content, owner, mode and mtime in one call. */
+  writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
   /** The attribute's value, or null when the file has no such attribute. */
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   /** Names of the extended attributes of a file (not following symlinks). */
@@ -42,6 +44,7 @@ export const S_IFBLK = 0o060000;
 interface RawModule {
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
+  writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   llistxattr(path: string): Promise<Buffer>;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null, cwd: string | null): Promise<void>;
@@ -95,6 +98,7 @@ export function nativeOps(): NativeOps {
   loaded = {
     mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
+    writeFile: (p, data, uid, gid, mode, mtime) => raw.writeFile(p, data, uid, gid, mode, mtime),
     lgetxattr: (p, name) => raw.lgetxattr(p, name),
     llistxattr: async (p) => (await raw.llistxattr(p)).toString('latin1').split('\0').filter(Boolean),
     mount: (source, target, fstype, flags, data, cwd) => raw.mount(source, target, fstype, flags, data ?? null, cwd ?? null),

@@ -26,7 +26,8 @@ export async function* decompressLayer(source: AsyncIterable<Buffer>): AsyncGene
   }
   if (head[0] === 0x1f && head[1] === 0x8b) {
     const input = Readable.from(all(), { objectMode: false });
-    const gunzip = createGunzip();
+    // Large output chunks: each one is a callback on the event loop.
+    const gunzip = createGunzip({ chunkSize: 128 << 10 });
     input.on('error', (err) => gunzip.destroy(err));
     input.pipe(gunzip);
     for await (const chunk of gunzip) yield chunk as Buffer;

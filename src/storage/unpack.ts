@@ -24,7 +24,16 @@ export interface UnpackOps {
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   lchown(path: string, uid: number, gid: number): Promise<void>;
+  /**
+   * Creates a small file with its content, owner, mode and mtime at once
+   * (the native module does it in one thread-pool job). Without it, files
+   * are written and their attributes set call by call.
+   */
+  writeFile?(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
 }
+
+/** Files up to this size are read whole and created in one call when the ops can. */
+const SMALL_FILE = 256 << 10;
 
 export interface UnpackResult {
   /** Bytes of file content written (hard links counted once). */
@@ -113,6 +122,16 @@ export class LayerUnpacker {
         this.dirAttrs.set(rel, entry);
         return;
       case 'file':
+        if (this.ops.writeFile && entry.size <= SMALL_FILE) {
+          const chunks: Buffer[] = [];
+          for await (const chunk of body) chunks.push(chunk);
+          await this.ops.writeFile(full, Buffer.concat(chunks), entry.uid, entry.gid, entry.mode, entry.mtime);
+          this.kinds.set(rel, 'file');
+          this.result.bytes += entry.size;
+          this.result.inodes++;
+          await this.setXattrs(full, entry);
+          return;
+        }
         await this.writeFile(full, body);
         this.kinds.set(rel, 'file');
         this.result.bytes += entry.size;
@@ -159,15 +178,19 @@ export class LayerUnpacker {
     const isLink = entry.type === 'symlink';
     // chmod after chown: chown clears setuid and setgid bits.
     if (!isLink) await chmod(full, entry.mode);
+    await this.setXattrs(full, entry);
+    const t = entry.mtime;
+    if (isLink) await lutimes(full, t, t);
+    else await utimes(full, t, t);
+  }
+
+  private async setXattrs(full: string, entry: TarEntry): Promise<void> {
     for (const [name, value] of entry.xattrs) {
       // overlayfs' own attributes (redirect, metacopy, opaque) could point
       // outside the layer; only whiteout translation may set them.
       if (name.startsWith('trusted.overlay.')) continue;
       await this.ops.lsetxattr(full, name, value);
     }
-    const t = entry.mtime;
-    if (isLink) await lutimes(full, t, t);
-    else await utimes(full, t, t);
   }
 
   private async whiteout(parts: string[], name: string): Promise<void> {

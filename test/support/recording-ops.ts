@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, utimes, writeFile } from 'node:fs/promises';
 import type { UnpackOps } from '../../src/storage/unpack.js';
 
 /**
@@ -23,5 +23,18 @@ export class RecordingOps implements UnpackOps {
 
   lchown = async (p: string, uid: number, gid: number) => {
     this.owners.set(p, { uid, gid });
+  };
+}
+
+/** The same, with small files created in one call, as the native module does it. */
+export class OneCallRecordingOps extends RecordingOps {
+  readonly oneCallFiles: string[] = [];
+
+  writeFile = async (p: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number) => {
+    await writeFile(p, data, { flag: 'wx', mode: 0o600 });
+    this.owners.set(p, { uid, gid });
+    await chmod(p, mode);
+    await utimes(p, mtime, mtime);
+    this.oneCallFiles.push(p);
   };
 }
