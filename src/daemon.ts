@@ -112,6 +112,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.grpc_max_message_size,
     'grpc.max_send_message_length': config.grpc_max_message_size,
+    // channelz (gRPC's introspection service) is never served; its per-call
+    // bookkeeping is pure cost.
+    'grpc.enable_channelz': 0,
   });
   server.addService(proto.runtime.v1.RuntimeService.service, services.runtime);
   server.addService(proto.runtime.v1.ImageService.service, services.image);
