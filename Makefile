@@ -3,7 +3,7 @@
 
 run: install
 	sh scripts/install-cni-default.sh
-	node bin/berth.js serve
+	./bin/berth.js serve
 
 test: install
 	sh scripts/test-all.sh

@@ -5,7 +5,7 @@ import { startBerth } from '../e2e/lib/berth-daemon.js';
 import { call } from '../e2e/lib/cri-client.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
 import { startRegistry } from '../e2e/lib/registry.js';
-import { median, timed } from './measure.js';
+import { median, processFigures, timed } from './measure.js';
 import { buildBigImage } from './big-image.js';
 import { pollDense, startDensePods } from './density.js';
 import { lifecycle, LIFECYCLE_CALLS, removeAllPods, type RunningPod } from './workloads.js';
@@ -64,8 +64,11 @@ async function main(): Promise<void> {
       const logs = path.join(work, 'logs');
       if (MODE === 'pull') {
         const big = await buildBigImage(registry, path.join(work, 'big'));
+        const before = await processFigures(berth.process.pid!);
         const [, ms] = await timed(() => call(berth.client.image, berth.client.image.PullImage, { image: { image: big.ref } }, 600_000));
-        console.log(`pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms`);
+        const after = await processFigures(berth.process.pid!);
+        const mib = (n: number) => (n / 1048576).toFixed(1);
+        console.log(`pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms; daemon RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (anonymous ${mib(before.rssAnonBytes)} -> ${mib(after.rssAnonBytes)})`);
       } else if (MODE === 'poll') {
         const pods: RunningPod[] = [];
         await startDensePods(berth.client, image, logs, 30, 'profile', pods);

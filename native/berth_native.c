@@ -26,8 +26,9 @@
 #include <sys/time.h>
 #include <sys/syscall.h>
 #include <linux/mount.h>
+#include <malloc.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE, OP_TRIM };
 
 struct job {
   napi_async_work work;
@@ -218,6 +219,13 @@ static void execute(napi_env env, void *arg) {
     break;
   case OP_WRITE_FILE:
     run_write_file(j);
+    break;
+  case OP_TRIM:
+    /* Gives the C heap's free pages back to the kernel, in every arena:
+       after a pull, zlib's and the unpacker's buffers leave tens of MiB
+       free but resident. */
+    j->syscall = "malloc_trim";
+    malloc_trim(0);
     break;
   case OP_RDONLY_RECURSIVE: {
     /* mount_setattr(2) with AT_RECURSIVE: every mount of the tree read-only. */
@@ -441,6 +449,18 @@ static napi_value js_write_file(napi_env env, napi_callback_info info) {
   return start(env, j);
 }
 
+/* trimMemory(): malloc_trim(0) on the thread pool. */
+static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  j->kind = OP_TRIM;
+  return start(env, j);
+}
+
 void register_spawn(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -454,6 +474,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"connectInNetns", NULL, js_connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
     {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeFile", NULL, js_write_file, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_spawn(env, exports);

@@ -54,6 +54,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid), writeFile: native.writeFile },
+    trimMemory: native.trimMemory,
     log: log.child({ component: 'images' }),
   });
   const facts = await readHostFacts();

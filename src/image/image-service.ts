@@ -23,6 +23,8 @@ export interface ImageServiceOptions {
   maxConcurrentDownloads: number;
   /** Privileged file operations for unpacking (real ones need root). */
   unpackOps: UnpackOps;
+  /** Returns the C heap's free memory to the kernel (malloc_trim); called after each pull. */
+  trimMemory?: () => Promise<void>;
   log: Logger;
 }
 
@@ -79,6 +81,15 @@ export class ImageService {
   }
 
   async pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
+    try {
+      return await this.pullAny(image, auth, signal);
+    } finally {
+      // Decompression and unpacking leave tens of MiB free but resident.
+      await this.opts.trimMemory?.().catch(() => undefined);
+    }
+  }
+
+  private async pullAny(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
     const candidates = await this.pullCandidates(image);
     const creds = credentialsFrom(auth);
     const conf = await this.registries.load();

@@ -12,6 +12,8 @@ export interface NativeOps {
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   /** Creates a file (O_EXCL, not following symlinks) with its content, owner, mode and mtime in one call. */
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
+  /** malloc_trim(0): returns the C heap's free pages to the kernel. */
+  trimMemory(): Promise<void>;
   /** The attribute's value, or null when the file has no such attribute. */
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   /** Names of the extended attributes of a file (not following symlinks). */
@@ -45,6 +47,7 @@ interface RawModule {
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
+  trimMemory(): Promise<void>;
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   llistxattr(path: string): Promise<Buffer>;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null, cwd: string | null): Promise<void>;
@@ -99,6 +102,7 @@ export function nativeOps(): NativeOps {
     mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
     writeFile: (p, data, uid, gid, mode, mtime) => raw.writeFile(p, data, uid, gid, mode, mtime),
+    trimMemory: () => raw.trimMemory(),
     lgetxattr: (p, name) => raw.lgetxattr(p, name),
     llistxattr: async (p) => (await raw.llistxattr(p)).toString('latin1').split('\0').filter(Boolean),
     mount: (source, target, fstype, flags, data, cwd) => raw.mount(source, target, fstype, flags, data ?? null, cwd ?? null),
