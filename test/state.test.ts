@@ -28,6 +28,21 @@ describe('record store', () => {
     expect(again.resolve('a')?.meta.id).toBe('a1');
   });
 
+  it('moves its generation with every change, and not on reads', async () => {
+    const store = new RecordStore<{ id: string }, { n: number }>(dir, 'thing', silentLogger());
+    const seen = [store.generation];
+    await store.create({ id: 'g1' }, { n: 0 });
+    seen.push(store.generation);
+    store.get('g1');
+    store.list();
+    seen.push(store.generation);
+    await store.update('g1', (s) => ({ n: s.n + 1 }));
+    seen.push(store.generation);
+    store.forget('g1');
+    seen.push(store.generation);
+    expect(seen).toEqual([0, 1, 1, 2, 3]);
+  });
+
   it('refuses records of an unknown version and reports them', async () => {
     const store = new RecordStore<{ id: string }, object>(dir, 'thing', silentLogger());
     await store.create({ id: 'b2' }, {});

@@ -27,10 +27,21 @@ export type CriGrpc = { runtime: { v1: Pick<ProtoGrpcType['runtime']['v1'], 'Run
 
 const SERVICES = ['runtime.v1.RuntimeService', 'runtime.v1.ImageService'] as const;
 
+/**
+ * Encodes a message. The bytes of each message object are kept as long as
+ * the object lives: answers the server keeps between calls (see
+ * runtime/answer-cache.ts) are encoded once.
+ */
 function serializer(type: protobuf.Type): grpc.serialize<object> {
+  const encoded = new WeakMap<object, Buffer>();
   return (value) => {
     if (Array.isArray(value)) throw new Error(`cannot serialize an array as ${type.name}`);
-    return type.encode(type.fromObject(value)).finish() as Buffer;
+    let bytes = encoded.get(value);
+    if (!bytes) {
+      bytes = type.encode(type.fromObject(value)).finish() as Buffer;
+      encoded.set(value, bytes);
+    }
+    return bytes;
   };
 }
 

@@ -21,6 +21,8 @@ export interface StoredRecord<M, S> {
 
 export class RecordStore<M extends { id: string }, S> {
   private readonly records = new Map<string, StoredRecord<M, S>>();
+  /** Bumped on every change to the records in memory: answers built from them can be kept until it moves. */
+  generation = 0;
   /** Serialises status updates per object, so none is lost to a concurrent one. */
   private readonly writes = new KeyedMutex();
 
@@ -41,6 +43,7 @@ export class RecordStore<M extends { id: string }, S> {
         const status = await readVersioned<S>(path.join(this.dir, id, 'status.json'));
         const record = { meta, status };
         this.records.set(meta.id, record);
+        this.generation++;
         loaded.push(record);
       } catch (err) {
         this.log.error({ [this.kind]: id, err }, `cannot load ${this.kind} record`);
@@ -57,6 +60,7 @@ export class RecordStore<M extends { id: string }, S> {
     await writeJsonAtomic(path.join(dir, 'status.json'), VERSION, status as object);
     const record = { meta, status };
     this.records.set(meta.id, record);
+    this.generation++;
     return record;
   }
 
@@ -68,6 +72,7 @@ export class RecordStore<M extends { id: string }, S> {
       const next = change(record.status);
       await writeJsonAtomic(path.join(this.dirOf(id), 'status.json'), VERSION, next as object);
       record.status = next;
+      this.generation++;
       return next;
     });
   }
@@ -75,11 +80,13 @@ export class RecordStore<M extends { id: string }, S> {
   /** Drops the record from memory only: the caller has moved its directory away. */
   forget(id: string): void {
     this.records.delete(id);
+    this.generation++;
   }
 
   async remove(id: string): Promise<void> {
     await rm(this.dirOf(id), { recursive: true, force: true });
     this.records.delete(id);
+    this.generation++;
   }
 
   get(id: string): StoredRecord<M, S> | undefined {

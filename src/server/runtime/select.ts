@@ -20,6 +20,13 @@ export interface ContainerFilterLike {
   labelSelector?: Record<string, string>;
 }
 
+/** A filter that lets everything through (absent, or with no field set). */
+export function isEmptyFilter(f: ContainerFilterLike | SandboxFilterLike | null | undefined): boolean {
+  if (!f) return true;
+  const c = f as ContainerFilterLike;
+  return !c.id && !c.podSandboxId && !c.state && Object.keys(c.labelSelector ?? {}).length === 0;
+}
+
 export function selectSandboxes(ctx: CallContext, f: SandboxFilterLike | null | undefined): SandboxRecord[] {
   let records = ctx.deps.sandboxes.list();
   if (f?.id) {
