@@ -66,17 +66,20 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   cleanup.push('persist dir', () => removeIfExists(persistDir));
   await mountRootfs(deps.native, paths, image.lowerDirs, image.storageRoot);
   cleanup.push('rootfs', () => removeRootfs(deps.native, paths));
-  const user = await resolveUser(paths.mountpoint, {
-    runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
-    runAsUsername: sc?.runAsUsername || undefined,
-    runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined,
-    supplementalGroups: (sc?.supplementalGroups ?? []).map(Number),
-    policy: sc?.supplementalGroupsPolicy === 'Strict' ? 'Strict' : 'Merge',
-    imageUser: image.config.config?.User ?? '',
-  });
   const cwd = config.workingDir || image.config.config?.WorkingDir || '/';
   if (!path.isAbsolute(cwd)) throw invalidArgument(`working_dir "${cwd}" must be absolute`);
-  await mkdir(await resolveInRoot(paths.mountpoint, cwd), { recursive: true, mode: 0o755 });
+  // Independent reads and writes inside the new root: side by side.
+  const [user] = await Promise.all([
+    resolveUser(paths.mountpoint, {
+      runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
+      runAsUsername: sc?.runAsUsername || undefined,
+      runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined,
+      supplementalGroups: (sc?.supplementalGroups ?? []).map(Number),
+      policy: sc?.supplementalGroupsPolicy === 'Strict' ? 'Strict' : 'Merge',
+      imageUser: image.config.config?.User ?? '',
+    }),
+    resolveInRoot(paths.mountpoint, cwd).then((dir) => mkdir(dir, { recursive: true, mode: 0o755 })),
+  ]);
   const built = await buildSpec({
     id, config, sandbox, imageConfig: image.config, imageName: config.image!.image, user, cwd,
     facts: deps.facts, runtime: deps.runtime, hostCapabilities: await hostCapabilities(),

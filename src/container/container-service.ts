@@ -154,14 +154,23 @@ export class ContainerService implements PodContainers {
         bundle: path.join(this.opts.runroot, 'containers', id), persistDir: this.store.dirOf(id),
       });
       this.processes.set(id, spec.process);
-      await this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
-      cleanup.commit();
       // The runtime creates the container (conmon, then `runc create`) while
-      // the answer travels back and the kubelet asks for StartContainer,
-      // which waits for it under the container's lock. containerd goes
-      // further and defers all of it to StartContainer; either way a
-      // failure of the runtime reaches the kubelet through StartContainer.
-      void this.locks.run(id, () => this.launch(meta, runtime, log));
+      // the record is written, the answer travels back and the kubelet asks
+      // for StartContainer, which waits for it under the container's lock.
+      // containerd goes further and defers all of it to StartContainer;
+      // either way a failure of the runtime reaches the kubelet there.
+      const stored = this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
+      const launched = this.locks.run(id, () => this.launch(meta, runtime, log, stored));
+      try {
+        await stored;
+      } catch (err) {
+        // No record, no container: undo what the runtime may have made.
+        await launched.catch(() => undefined);
+        await runtime.delete(id, true).catch(() => undefined);
+        throw err;
+      }
+      cleanup.commit();
+      launched.catch((err: unknown) => log.error({ err }, 'launching the container failed unexpectedly'));
       this.emit(meta, 'CONTAINER_CREATED_EVENT');
       log.info({ name }, 'container created');
       return id;
@@ -174,13 +183,17 @@ export class ContainerService implements PodContainers {
 
   /**
    * Starts conmon, which runs `<runtime> create`, and records the
-   * container's pid. A failure leaves the container exited with reason
-   * CreateContainerError, which StartContainer reports.
+   * container's pid once its record (`stored`) is on disk. A failure
+   * leaves the container exited with reason CreateContainerError, which
+   * StartContainer reports. If the record could not be written,
+   * CreateContainer fails and undoes everything itself.
    */
-  private async launch(meta: ContainerMeta, runtime: OciRuntime, log: Logger): Promise<void> {
+  private async launch(meta: ContainerMeta, runtime: OciRuntime, log: Logger, stored: Promise<unknown>): Promise<void> {
     const spawnStarted = performance.now();
+    let created: { pid: number; pidStartTime: string | undefined } | undefined;
+    let failure: unknown;
     try {
-      const created = await this.opts.monitor.create({
+      const { pid } = await this.opts.monitor.create({
         id: meta.id, name: meta.name, bundle: meta.bundle, exitDir: this.exitsDir, persistDir: meta.persistDir, logPath: meta.logPath,
         socketDir: this.socketDir, runtime, tty: meta.tty, stdin: meta.stdin, stdinOnce: meta.stdinOnce,
         logSizeMax: this.opts.runtime.log_size_max, timeoutMs: this.opts.runtime.container_create_timeout,
@@ -189,16 +202,22 @@ export class ContainerService implements PodContainers {
       // The container now has its own copies of the read-only trees; the host's
       // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
       await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
-      const pidStartTime = await processStartTime(created.pid);
-      await this.store.update(meta.id, (s) => ({ ...s, pid: created.pid, pidStartTime }));
+      created = { pid, pidStartTime: await processStartTime(pid) };
     } catch (err) {
-      log.warn({ err }, 'the runtime could not create the container');
-      await runtime.delete(meta.id, true).catch(() => undefined);
-      await this.store.update(meta.id, (s) => ({
-        ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(err),
-      })).catch(() => undefined);
-      this.emit(meta, 'CONTAINER_STOPPED_EVENT');
+      failure = err;
     }
+    if (!(await stored.then(() => true, () => false))) return;
+    if (created) {
+      const { pid, pidStartTime } = created;
+      await this.store.update(meta.id, (s) => ({ ...s, pid, pidStartTime }));
+      return;
+    }
+    log.warn({ err: failure }, 'the runtime could not create the container');
+    await runtime.delete(meta.id, true).catch(() => undefined);
+    await this.store.update(meta.id, (s) => ({
+      ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(failure),
+    })).catch(() => undefined);
+    this.emit(meta, 'CONTAINER_STOPPED_EVENT');
   }
 
   /**
@@ -334,14 +353,16 @@ export class ContainerService implements PodContainers {
       if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, 0).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
       // Nothing may be mounted below the directories when they are deleted.
       await this.releaseRuntime(meta);
-      await rm(path.join(this.exitsDir, meta.id), { force: true });
-      await rm(path.join(this.socketDir, meta.id), { force: true });
       // The record directory goes first: once it is in the trash, a restart
-      // no longer sees the container, and the bundle is an orphan at worst.
+      // no longer sees the container, and the rest are orphans at worst.
       await this.trash.discard(meta.persistDir);
       this.store.forget(meta.id);
       this.released.delete(meta.id);
-      await this.trash.discard(meta.bundle);
+      await Promise.all([
+        this.trash.discard(meta.bundle),
+        rm(path.join(this.exitsDir, meta.id), { force: true }),
+        rm(path.join(this.socketDir, meta.id), { force: true, recursive: true }),
+      ]);
       this.names.release(meta.name);
       this.processes.delete(meta.id);
       this.emit(meta, 'CONTAINER_DELETED_EVENT');

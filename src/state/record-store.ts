@@ -56,8 +56,8 @@ export class RecordStore<M extends { id: string }, S> {
   async create(meta: M, status: S): Promise<StoredRecord<M, S>> {
     const dir = this.dirOf(meta.id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeJsonAtomic(path.join(dir, 'meta.json'), VERSION, meta);
-    await writeJsonAtomic(path.join(dir, 'status.json'), VERSION, status as object);
+    // Both or neither matter to load(): a record missing either is broken and cleaned up.
+    await Promise.all([writeJsonAtomic(path.join(dir, 'meta.json'), VERSION, meta), writeJsonAtomic(path.join(dir, 'status.json'), VERSION, status as object)]);
     const record = { meta, status };
     this.records.set(meta.id, record);
     this.generation++;

@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 export class Trash {
   private running: Promise<void> | undefined;
   private again = false;
+  private readonly made = new Set<string>();
 
   private readonly bases: string[];
 
@@ -35,7 +36,10 @@ export class Trash {
   /** Moves `dir` into the trash and schedules its deletion; an absent directory is fine. */
   async discard(dir: string): Promise<void> {
     const trash = this.trashOf(dir);
-    await mkdir(trash, { recursive: true, mode: 0o700 });
+    if (!this.made.has(trash)) {
+      await mkdir(trash, { recursive: true, mode: 0o700 });
+      this.made.add(trash);
+    }
     try {
       await rename(dir, path.join(trash, `${path.basename(dir)}-${randomBytes(4).toString('hex')}`));
     } catch (err) {
