@@ -462,6 +462,7 @@ static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
 }
 
 void register_spawn(napi_env env, napi_value exports);
+napi_value berth_memory_pressure(napi_env env, napi_callback_info info);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -475,6 +476,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeFile", NULL, js_write_file, NULL, NULL, NULL, napi_enumerable, NULL},
     {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"memoryPressure", NULL, berth_memory_pressure, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_spawn(env, exports);

@@ -11,6 +11,7 @@ import { Conmon } from './conmon/conmon.js';
 import { ContainerService } from './container/container-service.js';
 import { loadDefaultAppArmorProfile } from './host/apparmor.js';
 import { readHostFacts } from './host/host-facts.js';
+import { MemoryReducer } from './host/memory-reducer.js';
 import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
@@ -47,6 +48,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await ensureDir(config.runroot, 0o711);
   await chmod(config.runroot, 0o711);
   const native = nativeOps();
+  const memory = new MemoryReducer(native);
   const images = new ImageService({
     storageRoot: path.join(config.root, 'storage'),
     registriesConf: config.image.registries_conf,
@@ -54,7 +56,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid), writeFile: native.writeFile },
-    trimMemory: native.trimMemory,
+    releaseMemory: () => memory.release(),
     log: log.child({ component: 'images' }),
   });
   const facts = await readHostFacts();
@@ -99,6 +101,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     apparmorDefaultLoaded: await loadDefaultAppArmorProfile(facts.apparmor, config.runroot, log),
     events,
     observer: metrics,
+    onRemoved: () => memory.note(),
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
@@ -176,6 +179,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       });
       containers.close();
       sandboxes.close();
+      memory.close();
       await streaming.stop();
       metricsServer?.close();
       await images.close();

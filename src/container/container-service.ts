@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, failedPrecondition, invalidArgument, messageOf, notFound } from '../errors.js';
+import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageService } from '../image/image-service.js';
@@ -25,9 +25,10 @@ import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { exitedStatus } from './exit-status.js';
-import { processStartTime } from './process-info.js';
 import { type RootfsPaths, rootfsPaths, unmountRootfs } from './rootfs.js';
 import { prepareBundle } from './bundle.js';
+import { ExitWaiters } from './exit-waiters.js';
+import { type LaunchDeps, launchContainer, pidNamespaceFor } from './launch.js';
 import { CREATE_FAILED, type ReconcileDeps, reconcile, removeOrphanBundles } from './reconcile.js';
 import { releaseRecursiveReadOnly } from './rro.js';
 import { type CriResources, ociResources } from './spec/resources.js';
@@ -49,6 +50,8 @@ export interface ContainerServiceOptions {
   apparmorDefaultLoaded: boolean;
   log: Logger;
   events?: EventBus;
+  /** Told of every removal, so memory is given back after churn (host/memory-reducer.ts). */
+  onRemoved?: () => void;
   /** Metrics hooks, when metrics are on. */
   observer?: { oomKill(): void; spawned(program: string, action: string, seconds: number): void };
 }
@@ -59,7 +62,7 @@ export class ContainerService implements PodContainers {
   readonly store: RecordStore<ContainerMeta, ContainerStatus>;
   private readonly names = new NameRegistry();
   private readonly locks = new KeyedMutex();
-  private readonly exitWaiters = new Map<string, (() => void)[]>();
+  private readonly exitWaiters = new ExitWaiters();
   private readonly processes = new Map<string, Process>();
   private readonly exitsDir: string;
   /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
@@ -148,7 +151,7 @@ export class ContainerService implements PodContainers {
     const runtime = this.runtimeFor(sandbox.meta.runtimeHandler);
     const cleanup = new CleanupStack(log);
     try {
-      const pid = await this.pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId);
+      const pid = pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId, (cid) => this.store.resolve(cid));
       const { meta, spec } = await prepareBundle(this.opts, cleanup, {
         id, name, key, config, sandbox: sandbox.meta, image, infra, pid,
         bundle: path.join(this.opts.runroot, 'containers', id), persistDir: this.store.dirOf(id),
@@ -160,7 +163,7 @@ export class ContainerService implements PodContainers {
       // containerd goes further and defers all of it to StartContainer;
       // either way a failure of the runtime reaches the kubelet there.
       const stored = this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
-      const launched = this.locks.run(id, () => this.launch(meta, runtime, log, stored));
+      const launched = this.locks.run(id, () => launchContainer(this.launchDeps(), meta, runtime, log, stored));
       try {
         await stored;
       } catch (err) {
@@ -179,68 +182,6 @@ export class ContainerService implements PodContainers {
       this.processes.delete(id);
       throw err;
     }
-  }
-
-  /**
-   * Starts conmon, which runs `<runtime> create`, and records the
-   * container's pid once its record (`stored`) is on disk. A failure
-   * leaves the container exited with reason CreateContainerError, which
-   * StartContainer reports. If the record could not be written,
-   * CreateContainer fails and undoes everything itself.
-   */
-  private async launch(meta: ContainerMeta, runtime: OciRuntime, log: Logger, stored: Promise<unknown>): Promise<void> {
-    const spawnStarted = performance.now();
-    let created: { pid: number; pidStartTime: string | undefined } | undefined;
-    let failure: unknown;
-    try {
-      const { pid } = await this.opts.monitor.create({
-        id: meta.id, name: meta.name, bundle: meta.bundle, exitDir: this.exitsDir, persistDir: meta.persistDir, logPath: meta.logPath,
-        socketDir: this.socketDir, runtime, tty: meta.tty, stdin: meta.stdin, stdinOnce: meta.stdinOnce,
-        logSizeMax: this.opts.runtime.log_size_max, timeoutMs: this.opts.runtime.container_create_timeout,
-      });
-      this.opts.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
-      // The container now has its own copies of the read-only trees; the host's
-      // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
-      await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
-      created = { pid, pidStartTime: await processStartTime(pid) };
-    } catch (err) {
-      failure = err;
-    }
-    if (!(await stored.then(() => true, () => false))) return;
-    if (created) {
-      const { pid, pidStartTime } = created;
-      await this.store.update(meta.id, (s) => ({ ...s, pid, pidStartTime }));
-      return;
-    }
-    log.warn({ err: failure }, 'the runtime could not create the container');
-    await runtime.delete(meta.id, true).catch(() => undefined);
-    await this.store.update(meta.id, (s) => ({
-      ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(failure),
-    })).catch(() => undefined);
-    this.emit(meta, 'CONTAINER_STOPPED_EVENT');
-  }
-
-  /**
-   * The PID namespace a container gets: the host's when the pod uses it,
-   * the pod's (held by its infra container) in POD mode, a target
-   * container's in TARGET mode, else its own.
-   */
-  private async pidNamespaceFor(config: ContainerConfig__Output, sandbox: { modes: { pid: string } }, infraId: string | undefined): Promise<{ mode: string; path?: string }> {
-    if (sandbox.modes.pid === 'NODE') return { mode: 'NODE' };
-    const ns = config.linux?.securityContext?.namespaceOptions;
-    const mode = ns?.pid ?? sandbox.modes.pid;
-    if (mode === 'NODE') return { mode };
-    const joinOf = (id: string | undefined, what: string) => {
-      const target = id ? this.store.resolve(id) : undefined;
-      if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
-      return `/proc/${target.status.pid}/ns/pid`;
-    };
-    if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };
-    if (mode === 'POD') {
-      if (!infraId) return { mode: 'CONTAINER' }; // the infra container itself
-      return { mode, path: joinOf(infraId, 'the pod\'s infra container') };
-    }
-    return { mode: 'CONTAINER' };
   }
 
   async start(id: string): Promise<void> {
@@ -274,19 +215,9 @@ export class ContainerService implements PodContainers {
   private waitForExit(id: string, ms: number): Promise<boolean> {
     const record = this.store.get(id);
     if (!record || record.status.state === 'CONTAINER_EXITED') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        const list = this.exitWaiters.get(id) ?? [];
-        this.exitWaiters.set(id, list.filter((w) => w !== done));
-        resolve(false);
-      }, ms);
-      this.exitWaiters.set(id, [...(this.exitWaiters.get(id) ?? []), done]);
-    });
+    return this.exitWaiters.wait(id, ms);
   }
+
 
   /**
    * Sends the stop signal, waits `timeoutSeconds`, then SIGKILL. Returns
@@ -337,9 +268,7 @@ export class ContainerService implements PodContainers {
       this.opts.log.info({ containerId: id, exitCode, reason: status.reason }, 'container exited');
     }
     this.releaseRuntime(record.meta).catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
-    const waiters = this.exitWaiters.get(id) ?? [];
-    this.exitWaiters.delete(id);
-    for (const w of waiters) w();
+    this.exitWaiters.notify(id);
   }
 
   /** Removes the container whatever its state (killing it first). Idempotent. */
@@ -366,6 +295,7 @@ export class ContainerService implements PodContainers {
       this.names.release(meta.name);
       this.processes.delete(meta.id);
       this.emit(meta, 'CONTAINER_DELETED_EVENT');
+      this.opts.onRemoved?.();
       this.opts.log.info({ containerId: meta.id }, 'container removed');
     });
     await this.opts.images.releaseLayers();
@@ -475,6 +405,14 @@ export class ContainerService implements PodContainers {
     void this.trash.empty(); // what an earlier run left there
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
     await this.watcher.start();
+  }
+
+  private launchDeps(): LaunchDeps {
+    return {
+      monitor: this.opts.monitor, native: this.opts.native, runtime: this.opts.runtime, store: this.store,
+      exitsDir: this.exitsDir, socketDir: this.socketDir, observer: this.opts.observer,
+      failed: (meta) => this.emit(meta, 'CONTAINER_STOPPED_EVENT'),
+    };
   }
 
   private reconcileDeps(): ReconcileDeps {

@@ -23,8 +23,8 @@ export interface ImageServiceOptions {
   maxConcurrentDownloads: number;
   /** Privileged file operations for unpacking (real ones need root). */
   unpackOps: UnpackOps;
-  /** Returns the C heap's free memory to the kernel (malloc_trim); called after each pull. */
-  trimMemory?: () => Promise<void>;
+  /** Gives memory back to the kernel (see host/memory-reducer.ts); called after each pull. */
+  releaseMemory?: () => Promise<void>;
   log: Logger;
 }
 
@@ -85,7 +85,7 @@ export class ImageService {
       return await this.pullAny(image, auth, signal);
     } finally {
       // Decompression and unpacking leave tens of MiB free but resident.
-      await this.opts.trimMemory?.().catch(() => undefined);
+      await this.opts.releaseMemory?.().catch(() => undefined);
     }
   }
 

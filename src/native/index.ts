@@ -14,6 +14,8 @@ export interface NativeOps {
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
   /** malloc_trim(0): returns the C heap's free pages to the kernel. */
   trimMemory(): Promise<void>;
+  /** Tells V8 the process is under moderate memory pressure: an incremental mark-compact starts. */
+  memoryPressure(): void;
   /** The attribute's value, or null when the file has no such attribute. */
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   /** Names of the extended attributes of a file (not following symlinks). */
@@ -48,6 +50,7 @@ interface RawModule {
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
   trimMemory(): Promise<void>;
+  memoryPressure(): void;
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
   llistxattr(path: string): Promise<Buffer>;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null, cwd: string | null): Promise<void>;
@@ -103,6 +106,7 @@ export function nativeOps(): NativeOps {
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
     writeFile: (p, data, uid, gid, mode, mtime) => raw.writeFile(p, data, uid, gid, mode, mtime),
     trimMemory: () => raw.trimMemory(),
+    memoryPressure: () => raw.memoryPressure(),
     lgetxattr: (p, name) => raw.lgetxattr(p, name),
     llistxattr: async (p) => (await raw.llistxattr(p)).toString('latin1').split('\0').filter(Boolean),
     mount: (source, target, fstype, flags, data, cwd) => raw.mount(source, target, fstype, flags, data ?? null, cwd ?? null),

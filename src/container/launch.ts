@@ -1,0 +1,90 @@
+import type { RuntimeConfig } from '../config/schema.js';
+import type { Monitor } from '../conmon/conmon.js';
+import { messageOf, notFound } from '../errors.js';
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import type { Logger } from '../log.js';
+import type { NativeOps } from '../native/index.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import type { RecordStore, StoredRecord } from '../state/record-store.js';
+import { nowNs } from '../util/time.js';
+import type { ContainerMeta, ContainerStatus } from './container.js';
+import { processStartTime } from './process-info.js';
+import { CREATE_FAILED } from './reconcile.js';
+import { releaseRecursiveReadOnly } from './rro.js';
+
+export interface LaunchDeps {
+  monitor: Monitor;
+  native: NativeOps;
+  runtime: RuntimeConfig;
+  store: RecordStore<ContainerMeta, ContainerStatus>;
+  exitsDir: string;
+  socketDir: string;
+  observer?: { spawned(program: string, action: string, seconds: number): void };
+  /** Reports the container's exit when the runtime could not create it. */
+  failed(meta: ContainerMeta): void;
+}
+
+/**
+ * Starts conmon, which runs `<runtime> create`, and records the
+ * container's pid once its record (`stored`) is on disk. A failure
+ * leaves the container exited with reason CreateContainerError, which
+ * StartContainer reports. If the record could not be written,
+ * CreateContainer fails and undoes everything itself.
+ */
+export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, runtime: OciRuntime, log: Logger, stored: Promise<unknown>): Promise<void> {
+  const spawnStarted = performance.now();
+  let created: { pid: number; pidStartTime: string | undefined } | undefined;
+  let failure: unknown;
+  try {
+    const { pid } = await deps.monitor.create({
+      id: meta.id, name: meta.name, bundle: meta.bundle, exitDir: deps.exitsDir, persistDir: meta.persistDir, logPath: meta.logPath,
+      socketDir: deps.socketDir, runtime, tty: meta.tty, stdin: meta.stdin, stdinOnce: meta.stdinOnce,
+      logSizeMax: deps.runtime.log_size_max, timeoutMs: deps.runtime.container_create_timeout,
+    });
+    deps.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
+    // The container now has its own copies of the read-only trees; the host's
+    // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
+    await releaseRecursiveReadOnly(deps.native, meta.bundle);
+    created = { pid, pidStartTime: await processStartTime(pid) };
+  } catch (err) {
+    failure = err;
+  }
+  if (!(await stored.then(() => true, () => false))) return;
+  if (created) {
+    const { pid, pidStartTime } = created;
+    await deps.store.update(meta.id, (s) => ({ ...s, pid, pidStartTime }));
+    return;
+  }
+  log.warn({ err: failure }, 'the runtime could not create the container');
+  await runtime.delete(meta.id, true).catch(() => undefined);
+  await deps.store.update(meta.id, (s) => ({
+    ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(failure),
+  })).catch(() => undefined);
+  deps.failed(meta);
+}
+
+/**
+ * The PID namespace a container gets: the host's when the pod uses it,
+ * the pod's (held by its infra container) in POD mode, a target
+ * container's in TARGET mode, else its own.
+ */
+export function pidNamespaceFor(
+  config: ContainerConfig__Output, sandbox: { modes: { pid: string } }, infraId: string | undefined,
+  resolve: (id: string) => StoredRecord<ContainerMeta, ContainerStatus> | undefined,
+): { mode: string; path?: string } {
+  if (sandbox.modes.pid === 'NODE') return { mode: 'NODE' };
+  const ns = config.linux?.securityContext?.namespaceOptions;
+  const mode = ns?.pid ?? sandbox.modes.pid;
+  if (mode === 'NODE') return { mode };
+  const joinOf = (id: string | undefined, what: string) => {
+    const target = id ? resolve(id) : undefined;
+    if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
+    return `/proc/${target.status.pid}/ns/pid`;
+  };
+  if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };
+  if (mode === 'POD') {
+    if (!infraId) return { mode: 'CONTAINER' }; // the infra container itself
+    return { mode, path: joinOf(infraId, 'the pod\'s infra container') };
+  }
+  return { mode: 'CONTAINER' };
+}
