@@ -21,7 +21,7 @@ import { mountRootfs, removeRootfs, rootfsPaths } from './rootfs.js';
 import { prepareRecursiveReadOnly, releaseRecursiveReadOnly, rroSupported } from './rro.js';
 import { buildSpec } from './spec/build.js';
 import { hostCapabilities } from './spec/capabilities.js';
-import { resolveUser } from './spec/user.js';
+import { type ResolvedUser, type UserRequest, resolveUser } from './spec/user.js';
 
 export interface BundleDeps {
   native: NativeOps;
@@ -42,6 +42,25 @@ export interface BundleRequest {
   /** `<runroot>/containers/<id>` and `<root>/containers/<id>`. */
   bundle: string;
   persistDir: string;
+}
+
+const users = new Map<string, ResolvedUser>();
+const USERS_KEPT = 256;
+
+/**
+ * The user a container runs as. A new root filesystem holds exactly its
+ * image's /etc/passwd and /etc/group, so the answer depends only on the
+ * image and the request and is kept for the next container of that image.
+ */
+async function userOf(imageId: string, rootfs: string, req: UserRequest): Promise<ResolvedUser> {
+  const key = JSON.stringify([imageId, req]);
+  let user = users.get(key);
+  if (!user) {
+    user = await resolveUser(rootfs, req);
+    if (users.size >= USERS_KEPT) users.delete(users.keys().next().value!);
+    users.set(key, user);
+  }
+  return user;
 }
 
 /**
@@ -70,7 +89,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   if (!path.isAbsolute(cwd)) throw invalidArgument(`working_dir "${cwd}" must be absolute`);
   // Independent reads and writes inside the new root: side by side.
   const [user] = await Promise.all([
-    resolveUser(paths.mountpoint, {
+    userOf(image.record.id, paths.mountpoint, {
       runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
       runAsUsername: sc?.runAsUsername || undefined,
       runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined,

@@ -157,23 +157,19 @@ export class ContainerService implements PodContainers {
         bundle: path.join(this.opts.runroot, 'containers', id), persistDir: this.store.dirOf(id),
       });
       this.processes.set(id, spec.process);
-      // The runtime creates the container (conmon, then `runc create`) while
-      // the record is written, the answer travels back and the kubelet asks
-      // for StartContainer, which waits for it under the container's lock.
-      // containerd goes further and defers all of it to StartContainer;
-      // either way a failure of the runtime reaches the kubelet there.
-      const stored = this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
-      const launched = this.locks.run(id, () => launchContainer(this.launchDeps(), meta, runtime, log, stored));
-      try {
-        await stored;
-      } catch (err) {
-        // No record, no container: undo what the runtime may have made.
-        await launched.catch(() => undefined);
-        await runtime.delete(id, true).catch(() => undefined);
-        throw err;
-      }
+      await this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
       cleanup.commit();
-      launched.catch((err: unknown) => log.error({ err }, 'launching the container failed unexpectedly'));
+      // The runtime creates the container (conmon, then `runc create`) while
+      // the answer travels back and the kubelet asks for StartContainer,
+      // which waits for it under the container's lock. containerd goes
+      // further and defers all of it to StartContainer; either way a
+      // failure of the runtime reaches the kubelet there. The lock is taken
+      // now; conmon starts once the answer is on its way (runc's start-up
+      // takes both cores of a small node for a while).
+      this.locks.run(id, async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        await launchContainer(this.launchDeps(), meta, runtime, log);
+      }).catch((err: unknown) => log.error({ err }, 'launching the container failed unexpectedly'));
       this.emit(meta, 'CONTAINER_CREATED_EVENT');
       log.info({ name }, 'container created');
       return id;

@@ -26,12 +26,10 @@ export interface LaunchDeps {
 
 /**
  * Starts conmon, which runs `<runtime> create`, and records the
- * container's pid once its record (`stored`) is on disk. A failure
- * leaves the container exited with reason CreateContainerError, which
- * StartContainer reports. If the record could not be written,
- * CreateContainer fails and undoes everything itself.
+ * container's pid. A failure leaves the container exited with reason
+ * CreateContainerError, which StartContainer reports.
  */
-export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, runtime: OciRuntime, log: Logger, stored: Promise<unknown>): Promise<void> {
+export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, runtime: OciRuntime, log: Logger): Promise<void> {
   const spawnStarted = performance.now();
   let created: { pid: number; pidStartTime: string | undefined } | undefined;
   let failure: unknown;
@@ -49,7 +47,6 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
   } catch (err) {
     failure = err;
   }
-  if (!(await stored.then(() => true, () => false))) return;
   if (created) {
     const { pid, pidStartTime } = created;
     await deps.store.update(meta.id, (s) => ({ ...s, pid, pidStartTime }));

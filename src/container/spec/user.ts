@@ -48,10 +48,11 @@ async function readEtc(rootfs: string, file: string): Promise<string[][]> {
 const isNumeric = (s: string) => /^\d+$/.test(s);
 
 export async function resolveUser(rootfs: string, req: UserRequest): Promise<ResolvedUser> {
-  const passwd: PasswdEntry[] = (await readEtc(rootfs, '/etc/passwd'))
+  const [passwdFile, groupFile] = await Promise.all([readEtc(rootfs, '/etc/passwd'), readEtc(rootfs, '/etc/group')]);
+  const passwd: PasswdEntry[] = passwdFile
     .filter((f) => f.length >= 4 && isNumeric(f[2]!) && isNumeric(f[3]!))
     .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]) }));
-  const groups: GroupEntry[] = (await readEtc(rootfs, '/etc/group'))
+  const groups: GroupEntry[] = groupFile
     .filter((f) => f.length >= 3 && isNumeric(f[2]!))
     .map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
 
