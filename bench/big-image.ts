@@ -52,7 +52,7 @@ function layerEntries(n: number): TarInput[] {
   return entries;
 }
 
-export async function buildBigImage(reg: TestRegistry, dir: string): Promise<BigImage> {
+export async function buildBigImage(reg: TestRegistry, dir: string, tag: string): Promise<BigImage> {
   await mkdir(dir, { recursive: true });
   const layers: BuiltLayer[] = [];
   const blobFiles: string[] = [];
@@ -67,8 +67,8 @@ export async function buildBigImage(reg: TestRegistry, dir: string): Promise<Big
     blobFiles.push(file);
   }
   const image = buildImage(layers, true, { cmd: ['/bin/true'] });
-  await pushImage(reg, 'berth-bench/big', 'v1', image);
-  return { ref: `${reg.host}/berth-bench/big:v1`, compressedBytes: layers.reduce((s, l) => s + l.blob.length, 0), unpackedBytes, layers: layers.length, blobFiles };
+  await pushImage(reg, 'berth-bench/big', tag, image);
+  return { ref: `${reg.host}/berth-bench/big:${tag}`, compressedBytes: layers.reduce((s, l) => s + l.blob.length, 0), unpackedBytes, layers: layers.length, blobFiles };
 }
 
 /** The unpack floor: GNU tar extracting the same gzip layers in order into one directory. */

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       await call(berth.client.image, berth.client.image.PullImage, { image: { image } }, 120_000);
       const logs = path.join(work, 'logs');
       if (MODE === 'pull') {
-        const big = await buildBigImage(registry, path.join(work, 'big'));
+        const big = await buildBigImage(registry, path.join(work, 'big'), 'v1');
         const before = await processFigures(berth.process.pid!);
         const [, ms] = await timed(() => call(berth.client.image, berth.client.image.PullImage, { image: { image: big.ref } }, 600_000));
         const after = await processFigures(berth.process.pid!);

@@ -1,6 +1,6 @@
 import { call } from '../e2e/lib/cri-client.js';
 import type { BenchDaemon } from './daemons.js';
-import { nodeBusyMs, processFigures, timed } from './measure.js';
+import { median, nodeBusyMs, processFigures, timed } from './measure.js';
 
 export interface PullFigures {
   ms: number;
@@ -16,4 +16,14 @@ export async function bigPull(daemon: BenchDaemon, ref: string): Promise<PullFig
   const node0 = await nodeBusyMs();
   const [, ms] = await timed(() => call(daemon.client.image, daemon.client.image.PullImage, { image: { image: ref } }, 600_000));
   return { ms, daemonCpuMs: (await processFigures(daemon.pid)).cpuMs - cpu0, nodeCpuMs: (await nodeBusyMs()) - node0 };
+}
+
+/** Field by field medians of several pulls, with the walls of each. */
+export function medianPull(pulls: PullFigures[]): PullFigures & { samplesMs: number[] } {
+  return {
+    ms: median(pulls.map((p) => p.ms)),
+    daemonCpuMs: median(pulls.map((p) => p.daemonCpuMs)),
+    nodeCpuMs: median(pulls.map((p) => p.nodeCpuMs)),
+    samplesMs: pulls.map((p) => p.ms),
+  };
 }

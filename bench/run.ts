@@ -13,10 +13,10 @@ import { buildBigImage, tarFloorMs } from './big-image.js';
 import { churn } from './churn.js';
 import { restartToReady } from './restart.js';
 import { stopChild, timeToReady } from './startup.js';
-import { bigPull } from './pull.js';
+import { bigPull, medianPull, type PullFigures } from './pull.js';
 import { pollDense, startDensePods } from './density.js';
 import { measureFloor } from './floor.js';
-import { nodeBusyMs, processFigures, timed } from './measure.js';
+import { median, nodeBusyMs, processFigures, timed } from './measure.js';
 import { writeReport, type BenchResults, type RuntimeResults } from './report.js';
 import { measureCniFloor, removeBenchNetwork, writeBenchNetwork } from './network.js';
 import { execProbes, lifecycle, parallelStart, removeAllPods, removePod, runSleeperPod, type RunningPod } from './workloads.js';
@@ -26,6 +26,7 @@ const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 60);
 const DENSITY_PODS = Number(process.env.BENCH_DENSITY_PODS ?? 100);
 const DENSITY_SECONDS = Number(process.env.BENCH_DENSITY_SECONDS ?? 60);
 const CHURN_CYCLES = Number(process.env.BENCH_CHURN_CYCLES ?? 500);
+const BIG_PULLS = Number(process.env.BENCH_BIG_PULLS ?? 3);
 
 /**
  * The side-by-side benchmark: berth and containerd on private sockets and
@@ -75,10 +76,16 @@ async function main(): Promise<void> {
       for (let i = 0; i < 20; i++) r.listImagesMs.push((await timed(() => call(side.client.image, side.client.image.ListImages, {})))[1]);
     }
 
-    console.error('building the pull image (6 gzip layers, >100 MB)');
-    const big = await buildBigImage(registry, path.join(work, 'big'));
-    for (const side of sides) results[side.name].bigPull = await bigPull(side, big.ref);
-    const tarFloor = await tarFloorMs(big, path.join(work, 'tar-floor'));
+    console.error(`building ${BIG_PULLS} pull images (6 gzip layers, >100 MB each, each its own random content)`);
+    const bigs = [];
+    for (let i = 0; i < BIG_PULLS; i++) bigs.push(await buildBigImage(registry, path.join(work, `big${i}`), `v${i}`));
+    const pulls: Record<string, PullFigures[]> = { berth: [], containerd: [] };
+    for (const big of bigs) for (const side of sides) pulls[side.name]!.push(await bigPull(side, big.ref));
+    for (const side of sides) results[side.name].bigPull = medianPull(pulls[side.name]!);
+    const tarFloors: number[] = [];
+    for (const big of bigs) tarFloors.push(await tarFloorMs(big, path.join(work, 'tar-floor')));
+    const big = bigs[0]!;
+    const tarFloor = median(tarFloors);
 
     const logs = path.join(work, 'logs');
     console.error('warming up');
