@@ -39,6 +39,8 @@ export interface BenchResults {
   floor: FloorFigures;
   cniAddDelMs: number[];
   bigImage: { compressedBytes: number; unpackedBytes: number; layers: number; tarFloorMs: number };
+  /** An empty node process on this machine: the floor of any Node daemon's memory. */
+  nodeBaseline: { rssBytes: number; rssAnonBytes: number };
 }
 
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -130,7 +132,13 @@ function markdown(r: BenchResults): string {
       '', '![daemon RSS under churn](churn.svg)');
   }
   lines.push('', '## Targets', '', '| target | berth | bound | met |', '|---|---|---|---|');
-  for (const t of checkTargets(r)) lines.push(`| ${t.target} | ${t.measured} | ${t.bound} | ${t.met === undefined ? '?' : t.met ? 'yes' : '**no**'} |`);
+  const checks = checkTargets(r);
+  for (const t of checks) lines.push(`| ${t.target} | ${t.measured} | ${t.bound} | ${t.met === undefined ? '?' : t.met ? 'yes' : '**no**'} |`);
+  const missed = checks.filter((t) => t.met === false);
+  if (missed.length > 0) {
+    lines.push('', '### Missed targets and what this run measured about them', '');
+    for (const t of missed) lines.push(`- **${t.target}** (${t.measured} against ${t.bound}): ${t.cause ?? 'no measured cause recorded'}.`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { spawnBerth } from '../e2e/lib/berth-daemon.js';
 import { call } from '../e2e/lib/cri-client.js';
 import { readHostFacts } from '../src/host/host-facts.js';
@@ -132,7 +132,8 @@ async function main(): Promise<void> {
     console.error('raw runc floor');
     const floor = await measureFloor(path.join(work, 'floor'), Math.min(RUNS, 30));
     const cni = await measureCniFloor(10);
-    const bench: BenchResults = { date: new Date().toISOString(), runs: RUNS, probeSeconds: PROBE_SECONDS, berth: results.berth, containerd: results.containerd, floor, cniAddDelMs: cni, bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor } };
+    const nodeBaseline = await emptyNodeFigures();
+    const bench: BenchResults = { date: new Date().toISOString(), runs: RUNS, probeSeconds: PROBE_SECONDS, berth: results.berth, containerd: results.containerd, floor, cniAddDelMs: cni, bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor }, nodeBaseline };
     const out = await writeReport(bench);
     console.error(`report: ${out}`);
   } finally {
@@ -143,6 +144,15 @@ async function main(): Promise<void> {
 
 function emptyResults(startMs: number[]): RuntimeResults {
   return { startToVersionMs: startMs, idleRssBytes: 0, idleRssAnonBytes: 0, busyRssBytes: 0, pullMs: 0, listImagesMs: [], lifecycle: {}, parallelStartMs: 0, execProbeMs: [], execProbeNodeCpuMs: 0, execProbeDaemonCpuMs: 0 };
+}
+
+/** Resident memory of a node process that does nothing. */
+async function emptyNodeFigures(): Promise<{ rssBytes: number; rssAnonBytes: number }> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000));
+  const { rssBytes, rssAnonBytes } = await processFigures(child.pid!);
+  await stopChild(child);
+  return { rssBytes, rssAnonBytes };
 }
 
 function insecure(host: string): string {
