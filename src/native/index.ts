@@ -67,12 +67,35 @@ export interface SpawnOps {
   watchExit(pid: number, ref: boolean, callback: (code: number | null, signal: number | null) => void): void;
 }
 
+/** Digests on the thread pool (see native/berth_hash.c). */
+export interface HashOps {
+  hashCreate(algorithm: string): object;
+  hashUpdate(handle: object, chunk: Buffer): Promise<void>;
+  hashDigest(handle: object): string;
+}
+
 let loaded: NativeOps | undefined;
 let spawner: SpawnOps | null | undefined;
 
-function loadRaw(): RawModule & SpawnOps & { pidfdSupported(): boolean } {
+type Raw = RawModule & SpawnOps & HashOps & { pidfdSupported(): boolean };
+
+function loadRaw(): Raw {
   const require = createRequire(import.meta.url);
-  return require(installPath('native', 'build', 'Release', 'berth_native.node')) as RawModule & SpawnOps & { pidfdSupported(): boolean };
+  return require(installPath('native', 'build', 'Release', 'berth_native.node')) as Raw;
+}
+
+let hasher: HashOps | null | undefined;
+
+/** The native digests, or undefined when the module cannot be loaded (node:crypto is used then). */
+export function hashOps(): HashOps | undefined {
+  if (hasher === undefined) {
+    try {
+      hasher = loadRaw();
+    } catch {
+      hasher = null;
+    }
+  }
+  return hasher ?? undefined;
 }
 
 /** The native spawner, or undefined where pidfds are missing (Node's spawn is used then). */

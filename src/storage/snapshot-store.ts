@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { ensureDir, syncDir, writeJsonAtomic } from '../util/fs.js';
 import { decompressLayer } from './decompress.js';
 import { TarFormatError, readTar } from './tar/reader.js';
+import { streamHash } from '../util/stream-hash.js';
 import { LayerUnpacker, type UnpackOps } from './unpack.js';
 
 /**
@@ -127,14 +128,15 @@ export class SnapshotStore {
     await mkdir(fsDir, { recursive: true, mode: 0o755 });
     try {
       const blobAlg = meta.blobDigest.split(':')[0]!;
-      const blobHash = createHash(blobAlg);
-      const diffHash = createHash(meta.diffId.split(':')[0]!);
+      const blobHash = streamHash(blobAlg);
+      const diffHash = streamHash(meta.diffId.split(':')[0]!);
       const unpacker = new LayerUnpacker(fsDir, this.ops);
       await pipeline(
         source.stream,
         async function* hashBlob(chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
-            blobHash.update(chunk);
+            const backlog = blobHash.update(chunk);
+            if (backlog) await backlog;
             source.onBytes(chunk.length);
             yield chunk;
           }
@@ -142,7 +144,8 @@ export class SnapshotStore {
         decompressLayer,
         async function* hashDiff(chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
-            diffHash.update(chunk);
+            const backlog = diffHash.update(chunk);
+            if (backlog) await backlog;
             yield chunk;
           }
         },
@@ -154,9 +157,9 @@ export class SnapshotStore {
         },
         { signal },
       );
-      const blobDigest = `${blobAlg}:${blobHash.digest('hex')}`;
+      const blobDigest = `${blobAlg}:${await blobHash.digest()}`;
       if (blobDigest !== meta.blobDigest) throw internal(`layer ${meta.blobDigest}: downloaded content hashes to ${blobDigest}`);
-      const diffId = `${meta.diffId.split(':')[0]}:${diffHash.digest('hex')}`;
+      const diffId = `${meta.diffId.split(':')[0]}:${await diffHash.digest()}`;
       if (diffId !== meta.diffId) throw internal(`layer ${meta.blobDigest}: uncompressed content hashes to ${diffId}, but the image config says ${meta.diffId}`);
       const usage = await unpacker.finish();
       const full: SnapshotMeta = { ...meta, bytes: usage.bytes, inodes: usage.inodes, createdAt: new Date().toISOString() };
