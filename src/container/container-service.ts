@@ -243,7 +243,13 @@ export class ContainerService implements PodContainers {
         if (await this.waitForExit(id, timeoutSeconds * 1000)) return;
       }
     }
-    await runtime.kill(id, 'SIGKILL', true);
+    try {
+      await runtime.kill(id, 'SIGKILL', true);
+    } catch (err) {
+      // The process may have died while runc was killing it: that is a stop.
+      if (!(await this.waitForExit(id, 1000))) throw err;
+      return;
+    }
     if (await this.waitForExit(id, KILL_WAIT_MS)) return;
     await reconcile(this.reconcileDeps(), record);
     if (this.store.get(id)?.status.state !== 'CONTAINER_EXITED') {
@@ -263,7 +269,10 @@ export class ContainerService implements PodContainers {
       this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
       this.opts.log.info({ containerId: id, exitCode, reason: status.reason }, 'container exited');
     }
-    this.releaseRuntime(record.meta).catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
+    // Under the container's lock: a `runc kill` in flight (a stop) must not
+    // find its cgroups deleted under it.
+    this.locks.run(id, () => this.releaseRuntime(record.meta))
+      .catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
     this.exitWaiters.notify(id);
   }
 
