@@ -27,7 +27,8 @@ const MODE = process.env.BENCH_PROFILE ?? 'lifecycle';
 function owner(url: string): string {
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
-  if (url.includes('/dist/')) return `berth ${url.slice(url.indexOf('/dist/') + 6).split('/').slice(0, 2).join('/')}`;
+  // The daemon runs from its bundle, its dependencies inside: one owner.
+  if (url.includes('/bundle/')) return 'berth bundle (berth and the modules it bundles)';
   if (url.startsWith('node:')) return url;
   return url === '' ? '(native, gc, idle)' : url;
 }
@@ -42,7 +43,7 @@ function summarise(profile: CpuProfile): { functions: [string, number][]; owners
     const us = self.get(node.id) ?? 0;
     if (node.callFrame.functionName === '(idle)') continue;
     totalMs += us / 1000;
-    const fn = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
+    const fn = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(bundle|node_modules)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us / 1000);
     const o = owner(node.callFrame.url);
     byOwner.set(o, (byOwner.get(o) ?? 0) + us / 1000);

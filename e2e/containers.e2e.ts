@@ -126,6 +126,11 @@ describe('containers through conmon and runc', () => {
     await cri.stop(stubborn, 2);
     expect(Date.now() - t).toBeGreaterThanOrEqual(1900);
     expect(await cri.status(stubborn)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137 });
+    // A stopped container holds no runc container and no mount: RemoveContainer has only files left.
+    for (const id of [polite, stubborn]) {
+      expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).not.toContain(id);
+      expect(await mountsUnder(path.join(berth.runroot, 'containers', id))).toEqual([]);
+    }
     await cri.stop(stubborn, 2); // again: fine
     await cri.stop('0'.repeat(64), 2); // unknown: fine
   });

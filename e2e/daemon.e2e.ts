@@ -3,6 +3,7 @@ import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BERTH_BIN, type BerthDaemon, spawnBerth, startBerth } from './lib/berth-daemon.js';
@@ -125,6 +126,14 @@ describe('berth start-up and shutdown', () => {
     const version = JSON.parse((await run(process.execPath, [BERTH_BIN, 'version', '--json'])).stdout) as Record<string, string>;
     expect(version).toMatchObject({ version: '0.1.0', criApiVersion: expect.stringContaining('v1') });
     expect(version.gitCommit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
+  });
+
+  it('is built as one bundle whose V8 code cache this node accepts', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CODE_CACHE, compileBundle } = (await import(pathToFileURL(path.join(path.dirname(BERTH_BIN), 'bundle-loader.js')).href)) as {
+      CODE_CACHE: string; compileBundle(cachedData: Buffer | undefined): { cachedDataRejected?: boolean };
+    };
+    expect(compileBundle(readFileSync(CODE_CACHE)).cachedDataRejected).toBe(false);
   });
 
   it('refuses to replace a socket another program answers on', async () => {

@@ -317,6 +317,18 @@ static struct job *new_job(napi_env env, napi_callback_info info, enum op_kind k
   return j;
 }
 
+/* Copies a Buffer argument into the job, which then owns its bytes whatever becomes of the Buffer. */
+static int copy_buffer(napi_env env, napi_value value, struct job *j) {
+  void *buf;
+  size_t len;
+  if (napi_get_buffer_info(env, value, &buf, &len) != napi_ok) return 0;
+  j->data = malloc(len > 0 ? len : 1);
+  if (!j->data) return 0;
+  memcpy(j->data, buf, len);
+  j->data_len = len;
+  return 1;
+}
+
 /* mknod(path, mode, major, minor): mode includes the file type bits. */
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -334,16 +346,11 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   struct job *j = new_job(env, info, OP_LSETXATTR, 3, argv);
   if (!j) return NULL;
   j->name = get_string(env, argv[1]);
-  void *buf;
-  size_t len;
-  if (!j->name || napi_get_buffer_info(env, argv[2], &buf, &len) != napi_ok) {
+  if (!j->name || !copy_buffer(env, argv[2], j)) {
     job_free(env, j);
     napi_throw_type_error(env, NULL, "name must be a string and value a Buffer");
     return NULL;
   }
-  j->data = malloc(len > 0 ? len : 1);
-  memcpy(j->data, buf, len);
-  j->data_len = len;
   return start(env, j);
 }
 
@@ -427,21 +434,11 @@ static napi_value js_write_file(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   struct job *j = new_job(env, info, OP_WRITE_FILE, 6, argv);
   if (!j) return NULL;
-  void *buf;
-  size_t len;
-  if (napi_get_buffer_info(env, argv[1], &buf, &len) != napi_ok) {
+  if (!copy_buffer(env, argv[1], j)) {
     job_free(env, j);
     napi_throw_type_error(env, NULL, "data must be a Buffer");
     return NULL;
   }
-  j->data = malloc(len > 0 ? len : 1);
-  if (!j->data) {
-    job_free(env, j);
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
-  memcpy(j->data, buf, len);
-  j->data_len = len;
   napi_get_value_uint32(env, argv[2], &j->uid);
   napi_get_value_uint32(env, argv[3], &j->gid);
   napi_get_value_uint32(env, argv[4], &j->mode);

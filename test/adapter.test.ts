@@ -38,6 +38,15 @@ describe('the gRPC adapter', () => {
     expect((await invoke(deps(true), async () => { throw new TypeError('bug'); })).err?.code).toBe(status.UNKNOWN);
   });
 
+  it('gives a handler that looks at its signal only after a cancellation an aborted one', async () => {
+    const { err } = await invoke(deps(true), async (ctx) => {
+      await new Promise((r) => setTimeout(r, 30));
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      return {};
+    }, 5);
+    expect(err?.code).toBe(status.CANCELLED);
+  });
+
   it('aborts the handler signal when the client cancels', async () => {
     const { err } = await invoke(deps(true), (ctx) => new Promise((_, reject) => {
       ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));

@@ -6,13 +6,16 @@ import { loadCriProto } from '../src/server/proto.js';
 describe('answers kept between polls', () => {
   it('are rebuilt when the generation moves, and only then', () => {
     const cache = new GenerationCache<{ n: number }>();
+    const store = {};
     let builds = 0;
     const build = () => ({ n: ++builds });
-    const a = cache.get(1, build);
-    expect(cache.get(1, build)).toBe(a);
-    const b = cache.get(2, build);
+    const a = cache.get(store, 1, build);
+    expect(cache.get(store, 1, build)).toBe(a);
+    const b = cache.get(store, 2, build);
     expect(b).not.toBe(a);
     expect(builds).toBe(2);
+    // Another store at the same generation has its own answer.
+    expect(cache.get({}, 2, build)).not.toBe(b);
   });
 
   it('are kept per key object', () => {

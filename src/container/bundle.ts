@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageConfigFile } from '../image/media-types.js';
@@ -10,11 +10,12 @@ import type { Spec } from '../oci/spec-types.js';
 import type { SandboxMeta } from '../sandbox/sandbox.js';
 import type { ImageRecord } from '../storage/image-store.js';
 import { containerCgroupsPath } from '../cgroups/cgroup-parent.js';
+import type { StoredRecord } from '../state/record-store.js';
 import type { CleanupStack } from '../util/cleanup.js';
 import { removeIfExists } from '../util/fs.js';
 import { resolveInRoot } from '../util/path-in-root.js';
 import { nowNs } from '../util/time.js';
-import type { ContainerMeta } from './container.js';
+import type { ContainerMeta, ContainerStatus } from './container.js';
 import { prepareMountTargets } from './mount-targets.js';
 import { signalName } from './process-info.js';
 import { mountRootfs, removeRootfs, rootfsPaths } from './rootfs.js';
@@ -124,4 +125,30 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };
+}
+
+/**
+ * The PID namespace a container gets: the host's when the pod uses it,
+ * the pod's (held by its infra container) in POD mode, a target
+ * container's in TARGET mode, else its own.
+ */
+export function pidNamespaceFor(
+  config: ContainerConfig__Output, sandbox: { modes: { pid: string } }, infraId: string | undefined,
+  resolve: (id: string) => StoredRecord<ContainerMeta, ContainerStatus> | undefined,
+): { mode: string; path?: string } {
+  if (sandbox.modes.pid === 'NODE') return { mode: 'NODE' };
+  const ns = config.linux?.securityContext?.namespaceOptions;
+  const mode = ns?.pid ?? sandbox.modes.pid;
+  if (mode === 'NODE') return { mode };
+  const joinOf = (id: string | undefined, what: string) => {
+    const target = id ? resolve(id) : undefined;
+    if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
+    return `/proc/${target.status.pid}/ns/pid`;
+  };
+  if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };
+  if (mode === 'POD') {
+    if (!infraId) return { mode: 'CONTAINER' }; // the infra container itself
+    return { mode, path: joinOf(infraId, 'the pod\'s infra container') };
+  }
+  return { mode: 'CONTAINER' };
 }

@@ -1,11 +1,10 @@
 import type { RuntimeConfig } from '../config/schema.js';
 import type { Monitor } from '../conmon/conmon.js';
-import { messageOf, notFound } from '../errors.js';
-import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { OciRuntime } from '../oci/runtime.js';
-import type { RecordStore, StoredRecord } from '../state/record-store.js';
+import type { RecordStore } from '../state/record-store.js';
 import { nowNs } from '../util/time.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { processStartTime } from './process-info.js';
@@ -58,30 +57,4 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
     ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(failure),
   })).catch(() => undefined);
   deps.failed(meta);
-}
-
-/**
- * The PID namespace a container gets: the host's when the pod uses it,
- * the pod's (held by its infra container) in POD mode, a target
- * container's in TARGET mode, else its own.
- */
-export function pidNamespaceFor(
-  config: ContainerConfig__Output, sandbox: { modes: { pid: string } }, infraId: string | undefined,
-  resolve: (id: string) => StoredRecord<ContainerMeta, ContainerStatus> | undefined,
-): { mode: string; path?: string } {
-  if (sandbox.modes.pid === 'NODE') return { mode: 'NODE' };
-  const ns = config.linux?.securityContext?.namespaceOptions;
-  const mode = ns?.pid ?? sandbox.modes.pid;
-  if (mode === 'NODE') return { mode };
-  const joinOf = (id: string | undefined, what: string) => {
-    const target = id ? resolve(id) : undefined;
-    if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
-    return `/proc/${target.status.pid}/ns/pid`;
-  };
-  if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };
-  if (mode === 'POD') {
-    if (!infraId) return { mode: 'CONTAINER' }; // the infra container itself
-    return { mode, path: joinOf(infraId, 'the pod\'s infra container') };
-  }
-  return { mode: 'CONTAINER' };
 }

@@ -1,5 +1,5 @@
-import { lstat, readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { walkTree } from '../util/walk.js';
 
 /**
  * Bytes and inodes of a container's writable layer. A walk of the upper
@@ -36,25 +36,15 @@ async function walk(dir: string): Promise<{ bytes: number; inodes: number }> {
   let bytes = 0;
   let inodes = 0;
   const seen = new Set<string>();
-  const visit = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) continue;
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue; // hard links count once
-      seen.add(key);
-      inodes++;
-      bytes += st.blocks * 512;
-      if (e.isDirectory()) await visit(p);
-    }
-  };
-  await visit(dir);
+  await walkTree(dir, async (p) => {
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) return false;
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return false; // hard links count once
+    seen.add(key);
+    inodes++;
+    bytes += st.blocks * 512;
+    return true;
+  });
   return { bytes, inodes };
 }

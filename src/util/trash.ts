@@ -68,7 +68,7 @@ export class Trash {
   private async emptyOne(trash: string): Promise<void> {
     for (const entry of await readdir(trash).catch(() => [] as string[])) {
       await rm(path.join(trash, entry), { recursive: true, force: true }).catch((err: unknown) => {
-        this.log.warn({ err, path: path.join(trash, entry) }, 'cannot delete from the trash; will retry');
+        this.log.warn({ err, path: path.join(trash, entry) }, 'cannot delete from the trash; tried again at the next removal or start');
       });
     }
   }

@@ -1,7 +1,8 @@
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode, invalidArgument } from '../../errors.js';
 import type { Device, DeviceCgroup } from '../../oci/spec-types.js';
+import { walkTree } from '../../util/walk.js';
 
 export interface CriDevice {
   containerPath: string;
@@ -51,23 +52,13 @@ export async function criDevices(devices: CriDevice[]): Promise<{ nodes: Device[
 export async function hostDevices(dir = '/dev'): Promise<Device[]> {
   const out: Device[] = [];
   const skip = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/fd', '/dev/console', '/dev/ptmx']);
-  const walk = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
+  await walkTree(dir, async (p, e) => {
+    if (skip.has(p)) return false;
+    if (e.isCharacterDevice() || e.isBlockDevice()) {
+      const node = await deviceOf(p, p).catch(() => undefined);
+      if (node) out.push(node);
     }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      if (skip.has(p)) continue;
-      if (e.isDirectory()) await walk(p);
-      else if (e.isCharacterDevice() || e.isBlockDevice()) {
-        const node = await deviceOf(p, p).catch(() => undefined);
-        if (node) out.push(node);
-      }
-    }
-  };
-  await walk(dir);
+    return true;
+  });
   return out;
 }

@@ -7,15 +7,16 @@
  * already sent, so a kept answer is neither rebuilt nor encoded again.
  */
 export class GenerationCache<T> {
-  private generation = -1;
-  private answer: T | undefined;
+  private readonly answers = new WeakMap<object, { generation: number; answer: T }>();
 
-  get(generation: number, build: () => T): T {
-    if (this.answer === undefined || generation !== this.generation) {
-      this.answer = build();
-      this.generation = generation;
+  /** The answer kept for `source` (a record store) at `generation`, built anew when that moved. */
+  get(source: object, generation: number, build: () => T): T {
+    let kept = this.answers.get(source);
+    if (!kept || kept.generation !== generation) {
+      kept = { generation, answer: build() };
+      this.answers.set(source, kept);
     }
-    return this.answer;
+    return kept.answer;
   }
 }
 

@@ -10,5 +10,5 @@ const unfiltered = new GenerationCache<ListContainersResponse>();
 /** Served from memory: the kubelet's PLEG calls this (unfiltered) every second. */
 export async function listContainers(ctx: CallContext, req: ListContainersRequest__Output): Promise<ListContainersResponse> {
   const build = () => ({ containers: selectContainers(ctx, req.filter).map(toCriContainer) });
-  return isEmptyFilter(req.filter) ? unfiltered.get(ctx.deps.containers.store.generation, build) : build();
+  return isEmptyFilter(req.filter) ? unfiltered.get(ctx.deps.containers.store, ctx.deps.containers.store.generation, build) : build();
 }

@@ -10,5 +10,5 @@ const unfiltered = new GenerationCache<ListPodSandboxResponse>();
 /** Served from memory: the kubelet's PLEG calls this (unfiltered) every second. */
 export async function listPodSandbox(ctx: CallContext, req: ListPodSandboxRequest__Output): Promise<ListPodSandboxResponse> {
   const build = () => ({ items: selectSandboxes(ctx, req.filter).map(toCriSandbox) });
-  return isEmptyFilter(req.filter) ? unfiltered.get(ctx.deps.sandboxes.store.generation, build) : build();
+  return isEmptyFilter(req.filter) ? unfiltered.get(ctx.deps.sandboxes.store, ctx.deps.sandboxes.store.generation, build) : build();
 }
