@@ -55,6 +55,8 @@ describe('containers through conmon and runc', () => {
   it('reports a failing command with its exit code and the runtime\'s words for one that cannot run', async () => {
     const failing = await cri.run(podId, containerConfig('fails', IMAGE, { command: ['sh', '-c', 'exit 3'] }), pod);
     expect(await cri.waitExited(failing)).toMatchObject({ exitCode: 3, reason: 'Error' });
+    // An exit is released (runc delete, unmount) in the background; a stop waits for it.
+    await cri.stop(failing, 0);
     const mountsBefore = await mountsUnder(berth.dir);
     const runcBefore = (await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).sort();
     // As with containerd, the runtime's failure reaches the kubelet through
