@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { msToNs } from '../util/time.js';
@@ -35,10 +36,16 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+/**
+ * The first 4 KiB of the termination message (the kubelet keeps no more).
+ * The container writes that file: it is opened without following links or
+ * blocking, and read only if it is still a regular file.
+ */
 async function readMessage(file: string): Promise<string> {
   try {
-    const fh = await open(file, 'r');
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
     try {
+      if (!(await fh.stat()).isFile()) return '';
       const buf = Buffer.alloc(MAX_MESSAGE);
       const { bytesRead } = await fh.read(buf, 0, MAX_MESSAGE, 0);
       return buf.subarray(0, bytesRead).toString('utf8');

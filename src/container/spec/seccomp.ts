@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { invalidArgument, messageOf } from '../../errors.js';
+import { errnoCode, invalidArgument, isRuntimeError } from '../../errors.js';
+import { readRegularFile } from '../../util/bounded-read.js';
 import type { Seccomp } from '../../oci/spec-types.js';
 import { defaultSeccompProfile } from '../../seccomp/default-profile.js';
 
@@ -47,14 +47,26 @@ export async function selectSeccomp(opts: {
   }
 }
 
+/** Docker's default profile is about 20 KiB; nothing real comes near this. */
+export const MAX_SECCOMP_PROFILE_BYTES = 1 << 20;
+
 async function loadLocalhostProfile(ref: string): Promise<Seccomp> {
-  if (!path.isAbsolute(ref)) throw invalidArgument(`seccomp localhost profile must be an absolute path on the node, got "${ref}"`);
+  if (!path.isAbsolute(ref) || ref.includes('\0')) throw invalidArgument(`seccomp localhost profile must be an absolute path on the node, got "${ref}"`);
+  let data: Buffer;
+  try {
+    data = await readRegularFile(ref, { maxBytes: MAX_SECCOMP_PROFILE_BYTES, what: 'seccomp profile' });
+  } catch (err) {
+    if (isRuntimeError(err)) throw err;
+    throw invalidArgument(`cannot read seccomp profile ${ref}: ${errnoCode(err) ?? 'read error'}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(ref, 'utf8'));
-  } catch (err) {
-    throw invalidArgument(`cannot load seccomp profile ${ref}: ${messageOf(err)}`);
+    parsed = JSON.parse(data.toString('utf8'));
+  } catch {
+    // The parser's message quotes the file: say only that it is not JSON.
+    throw invalidArgument(`seccomp profile ${ref} is not valid JSON`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidArgument(`seccomp profile ${ref} is not a JSON object`);
   const profile = parsed as Seccomp & { archMap?: unknown };
   if (typeof profile.defaultAction !== 'string') throw invalidArgument(`seccomp profile ${ref} has no defaultAction`);
   // Docker-format profiles may carry archMap; the OCI runtime wants only architectures.

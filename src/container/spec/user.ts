@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { RuntimeError, errnoCode, invalidArgument } from '../../errors.js';
-import { resolveInRoot } from '../../util/path-in-root.js';
+import { RuntimeError, invalidArgument } from '../../errors.js';
+import { readFileInRoot } from '../../util/bounded-read.js';
 
 /**
  * Who the container process runs as, by runc's rules for reading the
- * container's own /etc/passwd and /etc/group (through resolveInRoot, so a
- * symlinked /etc/passwd cannot make berth read the host's).
+ * container's own /etc/passwd and /etc/group (through readFileInRoot, so a
+ * symlinked /etc/passwd cannot make berth read the host's, and a FIFO or a
+ * device in its place is refused instead of blocking or flooding berth).
  *
  * Source order: CRI run_as_username, then run_as_user, then the image's
  * User. A name must exist in /etc/passwd; a numeric uid takes its primary
@@ -35,14 +35,13 @@ export interface UserRequest {
 interface PasswdEntry { name: string; uid: number; gid: number }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
+/** Large enough for any real account database, small enough to read per create. */
+export const MAX_ACCOUNT_FILE_BYTES = 4 << 20;
+
 async function readEtc(rootfs: string, file: string): Promise<string[][]> {
-  try {
-    const text = await readFile(await resolveInRoot(rootfs, file), 'utf8');
-    return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'EISDIR') return [];
-    throw err;
-  }
+  const data = await readFileInRoot(rootfs, file, { maxBytes: MAX_ACCOUNT_FILE_BYTES, what: "the image's" });
+  if (!data) return [];
+  return data.toString('utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
 }
 
 const isNumeric = (s: string) => /^\d+$/.test(s);
