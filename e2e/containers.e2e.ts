@@ -25,7 +25,8 @@ describe('containers through conmon and runc', () => {
     logs = path.join(berth.dir, 'logs');
     await cri.pull(IMAGE);
     pod = podConfig('web', path.join(logs, 'web'), {
-      linux: { cgroupParent: `/berth-e2e/pod-${Date.now()}`, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1000' } },
+      // Privileged, so that its privileged containers are allowed.
+      linux: { cgroupParent: `/berth-e2e/pod-${Date.now()}`, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1000' }, securityContext: { privileged: true } },
       dnsConfig: { servers: ['127.0.0.53'], searches: ['e2e.svc'], options: ['ndots:2'] },
     });
     podId = await cri.runPod(pod);

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { invalidArgument, notFound } from '../errors.js';
+import { errnoCode, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageConfigFile } from '../image/media-types.js';
@@ -14,6 +14,7 @@ import type { StoredRecord } from '../state/record-store.js';
 import type { CleanupStack } from '../util/cleanup.js';
 import { removeIfExists } from '../util/fs.js';
 import { resolveInRoot } from '../util/path-in-root.js';
+import { containerLogPath } from '../sandbox/validate-config.js';
 import { nowNs } from '../util/time.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { prepareMountTargets } from './mount-targets.js';
@@ -98,7 +99,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
       policy: sc?.supplementalGroupsPolicy === 'Strict' ? 'Strict' : 'Merge',
       imageUser: image.config.config?.User ?? '',
     }),
-    resolveInRoot(paths.mountpoint, cwd).then((dir) => mkdir(dir, { recursive: true, mode: 0o755 })),
+    makeWorkingDir(paths.mountpoint, cwd),
   ]);
   const built = await buildSpec({
     id, config, sandbox, imageConfig: image.config, imageName: config.image!.image, user, cwd,
@@ -110,7 +111,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   const userns = sandbox.userns;
   if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
   await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
-  const logPath = config.logPath ? path.resolve(sandbox.config.logDirectory || '/', config.logPath) : '';
+  const logPath = containerLogPath(sandbox.config.logDirectory, config.logPath);
   if (logPath) await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
   const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
   const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
@@ -125,6 +126,17 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };
+}
+
+/** The working directory, created in the new root where the image lacks it. */
+async function makeWorkingDir(rootfs: string, cwd: string): Promise<void> {
+  try {
+    await mkdir(await resolveInRoot(rootfs, cwd), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw invalidArgument(`working directory ${cwd} is not a directory in the image`);
+    throw err;
+  }
 }
 
 /**

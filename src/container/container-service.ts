@@ -33,6 +33,7 @@ import { CREATE_FAILED, type ReconcileDeps, reconcile, removeOrphanBundles } fro
 import { releaseRecursiveReadOnly } from './rro.js';
 import { type CriResources, ociResources } from './spec/resources.js';
 import { checkUserRequest } from './spec/user.js';
+import { checkContainerConfig } from './validate-config.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -115,6 +116,7 @@ export class ContainerService implements PodContainers {
     if (!config.image?.image) throw invalidArgument('CreateContainer: config.image.image is empty');
     const sandbox = this.opts.sandboxes.mustGet(sandboxId);
     if (sandbox.status.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandbox.meta.id} is not ready`);
+    checkContainerConfig(config, sandbox.meta);
     const md = sandbox.meta.config.metadata!;
     const name = containerName(config.metadata, md);
     const key = requestKey({ sandboxId: sandbox.meta.id, config });

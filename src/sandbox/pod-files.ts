@@ -1,6 +1,6 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode, invalidArgument } from '../errors.js';
+import { errnoCode } from '../errors.js';
 
 export interface DnsConfigLike {
   servers: string[];
@@ -8,7 +8,7 @@ export interface DnsConfigLike {
   options: string[];
 }
 
-/** resolv.conf from the pod's DNSConfig, or a copy of the host's when it has none. */
+/** resolv.conf from the pod's DNSConfig (checked by checkDnsConfig), or a copy of the host's when it has none. */
 export async function writeResolvConf(file: string, dns: DnsConfigLike | null): Promise<void> {
   if (!dns || (dns.servers.length === 0 && dns.searches.length === 0 && dns.options.length === 0)) {
     try {
@@ -18,9 +18,6 @@ export async function writeResolvConf(file: string, dns: DnsConfigLike | null): 
       await writeFile(file, '', { mode: 0o644 });
     }
     return;
-  }
-  for (const v of [...dns.servers, ...dns.searches, ...dns.options]) {
-    if (/[\s#;]/.test(v.trim()) || v.trim() === '') throw invalidArgument(`invalid DNS config value "${v}"`);
   }
   const lines: string[] = [];
   if (dns.searches.length > 0) lines.push(`search ${dns.searches.join(' ')}`);

@@ -21,6 +21,7 @@ import type { NamespaceMode, SandboxMeta, SandboxStatus } from './sandbox.js';
 import { mountShm, unmountShm } from './shm.js';
 import { checkSysctls } from './sysctls.js';
 import { podUserns } from './userns.js';
+import { checkPodConfig } from './validate-config.js';
 
 export type SandboxRecord = StoredRecord<SandboxMeta, SandboxStatus>;
 
@@ -85,6 +86,7 @@ export class SandboxService {
     if (!this.opts.runtimeHandlers.includes(runtimeHandler)) {
       throw invalidArgument(`unknown runtime handler "${handler}" (configured: ${this.opts.runtimeHandlers.join(', ')})`);
     }
+    await checkPodConfig(config);
     const name = sandboxName(md);
     return this.names.reserve(name, requestKey({ config, handler }), () => this.create(name, config, runtimeHandler, requestKey({ config, handler })));
   }
