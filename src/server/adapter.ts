@@ -142,7 +142,9 @@ export function serverStream<Req, Res>(deps: Deps, rpc: string, handler: StreamH
       (err: unknown) => {
         ctx.done = true;
         logOutcome(ctx, start, err);
-        if (!ctx.signal.aborted) call.destroy(Object.assign(new Error(messageOf(err)), toGrpcStatus(err)));
+        // grpc-js sends a status for an 'error' event (destroy would end
+        // the stream without one, and the client would wait for its deadline).
+        if (!ctx.signal.aborted) call.emit('error', Object.assign(new Error(messageOf(err)), toGrpcStatus(err)));
       },
     );
   };
