@@ -1,6 +1,7 @@
 import { RuntimeError, errorKind, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Credentials } from '../registry/auth.js';
+import { LIMITS, checkDigest, checkSize } from '../registry/bounded-body.js';
 import { type FetchedManifest, type RegistryTransport, RepositoryClient } from '../registry/client.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { ImageLayer, ImageRecord, ImageStore } from '../storage/image-store.js';
@@ -16,7 +17,7 @@ import { PullProgress } from './pull-progress.js';
 import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
 import { type RegistriesConf, pullSources } from './registries-conf.js';
 
-const MAX_CONFIG_BYTES = 8 << 20;
+const MAX_CONFIG_BYTES = LIMITS.config;
 
 /** What a pull resolved before fetching layers. */
 interface PullPlan {
@@ -113,7 +114,7 @@ export class Puller {
       if (!Array.isArray(parsed.manifests)) throw failedPrecondition(`${name}: malformed image index`);
       const chosen = selectPlatform(parsed.manifests, hostPlatform());
       index = top;
-      manifestBlob = await client.getManifest(chosen.digest, MANIFEST_ACCEPT, signal);
+      manifestBlob = await client.getManifest(checkDigest(chosen.digest, `${name}: image index entry`), MANIFEST_ACCEPT, signal);
       progress.touch();
     }
     if (!isManifest(manifestBlob.mediaType)) {
@@ -121,13 +122,18 @@ export class Puller {
     }
     const manifest = JSON.parse(manifestBlob.body.toString('utf8')) as ImageManifest;
     if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw failedPrecondition(`${name}: malformed image manifest`);
+    // Every digest and size is checked before it is used, as a URL or a file name.
     for (const layer of manifest.layers) {
       if (!isLayerMediaType(layer.mediaType)) throw failedPrecondition(`${name}: unsupported layer media type "${layer.mediaType}"`);
+      checkDigest(layer.digest, `${name}: layer`);
+      checkSize(layer.size, `${name}: layer ${layer.digest}`);
     }
-    const configDigest = manifest.config.digest;
+    const configDigest = checkDigest(manifest.config.digest, `${name}: image config`);
+    const configSize = checkSize(manifest.config.size, `${name}: image config`);
+    if (configSize > MAX_CONFIG_BYTES) throw failedPrecondition(`${name}: image config ${configDigest} is ${configSize} bytes; at most ${MAX_CONFIG_BYTES} are accepted`);
     const configBody = this.deps.content.has(configDigest)
       ? await this.deps.content.get(configDigest)
-      : await client.getBlobBuffer(configDigest, MAX_CONFIG_BYTES, signal);
+      : await client.getBlobBuffer(configDigest, configSize, signal);
     let config: ImageConfigFile;
     try {
       config = JSON.parse(configBody.toString('utf8')) as ImageConfigFile;
@@ -135,6 +141,8 @@ export class Puller {
       throw failedPrecondition(`${name}: image config ${configDigest} is not valid JSON`);
     }
     const diffIds = config.rootfs?.diff_ids ?? [];
+    if (!Array.isArray(diffIds)) throw failedPrecondition(`${name}: image config ${configDigest} has no list of diff IDs`);
+    diffIds.forEach((d, i) => checkDigest(d, `${name}: diff ID ${i} of the image config`));
     if (diffIds.length !== manifest.layers.length) {
       throw failedPrecondition(`${name}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
     }
@@ -216,7 +224,7 @@ export class Puller {
           }
           await this.deps.snapshots.unpack(
             { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
-            { stream: blob.body, onBytes: (n) => progress.add(n) },
+            { stream: blob.body, size: layer.size, onBytes: (n) => progress.add(n) },
             layerSignal,
           );
         }, { waitForSettle: true });

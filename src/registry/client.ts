@@ -4,6 +4,7 @@ import type { Agent, Dispatcher } from 'undici';
 import { RuntimeError, type ErrorKind, isAbortError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type Credentials, basicHeader, parseChallenges } from './auth.js';
+import { LIMITS, checkDigest, readBounded, readPrefix } from './bounded-body.js';
 
 /**
  * A client for the OCI distribution API (`/v2/`), scoped to one repository
@@ -29,7 +30,7 @@ export interface BlobResponse {
   length?: number;
 }
 
-const MAX_MANIFEST_BYTES = 4 << 20;
+const MAX_MANIFEST_BYTES = LIMITS.manifest;
 const MAX_REDIRECTS = 5;
 const USER_AGENT = 'berth (CRI runtime)';
 
@@ -115,8 +116,7 @@ export class RepositoryClient {
       await res.body.dump();
       throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is larger than ${MAX_MANIFEST_BYTES} bytes`);
     }
-    const body = Buffer.from(await res.body.arrayBuffer());
-    if (body.length > MAX_MANIFEST_BYTES) throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is too large`);
+    const body = await readBounded(res.body, MAX_MANIFEST_BYTES, `manifest ${reference} from ${this.displayName}`);
     const contentType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
     let mediaType = contentType;
     try {
@@ -125,9 +125,11 @@ export class RepositoryClient {
     } catch {
       throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is not valid JSON`);
     }
-    const algorithm = reference.includes(':') ? reference.split(':')[0]! : 'sha256';
+    const byDigest = reference.includes(':');
+    if (byDigest) checkDigest(reference, `manifest from ${this.displayName}`);
+    const algorithm = byDigest ? reference.split(':')[0]! : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
-    if (reference.includes(':') && digest !== reference) {
+    if (byDigest && digest !== reference) {
       throw new RuntimeError('internal', `manifest digest mismatch from ${this.displayName}: asked for ${reference}, content hashes to ${digest}`);
     }
     return { mediaType, digest, body };
@@ -135,6 +137,7 @@ export class RepositoryClient {
 
   /** Opens a blob for streaming; the caller verifies size and digest as it reads. */
   async getBlob(digest: string, signal: AbortSignal): Promise<BlobResponse> {
+    checkDigest(digest, `blob from ${this.displayName}`);
     const res = await this.send(`blobs/${digest}`, {}, signal);
     const cl = res.headers['content-length'];
     return { body: res.body, length: cl !== undefined ? Number(cl) : undefined };
@@ -142,17 +145,7 @@ export class RepositoryClient {
 
   async getBlobBuffer(digest: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
     const { body } = await this.getBlob(digest, signal);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of body) {
-      total += (chunk as Buffer).length;
-      if (total > maxBytes) {
-        body.destroy();
-        throw new RuntimeError('failed-precondition', `blob ${digest} from ${this.displayName} is larger than ${maxBytes} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const data = Buffer.concat(chunks);
+    const data = await readBounded(body, maxBytes, `blob ${digest} from ${this.displayName}`);
     const algorithm = digest.split(':')[0]!;
     const actual = `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
     if (actual !== digest) throw new RuntimeError('internal', `blob digest mismatch from ${this.displayName}: expected ${digest}, got ${actual}`);
@@ -244,9 +237,15 @@ export class RepositoryClient {
       await res.body.dump();
       throw new RuntimeError('unavailable', `token server ${realmUrl.host} answered HTTP ${res.statusCode}`);
     }
-    const body = (await res.body.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} returned no token`);
+    let body: { token?: unknown; access_token?: unknown };
+    try {
+      body = JSON.parse((await readBounded(res.body, LIMITS.token, `token server ${realmUrl.host}'s answer`)).toString('utf8')) as typeof body;
+    } catch (err) {
+      if (err instanceof RuntimeError) throw err;
+      throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} answered with something that is not JSON`);
+    }
+    const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : '';
+    if (!token || /[^\x21-\x7e]/.test(token)) throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} returned no token`);
     this.log.debug({ registry: this.endpoint.host }, 'obtained registry token');
     return token;
   }
@@ -254,7 +253,7 @@ export class RepositoryClient {
   private async httpError(res: HttpResponse, what: string): Promise<RuntimeError> {
     let words = '';
     try {
-      const text = await res.body.text();
+      const text = (await readPrefix(res.body, LIMITS.errorBody)).toString('utf8');
       const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
       words = (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
       if (!words) words = text.slice(0, 200);

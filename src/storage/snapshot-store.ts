@@ -41,6 +41,8 @@ const META_VERSION = 1;
 export interface LayerSource {
   /** The compressed blob as it arrives from the registry. */
   stream: AsyncIterable<Buffer>;
+  /** The size the manifest declares: the stream is refused as soon as it passes it. */
+  size: number;
   /** Called with the number of compressed bytes as they arrive. */
   onBytes: (n: number) => void;
 }
@@ -134,7 +136,10 @@ export class SnapshotStore {
       await pipeline(
         source.stream,
         async function* hashBlob(chunks: AsyncIterable<Buffer>) {
+          let received = 0;
           for await (const chunk of chunks) {
+            received += chunk.length;
+            if (received > source.size) throw new RuntimeError('failed-precondition', `layer ${meta.blobDigest}: the registry sent more than the ${source.size} bytes the manifest declares`);
             const backlog = blobHash.update(chunk);
             if (backlog) await backlog;
             source.onBytes(chunk.length);
