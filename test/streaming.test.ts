@@ -5,7 +5,9 @@ import { parseResizes, statusPayload } from '../src/streaming/channels.js';
 import { SpdyConnection, type SpdyStream } from '../src/streaming/spdy/connection.js';
 import { SPDY3_DICTIONARY } from '../src/streaming/spdy/dictionary.js';
 import { FrameType, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, readFrames, u32 } from '../src/streaming/spdy/frames.js';
-import { MAX_TOKENS, TOKEN_TTL_MS, TokenStore } from '../src/streaming/tokens.js';
+import { MAX_TOKENS, MAX_TOKENS_PER_TARGET, TOKEN_TTL_MS, TokenStore } from '../src/streaming/tokens.js';
+import { deflateSync } from 'node:zlib';
+import { MAX_STREAMS } from '../src/streaming/spdy/connection.js';
 
 /** Two connected sockets on loopback. */
 async function socketPair(): Promise<[Socket, Socket]> {
@@ -63,6 +65,63 @@ describe('SPDY/3.1 frames', () => {
     expect(await echoed).toBe('SHOUT');
     client.close();
   });
+
+  /** A server connection, the raw client socket, and whether the server saw a stream. */
+  async function rawPeer() {
+    const [a, b] = await socketPair();
+    const server = new SpdyConnection(b, 'server');
+    const streams: SpdyStream[] = [];
+    server.on('stream', (s) => streams.push(s));
+    const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
+    a.on('data', () => undefined);
+    a.on('error', () => undefined);
+    return { a, streams, closed };
+  }
+
+  const synStream = (id: number, block: Buffer) => controlFrame(FrameType.SYN_STREAM, 0, Buffer.concat([u32(id, 0), Buffer.from([0, 0]), block]));
+
+  it('closes a connection whose header block inflates past the limit, without inflating it all', async () => {
+    const { a, streams, closed } = await rawPeer();
+    // 256 MiB of header value that deflates to about 256 KiB on the wire: send it in control frames of 60 KiB.
+    const value = Buffer.alloc(32 << 20, 0x61);
+    const bomb = deflateSync(Buffer.concat([u32(1), u32(1), Buffer.from('x'), u32(value.length), value]), { dictionary: SPDY3_DICTIONARY });
+    const before = process.memoryUsage().arrayBuffers;
+    a.write(synStream(1, bomb.subarray(0, 60 << 10)));
+    await closed;
+    expect(streams).toEqual([]);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20);
+  });
+
+  it('refuses control frames over the size limit before buffering them', async () => {
+    const { a, streams, closed } = await rawPeer();
+    const head = Buffer.alloc(8);
+    head.writeUInt16BE(0x8003, 0);
+    head.writeUInt16BE(FrameType.SYN_STREAM, 2);
+    head.writeUInt32BE(0xffffff, 4);
+    a.write(head);
+    await closed;
+    expect(streams).toEqual([]);
+  });
+
+  it('refuses streams past the per-connection limit', async () => {
+    const [a, b] = await socketPair();
+    const client = new SpdyConnection(a, 'client');
+    const server = new SpdyConnection(b, 'server');
+    let accepted = 0;
+    server.on('stream', () => accepted++);
+    const resets: number[] = [];
+    for (let i = 0; i < MAX_STREAMS; i++) await client.openStream({ streamtype: 'data' });
+    const raw = new Promise<void>((resolve) => a.on('data', (d: Buffer) => {
+      const { frames } = readFrames(d);
+      for (const f of frames) if (f.kind === 'control' && f.type === FrameType.RST_STREAM) resets.push(f.payload.readUInt32BE(4));
+      if (resets.length > 0) resolve();
+    }));
+    void client.openStream({ streamtype: 'data' });
+    await raw;
+    expect(accepted).toBe(MAX_STREAMS);
+    expect(resets).toEqual([3]); // REFUSED_STREAM
+    client.close();
+  });
 });
 
 describe('streaming helpers', () => {
@@ -93,7 +152,15 @@ describe('streaming helpers', () => {
     const old = store.put({ kind: 'portforward', podSandboxId: 'p', ports: [] });
     now += TOKEN_TTL_MS + 1;
     expect(store.take(old)).toBeUndefined();
-    for (let i = 0; i < MAX_TOKENS; i++) store.put({ kind: 'portforward', podSandboxId: 'p', ports: [] });
-    expect(() => store.put({ kind: 'portforward', podSandboxId: 'p', ports: [] })).toThrow(expect.objectContaining({ kind: 'resource-exhausted' }));
+    for (let i = 0; i < MAX_TOKENS; i++) store.put({ kind: 'portforward', podSandboxId: `p${i % 50}`, ports: [] });
+    expect(() => store.put({ kind: 'portforward', podSandboxId: 'q', ports: [] })).toThrow(expect.objectContaining({ kind: 'resource-exhausted' }));
+  });
+
+  it('keeps one container from taking every token', () => {
+    const store = new TokenStore();
+    for (let i = 0; i < MAX_TOKENS_PER_TARGET; i++) store.put({ kind: 'attach', containerId: 'busy', tty: false, stdin: false, stdout: true, stderr: false });
+    expect(() => store.put({ kind: 'exec', containerId: 'busy', cmd: ['x'], tty: false, stdin: false, stdout: true, stderr: false }))
+      .toThrow(expect.objectContaining({ kind: 'resource-exhausted', message: expect.stringContaining('container busy') }));
+    expect(store.put({ kind: 'exec', containerId: 'quiet', cmd: ['x'], tty: false, stdin: false, stdout: true, stderr: false })).toBeTruthy();
   });
 });

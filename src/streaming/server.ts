@@ -27,6 +27,7 @@ import { WS_PORTFORWARD_CHANNEL_PROTOCOLS, serveWsPortForward } from './ws-portf
 export const SPDY_EXEC_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 export const PORTFORWARD_PROTOCOL = 'portforward.k8s.io';
 const WS_PORTFORWARD_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';
+export const WS_MAX_MESSAGE = 1 << 20;
 
 export interface StreamingOptions {
   address: string;
@@ -52,7 +53,8 @@ export class StreamingServer {
 
   private webSockets() {
     this.ws ??= import('ws').then(({ WebSocketServer, createWebSocketStream }) => {
-      const server = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.pickWsProtocol(offered) });
+      // A message carries one chunk of a stream (kubectl sends 32 KiB): larger ones are refused (close 1009).
+      const server = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_MESSAGE, handleProtocols: (offered) => this.pickWsProtocol(offered) });
       server.on('headers', (headers, req) => {
         if (tunnelRequests.has(req)) headers.push(`Sec-WebSocket-Protocol: ${WS_PORTFORWARD_PROTOCOL}`);
       });

@@ -13,6 +13,10 @@ export type StreamRequest =
 
 export const TOKEN_TTL_MS = 60_000;
 export const MAX_TOKENS = 1000;
+/** Unused tokens for one container or pod: one busy target cannot use up the store for the others. */
+export const MAX_TOKENS_PER_TARGET = 64;
+
+const targetOf = (r: StreamRequest) => (r.kind === 'portforward' ? `pod:${r.podSandboxId}` : `container:${r.containerId}`);
 
 export class TokenStore {
   private readonly tokens = new Map<string, { request: StreamRequest; expires: number }>();
@@ -22,6 +26,12 @@ export class TokenStore {
   put(request: StreamRequest): string {
     this.sweep();
     if (this.tokens.size >= MAX_TOKENS) throw new RuntimeError('resource-exhausted', `too many streaming requests waiting (${MAX_TOKENS})`);
+    const target = targetOf(request);
+    let forTarget = 0;
+    for (const e of this.tokens.values()) if (targetOf(e.request) === target) forTarget++;
+    if (forTarget >= MAX_TOKENS_PER_TARGET) {
+      throw new RuntimeError('resource-exhausted', `too many streaming requests waiting for ${target.replace(':', ' ')} (${MAX_TOKENS_PER_TARGET}); they expire after ${TOKEN_TTL_MS / 1000}s`);
+    }
     const token = randomBytes(24).toString('base64url');
     this.tokens.set(token, { request, expires: this.now() + TOKEN_TTL_MS });
     return token;

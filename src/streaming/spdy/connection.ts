@@ -4,13 +4,22 @@ import { Duplex } from 'node:stream';
 import zlib from 'node:zlib';
 import { SPDY3_DICTIONARY } from './dictionary.js';
 import {
-  FLAG_FIN, FrameType, type Frame, RstStatus, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, readFrames, u32,
+  FLAG_FIN, FrameType, type Frame, MAX_HEADER_BLOCK, RstStatus, SpdyProtocolError, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, readFrames, u32,
 } from './frames.js';
+
+/**
+ * Streams one connection may hold open at once. Exec and attach use up
+ * to five; each forwarded connection of a port forward uses two.
+ */
+export const MAX_STREAMS = 128;
 
 /**
  * One SPDY/3.1 connection over an upgraded socket, server or client side.
  * Kubernetes' peers do no flow control (they neither send nor honour
- * WINDOW_UPDATE), so neither does this. Header blocks are compressed with
+ * WINDOW_UPDATE), so neither does this: instead the socket is paused
+ * while a stream's reader has more buffered than it wants, so a client
+ * cannot make berth hold more than one read's worth per stream. Header
+ * blocks are compressed with
  * one zlib stream per direction for the whole connection; inflation is
  * asynchronous, so frames are handled strictly in order through a queue.
  */
@@ -26,7 +35,9 @@ export class SpdyStream extends Duplex {
     this.on('error', () => undefined);
   }
 
-  override _read(): void {}
+  override _read(): void {
+    this.conn.resumeReading();
+  }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.reset || this.conn.closed) {
@@ -99,15 +110,20 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     if (f.kind === 'data') {
       const s = this.streams.get(f.streamId);
       if (!s || s.reset) return;
-      if (f.payload.length > 0) s.push(f.payload);
+      if (f.payload.length > 0 && !s.push(f.payload)) this.socket.pause();
       if (f.flags & FLAG_FIN) s.push(null);
       return;
     }
     const p = f.payload;
     switch (f.type) {
       case FrameType.SYN_STREAM: {
+        if (p.length < 10) throw new SpdyProtocolError('short SYN_STREAM');
         const id = p.readUInt32BE(0) & 0x7fffffff;
         const headers = decodeHeaderBlock(await this.inflateBlock(p.subarray(10)));
+        if (this.streams.size >= MAX_STREAMS || this.streams.has(id)) {
+          this.sendControl(FrameType.RST_STREAM, 0, u32(id, this.streams.has(id) ? RstStatus.PROTOCOL_ERROR : RstStatus.REFUSED_STREAM));
+          return;
+        }
         this.lastGoodStream = id;
         const stream = this.track(id, headers);
         // Accept at once, so the client may create its next stream.
@@ -168,7 +184,12 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   }
 
   private inflateBlock(block: Buffer): Promise<Buffer> {
-    return syncFlush(this.inflate, block);
+    return syncFlush(this.inflate, block, MAX_HEADER_BLOCK);
+  }
+
+  /** A stream's reader wants more: take in the socket's data again. */
+  resumeReading(): void {
+    if (!this.closed) this.socket.resume();
   }
 
   private deflateBlock(block: Buffer): Promise<Buffer> {
@@ -222,10 +243,21 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
  * collects what a SYNC_FLUSH yields: each block is self-delimiting while
  * the compression context carries on.
  */
-function syncFlush(stream: zlib.Inflate | zlib.Deflate, block: Buffer): Promise<Buffer> {
+function syncFlush(stream: zlib.Inflate | zlib.Deflate, block: Buffer, limit = Infinity): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
-    const onData = (c: Buffer) => out.push(c);
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) {
+        out.push(c);
+        return;
+      }
+      // A header bomb: stop inflating at once; the connection is closed.
+      stream.off('data', onData);
+      stream.destroy();
+      reject(new SpdyProtocolError(`header block inflates past ${limit} bytes`));
+    };
     stream.on('data', onData);
     stream.once('error', reject);
     stream.write(block);

@@ -20,6 +20,16 @@ export const FLAG_FIN = 0x01;
 export const RstStatus = { PROTOCOL_ERROR: 1, INVALID_STREAM: 2, REFUSED_STREAM: 3, CANCEL: 5, INTERNAL_ERROR: 6 } as const;
 
 export const MAX_DATA_LENGTH = 0xffffff;
+/**
+ * Kubernetes' control frames carry a handful of short headers: a larger
+ * one is refused before it is buffered, and a header block may not
+ * inflate past MAX_HEADER_BLOCK (zlib turns 1 KiB into 1 MiB of zeros).
+ */
+export const MAX_CONTROL_LENGTH = 64 << 10;
+export const MAX_HEADER_BLOCK = 64 << 10;
+export const MAX_HEADER_COUNT = 64;
+
+export class SpdyProtocolError extends Error {}
 
 export type Frame =
   | { kind: 'data'; streamId: number; flags: number; payload: Buffer }
@@ -31,14 +41,16 @@ export function readFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
   let off = 0;
   while (buf.length - off >= 8) {
     const length = buf.readUInt32BE(off + 4) & 0xffffff;
+    const control = (buf[off]! & 0x80) !== 0;
+    if (control && length > MAX_CONTROL_LENGTH) throw new SpdyProtocolError(`control frame of ${length} bytes (at most ${MAX_CONTROL_LENGTH})`);
     if (buf.length - off < 8 + length) break;
     const flags = buf[off + 4]!;
     const payload = buf.subarray(off + 8, off + 8 + length);
-    if ((buf[off]! & 0x80) === 0) {
+    if (!control) {
       frames.push({ kind: 'data', streamId: buf.readUInt32BE(off) & 0x7fffffff, flags, payload });
     } else {
       const version = buf.readUInt16BE(off) & 0x7fff;
-      if (version !== 3) throw new Error(`unsupported SPDY version ${version}`);
+      if (version !== 3) throw new SpdyProtocolError(`unsupported SPDY version ${version}`);
       frames.push({ kind: 'control', type: buf.readUInt16BE(off + 2), flags, payload });
     }
     off += 8 + length;
@@ -83,13 +95,14 @@ export function decodeHeaderBlock(block: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
   if (block.length < 4) return out;
   const count = block.readUInt32BE(0);
+  if (count > MAX_HEADER_COUNT) throw new SpdyProtocolError(`${count} headers in one block (at most ${MAX_HEADER_COUNT})`);
   let off = 4;
   for (let i = 0; i < count; i++) {
-    if (off + 4 > block.length) throw new Error('truncated SPDY header block');
+    if (off + 4 > block.length) throw new SpdyProtocolError('truncated SPDY header block');
     const nl = block.readUInt32BE(off);
     const name = block.subarray(off + 4, off + 4 + nl).toString('utf8');
     off += 4 + nl;
-    if (off + 4 > block.length) throw new Error('truncated SPDY header block');
+    if (off + 4 > block.length) throw new SpdyProtocolError('truncated SPDY header block');
     const vl = block.readUInt32BE(off);
     const value = block.subarray(off + 4, off + 4 + vl).toString('utf8');
     off += 4 + vl;
