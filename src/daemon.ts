@@ -129,9 +129,16 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     await images.close();
     throw err;
   }
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${config.listen}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
+  // The socket is created 0660 (never, even for a moment, open to others):
+  // nothing else of the daemon creates files while it binds.
+  const umask = process.umask(0o117);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix://${config.listen}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    });
+  } finally {
+    process.umask(umask);
+  }
   await restrictSocket(config.listen);
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   try {

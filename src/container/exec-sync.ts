@@ -34,7 +34,8 @@ export async function execSync(opts: {
   const tag = randomBytes(6).toString('hex');
   const processFile = path.join(opts.bundle, `exec-${tag}.json`);
   const pidFile = path.join(opts.bundle, `exec-${tag}.pid`);
-  await writeFile(processFile, JSON.stringify({ ...opts.process, args: opts.cmd, terminal: false }));
+  // The process spec holds the container's environment: readable by root only.
+  await writeFile(processFile, JSON.stringify({ ...opts.process, args: opts.cmd, terminal: false }), { mode: 0o600 });
   try {
     return await new Promise<ExecSyncResult>((resolve, reject) => {
       const child = spawnChild(opts.runtime.handler.path, [...opts.runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, opts.id], {

@@ -37,7 +37,7 @@ export async function runExec(opts: {
   const size = opts.tty ? await firstSize(channels, 1000) : undefined;
   await writeFile(processFile, JSON.stringify({
     ...spec, args: opts.cmd, terminal: opts.tty, ...(size ? { consoleSize: { height: size.height, width: size.width } } : {}),
-  }));
+  }), { mode: 0o600 }); // holds the container's environment
   const args = [...runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile];
   const children: ChildProcess[] = [];
   try {
