@@ -63,7 +63,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const runtimes = new Map<string, OciRuntime>();
   for (const [name, handler] of Object.entries(config.runtimes)) {
     const root = handler.runtime_root || path.join(config.runroot, 'runtimes', name);
-    runtimes.set(name, new RuncRuntime({ name, path: handler.runtime_path, root, type: 'oci' }, config.runtime.cgroup_manager === 'systemd', log));
+    runtimes.set(name, new RuncRuntime({ name, path: handler.runtime_path, root, type: 'oci' }, config.runtime.cgroup_manager === 'systemd', log, config.runtime.runtime_timeout));
   }
   const netLog = log.child({ component: 'network' });
   const network = new NetworkManager(
@@ -72,7 +72,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   );
   const sandboxes = new SandboxService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
-    native, pinner: new PinnsHelper(pinnsPath(), native), log: log.child({ component: 'pods' }),
+    native, pinner: new PinnsHelper(pinnsPath(), native, config.runtime.runtime_timeout), log: log.child({ component: 'pods' }),
     pauseImage: config.image.pause_image,
     network,
     ensureImage: async (image) => {

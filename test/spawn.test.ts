@@ -80,3 +80,25 @@ describe('spawning helper programs', () => {
     expect(await exited).toBe('SIGTERM');
   });
 });
+
+describe('helpers with a time limit', () => {
+  it('kills a helper that outlives its limit and fails with its words', async () => {
+    const { runCommand } = await import('../src/util/exec.js');
+    const started = Date.now();
+    await expect(runCommand('/bin/sh', ['-c', 'echo stuck >&2; exec sleep 30'], { timeoutMs: 300 }))
+      .rejects.toMatchObject({ kind: 'deadline-exceeded', message: expect.stringMatching(/^sh echo stuck.* did not finish within 0.3s and was killed \(stuck\)$/) });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('stops waiting for pipes that a killed helper\'s children keep open', async () => {
+    const { runCommand } = await import('../src/util/exec.js');
+    const started = Date.now();
+    await expect(runCommand('/bin/sh', ['-c', 'sleep 5 & sleep 30'], { timeoutMs: 200 })).rejects.toMatchObject({ kind: 'deadline-exceeded' });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('answers as before within the limit', async () => {
+    const { runCommand } = await import('../src/util/exec.js');
+    expect(await runCommand('/bin/sh', ['-c', 'echo ok'], { timeoutMs: 5000 })).toMatchObject({ code: 0, stdout: 'ok\n' });
+  });
+});

@@ -30,6 +30,7 @@ export interface RuntimeConfig {
   default_capabilities: string[];
   log_size_max: number;
   container_create_timeout: number;
+  runtime_timeout: number;
 }
 
 export interface NetworkConfig {
@@ -155,6 +156,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Largest container log file in bytes before conmon truncates it ("-1": unlimited; the kubelet rotates logs itself).' },
   { key: 'runtime.container_create_timeout', spec: { type: 'duration' },
     doc: 'How long creating a container through conmon and the OCI runtime may take.' },
+  { key: 'runtime.runtime_timeout', spec: { type: 'duration' },
+    doc: 'How long one call of the OCI runtime (start, kill, delete, state, update) or of berth-pinns may take before it is killed and the request fails with DEADLINE_EXCEEDED.' },
   { key: 'network.cni_config_dir', spec: { type: 'string', absolutePath: true }, flag: 'cni-config-dir',
     doc: 'Directory of CNI network configurations (.conflist, .conf, .json); the first valid one in lexical order is used.' },
   { key: 'network.cni_plugin_dirs', spec: { type: 'string-list', absolutePaths: true }, flag: 'cni-plugin-dir',
@@ -209,6 +212,7 @@ export function defaultConfig(): BerthConfig {
       default_capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'SETGID', 'SETUID', 'SETPCAP', 'NET_BIND_SERVICE', 'KILL'],
       log_size_max: -1,
       container_create_timeout: 240_000,
+      runtime_timeout: 60_000,
     },
     network: {
       cni_config_dir: '/etc/cni/net.d',

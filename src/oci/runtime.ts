@@ -37,14 +37,25 @@ export interface OciRuntime {
 }
 
 export class RuncRuntime implements OciRuntime {
-  constructor(readonly handler: RuntimeHandler, private readonly systemdCgroup: boolean, private readonly log: Logger) {}
+  constructor(
+    readonly handler: RuntimeHandler,
+    private readonly systemdCgroup: boolean,
+    private readonly log: Logger,
+    /** Each call's time limit: a hung runtime must not hold a container's lock for ever. */
+    private readonly timeoutMs = 0,
+  ) {}
 
   globalArgs(): string[] {
     return [`--root=${this.handler.root}`, ...(this.systemdCgroup ? ['--systemd-cgroup'] : [])];
   }
 
   private async run(args: string[], input?: string) {
-    return runCommand(this.handler.path, [...this.globalArgs(), ...args], { input });
+    try {
+      return await runCommand(this.handler.path, [...this.globalArgs(), ...args], { input, timeoutMs: this.timeoutMs });
+    } catch (err) {
+      if (err instanceof RuntimeError && err.kind === 'deadline-exceeded') this.log.warn({ runtime: this.handler.name, args }, err.message);
+      throw err;
+    }
   }
 
   async start(id: string): Promise<void> {

@@ -29,7 +29,7 @@ export interface NamespacePinner {
 }
 
 export class PinnsHelper implements NamespacePinner {
-  constructor(private readonly binary: string, private readonly native: NativeOps) {}
+  constructor(private readonly binary: string, private readonly native: NativeOps, private readonly timeoutMs = 0) {}
 
   async pin(req: PinRequest): Promise<PinnedNamespaces> {
     const files: PinnedNamespaces = {};
@@ -44,7 +44,7 @@ export class PinnsHelper implements NamespacePinner {
     if (args.length === 0) return files;
     if (req.hostname && req.uts) args.push('--hostname', req.hostname);
     for (const s of req.sysctls) args.push('--sysctl', s);
-    const res = await runCommand(this.binary, args);
+    const res = await runCommand(this.binary, args, { timeoutMs: this.timeoutMs });
     if (res.code !== 0) {
       const text = failureText(res);
       const kind = /cannot (open|set) sysctl/.test(text) ? 'invalid-argument' : 'internal';

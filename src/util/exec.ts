@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { spawnChild } from './spawn.js';
 import { RuntimeError } from '../errors.js';
 
@@ -12,7 +13,15 @@ export interface RunOptions {
   cwd?: string;
   /** Bytes kept of each of stdout and stderr (default 1 MiB). */
   maxOutput?: number;
+  /**
+   * Time limit: past it the helper is killed (SIGKILL) and the call fails
+   * with DEADLINE_EXCEEDED, quoting what the helper had written.
+   */
+  timeoutMs?: number;
 }
+
+/** How long a killed helper's pipes may stay open (held by its children) before berth stops waiting. */
+const KILLED_GRACE_MS = 1000;
 
 export interface RunResult {
   code: number | null;
@@ -46,13 +55,33 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
       if ((e as { code?: string }).code === 'ENOENT') reject(new RuntimeError('failed-precondition', `cannot run ${file}: not installed`, { cause: e }));
       else reject(e);
     });
+    const result = (code: number | null, signal: NodeJS.Signals | null): RunResult => ({
+      code,
+      signal,
+      stdout: Buffer.concat(out).subarray(0, max).toString('utf8'),
+      stderr: Buffer.concat(err).subarray(0, max).toString('utf8'),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let expired: RuntimeError | undefined;
+    if (opts.timeoutMs && opts.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        const words = failureText(result(null, 'SIGKILL'));
+        const verb = (args.find((a) => !a.startsWith('-')) ?? '').slice(0, 40);
+        expired = new RuntimeError('deadline-exceeded', `${path.basename(file)} ${verb} did not finish within ${opts.timeoutMs! / 1000}s and was killed (${words})`);
+        // Its children may hold the pipes open: do not wait on them for long.
+        const giveUp = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          reject(expired);
+        }, KILLED_GRACE_MS);
+        giveUp.unref();
+      }, opts.timeoutMs);
+    }
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).subarray(0, max).toString('utf8'),
-        stderr: Buffer.concat(err).subarray(0, max).toString('utf8'),
-      });
+      if (timer) clearTimeout(timer);
+      if (expired) reject(expired);
+      else resolve(result(code, signal));
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
