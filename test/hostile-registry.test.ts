@@ -34,6 +34,7 @@ const manifests: Record<string, Buffer> = {
   short: manifestOf(goodConfig, sha(goodConfig), sha(layer), 10),
   smallconfig: manifestOf(goodConfig, sha(goodConfig), sha(layer), layer.length, 8),
   pathdigest: manifestOf(goodConfig, 'sha256:../../../../etc/passwd', sha(layer)),
+  badlength: manifestOf(goodConfig, sha(goodConfig), sha(layer)),
   baddiffid: manifestOf(configOf('sha1:abc'), sha(configOf('sha1:abc')), sha(layer)),
 };
 
@@ -79,6 +80,7 @@ beforeAll(async () => {
     const badConfig = configOf('sha1:abc');
     if (url.endsWith(sha(badConfig))) return void res.end(badConfig);
     if (url.endsWith(sha(goodConfig))) return repo === 'smallconfig' ? endless(res) : void res.end(goodConfig);
+    if (url.endsWith(sha(layer)) && repo === 'badlength') return void res.end(Buffer.concat([layer, Buffer.from('x')]));
     if (url.endsWith(sha(layer))) return endless(res); // more than any declared size, no Content-Length
     if (url.includes('/blobs/md5:')) return void res.end('never asked for');
     res.writeHead(404).end();
@@ -120,6 +122,8 @@ describe('a lying registry', () => {
     ['short', 'failed-precondition', /sent more than the 10 bytes the manifest declares/],
     ['smallconfig', 'failed-precondition', /larger than 8 bytes/],
     ['loop', 'unavailable', /too many redirects/],
+    // The body dropped unread must not crash the daemon with an unhandled 'error'.
+    ['badlength', 'internal', /registry sent \d+ bytes, the manifest says \d+/],
     ['token', 'failed-precondition', /token server .* answer is larger than 1048576 bytes/],
     ['errors', 'unavailable', /registry answered HTTP 500/],
   ];

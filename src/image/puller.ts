@@ -1,7 +1,7 @@
 import { RuntimeError, errorKind, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Credentials } from '../registry/auth.js';
-import { LIMITS, checkDigest, checkSize } from '../registry/bounded-body.js';
+import { LIMITS, checkDigest, checkSize, discardBody } from '../registry/bounded-body.js';
 import { type FetchedManifest, type RegistryTransport, RepositoryClient } from '../registry/client.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { ImageLayer, ImageRecord, ImageStore } from '../storage/image-store.js';
@@ -219,7 +219,7 @@ export class Puller {
         await this.layers.run(layer.chainId, signal, async (layerSignal) => {
           const blob = await client.getBlob(layer.digest, layerSignal);
           if (blob.length !== undefined && blob.length !== layer.size) {
-            blob.body.destroy();
+            discardBody(blob.body);
             throw new RuntimeError('internal', `layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
           }
           await this.deps.snapshots.unpack(

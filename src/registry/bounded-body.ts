@@ -35,7 +35,7 @@ export async function readBounded(body: Readable & AsyncIterable<unknown>, limit
     const b = chunk as Buffer;
     total += b.length;
     if (total > limit) {
-      body.destroy();
+      discardBody(body);
       throw new BodyTooLargeError(what, limit);
     }
     chunks.push(b);
@@ -53,8 +53,17 @@ export async function readPrefix(body: Readable & AsyncIterable<unknown>, limit:
     total += Math.min(b.length, limit - total);
     if (total >= limit) break;
   }
-  body.destroy();
+  discardBody(body);
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * Drops a response body unread. undici's body emits an 'error' when it is
+ * destroyed: without a listener that error would end the daemon.
+ */
+export function discardBody(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /** Only sha256, sha384 and sha512 digests with hex of the right length are ever used (also as file names). */

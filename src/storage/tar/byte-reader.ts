@@ -3,6 +3,9 @@
  * more than needed: the tar reader asks for 512-byte headers and for file
  * bodies piece by piece.
  */
+/** A layer that is not a well-formed tar archive: the image's fault. */
+export class TarFormatError extends Error {}
+
 export class ByteReader {
   private readonly iterator: AsyncIterator<Uint8Array>;
   private pending: Buffer = Buffer.alloc(0);
@@ -29,7 +32,7 @@ export class ByteReader {
     while (this.pending.length < n) {
       if (!(await this.fill())) {
         if (this.pending.length === 0) return null;
-        throw new Error(`unexpected end of archive: wanted ${n} bytes, had ${this.pending.length}`);
+        throw new TarFormatError(`unexpected end of archive: wanted ${n} bytes, had ${this.pending.length}`);
       }
     }
     const out = this.pending.subarray(0, n);

@@ -1,4 +1,4 @@
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, TarFormatError } from './byte-reader.js';
 
 /**
  * A streaming reader for the tar formats image layers use: ustar, GNU
@@ -24,7 +24,7 @@ export interface TarEntry {
   xattrs: Map<string, Buffer>;
 }
 
-export class TarFormatError extends Error {}
+export { TarFormatError };
 
 const BLOCK = 512;
 
