@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BERTH_BIN, type BerthDaemon, spawnBerth, startBerth } from './lib/berth-daemon.js';
 import { call, codeOf } from './lib/cri-client.js';
+import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
 
@@ -89,6 +90,32 @@ describe('berth start-up and shutdown', () => {
       expect(image?.id).toBe(env.fixtures.plain.id);
       expect(await second.stop()).toBe(0);
     } finally {
+      await first.destroy();
+    }
+  });
+
+  it('exits on SIGTERM within shutdown_timeout while a long stop is pending, leaving the container running', async () => {
+    const conf = testRegistriesConf(env, await freePort());
+    const first = await startBerth({ registriesConf: conf, config: `shutdown_timeout = "2s"\n` });
+    const cri = new Cri(first);
+    let second: BerthDaemon | undefined;
+    try {
+      const image = `${env.openRegistry}/berth-test/busybox:run`;
+      await cri.pull(image);
+      const pod = podConfig('shutdown', path.join(first.dir, 'logs'));
+      const podId = await cri.runPod(pod);
+      const id = await cri.run(podId, containerConfig('sleeper', image, { command: ['sleep', '3600'] }), pod);
+      const pending = codeOf(call(first.client.runtime, first.client.runtime.StopContainer, { containerId: id, timeout: 3600 }, 120_000));
+      await new Promise((r) => setTimeout(r, 300));
+      const signalled = Date.now();
+      expect(await first.stop()).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(8000);
+      expect(await pending).toMatch(/UNAVAILABLE|CANCELLED/);
+      second = await startBerth({ registriesConf: conf, reuse: { dir: first.dir } });
+      expect((await new Cri(second).status(id)).state).toBe('CONTAINER_RUNNING');
+      await new Cri(second).removePod(podId);
+    } finally {
+      await second?.stop();
       await first.destroy();
     }
   });

@@ -4,7 +4,7 @@ import { type V1Pod, loadYaml } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeletSim, type SimulatedPod } from './kubelet-sim/kubelet.js';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
-import { call } from './lib/cri-client.js';
+import { call, codeOf } from './lib/cri-client.js';
 import { removeIdlePortmapChains, sh } from './lib/net-host.js';
 import { freePort, waitFor } from './lib/ports.js';
 import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
@@ -93,6 +93,35 @@ describe('ordinary Pod manifests through a kubelet-shaped client', () => {
     await waitFor('a restart', async () => (pod.containers.get('task')?.restarts ?? 0) >= 1);
     const listed = (await call(berth.client.runtime, berth.client.runtime.ListContainers, { filter: { podSandboxId: pod.sandboxId } })).containers;
     expect(listed.map((c) => c.metadata?.attempt).sort()).toEqual(expect.arrayContaining([0, 1]));
+  });
+
+  // kubectl delete, then kubectl delete --grace-period=0 --force: the
+  // kubelet sends a second StopContainer with a shorter timeout, and may
+  // remove the container while the first stop still waits.
+  it('cuts a pending graceful stop short, and force-removes, answering status meanwhile', async () => {
+    const pod = await kubelet.runPod(await manifest('stubborn.yaml', { IMAGE }));
+    pod.stopSupervising(); // being deleted: the kubelet restarts nothing
+    const rt = berth.client.runtime;
+    const first = pod.containers.get('first')!.id;
+    const second = pod.containers.get('second')!.id;
+    const slowFirst = call(rt, rt.StopContainer, { containerId: first, timeout: 3600 }, 120_000);
+    const slowSecond = call(rt, rt.StopContainer, { containerId: second, timeout: 3600 }, 120_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const polled = Date.now();
+    expect((await call(rt, rt.ContainerStatus, { containerId: first })).status?.state).toBe('CONTAINER_RUNNING');
+    expect(Date.now() - polled).toBeLessThan(1000);
+    const cut = Date.now();
+    await call(rt, rt.StopContainer, { containerId: first, timeout: 0 }, 30_000);
+    await slowFirst;
+    expect(Date.now() - cut).toBeLessThan(10_000);
+    expect((await call(rt, rt.ContainerStatus, { containerId: first })).status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137 });
+    const forced = Date.now();
+    await call(rt, rt.RemoveContainer, { containerId: second }, 30_000);
+    await slowSecond;
+    expect(Date.now() - forced).toBeLessThan(10_000);
+    expect(await codeOf(call(rt, rt.ContainerStatus, { containerId: second }))).toBe('NOT_FOUND');
+    pod.containers.delete('second');
+    await kubelet.deletePod(pod);
   });
 
   it('deletes pods gracefully, leaving nothing behind', async () => {

@@ -104,5 +104,7 @@ async function serve(config: Parameters<typeof startDaemon>[0], files: string[])
   process.once('SIGINT', onSignal);
   await daemon.stopped;
   log.flush();
-  return 0;
+  // Work still pending (a stop waiting out a long grace period, a pull)
+  // must not keep a stopped daemon alive; containers keep running.
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
 }

@@ -152,13 +152,49 @@ describe('mounts', () => {
   });
 });
 
+/** The v1 hierarchies of this kind of host (hugetlb lives on its v2 hierarchy). */
+const ALL_V1 = new Set(['cpuset', 'cpu', 'cpuacct', 'blkio', 'memory', 'devices', 'freezer', 'pids']);
+
 describe('resources and limits', () => {
   it('converts CRI resources, capping swap at the memory limit', () => {
     const res = ociResources({
       cpuPeriod: '100000', cpuQuota: '50000', cpuShares: '512', memoryLimitInBytes: '1048576', oomScoreAdj: '0', cpusetCpus: '0',
       cpusetMems: '', hugepageLimits: [], unified: {}, memorySwapLimitInBytes: '0',
-    }, { swapAccounting: true }, 100);
+    }, { swapAccounting: true, cgroupV2Only: false, cgroupControllers: ALL_V1 }, 100);
     expect(res).toMatchObject({ cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, memory: { limit: 1048576, swap: 1048576 }, pids: { limit: 100 } });
+  });
+
+  // What a real kubelet sends on a host with 2 MiB and 1 GiB pages.
+  const kubeletResources = {
+    cpuPeriod: '100000', cpuQuota: '0', cpuShares: '2', memoryLimitInBytes: '0', oomScoreAdj: '1000', cpusetCpus: '0-1', cpusetMems: '0',
+    hugepageLimits: [{ pageSize: '2MB', limit: '0' }, { pageSize: '1GB', limit: '0' }], unified: { 'memory.oom.group': '1', 'hugetlb.2MB.max': '0' },
+    memorySwapLimitInBytes: '0',
+  };
+
+  it('leaves out limits of controllers the host lacks, saying which', () => {
+    for (const missing of ['hugetlb', 'pids', 'cpuset', 'cpu', 'memory']) {
+      const dropped: string[] = [];
+      const controllers = new Set([...ALL_V1].filter((c) => c !== missing));
+      const res = ociResources({ ...kubeletResources, memoryLimitInBytes: '1048576' }, { swapAccounting: false, cgroupV2Only: false, cgroupControllers: controllers }, 100, (d) => dropped.push(...d));
+      expect(dropped.join(' '), missing).toContain(`no ${missing} controller`);
+      if (missing === 'hugetlb') expect(res.hugepageLimits).toBeUndefined();
+      if (missing === 'pids') expect(res.pids).toBeUndefined();
+      if (missing === 'cpuset') expect(res.cpu).toEqual({ shares: 2, period: 100000 });
+      if (missing === 'cpu') expect(res.cpu).toEqual({ cpus: '0-1', mems: '0' });
+      if (missing === 'memory') expect(res.memory).toBeUndefined();
+      // unified keys never reach runc on a v1 host
+      expect(res.unified).toBeUndefined();
+    }
+    const all = ociResources(kubeletResources, { swapAccounting: false, cgroupV2Only: false, cgroupControllers: new Set([...ALL_V1, 'hugetlb']) }, 0);
+    expect(all.hugepageLimits).toEqual([{ pageSize: '2MB', limit: 0 }, { pageSize: '1GB', limit: 0 }]);
+  });
+
+  it('keeps unified keys of the controllers a cgroup v2 host has', () => {
+    const dropped: string[] = [];
+    const res = ociResources(kubeletResources, { swapAccounting: true, cgroupV2Only: true, cgroupControllers: new Set(['cpu', 'cpuset', 'memory', 'pids']) }, 0, (d) => dropped.push(...d));
+    expect(res.unified).toEqual({ 'memory.oom.group': '1' });
+    expect(res.hugepageLimits).toBeUndefined();
+    expect(dropped).toEqual(['hugepage limits (no hugetlb controller)', 'unified hugetlb.2MB.max (no hugetlb controller)']);
   });
   it('clamps oom_score_adj and rlimits without CAP_SYS_RESOURCE', () => {
     const facts = { hasSysResource: false, ownOomScoreAdj: 0, hardLimits: new Map([['RLIMIT_NOFILE', 20000]]) };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
@@ -143,7 +143,12 @@ export class KubeletSim {
         'io.kubernetes.pod.terminationGracePeriod': String(sim.pod.spec?.terminationGracePeriodSeconds ?? 30),
       },
       linux: {
-        resources: memory ? { memoryLimitInBytes: parseQuantity(String(memory)) } : null,
+        // As the kubelet fills them: a CFS period, shares, and a hugepage
+        // limit of 0 for every page size the host has, hugetlb controller or not.
+        resources: {
+          cpuPeriod: 100_000, cpuShares: 2, oomScoreAdj: 1000, hugepageLimits: await hostHugepageLimits(),
+          ...(memory ? { memoryLimitInBytes: parseQuantity(String(memory)) } : {}),
+        },
         securityContext: { namespaceOptions: sim.sandbox.linux!.securityContext!.namespaceOptions },
       },
     };
@@ -213,4 +218,12 @@ export function parseQuantity(q: string): string {
   if (!m) throw new Error(`unsupported quantity ${q}`);
   const mult: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
   return String(Number(m[1]) * mult[m[2] ?? '']!);
+}
+
+/** `hugepages-2048kB` -> 2MB, as the kubelet names page sizes. */
+async function hostHugepageLimits(): Promise<{ pageSize: string; limit: number }[]> {
+  const dirs = await readdir('/sys/kernel/mm/hugepages').catch(() => [] as string[]);
+  return dirs.map((d) => Number(/^hugepages-(\d+)kB$/.exec(d)?.[1] ?? 0)).filter((kb) => kb > 0).map((kb) => ({
+    pageSize: kb >= 1 << 20 ? `${kb >> 20}GB` : kb >= 1 << 10 ? `${kb >> 10}MB` : `${kb}KB`, limit: 0,
+  }));
 }

@@ -10,9 +10,11 @@ import { call } from './cri-client.js';
  * the raw CRI calls.
  */
 export function podConfig(name: string, logDirectory: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
+  const hostNetwork = extra.linux?.securityContext?.namespaceOptions?.network === 'NODE';
   return {
     metadata: { name, namespace: 'e2e', uid: `${name}-${randomBytes(4).toString('hex')}`, attempt: 0 },
-    hostname: name,
+    // As the kubelet: a host-network pod has the node's hostname and sends none.
+    hostname: hostNetwork ? '' : name,
     logDirectory,
     labels: { 'io.kubernetes.pod.name': name, app: 'berth-e2e' },
     annotations: { 'berth.test/annotation': 'kept exactly', 'unicode': 'ünïcödé ✓' },

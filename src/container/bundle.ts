@@ -5,6 +5,7 @@ import { errnoCode, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageConfigFile } from '../image/media-types.js';
+import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { Spec } from '../oci/spec-types.js';
 import type { SandboxMeta } from '../sandbox/sandbox.js';
@@ -30,6 +31,7 @@ export interface BundleDeps {
   facts: HostFacts;
   runtime: RuntimeConfig;
   apparmorDefaultLoaded: boolean;
+  log: Logger;
 }
 
 export interface BundleRequest {
@@ -107,6 +109,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     cgroupsPath: containerCgroupsPath(deps.runtime.cgroup_manager, sandbox.cgroupParent, id),
     pidMode: req.pid.mode, pidNamespacePath: req.pid.path, rroSupported: rroSupported(),
     prepareRro: (source, index) => prepareRecursiveReadOnly(deps.native, bundle, source, index), apparmorDefaultLoaded: deps.apparmorDefaultLoaded,
+    onDroppedResources: (what) => deps.log.debug({ containerId: id, dropped: what }, 'leaving out limits this host cannot enforce'),
   });
   const userns = sandbox.userns;
   if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);

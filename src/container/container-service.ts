@@ -24,10 +24,11 @@ import { nowNs } from '../util/time.js';
 import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
-import { exitedStatus } from './exit-status.js';
+import { exitFields, withExit } from './exit-status.js';
 import { type RootfsPaths, rootfsPaths, unmountRootfs } from './rootfs.js';
 import { pidNamespaceFor, prepareBundle } from './bundle.js';
 import { ExitWaiters } from './exit-waiters.js';
+import { KillDeadline } from './kill-deadline.js';
 import { type LaunchDeps, launchContainer } from './launch.js';
 import { CREATE_FAILED, type ReconcileDeps, reconcile, removeOrphanBundles } from './reconcile.js';
 import { releaseRecursiveReadOnly } from './rro.js';
@@ -67,6 +68,8 @@ export class ContainerService implements PodContainers {
   private readonly names = new NameRegistry();
   private readonly locks = new KeyedMutex();
   private readonly exitWaiters = new ExitWaiters();
+  /** Stops in progress, which later stops and removals may hurry. */
+  private readonly pendingStops = new Map<string, { deadline: KillDeadline; done: Promise<void> }>();
   private readonly processes = new Map<string, Process>();
   private readonly exitsDir: string;
   /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
@@ -194,6 +197,11 @@ export class ContainerService implements PodContainers {
       if (record.status.state !== 'CONTAINER_CREATED') {
         throw failedPrecondition(`container ${record.meta.id} is ${stateWord(record.status.state)}, not created`);
       }
+      // The pod may have been stopped since CreateContainer checked it.
+      const pod = this.opts.sandboxes.get(record.meta.sandboxId);
+      if (!record.meta.infra && pod && pod.status.state !== 'SANDBOX_READY') {
+        throw failedPrecondition(`pod sandbox ${record.meta.sandboxId} of container ${record.meta.id} is not ready`);
+      }
       const runtime = this.runtimeFor(record.meta.runtimeHandler);
       // Taken before the process runs, so a quick exit never precedes it.
       const startedAt = nowNs();
@@ -212,40 +220,52 @@ export class ContainerService implements PodContainers {
     });
   }
 
-  /** Resolves when the container's exit has been recorded, or after `ms`. */
-  private waitForExit(id: string, ms: number): Promise<boolean> {
+  /** Resolves true when the container's exit has been recorded, false after `ms` or once `until` settles. */
+  private waitForExit(id: string, ms: number, until?: Promise<unknown>): Promise<boolean> {
     const record = this.store.get(id);
     if (!record || record.status.state === 'CONTAINER_EXITED') return Promise.resolve(true);
-    return this.exitWaiters.wait(id, ms);
+    return this.exitWaiters.wait(id, ms, until);
   }
-
 
   /**
    * Sends the stop signal, waits `timeoutSeconds`, then SIGKILL. Returns
    * once the exit is recorded. Idempotent: stopping a stopped or unknown
    * container succeeds (CRI: "must not return an error if the container
-   * has already been stopped").
+   * has already been stopped"). A stop while another is pending joins it,
+   * bringing its SIGKILL forward when this one's grace period ends first.
    */
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     if (!id) throw invalidArgument('container id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
-    await this.locks.run(record.meta.id, async () => {
-      await this.stopLocked(record, timeoutSeconds);
+    const killAt = Date.now() + Math.max(0, timeoutSeconds) * 1000;
+    const pending = this.pendingStops.get(record.meta.id);
+    if (pending) {
+      pending.deadline.bringForward(killAt);
+      return pending.done;
+    }
+    const deadline = new KillDeadline(killAt);
+    const done = this.locks.run(record.meta.id, async () => {
+      await this.stopLocked(record, deadline);
       // Like containerd, whose StopContainer returns once the task is
       // deleted: the runtime's container and the mount are released here
       // rather than in RemoveContainer. A failure is RemoveContainer's to retry.
       await this.releaseRuntime(record.meta).catch(() => undefined);
+    }).finally(() => {
+      deadline.cancel();
+      this.pendingStops.delete(record.meta.id);
     });
+    this.pendingStops.set(record.meta.id, { deadline, done });
+    return done;
   }
 
-  private async stopLocked(record: ContainerRecord, timeoutSeconds: number): Promise<void> {
+  private async stopLocked(record: ContainerRecord, deadline: KillDeadline): Promise<void> {
     const id = record.meta.id;
     if (record.status.state === 'CONTAINER_EXITED') return;
     const runtime = this.runtimeFor(record.meta.runtimeHandler);
-    if (record.status.state === 'CONTAINER_RUNNING' && timeoutSeconds > 0) {
+    if (record.status.state === 'CONTAINER_RUNNING' && deadline.remainingMs() > 0) {
       if (await runtime.kill(id, record.meta.stopSignal)) {
-        if (await this.waitForExit(id, timeoutSeconds * 1000)) return;
+        if (await this.waitForExit(id, deadline.remainingMs(), deadline.reached)) return;
       }
     }
     try {
@@ -267,12 +287,13 @@ export class ContainerService implements PodContainers {
     const record = this.store.get(id);
     if (!record) return;
     if (record.status.state !== 'CONTAINER_EXITED') {
-      await this.store.update(id, (s) => s); // wait for writes in flight
-      const status = await exitedStatus(record.meta, this.store.get(id)!.status, exitCode);
-      await this.store.update(id, () => status);
-      if (status.reason === 'OOMKilled') this.opts.observer?.oomKill();
+      const exit = await exitFields(record.meta, exitCode);
+      // Merged into the status as it stands when written: a start recorded
+      // meanwhile keeps its startedAt.
+      await this.store.update(id, (s) => (s.state === 'CONTAINER_EXITED' ? s : withExit(s, exit)));
+      if (exit.reason === 'OOMKilled') this.opts.observer?.oomKill();
       this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
-      this.opts.log.info({ containerId: id, exitCode, reason: status.reason }, 'container exited');
+      this.opts.log.info({ containerId: id, exitCode, reason: exit.reason }, 'container exited');
     }
     // Under the container's lock: a `runc kill` in flight (a stop) must not
     // find its cgroups deleted under it.
@@ -286,10 +307,12 @@ export class ContainerService implements PodContainers {
     if (!id) throw invalidArgument('container id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
+    // A stop waiting out a grace period escalates now instead of holding the lock.
+    this.pendingStops.get(record.meta.id)?.deadline.bringForward(Date.now());
     await this.locks.run(record.meta.id, async () => {
       if (!this.store.get(record.meta.id)) return;
       const { meta } = record;
-      if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, 0).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
+      if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
       // Nothing may be mounted below the directories when they are deleted.
       await this.releaseRuntime(meta);
       // The record directory goes first: once it is in the trash, a restart
@@ -362,7 +385,8 @@ export class ContainerService implements PodContainers {
 
   async updateResources(id: string, resources: CriResources | null): Promise<LinuxResources> {
     const record = this.mustGet(id);
-    const next = ociResources(resources, this.opts.facts, this.opts.runtime.pids_limit);
+    const next = ociResources(resources, this.opts.facts, this.opts.runtime.pids_limit,
+      (what) => this.opts.log.debug({ containerId: record.meta.id, dropped: what }, 'leaving out limits this host cannot enforce'));
     delete next.devices; // devices are fixed at create
     // Under the lock: a container just created may still be in the runtime's hands.
     return this.locks.run(record.meta.id, async () => {

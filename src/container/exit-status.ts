@@ -6,25 +6,42 @@ import type { ContainerMeta, ContainerStatus } from './container.js';
 
 const MAX_MESSAGE = 4096;
 
+/** What an exit sets in a container's status. */
+export interface ExitFields {
+  state: 'CONTAINER_EXITED';
+  exitCode: number;
+  finishedAt: string;
+  reason: string;
+  message: string;
+}
+
 /**
- * The EXITED status of a container from what conmon left: the exit code,
- * the time of the exit file (when the process ended), whether the memory
+ * The EXITED part of a status from what conmon left: the exit code, the
+ * time of the exit file (when the process ended), whether the memory
  * cgroup killed it, and the termination message the container wrote.
  */
-export async function exitedStatus(meta: ContainerMeta, previous: ContainerStatus, exitCode: number): Promise<ContainerStatus> {
+export async function exitFields(meta: ContainerMeta, exitCode: number): Promise<ExitFields> {
   let finishedAt: string;
   try {
     finishedAt = msToNs((await stat(path.join(meta.persistDir, 'exit'))).mtimeMs);
   } catch {
     finishedAt = msToNs(Date.now());
   }
-  // File times come from a coarse clock: never report an end before the start.
-  if (previous.startedAt && BigInt(finishedAt) < BigInt(previous.startedAt)) finishedAt = previous.startedAt;
   // conmon also reports an OOM kill of a child; only a killed main process counts.
   const oomKilled = exitCode === 137 && (await exists(path.join(meta.bundle, 'oom')) || (await exists(path.join(meta.persistDir, 'oom'))));
   const reason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
   const message = meta.terminationMessageHostPath ? await readMessage(meta.terminationMessageHostPath) : '';
-  return { ...previous, state: 'CONTAINER_EXITED', exitCode, finishedAt, reason, message, pid: undefined };
+  return { state: 'CONTAINER_EXITED', exitCode, finishedAt, reason, message };
+}
+
+/**
+ * Applies an exit to the status as it is when written, not as it was when
+ * the exit was read: StartContainer may have recorded the start meanwhile.
+ */
+export function withExit(current: ContainerStatus, exit: ExitFields): ContainerStatus {
+  // File times come from a coarse clock: never report an end before the start.
+  const finishedAt = current.startedAt && BigInt(exit.finishedAt) < BigInt(current.startedAt) ? current.startedAt : exit.finishedAt;
+  return { ...current, ...exit, finishedAt, pid: undefined };
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -12,6 +12,12 @@ export interface HostFacts {
   /** Hard limits of this process, by RLIMIT_* name; undefined = unlimited. */
   hardLimits: Map<string, number | undefined>;
   cgroupV2Only: boolean;
+  /**
+   * cgroup controllers the OCI runtime can use for containers: on cgroup v2
+   * the root's cgroup.controllers; on v1 (and hybrid hosts, whose v2
+   * hierarchy runc does not use for limits) the mounted v1 hierarchies.
+   */
+  cgroupControllers: Set<string>;
   swapAccounting: boolean;
   apparmor: boolean;
   selinux: boolean;
@@ -40,6 +46,7 @@ export async function readHostFacts(): Promise<HostFacts> {
   }
   const cgroupV2Only = await exists('/sys/fs/cgroup/cgroup.controllers');
   return {
+    cgroupControllers: await cgroupControllers(cgroupV2Only),
     hasSysResource: ((capEff >> CAP_SYS_RESOURCE) & 1n) === 1n,
     ownOomScoreAdj: Number.parseInt(await readFile('/proc/self/oom_score_adj', 'utf8'), 10),
     hardLimits,
@@ -48,4 +55,11 @@ export async function readHostFacts(): Promise<HostFacts> {
     apparmor: (await readFile('/sys/module/apparmor/parameters/enabled', 'utf8').catch(() => 'N')).trim() === 'Y',
     selinux: await exists('/sys/fs/selinux/enforce'),
   };
+}
+
+async function cgroupControllers(v2: boolean): Promise<Set<string>> {
+  if (v2) return new Set((await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8')).trim().split(/\s+/).filter(Boolean));
+  // /proc/cgroups: name, hierarchy id (0: not a v1 hierarchy), cgroups, enabled.
+  const lines = (await readFile('/proc/cgroups', 'utf8').catch(() => '')).split('\n').filter((l) => l && !l.startsWith('#'));
+  return new Set(lines.map((l) => l.split(/\s+/)).filter((f) => f[1] !== '0' && f[3] === '1').map((f) => f[0]!));
 }

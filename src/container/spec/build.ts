@@ -36,6 +36,8 @@ export interface SpecPlan {
   prepareRro?: RroPreparer;
   /** Whether berth's default AppArmor profile is loaded on this host. */
   apparmorDefaultLoaded: boolean;
+  /** Told of requested limits the host cannot enforce, which were left out. */
+  onDroppedResources?: (what: string[]) => void;
 }
 
 export interface BuiltSpec {
@@ -89,7 +91,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
     cri.mounts,
   );
   const devices = await criDevices(config.devices);
-  const resources = ociResources(config.linux?.resources as CriResources | null, facts, plan.runtime.pids_limit);
+  const resources = ociResources(config.linux?.resources as CriResources | null, facts, plan.runtime.pids_limit, plan.onDroppedResources);
   resources.devices = privileged ? [{ allow: true, access: 'rwm' }] : [...(resources.devices ?? []), ...devices.rules];
   const requestedOom = Number(config.linux?.resources?.oomScoreAdj ?? 0);
   const apparmor = apparmorProfile({

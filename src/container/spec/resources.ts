@@ -22,7 +22,19 @@ const n = (s: string | undefined) => (s ? Number(s) : 0);
  * OCI cgroup resources from the CRI's. A memory limit without an explicit
  * swap limit also caps swap (no swap use), where the kernel accounts swap.
  */
-export function ociResources(cri: CriResources | null, facts: Pick<HostFacts, 'swapAccounting'>, pidsLimit: number): LinuxResources {
+export function ociResources(
+  cri: CriResources | null,
+  facts: Pick<HostFacts, 'swapAccounting' | 'cgroupControllers' | 'cgroupV2Only'>,
+  pidsLimit: number,
+  onDropped?: (what: string[]) => void,
+): LinuxResources {
+  const res = requestedResources(cri, facts, pidsLimit);
+  const dropped = fitToHost(res, facts);
+  if (dropped.length > 0) onDropped?.(dropped);
+  return res;
+}
+
+function requestedResources(cri: CriResources | null, facts: Pick<HostFacts, 'swapAccounting'>, pidsLimit: number): LinuxResources {
   const res: LinuxResources = { devices: [{ allow: false, access: 'rwm' }] };
   if (pidsLimit > 0) res.pids = { limit: pidsLimit };
   if (!cri) return res;
@@ -43,6 +55,54 @@ export function ociResources(cri: CriResources | null, facts: Pick<HostFacts, 's
   if (cri.hugepageLimits.length > 0) res.hugepageLimits = cri.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: n(h.limit) }));
   if (Object.keys(cri.unified).length > 0) res.unified = { ...cri.unified };
   return res;
+}
+
+/**
+ * Drops the limits a host cannot enforce, as containerd does by default
+ * (tolerate_missing_hugetlb_controller): the kubelet sends a hugepage limit
+ * of 0 for every page size in /sys/kernel/mm/hugepages whether or not the
+ * hugetlb controller is there, and runc fails a container it cannot place
+ * in such a cgroup. Returns what was dropped, for a debug line.
+ */
+export function fitToHost(res: LinuxResources, host: Pick<HostFacts, 'cgroupControllers' | 'cgroupV2Only'>): string[] {
+  const has = (c: string) => host.cgroupControllers.has(c);
+  const dropped: string[] = [];
+  if (res.hugepageLimits && !has('hugetlb')) {
+    delete res.hugepageLimits;
+    dropped.push('hugepage limits (no hugetlb controller)');
+  }
+  if (res.pids && !has('pids')) {
+    delete res.pids;
+    dropped.push('pids limit (no pids controller)');
+  }
+  if (res.cpu && (res.cpu.cpus !== undefined || res.cpu.mems !== undefined) && !has('cpuset')) {
+    delete res.cpu.cpus;
+    delete res.cpu.mems;
+    dropped.push('cpuset (no cpuset controller)');
+  }
+  if (res.cpu && (res.cpu.shares !== undefined || res.cpu.quota !== undefined || res.cpu.period !== undefined) && !has('cpu')) {
+    delete res.cpu.shares;
+    delete res.cpu.quota;
+    delete res.cpu.period;
+    dropped.push('cpu shares and quota (no cpu controller)');
+  }
+  if (res.cpu && Object.keys(res.cpu).length === 0) delete res.cpu;
+  if (res.memory && !has('memory')) {
+    delete res.memory;
+    dropped.push('memory limit (no memory controller)');
+  }
+  if (res.unified) {
+    // Keys name their controller ("memory.high", "hugetlb.2MB.max"); v1
+    // hosts take none of them (runc refuses unified resources on v1).
+    for (const key of Object.keys(res.unified)) {
+      const controller = key.split('.')[0]!;
+      if (host.cgroupV2Only && (has(controller) || controller === 'cgroup')) continue;
+      delete res.unified[key];
+      dropped.push(`unified ${key} (${host.cgroupV2Only ? `no ${controller} controller` : 'not a cgroup v2 host'})`);
+    }
+    if (Object.keys(res.unified).length === 0) delete res.unified;
+  }
+  return dropped;
 }
 
 /** oom_score_adj, clamped to berth's own when lowering it needs CAP_SYS_RESOURCE berth lacks. */
