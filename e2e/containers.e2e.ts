@@ -115,6 +115,17 @@ describe('containers through conmon and runc', () => {
     // The timed-out process was killed, not left running.
     expect((await cri.exec(id, ['sh', '-c', 'ps -o pid,args | grep "sleep 3[1]" || true'])).stdout).toBe('');
     expect(await codeOf(cri.exec(id, []))).toBe('INVALID_ARGUMENT');
+    // What a probe leaves in the background keeps its output open (and
+    // runc exec waiting): the answer still comes at the probe's deadline,
+    // and no runc is left behind.
+    for (const cmd of ['echo left; sleep 3651 &', 'sleep 3652 & sleep 30']) {
+      const t = Date.now();
+      expect(await codeOf(cri.exec(id, ['sh', '-c', cmd], 2))).toBe('DEADLINE_EXCEEDED');
+      expect(Date.now() - t).toBeLessThan(4500);
+    }
+    const { execFile } = await import('node:child_process');
+    const runcExecs = await new Promise<string>((resolve) => execFile('pgrep', ['-f', `runc.* exec .*${id}`], (_e, out) => resolve(String(out))));
+    expect(runcExecs.trim()).toBe('');
   });
 
   it('stops with the grace period honoured, and kills what ignores SIGTERM', async () => {

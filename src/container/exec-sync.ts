@@ -15,6 +15,13 @@ import type { Process } from '../oci/spec-types.js';
  * the process needs no supervisor that survives a berth restart.
  */
 export const EXEC_OUTPUT_LIMIT = 16 << 20;
+/**
+ * How long output is still read after the process ended or was killed.
+ * runc exec itself does not return while something the command left in
+ * the background holds its output (`sleep 365d &`): the call answers at
+ * its deadline plus this, whatever is left.
+ */
+export const EXEC_DRAIN_MS = 500;
 
 export interface ExecSyncResult {
   stdout: Buffer;
@@ -46,6 +53,30 @@ export async function execSync(opts: {
       child.stdout!.on('data', out.add);
       child.stderr!.on('data', err.add);
       let timedOut = false;
+      let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+      let drain: NodeJS.Timeout | undefined;
+      let finished = false;
+      // The answer: once the output is drained, or a bounded time after the
+      // process ended or was killed, whatever it left holding the pipes
+      // (`sleep 365d &` keeps stdout open for ever).
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        clearTimeout(drain);
+        opts.signal.removeEventListener('abort', onAbort);
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        // runc exec waits for whatever holds the process's output: it must not outlive the call.
+        if (!exit) child.kill('SIGKILL');
+        if (timedOut) reject(new RuntimeError('deadline-exceeded', `command timed out after ${opts.timeoutSeconds}s and was killed`));
+        else if (opts.signal.aborted) reject(new RuntimeError('canceled', 'ExecSync cancelled'));
+        else resolve({ stdout: out.value(), stderr: err.value(), exitCode: exit?.code ?? (exit?.sig ? 128 + 9 : -1) });
+      };
+      const drainThenFinish = () => {
+        clearTimeout(drain);
+        drain = setTimeout(finish, EXEC_DRAIN_MS);
+      };
       const killProcess = async () => {
         // Killing runc would leave the exec'd process running: kill the process.
         const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
@@ -56,28 +87,29 @@ export async function execSync(opts: {
             // Already gone.
           }
         } else child.kill('SIGKILL');
+        drainThenFinish();
       };
       const timer = opts.timeoutSeconds > 0
         ? setTimeout(() => {
+            if (exit) return; // only its output is pending: drainThenFinish runs
             timedOut = true;
             void killProcess();
           }, opts.timeoutSeconds * 1000)
         : undefined;
       const onAbort = () => void killProcess();
       opts.signal.addEventListener('abort', onAbort, { once: true });
-      child.once('error', (e: Error) => reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`)));
-      child.once('close', (code: number | null, sig: NodeJS.Signals | null) => {
+      child.once('error', (e: Error) => {
+        finished = true;
         clearTimeout(timer);
-        opts.signal.removeEventListener('abort', onAbort);
-        if (timedOut) {
-          reject(new RuntimeError('deadline-exceeded', `command timed out after ${opts.timeoutSeconds}s and was killed`));
-          return;
-        }
-        if (opts.signal.aborted) {
-          reject(new RuntimeError('canceled', 'ExecSync cancelled'));
-          return;
-        }
-        resolve({ stdout: out.value(), stderr: err.value(), exitCode: code ?? (sig ? 128 + 9 : -1) });
+        reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`));
+      });
+      child.once('exit', (code: number | null, sig: NodeJS.Signals | null) => {
+        exit = { code, sig };
+        drainThenFinish();
+      });
+      child.once('close', (code: number | null, sig: NodeJS.Signals | null) => {
+        exit ??= { code, sig };
+        finish();
       });
     });
   } finally {
