@@ -106,6 +106,19 @@ describe('containers through conmon and runc', () => {
     expect(envOut).toContain('HOSTNAME=web');
   });
 
+  it('names the image as containerd and CRI-O do: its tag, and its repo digest as image_ref', async () => {
+    const fx = env.fixtures.run;
+    const byTag = await cri.createContainer(podId, containerConfig('by-tag', IMAGE), pod);
+    const byId = await cri.createContainer(podId, containerConfig('by-id', fx.id), pod);
+    const repoDigest = `${env.openRegistry}/${fx.repo}@${fx.digest}`;
+    expect(await cri.status(byTag)).toMatchObject({ image: { image: IMAGE, userSpecifiedImage: IMAGE }, imageRef: repoDigest, imageId: fx.id });
+    expect(await cri.status(byId)).toMatchObject({ image: { image: IMAGE, userSpecifiedImage: fx.id }, imageRef: repoDigest, imageId: fx.id });
+    const listed = (await call(berth.client.runtime, berth.client.runtime.ListContainers, { filter: { id: byId } })).containers[0]!;
+    expect(listed).toMatchObject({ image: { image: IMAGE }, imageRef: repoDigest });
+    await cri.removeContainer(byTag);
+    await cri.removeContainer(byId);
+  });
+
   it('runs ExecSync with output, exit code and a timeout', async () => {
     const id = await cri.run(podId, containerConfig('probe', IMAGE, { command: ['sleep', '600'] }), pod);
     expect(await cri.exec(id, ['sh', '-c', 'echo to-out; echo to-err >&2; exit 4'])).toEqual({ stdout: 'to-out\n', stderr: 'to-err\n', exitCode: 4 });

@@ -100,7 +100,13 @@ describe('ImageService against a real registry', () => {
     const { image } = await status(ref);
     expect(image!.id).toBe(fx.oci.id);
     expect(image!.repoTags).toEqual([`${open}/berth-test/busybox:oci`]);
-    expect(image!.repoDigests).toEqual([ref]);
+    // The index's digest, then the platform manifest's: either finds the image.
+    expect(image!.repoDigests[0]).toBe(ref);
+    expect(image!.repoDigests).toHaveLength(2);
+    const platform = image!.repoDigests[1]!;
+    expect(platform).toMatch(new RegExp(`^${open}/berth-test/busybox@sha256:[0-9a-f]{64}$`));
+    expect((await status(platform)).image?.id).toBe(fx.oci.id);
+    expect((await pull(platform)).imageRef).toBe(fx.oci.id);
   });
 
   it('pulls through a mirror and keeps the original name', async () => {

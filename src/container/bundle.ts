@@ -40,7 +40,7 @@ export interface BundleRequest {
   key: string;
   config: ContainerConfig__Output;
   sandbox: SandboxMeta;
-  image: { record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string };
+  image: { record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } };
   infra: boolean;
   pid: { mode: string; path?: string };
   /** `<runroot>/containers/<id>` and `<root>/containers/<id>`. */
@@ -120,7 +120,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
   const meta: ContainerMeta = {
     id, sandboxId: sandbox.id, name: req.name, requestKey: req.key, metadata: { name: config.metadata!.name, attempt: config.metadata!.attempt },
-    image: config.image!.image, imageId: image.record.id, chainIds: image.record.layers.map((l) => l.chainId),
+    image: config.image!.image, imageName: image.names.name, imageRef: image.names.ref, imageId: image.record.id, chainIds: image.record.layers.map((l) => l.chainId),
     labels: config.labels, annotations: config.annotations, logPath, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce,
     createdAt: nowNs(), mounts: built.mounts, runtimeHandler: sandbox.runtimeHandler,
     stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), criStopSignal: config.stopSignal, bundle, persistDir,

@@ -55,6 +55,10 @@ export interface ContainerMeta {
   terminationMessageHostPath?: string;
   /** Hidden infra container of a PID-sharing pod. */
   infra?: boolean;
+  /** The image's normalised name (its tag when created by id), as ContainerStatus.image reports it. */
+  imageName?: string;
+  /** The image's repo digest when it has one, else its id: ContainerStatus.image_ref, the pod's imageID. */
+  imageRef?: string;
 }
 
 export interface ContainerStatus {

@@ -10,7 +10,7 @@ import { SnapshotStore } from '../storage/snapshot-store.js';
 import type { UnpackOps } from '../storage/unpack.js';
 import type { ImageConfigFile } from './media-types.js';
 import { Puller } from './puller.js';
-import { type ImageReference, parseImageId, parseReference, repositoryName, taggedName } from './reference.js';
+import { type ImageReference, digestedName, parseImageId, parseReference, repositoryName, taggedName } from './reference.js';
 import { RegistriesConfFile, aliasTarget } from './registries-conf.js';
 import { Mutex } from '../util/mutex.js';
 
@@ -184,7 +184,7 @@ export class ImageService {
    * What a container needs of its image: the record, the config and the
    * overlayfs lower directories, top layer first, relative to `storageRoot`.
    */
-  async forContainer(text: string): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string }> {
+  async forContainer(text: string): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
     const record = this.resolve(text);
     if (!record) throw new RuntimeError('not-found', `image "${text}" is not present: pull it first`);
     const config = await this.config(record);
@@ -192,7 +192,26 @@ export class ImageService {
       if (!this.snapshots.has(l.chainId)) throw new RuntimeError('internal', `image ${record.id} is missing layer ${l.chainId}`);
     }
     const lowerDirs = record.layers.map((l) => this.snapshots.linkOf(l.chainId)).reverse();
-    return { record, config, lowerDirs, storageRoot: this.snapshots.storageRoot };
+    return { record, config, lowerDirs, storageRoot: this.snapshots.storageRoot, names: this.containerImageNames(text, record) };
+  }
+
+  /**
+   * How a container created from `text` names its image, as containerd and
+   * CRI-O report it: the normalised reference the user gave (the first tag
+   * when it was an image id), and the repo digest as the reference to the
+   * exact content (the image id when the image has none).
+   */
+  containerImageNames(text: string, record: ImageRecord): { name: string; ref: string } {
+    const ref = record.repoDigests[0] ?? record.id;
+    const trimmed = text.trim();
+    const hex = trimmed.startsWith('sha256:') ? trimmed.slice(7) : trimmed;
+    if (/^[a-f0-9]{6,64}$/.test(hex) && record.id.slice(7).startsWith(hex)) return { name: record.repoTags[0] ?? record.id, ref };
+    try {
+      const parsed = parseReference(trimmed);
+      return { name: parsed.digest ? digestedName(parsed, parsed.digest) : taggedName(parsed)!, ref };
+    } catch {
+      return { name: trimmed, ref };
+    }
   }
 
   /** Collects layers a removed container no longer holds. */
