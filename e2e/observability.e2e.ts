@@ -61,6 +61,24 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
     expect(mine[2]!.containersStatuses.find((c) => c.id === id)?.state).toBe('CONTAINER_EXITED');
   });
 
+  it('sees a pod\'s own life as events keyed by its id, as containerd sends them', async () => {
+    const stream = rt().GetContainerEvents({});
+    const events: ContainerEventResponse__Output[] = [];
+    stream.on('data', (e: ContainerEventResponse__Output) => events.push(e));
+    stream.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const other = podConfig('evented', path.join(berth.dir, 'logs', 'evented'));
+    const otherId = await cri.runPod(other);
+    await cri.stopPod(otherId);
+    await cri.removePod(otherId);
+    await waitFor('four pod events', async () => events.filter((e) => e.containerId === otherId).length >= 4);
+    stream.cancel();
+    const mine = events.filter((e) => e.containerId === otherId);
+    expect(mine.map((e) => e.containerEventType)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+    expect(mine.map((e) => e.podSandboxStatus?.state)).toEqual(['SANDBOX_READY', 'SANDBOX_READY', 'SANDBOX_NOTREADY', 'SANDBOX_NOTREADY']);
+    expect(mine.every((e) => e.podSandboxStatus?.id === otherId)).toBe(true);
+  });
+
   it('reports rising CPU and memory for a busy container', async () => {
     burner = await cri.run(podId, containerConfig('burner', IMAGE, {
       command: ['sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=40 2>/dev/null | tr "\\0" a); while true; do :; done'],

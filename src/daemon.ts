@@ -70,16 +70,17 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     new CniConfigSource(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network, netLog),
     new ExecPluginRunner(), config.network.plugin_timeout, netLog,
   );
+  const events = new EventBus();
   const sandboxes = new SandboxService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
     native, pinner: new PinnsHelper(pinnsPath(), native, config.runtime.runtime_timeout), log: log.child({ component: 'pods' }),
     pauseImage: config.image.pause_image,
     network,
+    events,
     ensureImage: async (image) => {
       if (!images.resolve(image)) await images.pull(image, null, AbortSignal.timeout(10 * 60_000));
     },
   });
-  const events = new EventBus();
   const countBy = <T>(items: T[], key: (t: T) => string) => {
     const m = new Map<string, number>();
     for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);

@@ -1,5 +1,8 @@
 /**
- * Container life-cycle events for GetContainerEvents. Every subscriber
+ * Container and pod life-cycle events for GetContainerEvents. A pod's own
+ * events carry its id as `containerId` too, as containerd sends them, so
+ * an evented PLEG notices pods created, started, stopped and deleted
+ * without polling. Every subscriber
  * has a bounded queue: publishing never waits, and a subscriber that
  * falls too far behind is dropped (the kubelet then relists) rather than
  * slowing the runtime down.
@@ -11,6 +14,8 @@ export interface ContainerEvent {
   sandboxId: string;
   type: ContainerEventType;
   createdAt: string;
+  /** The pod's last status, for a pod's DELETED event (its record is gone by then). */
+  podStatus?: unknown;
 }
 
 export const SUBSCRIBER_QUEUE = 1000;

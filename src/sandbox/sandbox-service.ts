@@ -13,6 +13,7 @@ import { KeyedMutex } from '../util/keyed-mutex.js';
 import { nowNs } from '../util/time.js';
 import { removeIfExists } from '../util/fs.js';
 import type { NetworkManager, PodNetwork } from '../cni/network-manager.js';
+import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { NamespacePinner } from './namespaces.js';
@@ -50,6 +51,7 @@ export interface SandboxServiceOptions {
   ensureImage: EnsureImage;
   network: NetworkManager;
   log: Logger;
+  events?: EventBus;
 }
 
 export class SandboxService {
@@ -64,6 +66,11 @@ export class SandboxService {
 
   attachContainers(containers: PodContainers): void {
     this.containers = containers;
+  }
+
+  /** A pod's own life-cycle event (GetContainerEvents), keyed by its id as containerd does. */
+  private emit(id: string, type: ContainerEventType, last?: SandboxRecord): void {
+    this.opts.events?.publish({ containerId: id, sandboxId: id, type, createdAt: nowNs(), ...(last ? { podStatus: last } : {}) });
   }
 
   get(idOrPrefix: string): SandboxRecord | undefined {
@@ -143,6 +150,8 @@ export class SandboxService {
       cleanup.push('record', () => this.store.remove(id));
       if (modes.pid === 'POD') await this.startInfra(id, cleanup);
       cleanup.commit();
+      this.emit(id, 'CONTAINER_CREATED_EVENT');
+      this.emit(id, 'CONTAINER_STARTED_EVENT');
       log.info({ name }, 'pod sandbox ready');
       return id;
     } catch (err) {
@@ -202,6 +211,7 @@ export class SandboxService {
           throw err;
         }
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: true }));
+        this.emit(record.meta.id, 'CONTAINER_STOPPED_EVENT');
         this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox stopped');
       }
     });
@@ -227,8 +237,10 @@ export class SandboxService {
       await removeCgroupDirs(record.meta.createdCgroups);
       if (!record.meta.cgroupParent && this.opts.runtime.cgroup_manager === 'cgroupfs') await removeDefaultParent();
       await removeIfExists(record.meta.runDir);
+      const last = this.store.get(record.meta.id);
       await this.store.remove(record.meta.id);
       this.names.release(record.meta.name);
+      if (last) this.emit(record.meta.id, 'CONTAINER_DELETED_EVENT', last);
       this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox removed');
     });
   }
