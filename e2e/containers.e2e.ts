@@ -189,9 +189,21 @@ describe('containers through conmon and runc', () => {
 
   // Found by critest: berth must not ask runc for capabilities it does not hold itself.
   it('runs privileged containers and ones that add ALL capabilities', async () => {
-    const priv = await cri.run(podId, containerConfig('privileged', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { privileged: true } } }), pod);
+    const priv = await cri.run(podId, containerConfig('privileged', IMAGE, {
+      command: ['sleep', '600'], linux: { securityContext: { privileged: true } },
+      devices: [{ hostPath: '/dev/null', containerPath: '/dev/asked-for', permissions: 'rwm' }],
+    }), pod);
     const status = (await cri.exec(priv, ['cat', '/proc/self/status'])).stdout;
     expect(BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`) & (1n << 21n)).not.toBe(0n); // CAP_SYS_ADMIN
+    // The host's devices, and the one its config asks for.
+    expect((await cri.exec(priv, ['ls', '/dev/asked-for', '/dev/zero'])).exitCode).toBe(0);
+    // Verbose status as containerd shapes it: scripts read .info.runtimeSpec with jq.
+    const verbose = await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: priv, verbose: true });
+    const info = JSON.parse(verbose.info.info!) as { sandboxID: string; pid: number; privileged: boolean; runtimeSpec: { process: { args: string[] } }; runtimeType: string };
+    expect(info).toMatchObject({ sandboxID: podId, privileged: true, runtimeType: 'oci', runtimeSpec: { process: { args: ['sleep', '600'] } } });
+    expect(info.pid).toBeGreaterThan(0);
+    const podInfo = JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: podId, verbose: true })).info.info!) as Record<string, unknown>;
+    expect(podInfo).toMatchObject({ processStatus: 'running', runtimeHandler: 'runc', config: { metadata: { name: 'web' } } });
     const all = await cri.run(podId, containerConfig('all-caps', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { capabilities: { addCapabilities: ['ALL'] } } } }), pod);
     expect((await cri.exec(all, ['true'])).exitCode).toBe(0);
   });

@@ -126,6 +126,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), criStopSignal: config.stopSignal, bundle, persistDir,
     user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
     terminationMessageHostPath: termMount?.hostPath,
+    privileged: sc?.privileged === true,
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };

@@ -55,6 +55,8 @@ export interface ContainerMeta {
   terminationMessageHostPath?: string;
   /** Hidden infra container of a PID-sharing pod. */
   infra?: boolean;
+  /** Whether the container runs privileged (for verbose status). */
+  privileged?: boolean;
   /** The image's normalised name (its tag when created by id), as ContainerStatus.image reports it. */
   imageName?: string;
   /** The image's repo digest when it has one, else its id: ContainerStatus.image_ref, the pod's imageID. */

@@ -2,7 +2,7 @@ import type { RuntimeConfig } from '../../config/schema.js';
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../../host/host-facts.js';
 import type { ImageConfigFile } from '../../image/media-types.js';
-import type { Namespace, Spec } from '../../oci/spec-types.js';
+import type { Device, Namespace, Spec } from '../../oci/spec-types.js';
 import type { SandboxMeta } from '../../sandbox/sandbox.js';
 import { processArgs } from './args.js';
 import { capabilitySets } from './capabilities.js';
@@ -130,7 +130,7 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
     linux: {
       namespaces: containerNamespaces(sandbox, plan.pidMode, plan.pidNamespacePath, privileged, facts.cgroupV2Only),
       ...(sandbox.userns ? { uidMappings: sandbox.userns.uidMappings, gidMappings: sandbox.userns.gidMappings } : {}),
-      devices: privileged ? await hostDevices() : devices.nodes,
+      devices: privileged ? withRequested(await hostDevices(), devices.nodes) : devices.nodes,
       cgroupsPath: plan.cgroupsPath,
       resources,
       ...(seccomp ? { seccomp } : {}),
@@ -141,4 +141,10 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
     },
   };
   return { spec, mounts: cri.reported };
+}
+
+/** A privileged container's devices: the host's, and those its config asks for (which win at the same path). */
+function withRequested(host: Device[], requested: Device[]): Device[] {
+  const taken = new Set(requested.map((d) => d.path));
+  return [...host.filter((d) => !taken.has(d.path)), ...requested];
 }

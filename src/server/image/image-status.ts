@@ -14,6 +14,8 @@ export async function imageStatus(ctx: CallContext, req: ImageStatusRequest__Out
   if (req.verbose) {
     const config = await ctx.deps.images.config(record);
     info.info = JSON.stringify({
+      // containerd's keys first.
+      chainID: record.layers[record.layers.length - 1]?.chainId ?? '',
       imageSpec: config,
       manifestDigest: record.manifestDigest,
       indexDigest: record.indexDigest,

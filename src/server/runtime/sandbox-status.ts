@@ -4,18 +4,13 @@ import { nowNs } from '../../util/time.js';
 import type { CallContext } from '../deps.js';
 import { toCriContainerStatus } from './container-message.js';
 import { toCriSandboxStatus } from './sandbox-message.js';
+import { sandboxInfo } from './verbose-info.js';
 
 export async function podSandboxStatus(ctx: CallContext, req: PodSandboxStatusRequest__Output): Promise<PodSandboxStatusResponse> {
   const record = ctx.deps.sandboxes.mustGet(req.podSandboxId);
   const info: Record<string, string> = {};
   if (req.verbose) {
-    info.info = JSON.stringify({
-      id: record.meta.id, name: record.meta.name, config: record.meta.config, namespaces: record.meta.namespaces,
-      runDir: record.meta.runDir, runtimeHandler: record.meta.runtimeHandler, cgroupParent: record.meta.cgroupParent,
-      cniNetwork: record.meta.network?.network.name, cniResult: record.meta.network?.result,
-      cniCheck: await ctx.deps.sandboxes.checkNetwork(record),
-      resources: record.status.resources,
-    });
+    info.info = JSON.stringify({ ...(await sandboxInfo(ctx, record)), cniCheck: await ctx.deps.sandboxes.checkNetwork(record) });
   }
   const containers = ctx.deps.containers.list().filter((c) => c.meta.sandboxId === record.meta.id);
   return { status: toCriSandboxStatus(record), info, containersStatuses: containers.map(toCriContainerStatus), timestamp: nowNs() };
