@@ -100,13 +100,23 @@ describe('ImageService against a real registry', () => {
     const { image } = await status(ref);
     expect(image!.id).toBe(fx.oci.id);
     expect(image!.repoTags).toEqual([`${open}/berth-test/busybox:oci`]);
-    // The index's digest, then the platform manifest's: either finds the image.
-    expect(image!.repoDigests[0]).toBe(ref);
-    expect(image!.repoDigests).toHaveLength(2);
+    // Pulled by tag through the index, it is named by both the index's and
+    // the platform manifest's digest, and either finds it.
+    expect(image!.repoDigests).toEqual([ref, expect.stringMatching(new RegExp(`^${open}/berth-test/busybox@sha256:[0-9a-f]{64}$`))]);
     const platform = image!.repoDigests[1]!;
-    expect(platform).toMatch(new RegExp(`^${open}/berth-test/busybox@sha256:[0-9a-f]{64}$`));
     expect((await status(platform)).image?.id).toBe(fx.oci.id);
     expect((await pull(platform)).imageRef).toBe(fx.oci.id);
+  });
+
+  it('names an image pulled by its index digest by that digest alone, yet finds it by the platform manifest\'s', async () => {
+    const { image: before } = await status(`${open}/berth-test/busybox:oci`);
+    const platform = before!.repoDigests.find((d) => !d.endsWith(fx.oci.digest))!;
+    await call(berth.client.image, berth.client.image.RemoveImage, { image: { image: fx.oci.id } });
+    const ref = `${open}/berth-test/busybox@${fx.oci.digest}`;
+    await pull(ref);
+    const { image } = await status(ref);
+    expect(image!.repoDigests).toEqual([ref]);
+    expect((await status(platform)).image?.id).toBe(fx.oci.id);
   });
 
   it('pulls through a mirror and keeps the original name', async () => {

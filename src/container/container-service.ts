@@ -68,6 +68,8 @@ export class ContainerService implements PodContainers {
   private readonly names = new NameRegistry();
   private readonly locks = new KeyedMutex();
   private readonly exitWaiters = new ExitWaiters();
+  /** Containers whose start is in progress, and whether their exit came meanwhile. */
+  private readonly starting = new Map<string, boolean>();
   /** Stops in progress, which later stops and removals may hurry. */
   private readonly pendingStops = new Map<string, { deadline: KillDeadline; done: Promise<void> }>();
   private readonly processes = new Map<string, Process>();
@@ -206,16 +208,23 @@ export class ContainerService implements PodContainers {
       // Taken before the process runs, so a quick exit never precedes it.
       const startedAt = nowNs();
       const t0 = performance.now();
+      this.starting.set(record.meta.id, false);
       try {
-        await runtime.start(record.meta.id);
-        this.opts.observer?.spawned(runtime.handler.name, 'start', (performance.now() - t0) / 1000);
-      } catch (err) {
-        await this.store.update(record.meta.id, (s) => ({ ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: 'ContainerCannotRun', message: (err as Error).message }));
-        throw err;
+        try {
+          await runtime.start(record.meta.id);
+          this.opts.observer?.spawned(runtime.handler.name, 'start', (performance.now() - t0) / 1000);
+        } catch (err) {
+          await this.store.update(record.meta.id, (s) => ({ ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: 'ContainerCannotRun', message: (err as Error).message }));
+          throw err;
+        }
+        // The process may already have exited and been recorded: keep that.
+        await this.store.update(record.meta.id, (s) => (s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt }));
+        this.emit(record.meta, 'CONTAINER_STARTED_EVENT');
+        // An exit recorded while runc was starting it is told after the start.
+        if (this.starting.get(record.meta.id)) this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
+      } finally {
+        this.starting.delete(record.meta.id);
       }
-      // The process may already have exited and been recorded: keep that.
-      await this.store.update(record.meta.id, (s) => (s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt }));
-      this.emit(record.meta, 'CONTAINER_STARTED_EVENT');
       this.opts.log.info({ containerId: record.meta.id }, 'container started');
     });
   }
@@ -292,7 +301,9 @@ export class ContainerService implements PodContainers {
       // meanwhile keeps its startedAt.
       await this.store.update(id, (s) => (s.state === 'CONTAINER_EXITED' ? s : withExit(s, exit)));
       if (exit.reason === 'OOMKilled') this.opts.observer?.oomKill();
-      this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
+      // Events keep the order of the life cycle: a start in progress tells of the exit after its own event.
+      if (this.starting.has(id)) this.starting.set(id, true);
+      else this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
       this.opts.log.info({ containerId: id, exitCode, reason: exit.reason }, 'container exited');
     }
     // Under the container's lock: a `runc kill` in flight (a stop) must not

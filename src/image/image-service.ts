@@ -148,7 +148,7 @@ export class ImageService {
     }
     if (ref) {
       const name = ref.digest ? `${repositoryName(ref)}@${ref.digest}` : taggedName(ref)!;
-      const found = this.images.byNameLookup(name);
+      const found = this.images.byNameLookup(name) ?? (ref.digest ? this.byContentDigest(repositoryName(ref), ref.digest) : undefined);
       if (found) return found;
     }
     const hex = trimmed.startsWith('sha256:') ? trimmed.slice(7) : trimmed;
@@ -193,6 +193,15 @@ export class ImageService {
     }
     const lowerDirs = record.layers.map((l) => this.snapshots.linkOf(l.chainId)).reverse();
     return { record, config, lowerDirs, storageRoot: this.snapshots.storageRoot, names: this.containerImageNames(text, record) };
+  }
+
+  /**
+   * An image of `repository` whose index or platform manifest has `digest`,
+   * though no name records it (pulled by the other digest).
+   */
+  private byContentDigest(repository: string, digest: string): ImageRecord | undefined {
+    const inRepo = (n: string) => n.startsWith(`${repository}:`) || n.startsWith(`${repository}@`);
+    return this.images.list().find((r) => (r.manifestDigest === digest || r.indexDigest === digest) && [...r.repoTags, ...r.repoDigests].some(inRepo));
   }
 
   /**

@@ -179,9 +179,11 @@ export class Puller {
         user: plan.config.config?.User ?? '', pulledAt: new Date().toISOString(),
       },
       tag ? [tag] : [],
-      // Both the index's and the platform manifest's digest name the image,
-      // as CRI-O lists them: a pull or a status by either finds it.
-      plan.index ? [digestedName(ref, plan.top.digest), digestedName(ref, manifest.digest)] : [digestedName(ref, plan.top.digest)],
+      // Pulled by tag through an index, both the index's and the platform
+      // manifest's digest name the image, as CRI-O lists them. Pulled by
+      // digest, RepoDigests is the one asked for (critest checks exactly
+      // that); the other still finds the image (ImageService.resolve).
+      plan.index && !ref.digest ? [digestedName(ref, plan.top.digest), digestedName(ref, manifest.digest)] : [digestedName(ref, plan.top.digest)],
     );
     this.deps.log.info({ image: plan.name, id: record.id, source: plan.client.displayName }, 'image pulled');
     return record;
