@@ -44,36 +44,39 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
     await berth.destroy();
   });
 
-  it('sees the whole life of a container as events, in order', async () => {
+  /** Subscribes to GetContainerEvents; `lifeOf(id)` waits for an object's four events and ends the stream. */
+  async function watchEvents() {
     const stream = rt().GetContainerEvents({});
     const events: ContainerEventResponse__Output[] = [];
     stream.on('data', (e: ContainerEventResponse__Output) => events.push(e));
     stream.on('error', () => undefined);
     await new Promise((r) => setTimeout(r, 200));
+    return {
+      async lifeOf(id: string) {
+        await waitFor('four events', async () => events.filter((e) => e.containerId === id).length >= 4);
+        stream.cancel();
+        return events.filter((e) => e.containerId === id);
+      },
+    };
+  }
+
+  it('sees the whole life of a container as events, in order', async () => {
+    const watch = await watchEvents();
     const id = await cri.run(podId, containerConfig('brief', IMAGE, { command: ['true'] }), pod);
     await cri.waitExited(id);
     await cri.removeContainer(id);
-    await waitFor('four events', async () => events.filter((e) => e.containerId === id).length >= 4);
-    stream.cancel();
-    const mine = events.filter((e) => e.containerId === id);
+    const mine = await watch.lifeOf(id);
     expect(mine.map((e) => e.containerEventType)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
     expect(mine[2]!.podSandboxStatus?.id).toBe(podId);
     expect(mine[2]!.containersStatuses.find((c) => c.id === id)?.state).toBe('CONTAINER_EXITED');
   });
 
   it('sees a pod\'s own life as events keyed by its id, as containerd sends them', async () => {
-    const stream = rt().GetContainerEvents({});
-    const events: ContainerEventResponse__Output[] = [];
-    stream.on('data', (e: ContainerEventResponse__Output) => events.push(e));
-    stream.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 200));
-    const other = podConfig('evented', path.join(berth.dir, 'logs', 'evented'));
-    const otherId = await cri.runPod(other);
+    const watch = await watchEvents();
+    const otherId = await cri.runPod(podConfig('evented', path.join(berth.dir, 'logs', 'evented')));
     await cri.stopPod(otherId);
     await cri.removePod(otherId);
-    await waitFor('four pod events', async () => events.filter((e) => e.containerId === otherId).length >= 4);
-    stream.cancel();
-    const mine = events.filter((e) => e.containerId === otherId);
+    const mine = await watch.lifeOf(otherId);
     expect(mine.map((e) => e.containerEventType)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
     expect(mine.map((e) => e.podSandboxStatus?.state)).toEqual(['SANDBOX_READY', 'SANDBOX_READY', 'SANDBOX_NOTREADY', 'SANDBOX_NOTREADY']);
     expect(mine.every((e) => e.podSandboxStatus?.id === otherId)).toBe(true);
