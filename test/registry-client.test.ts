@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { parseChallenges } from '../src/registry/auth.js';
-import { RegistryTransport, RepositoryClient } from '../src/registry/client.js';
+import { RegistryTransport, RepositoryClient, apiHost } from '../src/registry/client.js';
 
 /**
  * A registry and a token server on loopback, speaking just enough of the
@@ -139,6 +139,15 @@ describe('registry client', () => {
   it('reports an unreachable registry as unavailable', async () => {
     const dead = new RepositoryClient(transport, { host: '127.0.0.1:1', path: 'x', insecure: false }, undefined, silentLogger());
     await expect(dead.getManifest('latest', '*/*', signal())).rejects.toMatchObject({ kind: 'unavailable' });
+  });
+});
+
+describe('registry API hosts', () => {
+  it('sends Docker Hub\'s API calls to registry-1.docker.io and every other host to itself', () => {
+    expect(apiHost('docker.io')).toBe('registry-1.docker.io');
+    expect(apiHost('index.docker.io')).toBe('registry-1.docker.io');
+    expect(apiHost('registry.k8s.io')).toBe('registry.k8s.io');
+    expect(apiHost('127.0.0.1:5000')).toBe('127.0.0.1:5000');
   });
 });
 

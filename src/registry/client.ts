@@ -31,6 +31,16 @@ export interface BlobResponse {
 }
 
 const MAX_MANIFEST_BYTES = LIMITS.manifest;
+
+/**
+ * The host that serves a registry's API. Docker Hub's images are named
+ * `docker.io/...`, but its distribution API lives at registry-1.docker.io
+ * (containers/image and containerd map it the same way); names keep
+ * `docker.io`.
+ */
+export function apiHost(host: string): string {
+  return host === 'docker.io' || host === 'index.docker.io' ? 'registry-1.docker.io' : host;
+}
 const MAX_REDIRECTS = 5;
 const USER_AGENT = 'berth (CRI runtime)';
 
@@ -154,7 +164,7 @@ export class RepositoryClient {
 
   /** GET `/v2/<path>/<what>`, authenticating on demand and following redirects. */
   private async send(what: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
-    const base = await this.wrapNetwork(() => this.transport.baseUrl(this.endpoint.host, this.endpoint.insecure, signal), signal);
+    const base = await this.wrapNetwork(() => this.transport.baseUrl(apiHost(this.endpoint.host), this.endpoint.insecure, signal), signal);
     const url = `${base}/v2/${this.endpoint.path}/${what}`;
     let res = await this.get(url, headers, signal, true);
     if (res.statusCode === 401 && !this.tokenTried) {
