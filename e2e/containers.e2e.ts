@@ -63,8 +63,8 @@ describe('containers through conmon and runc', () => {
     // As with containerd, the runtime's failure reaches the kubelet through
     // StartContainer; the container is then exited, with the runtime's words.
     const missing = await cri.createContainer(podId, containerConfig('missing-binary', IMAGE, { command: ['/no/such/binary'] }), pod);
-    const err = await cri.start(missing).catch((e: { details: string }) => e);
-    expect((err as { details: string }).details).toContain('/no/such/binary');
+    const err = await cri.start(missing).catch((e: { details: string; code: number }) => e);
+    expect(err).toMatchObject({ code: 9, details: expect.stringContaining('/no/such/binary') }); // FAILED_PRECONDITION
     const status = await cri.status(missing);
     expect(status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 128, reason: 'CreateContainerError' });
     expect(status.message).toContain('/no/such/binary');

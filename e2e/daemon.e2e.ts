@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -153,6 +153,33 @@ describe('berth start-up and shutdown', () => {
     const version = JSON.parse((await run(process.execPath, [BERTH_BIN, 'version', '--json'])).stdout) as Record<string, string>;
     expect(version).toMatchObject({ version: '0.1.0', criApiVersion: expect.stringContaining('v1') });
     expect(version.gitCommit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
+  });
+
+  it('answers -h, --help, help, -v and --version', async () => {
+    for (const flag of ['-h', '--help', 'help']) {
+      const { stdout } = await run(process.execPath, [BERTH_BIN, flag]);
+      expect(stdout, flag).toMatch(/^usage: berth \[serve\] \[flags\]/);
+    }
+    for (const flag of ['-v', '--version']) expect((await run(process.execPath, [BERTH_BIN, flag])).stdout, flag).toMatch(/^berth 0\.1\.0\ncommit: /);
+  });
+
+  it('says in one line that it must run as root', async () => {
+    // Paths it may read as nobody: it must stop before touching any of them.
+    const child = spawn(process.execPath, [BERTH_BIN, '--config', '/dev/null', '--config-dir', '/nonexistent/berth.conf.d',
+      '--root', '/nonexistent/root', '--runroot', '/nonexistent/run', '--listen', '/nonexistent/run/b.sock'],
+    { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { code, stderr } = await exitOf(child);
+    expect(code).toBe(1);
+    expect(stderr).toBe('berth: the daemon must run as root (it creates namespaces, mounts and cgroups); try sudo\n');
+  });
+
+  it('refuses to start without its runtime, naming the key and the path', async () => {
+    const conf = path.join(dir, 'no-runtime.conf');
+    await writeFile(conf, '[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
+    const { code, stderr } = await exitOf(spawnBerth(['--config', conf, '--config-dir', path.join(dir, 'empty.d'),
+      '--root', path.join(dir, 'nr-root'), '--runroot', path.join(dir, 'nr-run'), '--listen', path.join(dir, 'nr-run', 'b.sock')]));
+    expect(code).toBe(1);
+    expect(stderr).toContain('runtimes.runc.runtime_path: /no/such/runc does not exist');
   });
 
   it('is built as one bundle whose V8 code cache this node accepts', async () => {

@@ -9,7 +9,8 @@ import { versionInfo } from './version.js';
 
 const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
        berth config [--default] [flags]  print the effective configuration as TOML
-       berth version [--json]            print version, commit and CRI API version
+       berth version [--json]            print version, commit and CRI API version (also -v, --version)
+       berth help                        print this text (also -h, --help)
 
 flags:
   --config FILE        configuration file (default /etc/berth/berth.conf)
@@ -19,12 +20,13 @@ ${KEYS.filter((k) => k.flag).map((k) => `  --${k.flag!.padEnd(19)}${k.doc}`).joi
 
 /** Exit statuses: 0 success, 1 runtime failure, 2 usage or configuration error. */
 export async function main(argv: string[]): Promise<number> {
-  const flagOptions: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+  const flagOptions: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
     config: { type: 'string' },
     'config-dir': { type: 'string' },
     default: { type: 'boolean' },
     json: { type: 'boolean' },
-    help: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
   };
   for (const k of KEYS) if (k.flag) flagOptions[k.flag] = { type: 'string', ...(k.spec.type === 'string-list' ? { multiple: true } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
@@ -35,8 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
-  const command = parsed.positionals[0] ?? 'serve';
-  if (values.help) {
+  const command = values.version ? 'version' : parsed.positionals[0] ?? 'serve';
+  if (values.help || command === 'help') {
     process.stdout.write(USAGE);
     return 0;
   }
@@ -78,6 +80,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Parameters<typeof startDaemon>[0], files: string[]): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    // Namespaces, mounts, cgroups and runc all need root: say so in one line.
+    process.stderr.write('berth: the daemon must run as root (it creates namespaces, mounts and cgroups); try sudo\n');
+    return 1;
+  }
   const log = await createLogger(config.log_level, config.log_format);
   log.info({ files }, files.length ? 'configuration loaded' : 'no configuration file: using embedded defaults');
   // A bug must not take the node's runtime down silently: log it, then exit

@@ -15,6 +15,7 @@ import { MemoryReducer } from './host/memory-reducer.js';
 import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
+import { checkExecutables } from './host/executables.js';
 import { StatsService } from './stats/stats-service.js';
 import type { serveMetrics } from './metrics/prometheus.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
@@ -41,6 +42,7 @@ export interface RunningDaemon {
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<RunningDaemon> {
   const info = await versionInfo();
   log.info({ version: info.version, commit: info.gitCommit, listen: config.listen, root: config.root, runroot: config.runroot }, 'berth starting');
+  await checkExecutables(config);
   await ensureDir(config.root, 0o711);
   // 0711: other users may pass through (containers in a user namespace run
   // as unprivileged host uids and must reach their files) but not list it;

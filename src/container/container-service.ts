@@ -194,7 +194,7 @@ export class ContainerService implements PodContainers {
     const record = this.mustGet(id);
     await this.locks.run(record.meta.id, async () => {
       if (record.status.reason === CREATE_FAILED) {
-        throw new RuntimeError('unknown', `container ${record.meta.id} could not be created: ${record.status.message ?? ''}`);
+        throw failedPrecondition(`container ${record.meta.id} could not be created: ${record.status.message ?? ''}`);
       }
       if (record.status.state !== 'CONTAINER_CREATED') {
         throw failedPrecondition(`container ${record.meta.id} is ${stateWord(record.status.state)}, not created`);
@@ -356,7 +356,12 @@ export class ContainerService implements PodContainers {
     let release = this.released.get(meta.id);
     if (!release) {
       release = (async () => {
-        await this.runtimeFor(meta.runtimeHandler).delete(meta.id, true);
+        await this.runtimeFor(meta.runtimeHandler).delete(meta.id, true).catch((err: unknown) => {
+          // A runtime that is no longer installed must not make its
+          // containers impossible to remove: berth's part is released anyway.
+          if (!(err instanceof RuntimeError && err.kind === 'failed-precondition')) throw err;
+          this.opts.log.warn({ containerId: meta.id, err: err.message }, 'the runtime cannot delete the container; releasing berth\'s side only');
+        });
         await unmountRootfs(this.opts.native, rootfsPaths(meta.bundle, meta.persistDir));
         await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
       })();
