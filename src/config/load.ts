@@ -35,25 +35,30 @@ const BY_KEY = new Map(KEYS.map((k) => [k.key, k]));
 export async function loadConfig(sources: ConfigSources): Promise<LoadedConfig> {
   const config = defaultConfig();
   const files: string[] = [];
+  /** Where each key was last set, so a message names the file or the flag it came from. */
+  const origins = new Map<string, string>();
   const mainFile = sources.configFile ?? DEFAULT_CONFIG_FILE;
   const mainText = await readOptional(mainFile, sources.configFile !== undefined);
   if (mainText !== undefined) {
-    applyToml(config, mainFile, mainText);
+    applyToml(config, mainFile, mainText, origins);
     files.push(mainFile);
   }
   const dir = sources.configDir ?? DEFAULT_CONFIG_DIR;
   for (const file of await dropInFiles(dir)) {
     const text = await readOptional(file, true);
     if (text !== undefined) {
-      applyToml(config, file, text);
+      applyToml(config, file, text, origins);
       files.push(file);
     }
   }
   for (const spec of KEYS) {
     const value = spec.flag ? sources.flags?.[spec.flag] : undefined;
-    if (value !== undefined) setPath(config, spec.key, coerceFlag(spec, value));
+    if (value !== undefined) {
+      setPath(config, spec.key, coerceFlag(spec, value));
+      origins.set(spec.key, `flag --${spec.flag}`);
+    }
   }
-  checkWhole(config, files[files.length - 1] ?? 'defaults');
+  checkWhole(config, (key) => origins.get(key) ?? 'embedded defaults');
   return { config, files };
 }
 
@@ -78,12 +83,13 @@ async function dropInFiles(dir: string): Promise<string[]> {
 }
 
 /** Parses one TOML document and applies every key it sets, refusing unknown keys. */
-export function applyToml(config: BerthConfig, source: string, text: string): void {
+export function applyToml(config: BerthConfig, source: string, text: string, origins?: Map<string, string>): void {
   let doc: TOML.JsonMap;
   try {
     doc = TOML.parse(text);
   } catch (err) {
-    throw new ConfigError(source, undefined, `invalid TOML: ${messageOf(err).split('\n')[0]}`);
+    // The parser's first line ends with a colon before a code excerpt: keep the line, drop the colon.
+    throw new ConfigError(source, undefined, `invalid TOML: ${messageOf(err).split('\n')[0]!.replace(/:\s*$/, '')}`);
   }
   const { runtimes, ...rest } = doc;
   if (runtimes !== undefined) applyRuntimes(config, source, runtimes);
@@ -91,19 +97,20 @@ export function applyToml(config: BerthConfig, source: string, text: string): vo
     const spec = BY_KEY.get(key);
     if (!spec) throw new ConfigError(source, key, 'unknown key');
     setPath(config, key, coerceToml(source, spec, value));
+    origins?.set(key, source);
   });
 }
 
 /** Rules that involve more than one key. */
-function checkWhole(config: BerthConfig, source: string): void {
+function checkWhole(config: BerthConfig, sourceOf: (key: string) => string): void {
   if (config.stats.metrics_address && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(config.stats.metrics_address)) {
-    throw new ConfigError(source, 'stats.metrics_address', `must be host:port, got "${config.stats.metrics_address}"`);
+    throw new ConfigError(sourceOf('stats.metrics_address'), 'stats.metrics_address', `must be host:port, got "${config.stats.metrics_address}"`);
   }
   if (Boolean(config.streaming.tls_cert) !== Boolean(config.streaming.tls_key)) {
-    throw new ConfigError(source, 'streaming.tls_cert', 'tls_cert and tls_key go together');
+    throw new ConfigError(sourceOf(config.streaming.tls_cert ? 'streaming.tls_cert' : 'streaming.tls_key'), 'streaming.tls_cert', 'tls_cert and tls_key go together');
   }
   if (!config.runtimes[config.runtime.default_runtime]) {
-    throw new ConfigError(source, 'runtime.default_runtime', `names "${config.runtime.default_runtime}", but there is no [runtimes.${config.runtime.default_runtime}] table`);
+    throw new ConfigError(sourceOf('runtime.default_runtime'), 'runtime.default_runtime', `names "${config.runtime.default_runtime}", but there is no [runtimes.${config.runtime.default_runtime}] table`);
   }
 }
 
