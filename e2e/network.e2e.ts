@@ -147,9 +147,12 @@ describe('pod networking through real CNI plugins', () => {
     expect((await cri.exec(c, ['ip', '-o', 'link'])).stdout).toContain(BRIDGE);
   });
 
-  it('shows a verbose status with the CNI result and a passing CHECK', async () => {
-    const info = JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: pods[0]!, verbose: true })).info.info!) as Record<string, unknown>;
-    expect(info).toMatchObject({ cniNetwork: 'berth-e2e', cniCheck: 'ok' });
+  it('shows a verbose status with the CNI result and the CHECK run after ADD, without running plugins per call', async () => {
+    const verbose = async () => JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: pods[0]!, verbose: true })).info.info!) as Record<string, unknown>;
+    await waitFor('the CHECK after ADD', async () => (await verbose()).cniCheck !== undefined);
+    const first = await verbose();
+    expect(first).toMatchObject({ cniNetwork: 'berth-e2e', cniCheck: 'ok', cniCheckedAt: expect.any(String) });
+    expect((await verbose()).cniCheckedAt).toBe(first.cniCheckedAt);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, invalidArgument, notFound } from '../errors.js';
+import { RuntimeError, invalidArgument, messageOf, notFound } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
@@ -58,6 +58,8 @@ export class SandboxService {
   readonly store: RecordStore<SandboxMeta, SandboxStatus>;
   private readonly names = new NameRegistry();
   private readonly locks = new KeyedMutex();
+  /** The last CNI CHECK verdict per pod (see runNetworkCheck). */
+  private readonly networkChecks = new Map<string, { result: string; checkedAt: string }>();
   private containers: PodContainers | undefined;
 
   constructor(private readonly opts: SandboxServiceOptions) {
@@ -152,6 +154,9 @@ export class SandboxService {
       cleanup.commit();
       this.emit(id, 'CONTAINER_CREATED_EVENT');
       this.emit(id, 'CONTAINER_STARTED_EVENT');
+      // One CHECK right after ADD, in the background, for verbose status.
+      const created = this.store.get(id);
+      if (created && network) void this.runNetworkCheck(created);
       log.info({ name }, 'pod sandbox ready');
       return id;
     } catch (err) {
@@ -239,6 +244,7 @@ export class SandboxService {
       await removeIfExists(record.meta.runDir);
       const last = this.store.get(record.meta.id);
       await this.store.remove(record.meta.id);
+      this.networkChecks.delete(record.meta.id);
       this.names.release(record.meta.name);
       if (last) this.emit(record.meta.id, 'CONTAINER_DELETED_EVENT', last);
       this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox removed');
@@ -319,15 +325,31 @@ export class SandboxService {
       if (running) return;
       running = true;
       void (async () => {
-        for (const record of this.store.list()) {
-          const verdict = await this.checkNetwork(record).catch((err: unknown) => String(err));
-          if (verdict !== undefined && verdict !== 'ok') this.opts.log.warn({ podSandboxId: record.meta.id, check: verdict }, 'CNI CHECK failed for a pod');
-        }
+        for (const record of this.store.list()) await this.runNetworkCheck(record);
       })().finally(() => {
         running = false;
       });
     }, intervalMs);
     this.checkTimer.unref();
+  }
+
+  /**
+   * Runs CNI CHECK for a pod and keeps the verdict for verbose status, which
+   * reports the last one instead of starting plugins on every call (crictl
+   * inspectp, critest). A plugin that fails or crashes is a verdict, never
+   * an error of the caller.
+   */
+  async runNetworkCheck(record: SandboxRecord): Promise<void> {
+    const result = await this.checkNetwork(record).catch((err: unknown) => `CHECK failed: ${messageOf(err)}`);
+    if (result === undefined) return;
+    if (!this.store.get(record.meta.id)) return;
+    this.networkChecks.set(record.meta.id, { result, checkedAt: new Date().toISOString() });
+    if (result !== 'ok') this.opts.log.warn({ podSandboxId: record.meta.id, check: result }, 'CNI CHECK failed for a pod');
+  }
+
+  /** The last CNI CHECK verdict of a pod, if one ran since berth started. */
+  lastNetworkCheck(id: string): { result: string; checkedAt: string } | undefined {
+    return this.networkChecks.get(id);
   }
 
   close(): void {

@@ -10,7 +10,9 @@ export async function podSandboxStatus(ctx: CallContext, req: PodSandboxStatusRe
   const record = ctx.deps.sandboxes.mustGet(req.podSandboxId);
   const info: Record<string, string> = {};
   if (req.verbose) {
-    info.info = JSON.stringify({ ...(await sandboxInfo(ctx, record)), cniCheck: await ctx.deps.sandboxes.checkNetwork(record) });
+    // The last CNI CHECK (after ADD and every network.check_interval), not a plugin run per call.
+    const check = ctx.deps.sandboxes.lastNetworkCheck(record.meta.id);
+    info.info = JSON.stringify({ ...(await sandboxInfo(ctx, record)), cniCheck: check?.result, cniCheckedAt: check?.checkedAt });
   }
   const containers = ctx.deps.containers.list().filter((c) => c.meta.sandboxId === record.meta.id);
   return { status: toCriSandboxStatus(record), info, containersStatuses: containers.map(toCriContainerStatus), timestamp: nowNs() };
