@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BERTH_BIN, type BerthDaemon, spawnBerth, startBerth } from './lib/berth-daemon.js';
 import { call, codeOf } from './lib/cri-client.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
-import { freePort } from './lib/ports.js';
+import { freePort, waitFor } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
 
 const env = inject('env');
@@ -153,6 +153,34 @@ describe('berth start-up and shutdown', () => {
     const version = JSON.parse((await run(process.execPath, [BERTH_BIN, 'version', '--json'])).stdout) as Record<string, string>;
     expect(version).toMatchObject({ version: '0.1.0', criApiVersion: expect.stringContaining('v1') });
     expect(version.gitCommit).toMatch(/^([0-9a-f]{40}(-dirty)?|unknown)$/);
+  });
+
+  it('tells systemd when it is ready and when it stops (sd_notify)', async () => {
+    // Node has no unix datagram sockets: python3 listens as systemd would.
+    const sock = path.join(dir, 'notify.sock');
+    const listener = spawn('python3', ['-u', '-c', [
+      'import socket, sys',
+      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+      `s.bind(${JSON.stringify(sock)})`,
+      'print("listening")',
+      'while True: print(s.recv(4096).decode().replace("\\n", " "))',
+    ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let heard = '';
+    listener.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
+    await waitFor('the listener', async () => heard.includes('listening'));
+    process.env.NOTIFY_SOCKET = sock;
+    let notified: BerthDaemon | undefined;
+    try {
+      notified = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()) });
+      await waitFor('READY=1', async () => heard.includes('READY=1'));
+      expect(heard).toMatch(new RegExp(`READY=1 STATUS=serving on \\S+ MAINPID=${notified.process.pid}`));
+      expect(await notified.stop()).toBe(0);
+      await waitFor('STOPPING=1', async () => heard.includes('STOPPING=1'));
+    } finally {
+      delete process.env.NOTIFY_SOCKET;
+      listener.kill();
+      await notified?.destroy();
+    }
   });
 
   it('answers -h, --help, help, -v and --version', async () => {

@@ -460,6 +460,7 @@ static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
 
 void register_spawn(napi_env env, napi_value exports);
 void register_hash(napi_env env, napi_value exports);
+void register_notify(napi_env env, napi_value exports);
 napi_value berth_memory_pressure(napi_env env, napi_callback_info info);
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -479,6 +480,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   register_spawn(env, exports);
   register_hash(env, exports);
+  register_notify(env, exports);
   return exports;
 }
 

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "berth_native",
-      "sources": ["berth_native.c", "berth_spawn.c", "berth_hash.c", "berth_memory.cc"],
+      "sources": ["berth_native.c", "berth_spawn.c", "berth_hash.c", "berth_notify.c", "berth_memory.cc"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {

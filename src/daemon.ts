@@ -16,6 +16,7 @@ import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
 import { checkExecutables } from './host/executables.js';
+import { SystemdNotifier } from './host/systemd-notify.js';
 import { StatsService } from './stats/stats-service.js';
 import type { serveMetrics } from './metrics/prometheus.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
@@ -164,6 +165,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await sandboxes.collectNetworkGarbage();
   sandboxes.startNetworkChecks(config.network.check_interval);
   deps.lifecycle.ready = true;
+  const systemd = new SystemdNotifier(log);
+  systemd.ready(`serving on ${config.listen}`);
   // Start-up's garbage (the configuration, the CRI descriptor, restored
   // records) need not stay resident until V8 gets round to it.
   void memory.release();
@@ -178,6 +181,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      systemd.stopping();
       log.info('stopping: no new calls, waiting for calls in flight');
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

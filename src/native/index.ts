@@ -77,7 +77,21 @@ export interface HashOps {
 let loaded: NativeOps | undefined;
 let spawner: SpawnOps | null | undefined;
 
-type Raw = RawModule & SpawnOps & HashOps & { pidfdSupported(): boolean };
+type Raw = RawModule & SpawnOps & HashOps & NotifyOps & { pidfdSupported(): boolean };
+
+/** One datagram to a unix socket, as sd_notify(3) sends it (see native/berth_notify.c). */
+export interface NotifyOps {
+  sdNotify(socketPath: string, message: string): void;
+}
+
+/** The notifier, or undefined when the native module cannot be loaded. */
+export function notifyOps(): NotifyOps | undefined {
+  try {
+    return loadRaw();
+  } catch {
+    return undefined;
+  }
+}
 
 function loadRaw(): Raw {
   const require = createRequire(import.meta.url);
