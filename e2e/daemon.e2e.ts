@@ -55,6 +55,24 @@ describe('the berth daemon', () => {
     expect((await stat(path.dirname(berth.socket))).mode & 0o777).toBe(0o711);
   });
 
+  it('reloads on SIGHUP what can change at run time, and survives a broken file', async () => {
+    const conf = path.join(berth.dir, 'conf.d', '90-reload.conf');
+    const configOf = async () => JSON.parse((await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true })).info.config!) as { runtime: { default_capabilities: string[] } };
+    try {
+      await writeFile(conf, '[runtime]\ndefault_capabilities = ["CHOWN", "KILL"]\n');
+      berth.process.kill('SIGHUP');
+      await waitFor('the reload', async () => (await configOf()).runtime.default_capabilities.join() === 'CHOWN,KILL');
+      await writeFile(conf, '[runtime\n');
+      berth.process.kill('SIGHUP');
+      await waitFor('the refusal', async () => (await berth.logs()).includes('reload refused: the configuration is invalid'));
+      expect((await configOf()).runtime.default_capabilities).toEqual(['CHOWN', 'KILL']);
+    } finally {
+      await rm(conf, { force: true });
+      berth.process.kill('SIGHUP');
+    }
+    await waitFor('the defaults again', async () => (await configOf()).runtime.default_capabilities.length > 2);
+  });
+
   it('refuses to start on a socket another berth answers on', async () => {
     const child = spawnBerth(['--config', path.join(berth.dir, 'berth.conf'), '--config-dir', path.join(berth.dir, 'conf.d'),
       '--listen', berth.socket, '--root', path.join(berth.dir, 'root2'), '--runroot', path.join(berth.dir, 'run2')]);

@@ -76,10 +76,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(renderConfig(loaded.config));
     return 0;
   }
-  return serve(loaded.config, loaded.files);
+  const sources = {
+    configFile: values.config as string | undefined,
+    configDir: values['config-dir'] as string | undefined,
+    flags: Object.fromEntries(KEYS.filter((k) => k.flag).map((k) => [k.flag!, values[k.flag!] as string | string[] | undefined])),
+  };
+  return serve(loaded.config, loaded.files, () => loadConfig(sources));
 }
 
-async function serve(config: Parameters<typeof startDaemon>[0], files: string[]): Promise<number> {
+async function serve(config: Parameters<typeof startDaemon>[0], files: string[], reloadConfig: () => ReturnType<typeof loadConfig>): Promise<number> {
   if (process.getuid?.() !== 0) {
     // Namespaces, mounts, cgroups and runc all need root: say so in one line.
     process.stderr.write('berth: the daemon must run as root (it creates namespaces, mounts and cgroups); try sudo\n');
@@ -109,6 +114,11 @@ async function serve(config: Parameters<typeof startDaemon>[0], files: string[])
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // SIGHUP (systemctl reload) re-reads the configuration; a bad one is logged and changes nothing.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
+    reloadConfig().then((next) => daemon.reload(next.config), (err: unknown) => log.error({ err: messageOf(err) }, 'reload refused: the configuration is invalid; nothing changed'));
+  });
   await daemon.stopped;
   log.flush();
   // Work still pending (a stop waiting out a long grace period, a pull)

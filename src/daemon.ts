@@ -17,6 +17,7 @@ import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
 import { checkExecutables } from './host/executables.js';
 import { SystemdNotifier } from './host/systemd-notify.js';
+import { type ReloadOutcome, applyReload } from './config/reload.js';
 import { StatsService } from './stats/stats-service.js';
 import type { serveMetrics } from './metrics/prometheus.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
@@ -33,6 +34,8 @@ export interface RunningDaemon {
   /** Resolves when the daemon has stopped. */
   stopped: Promise<void>;
   stop(): Promise<void>;
+  /** Applies a freshly loaded configuration where it can change at run time (SIGHUP). */
+  reload(next: BerthConfig): ReloadOutcome;
 }
 
 /**
@@ -205,7 +208,16 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     })();
     return stopping;
   };
-  return { stopped, stop };
+  const reload = (next: BerthConfig): ReloadOutcome => {
+    systemd.notify({ RELOADING: 1, MONOTONIC_USEC: (process.hrtime.bigint() / 1000n).toString() });
+    const outcome = applyReload(config, next, log);
+    log.info({ applied: outcome.applied, needRestart: outcome.needRestart },
+      outcome.applied.length + outcome.needRestart.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded');
+    if (outcome.needRestart.length > 0) log.warn({ keys: outcome.needRestart }, 'these changes take effect only after a restart');
+    systemd.ready(`serving on ${config.listen}`);
+    return outcome;
+  };
+  return { stopped, stop, reload };
 }
 
 /** conmon's log levels are logrus names. */

@@ -12,6 +12,7 @@ export async function createLogger(level: LogLevel, format: LogFormat): Promise<
   const options: pino.LoggerOptions = {
     level,
     base: { pid: process.pid },
+    onChild: (child) => track(child),
     redact: {
       paths: ['auth.password', 'auth.auth', 'auth.identityToken', 'auth.registryToken', '*.authorization'],
       censor: '[redacted]',
@@ -23,6 +24,28 @@ export async function createLogger(level: LogLevel, format: LogFormat): Promise<
     return pino(options, pretty({ destination: 2, colorize: false, sync: true, singleLine: true, ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: false }));
+}
+
+/**
+ * pino children copy their parent's level when made: a reload that changes
+ * the level must reach the long-lived ones (one per component) too. They
+ * are held weakly; per-call children come and go.
+ */
+const children = new Set<WeakRef<Logger>>();
+
+function track(child: Logger): void {
+  if (children.size > 1000) for (const ref of children) if (!ref.deref()) children.delete(ref);
+  children.add(new WeakRef(child));
+}
+
+/** Sets the level of the daemon's logger and of every logger made from it. */
+export function setLogLevel(root: Logger, level: LogLevel): void {
+  root.level = level;
+  for (const ref of children) {
+    const child = ref.deref();
+    if (child) child.level = level;
+    else children.delete(ref);
+  }
 }
 
 /** A logger that drops everything, for tests. */
