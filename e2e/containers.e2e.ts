@@ -106,6 +106,20 @@ describe('containers through conmon and runc', () => {
     expect(envOut).toContain('HOSTNAME=web');
   });
 
+  it('moves conmon out of berth\'s cgroup into one of its own under the pod, removed with the container', async () => {
+    const id = await cri.run(podId, containerConfig('placed', IMAGE, { command: ['sleep', '600'] }), pod);
+    const pids = await conmonProcessesFor(id);
+    expect(pids).toHaveLength(1);
+    const cgroups = await readFile(`/proc/${pids[0]}/cgroup`, 'utf8');
+    const parent = pod.linux!.cgroupParent!;
+    expect(cgroups).toContain(`:memory:${parent}/berth-conmon-${id}\n`);
+    expect(cgroups).toContain(`:pids:${parent}/berth-conmon-${id}\n`);
+    const own = await readFile(`/proc/${berth.process.pid}/cgroup`, 'utf8');
+    expect(own).not.toContain('berth-conmon');
+    await cri.removeContainer(id);
+    expect(await stat(`/sys/fs/cgroup/memory${parent}/berth-conmon-${id}`).then(() => 'there', () => 'gone')).toBe('gone');
+  });
+
   it('names the image as containerd and CRI-O do: its tag, and its repo digest as image_ref', async () => {
     const fx = env.fixtures.run;
     const byTag = await cri.createContainer(podId, containerConfig('by-tag', IMAGE), pod);

@@ -31,6 +31,7 @@ export interface RuntimeConfig {
   log_size_max: number;
   container_create_timeout: number;
   runtime_timeout: number;
+  conmon_cgroup: 'pod' | '';
 }
 
 export interface NetworkConfig {
@@ -156,6 +157,8 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Largest container log file in bytes before conmon truncates it ("-1": unlimited; the kubelet rotates logs itself).' },
   { key: 'runtime.container_create_timeout', spec: { type: 'duration' },
     doc: 'How long creating a container through conmon and the OCI runtime may take.' },
+  { key: 'runtime.conmon_cgroup', spec: { type: 'enum', values: ['pod', ''] },
+    doc: 'Where each container\'s conmon runs: "pod" (a cgroup of its own under the pod\'s, so that restarting berth under systemd keeps containers running) or "" (berth\'s own cgroup).' },
   { key: 'runtime.runtime_timeout', spec: { type: 'duration' },
     doc: 'How long one call of the OCI runtime (start, kill, delete, state, update) or of berth-pinns may take before it is killed and the request fails with DEADLINE_EXCEEDED.' },
   { key: 'network.cni_config_dir', spec: { type: 'string', absolutePath: true }, flag: 'cni-config-dir',
@@ -213,6 +216,7 @@ export function defaultConfig(): BerthConfig {
       log_size_max: -1,
       container_create_timeout: 240_000,
       runtime_timeout: 60_000,
+      conmon_cgroup: 'pod',
     },
     network: {
       cni_config_dir: '/etc/cni/net.d',

@@ -29,6 +29,11 @@ export interface ConmonCreateOptions {
   stdinOnce: boolean;
   logSizeMax: number;
   timeoutMs: number;
+  /**
+   * Runs once conmon exists and before it starts the runtime: where conmon
+   * is moved out of berth's own cgroup (see conmon-cgroup.ts).
+   */
+  beforeStart?: (conmonPid: number) => Promise<void>;
 }
 
 export interface ConmonCreated {
@@ -116,8 +121,11 @@ export class Conmon implements Monitor {
         // conmon closed the sync pipe without a word: it failed before forking.
         setTimeout(() => finish(new RuntimeError('unknown', `creating container ${o.id}: conmon exited: ${stderr.trim() || 'no message'}`)), 50);
       });
-      // Cgroup placement of conmon would happen here; then let it go.
-      start.write(Buffer.from([0]));
+      // conmon waits on its start pipe: place it first, then let it go.
+      const place = o.beforeStart && child.pid ? o.beforeStart(child.pid) : Promise.resolve();
+      void place.catch(() => undefined).then(() => {
+        if (!settled) start.write(Buffer.from([0]));
+      });
     });
   }
 }

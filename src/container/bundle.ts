@@ -11,6 +11,7 @@ import type { Spec } from '../oci/spec-types.js';
 import type { SandboxMeta } from '../sandbox/sandbox.js';
 import type { ImageRecord } from '../storage/image-store.js';
 import { containerCgroupsPath } from '../cgroups/cgroup-parent.js';
+import { conmonCgroup } from '../conmon/conmon-cgroup.js';
 import type { StoredRecord } from '../state/record-store.js';
 import type { CleanupStack } from '../util/cleanup.js';
 import { removeIfExists } from '../util/fs.js';
@@ -127,9 +128,16 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
     terminationMessageHostPath: termMount?.hostPath,
     privileged: sc?.privileged === true,
+    ...(conmonCgroupOf(deps.runtime, sandbox.cgroupParent, id)),
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };
+}
+
+/** Where conmon goes, unless `runtime.conmon_cgroup` keeps it in berth's own cgroup. */
+function conmonCgroupOf(runtime: RuntimeConfig, parent: string, id: string): { conmonCgroup?: string } {
+  const cgroup = runtime.conmon_cgroup === 'pod' ? conmonCgroup(runtime.cgroup_manager, parent, id) : undefined;
+  return cgroup ? { conmonCgroup: cgroup } : {};
 }
 
 /** The working directory, created in the new root where the image lacks it. */

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { Monitor } from '../conmon/conmon.js';
 import { ExitWatcher } from '../conmon/exit-watcher.js';
+import { leaveCgroup } from '../conmon/conmon-cgroup.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { LinuxResources, Process, Spec } from '../oci/spec-types.js';
 import type { PodContainers, SandboxService } from '../sandbox/sandbox-service.js';
@@ -326,6 +327,7 @@ export class ContainerService implements PodContainers {
       if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
       // Nothing may be mounted below the directories when they are deleted.
       await this.releaseRuntime(meta);
+      if (meta.conmonCgroup) await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'removing conmon\'s cgroup failed'));
       // The record directory goes first: once it is in the trash, a restart
       // no longer sees the container, and the rest are orphans at worst.
       await this.trash.discard(meta.persistDir);

@@ -55,6 +55,8 @@ export interface ContainerMeta {
   terminationMessageHostPath?: string;
   /** Hidden infra container of a PID-sharing pod. */
   infra?: boolean;
+  /** The cgroup (cgroupfs path) conmon was moved into, removed with the container. */
+  conmonCgroup?: string;
   /** Whether the container runs privileged (for verbose status). */
   privileged?: boolean;
   /** The image's normalised name (its tag when created by id), as ContainerStatus.image reports it. */

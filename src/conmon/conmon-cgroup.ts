@@ -1,0 +1,74 @@
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CgroupManager } from '../config/schema.js';
+import { errnoCode } from '../errors.js';
+import { hierarchies } from '../cgroups/cgroup-parent.js';
+
+/**
+ * Where each container's conmon lives. Left in berth's own cgroup, conmon
+ * would be killed with berth by `systemctl restart berth` (systemd kills
+ * the whole service cgroup), and with it the container's stdio and exit
+ * watch. As CRI-O's `conmon_cgroup = "pod"`, berth moves conmon into a
+ * cgroup of its own under the pod's parent, `<parent>/berth-conmon-<id>`,
+ * before conmon starts the runtime; the pod's resources account for it.
+ */
+export function conmonCgroup(manager: CgroupManager, parent: string, id: string): string | undefined {
+  if (manager !== 'cgroupfs') return undefined; // with the systemd driver, systemd places processes
+  return `${parent || '/berth'}/berth-conmon-${id}`;
+}
+
+/** Creates the cgroup in every hierarchy and moves `pid` into it. */
+export async function joinCgroup(cgroup: string, pid: number): Promise<void> {
+  for (const h of await hierarchies()) {
+    const dir = path.join(h, cgroup);
+    try {
+      await mkdir(dir, { recursive: true });
+      if (path.basename(h) === 'cpuset') await inheritCpuset(h, dir);
+      await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+    } catch (err) {
+      // A hierarchy that cannot take processes (read-only, or a v2 parent
+      // with controllers and processes of its own) is skipped.
+      const code = errnoCode(err);
+      if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EBUSY' && code !== 'EOPNOTSUPP' && code !== 'EINVAL') throw err;
+    }
+  }
+}
+
+/**
+ * Removes the cgroup once conmon has gone. conmon exits just after it has
+ * written the exit file, so a busy cgroup is tried again for a while.
+ */
+export async function leaveCgroup(cgroup: string, waitMs = 2000): Promise<void> {
+  let dirs = (await hierarchies()).map((h) => path.join(h, cgroup));
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const busy: string[] = [];
+    for (const dir of dirs) {
+      try {
+        await rmdir(dir);
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === 'EBUSY') busy.push(dir);
+        else if (code !== 'ENOENT') throw err;
+      }
+    }
+    if (busy.length === 0 || Date.now() > deadline) return;
+    dirs = busy;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A new v1 cpuset cgroup has no CPUs and no memory nodes, and takes no
+ * process until it has: copy them down from the nearest parent, as runc does.
+ */
+async function inheritCpuset(root: string, dir: string): Promise<void> {
+  if (dir === root) return;
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    const own = (await readFile(path.join(dir, file), 'utf8').catch(() => '')).trim();
+    if (own) continue;
+    await inheritCpuset(root, path.dirname(dir));
+    const parent = (await readFile(path.join(path.dirname(dir), file), 'utf8')).trim();
+    await writeFile(path.join(dir, file), parent);
+  }
+}
