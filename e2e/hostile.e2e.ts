@@ -204,6 +204,17 @@ describe('hostile input', () => {
       });
     }
 
+    it('answers INVALID_ARGUMENT, not a raw errno, for a log directory or host path that runs into a file', async () => {
+      await mkdir(pod.logDirectory!, { recursive: true });
+      await writeFile(path.join(pod.logDirectory!, 'blocker'), 'a file');
+      const before = await containersInPod();
+      expect(await timed(create(containerConfig('log-blocked', IMAGE, { logPath: 'blocker/0.log' }))))
+        .toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('a part of it is a file') });
+      expect(await timed(create(containerConfig('mount-blocked', IMAGE, { mounts: [{ containerPath: '/x', hostPath: '/etc/hostname/inner' }] }))))
+        .toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('/etc/hostname/inner') });
+      expect(await containersInPod()).toBe(before);
+    });
+
     it('ends StreamImages with INVALID_ARGUMENT for a bad filter, as ListImages answers', async () => {
       for (const filter of ['busybox@sha256:zz', 'UPPER', '*']) {
         const started = Date.now();

@@ -116,7 +116,13 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
   await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
   const logPath = containerLogPath(sandbox.config.logDirectory, config.logPath);
-  if (logPath) await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
+  if (logPath) {
+    await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 }).catch((err: unknown) => {
+      const code = errnoCode(err);
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw invalidArgument(`log_path ${config.logPath}: its directory cannot be created in ${sandbox.config.logDirectory}: a part of it is a file`);
+      throw err;
+    });
+  }
   const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
   const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
   const meta: ContainerMeta = {

@@ -79,8 +79,14 @@ export async function criMounts(mounts: CriMount[], rroSupported: boolean, prepa
     try {
       source = await realpath(m.hostPath);
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-      await mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+      const code = errnoCode(err);
+      if (code === 'ENOTDIR' || code === 'ELOOP') throw invalidArgument(`mount host_path ${m.hostPath}: a part of it is not a directory (${code})`);
+      if (code !== 'ENOENT') throw err;
+      await mkdir(m.hostPath, { recursive: true, mode: 0o755 }).catch((e: unknown) => {
+        const c = errnoCode(e);
+        if (c === 'ENOTDIR' || c === 'EEXIST') throw invalidArgument(`mount host_path ${m.hostPath} cannot be created: a part of it is a file`);
+        throw e;
+      });
       source = await realpath(m.hostPath);
     }
     const propagation = PROPAGATION[m.propagation] ?? 'rprivate';
