@@ -31,7 +31,7 @@ import { pidNamespaceFor, prepareBundle } from './bundle.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { KillDeadline } from './kill-deadline.js';
 import { type LaunchDeps, launchContainer } from './launch.js';
-import { CREATE_FAILED, type ReconcileDeps, reconcile, removeOrphanBundles } from './reconcile.js';
+import { CREATE_FAILED, type ReconcileDeps, reconcile, reconcileRestored, removeOrphanBundles } from './reconcile.js';
 import { releaseRecursiveReadOnly } from './rro.js';
 import { type CriResources, ociResources } from './spec/resources.js';
 import { checkUserRequest } from './spec/user.js';
@@ -60,9 +60,6 @@ export interface ContainerServiceOptions {
 }
 
 const KILL_WAIT_MS = 10_000;
-/** Restored records reconciled side by side, and how long start-up waits for them. */
-const RESTORE_CONCURRENCY = 4;
-const RESTORE_WAIT_MS = 10_000;
 
 export class ContainerService implements PodContainers {
   readonly store: RecordStore<ContainerMeta, ContainerStatus>;
@@ -453,35 +450,10 @@ export class ContainerService implements PodContainers {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
       if (!this.opts.sandboxes.get(record.meta.sandboxId)) this.opts.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
     }
-    await this.reconcileAll(loaded);
+    await reconcileRestored(this.reconcileDeps(), loaded, (id, fn) => this.locks.run(id, fn));
     void this.trash.empty(); // what an earlier run left there
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
     await this.watcher.start();
-  }
-
-  /**
-   * Reconciles restored records a few at a time, each under its lock. The
-   * daemon waits for them up to RESTORE_WAIT_MS in all: a container whose
-   * runtime hangs finishes in the background (calls on it wait for its
-   * lock) instead of keeping the whole node's runtime UNAVAILABLE.
-   */
-  private async reconcileAll(records: ContainerRecord[]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < records.length) {
-        const record = records[next++]!;
-        await this.locks.run(record.meta.id, () => reconcile(this.reconcileDeps(), record))
-          .catch((err: unknown) => this.opts.log.warn({ err, containerId: record.meta.id }, 'reconciling a restored container failed'));
-      }
-    };
-    const all = Promise.all(Array.from({ length: Math.min(RESTORE_CONCURRENCY, records.length) }, worker));
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([all.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), RESTORE_WAIT_MS)))]);
-    clearTimeout(timer);
-    if (!inTime) {
-      this.opts.log.warn({ waitedMs: RESTORE_WAIT_MS, left: records.length - next }, 'restoring containers takes long (a hung runtime?): serving calls while the rest finishes');
-      void all.then(() => this.opts.log.info('every restored container reconciled'));
-    }
   }
 
   private launchDeps(): LaunchDeps {

@@ -63,6 +63,39 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
   }));
 }
 
+/** Restored records reconciled side by side, and how long start-up waits for them. */
+const RESTORE_CONCURRENCY = 4;
+const RESTORE_WAIT_MS = 10_000;
+
+type Record = StoredRecord<ContainerMeta, ContainerStatus>;
+
+/**
+ * Reconciles restored records a few at a time, each under its container's
+ * lock. Start-up waits for them up to RESTORE_WAIT_MS in all: a container
+ * whose runtime hangs finishes in the background (calls on it wait for its
+ * lock) instead of keeping the whole node's runtime UNAVAILABLE.
+ */
+export async function reconcileRestored(
+  deps: ReconcileDeps, records: Record[], underLock: (id: string, fn: () => Promise<void>) => Promise<void>, waitMs = RESTORE_WAIT_MS,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < records.length) {
+      const record = records[next++]!;
+      await underLock(record.meta.id, () => reconcile(deps, record))
+        .catch((err: unknown) => deps.log.warn({ err, containerId: record.meta.id }, 'reconciling a restored container failed'));
+    }
+  };
+  const all = Promise.all(Array.from({ length: Math.min(RESTORE_CONCURRENCY, records.length) }, worker));
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([all.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
+  clearTimeout(timer);
+  if (!inTime) {
+    deps.log.warn({ waitedMs: waitMs, left: records.length - next }, 'restoring containers takes long (a hung runtime?): serving calls while the rest finishes');
+    void all.then(() => deps.log.info('every restored container reconciled'));
+  }
+}
+
 /** Bundles without a record (berth died mid-create or mid-remove): unmount and delete. */
 export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Promise<void> {
   for (const id of await readdir(dir).catch(() => [] as string[])) {
