@@ -1,9 +1,10 @@
 # The two commands of the README. Both install what is missing first.
 .PHONY: run test install build unit e2e bench profile clean
 
+# ARGS: flags for the daemon, e.g. make run ARGS="--registries-conf /etc/containers/registries.conf"
 run: install
 	sh scripts/install-cni-default.sh
-	./bin/berth.js serve
+	./bin/berth.js serve $(ARGS)
 
 test: install
 	sh scripts/test-all.sh
