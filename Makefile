@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e bench profile clean
+.PHONY: run test install build unit e2e bench profile clean package
 
 # ARGS: flags for the daemon, e.g. make run ARGS="--registries-conf /etc/containers/registries.conf"
 run: install
@@ -21,6 +21,10 @@ unit:
 e2e: build
 	npx vitest run --config vitest.e2e.config.ts
 
+# Release artifacts in build/release: a tarball and a Debian package, with their own Node.js.
+package: install
+	sh scripts/package.sh
+
 bench:
 	sh scripts/bench.sh
 
@@ -28,4 +32,4 @@ profile:
 	BENCH_MAIN=profile sh scripts/bench.sh
 
 clean:
-	rm -rf dist dist-bench bundle native/build
+	rm -rf dist dist-bench bundle native/build build

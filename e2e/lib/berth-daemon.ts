@@ -37,10 +37,14 @@ export interface DaemonOptions {
   nodeArgs?: string[];
   /** Reuse the directories of an earlier daemon (restart). */
   reuse?: { dir: string };
+  /** Another berth command than this checkout's (an installed package's). */
+  command?: string;
 }
 
-export function spawnBerth(args: string[], logFile?: string, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, BERTH_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnBerth(args: string[], logFile?: string, nodeArgs: string[] = [], command?: string): ChildProcess {
+  const child = command
+    ? spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [...nodeArgs, BERTH_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (logFile) {
     const chunks: Buffer[] = [];
     const flush = () => writeFile(logFile, Buffer.concat(chunks), { flag: 'w' }).catch(() => undefined);
@@ -88,7 +92,7 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
 export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon> {
   const { dir, socket, root, runroot, registriesConf, args } = await prepareBerth(opts);
   const logFile = path.join(dir, `berth-${Date.now()}.log`);
-  const child = spawnBerth(args, logFile, opts.nodeArgs);
+  const child = spawnBerth(args, logFile, opts.nodeArgs, opts.command);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const client = await connectCri(socket);
   try {

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readlink, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
+import { call } from './lib/cri-client.js';
+import { freePort } from './lib/ports.js';
+import { testRegistriesConf } from './lib/registries-conf.js';
+
+/**
+ * The release artifacts (`make package`): built, unpacked into a private
+ * root and run from there with the Node.js they ship. Installing the .deb
+ * on a node booted with systemd is a later test (issue 13).
+ */
+const env = inject('env');
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+describe('the release package', () => {
+  let dir: string;
+  let tarball: string;
+  let deb: string;
+  let version: string;
+
+  beforeAll(async () => {
+    version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    await run('sh', [path.join(ROOT, 'scripts', 'package.sh')], { cwd: ROOT, maxBuffer: 1 << 20 });
+    const release = path.join(ROOT, 'build', 'release');
+    const files = await readdir(release);
+    tarball = path.join(release, files.find((f) => f === `berth-${version}-linux-amd64.tar.gz`)!);
+    deb = path.join(release, files.find((f) => f === `berth_${version}_amd64.deb`)!);
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-package-'));
+    await run('tar', ['-C', dir, '-xzf', tarball]);
+  }, 300_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs with the Node.js it ships, not the one on the machine', async () => {
+    const berth = path.join(dir, 'usr', 'bin', 'berth');
+    const info = JSON.parse((await run(berth, ['version', '--json'])).stdout) as { version: string; nodeVersion: string };
+    expect(info.version).toBe(version);
+    expect(info.nodeVersion).toBe(process.version);
+    // The bundled binary, and the code cache it was built with.
+    expect((await stat(path.join(dir, 'usr', 'lib', 'berth', 'node', 'bin', 'node'))).mode & 0o111).not.toBe(0);
+    expect((await stat(path.join(dir, 'usr', 'lib', 'berth', 'bundle', 'berth.cjs.codecache'))).size).toBeGreaterThan(0);
+  });
+
+  it('serves CRI calls from the unpacked tree', async () => {
+    let daemon: BerthDaemon | undefined;
+    try {
+      daemon = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), command: path.join(dir, 'usr', 'bin', 'berth') });
+      expect(await readlink(`/proc/${daemon.process.pid}/exe`)).toBe(path.join(dir, 'usr', 'lib', 'berth', 'node', 'bin', 'node'));
+      const v = await call(daemon.client.runtime, daemon.client.runtime.Version, {});
+      expect(v).toMatchObject({ runtimeName: 'berth', runtimeVersion: version });
+      const image = `${env.openRegistry}/berth-test/busybox:plain`;
+      await call(daemon.client.image, daemon.client.image.PullImage, { image: { image } });
+    } finally {
+      await daemon?.destroy();
+    }
+  });
+
+  it('ships the unit, the configuration, man pages generated from the schema and completions', async () => {
+    const unit = await readFile(path.join(dir, 'usr', 'lib', 'systemd', 'system', 'berth.service'), 'utf8');
+    expect(unit).toMatch(/^Type=notify$/m);
+    expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(await readFile(path.join(dir, 'etc', 'berth', 'berth.conf'), 'utf8')).toContain('conmon_cgroup = "pod"');
+    const man5 = gunzipSync(await readFile(path.join(dir, 'usr', 'share', 'man', 'man5', 'berth.conf.5.gz'))).toString();
+    for (const key of ['pause_image', 'runtime_timeout', 'conmon_cgroup', 'check_interval']) expect(man5).toContain(`.B ${key.replace(/-/g, '\\-')}`);
+    expect(gunzipSync(await readFile(path.join(dir, 'usr', 'share', 'man', 'man8', 'berth.8.gz'))).toString()).toContain('.SH SIGNALS');
+    expect(await readFile(path.join(dir, 'usr', 'share', 'bash-completion', 'completions', 'berth'), 'utf8')).toContain('--registries-conf');
+    await run('bash', ['-n', path.join(dir, 'usr', 'share', 'bash-completion', 'completions', 'berth')]);
+  });
+
+  it('is a Debian package that depends on runc, conmon, the CNI plugins and iptables', async () => {
+    const { stdout: control } = await run('dpkg-deb', ['--field', deb]);
+    expect(control).toMatch(/^Package: berth$/m);
+    expect(control).toMatch(/^Depends: runc, conmon, containernetworking-plugins, iptables/m);
+    const { stdout: contents } = await run('dpkg-deb', ['--contents', deb], { maxBuffer: 1 << 20 });
+    for (const f of ['./usr/bin/berth', './usr/lib/berth/node/bin/node', './usr/lib/systemd/system/berth.service', './etc/berth/berth.conf']) {
+      expect(contents).toContain(` ${f}`);
+    }
+    expect((await run('dpkg-deb', ['--info', deb, 'conffiles'])).stdout.trim()).toBe('/etc/berth/berth.conf');
+  });
+});
