@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readlink, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,15 +9,15 @@ import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { freePort } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
+import { buildRelease } from './lib/release.js';
 
 /**
  * The release artifacts (`make package`): built, unpacked into a private
- * root and run from there with the Node.js they ship. Installing the .deb
- * on a node booted with systemd is a later test (issue 13).
+ * root and run from there with the Node.js they ship. e2e/node.e2e.ts
+ * installs the .deb on a node booted with systemd.
  */
 const env = inject('env');
 const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '..');
 
 describe('the release package', () => {
   let dir: string;
@@ -26,12 +26,7 @@ describe('the release package', () => {
   let version: string;
 
   beforeAll(async () => {
-    version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    await run('sh', [path.join(ROOT, 'scripts', 'package.sh')], { cwd: ROOT, maxBuffer: 1 << 20 });
-    const release = path.join(ROOT, 'build', 'release');
-    const files = await readdir(release);
-    tarball = path.join(release, files.find((f) => f === `berth-${version}-linux-amd64.tar.gz`)!);
-    deb = path.join(release, files.find((f) => f === `berth_${version}_amd64.deb`)!);
+    ({ version, tarball, deb } = await buildRelease());
     dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-package-'));
     await run('tar', ['-C', dir, '-xzf', tarball]);
   }, 300_000);
@@ -67,7 +62,7 @@ describe('the release package', () => {
   it('ships the unit, the configuration, man pages generated from the schema and completions', async () => {
     const unit = await readFile(path.join(dir, 'usr', 'lib', 'systemd', 'system', 'berth.service'), 'utf8');
     expect(unit).toMatch(/^Type=notify$/m);
-    expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(unit).toMatch(/^ExecReload=\/bin\/sh -c 'kill -HUP "\$1"' berth \$MAINPID$/m);
     expect(await readFile(path.join(dir, 'etc', 'berth', 'berth.conf'), 'utf8')).toContain('conmon_cgroup = "pod"');
     const man5 = gunzipSync(await readFile(path.join(dir, 'usr', 'share', 'man', 'man5', 'berth.conf.5.gz'))).toString();
     for (const key of ['pause_image', 'runtime_timeout', 'conmon_cgroup', 'check_interval']) expect(man5).toContain(`.B ${key.replace(/-/g, '\\-')}`);

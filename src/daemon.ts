@@ -46,6 +46,8 @@ export interface RunningDaemon {
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<RunningDaemon> {
   const info = await versionInfo();
   log.info({ version: info.version, commit: info.gitCommit, listen: config.listen, root: config.root, runroot: config.runroot }, 'berth starting');
+  // Taken before any helper runs: they must not inherit $NOTIFY_SOCKET.
+  const systemd = new SystemdNotifier(log);
   await checkExecutables(config);
   await ensureDir(config.root, 0o711);
   // 0711: other users may pass through (containers in a user namespace run
@@ -168,7 +170,6 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await sandboxes.collectNetworkGarbage();
   sandboxes.startNetworkChecks(config.network.check_interval);
   deps.lifecycle.ready = true;
-  const systemd = new SystemdNotifier(log);
   systemd.ready(`serving on ${config.listen}`);
   // Start-up's garbage (the configuration, the CRI descriptor, restored
   // records) need not stay resident until V8 gets round to it.

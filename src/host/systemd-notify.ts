@@ -10,7 +10,11 @@ import { notifyOps } from '../native/index.js';
 export class SystemdNotifier {
   private readonly socket = process.env.NOTIFY_SOCKET;
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {
+    // As sd_notify(3)'s unset_environment: the helpers berth runs must not
+    // see it (runc would make a notify socket for every container).
+    delete process.env.NOTIFY_SOCKET;
+  }
 
   get enabled(): boolean {
     return Boolean(this.socket);

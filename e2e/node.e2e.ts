@@ -1,0 +1,151 @@
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ContainerConfig } from '../src/generated/runtime/v1/ContainerConfig.js';
+import type { PodSandboxConfig } from '../src/generated/runtime/v1/PodSandboxConfig.js';
+import { type CriClient, call, connectCri } from './lib/cri-client.js';
+import { mountsUnder } from './lib/leftovers.js';
+import { removeIdlePortmapChains, sh } from './lib/net-host.js';
+import { type BootedNode, bootNode, ensureNodeRoot } from './lib/nspawn-node.js';
+import { waitFor } from './lib/ports.js';
+import { ROOT, type Release, buildRelease } from './lib/release.js';
+
+/**
+ * berth as an operator installs it: the .deb on a clean Debian 12 node
+ * booted with systemd as PID 1 (systemd-nspawn), started by systemd as a
+ * Type=notify service, reloaded, restarted, reinstalled, stopped and
+ * purged, with a pod on the package's own CNI network throughout. The
+ * node's /run/berth and /var/lib/berth are host directories, so the test
+ * talks to the node's berth over its socket with its own CRI client
+ * (Debian 12 has no crictl package).
+ */
+const env = inject('env');
+const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
+
+describe('berth installed from its package on a node booted with systemd', () => {
+  let release: Release;
+  let node: BootedNode;
+  let dir: string;
+  let client: CriClient | undefined;
+  const console: string[] = [];
+
+  const socket = () => path.join(dir, 'run-berth', 'berth.sock');
+  const cri = async () => {
+    client ??= await connectCri(socket());
+    return client;
+  };
+  const reconnect = () => {
+    client?.close();
+    client = undefined;
+  };
+  const systemctl = (...args: string[]) => node.exec(['systemctl', ...args]);
+  const isActive = () => systemctl('is-active', 'berth').then((r) => r.stdout.trim(), (e: { stdout?: string }) => (e.stdout ?? '').trim());
+  const containerRunning = async (id: string) => (await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: id })).status!.state;
+
+  beforeAll(async () => {
+    release = await buildRelease();
+    const nodeRoot = path.join(ROOT, 'build', 'node-root');
+    await ensureNodeRoot(nodeRoot);
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-node-'));
+    for (const d of ['run-berth', 'var-lib-berth']) await mkdir(path.join(dir, d));
+    node = await bootNode(nodeRoot, [
+      { host: path.join(dir, 'run-berth'), node: '/run/berth' },
+      { host: path.join(dir, 'var-lib-berth'), node: '/var/lib/berth' },
+      { host: path.dirname(release.deb), node: '/mnt/release', readOnly: true },
+    ], console);
+    // The test registry, as an operator would add a mirror.
+    await node.exec(['sh', '-c', `mkdir -p /etc/containers && printf '[[registry]]\\nlocation = "${env.openRegistry}"\\ninsecure = true\\n' > /etc/containers/registries.conf`]);
+  }, 600_000);
+
+  afterAll(async () => {
+    // Pods a failed step left behind: CNI DEL must run before the node goes,
+    // or their NAT rules stay in the host's tables (the node shares its network).
+    if (node && (await isActive()) === 'active') {
+      const c = await cri();
+      for (const p of (await call(c.runtime, c.runtime.ListPodSandbox, {}).catch(() => ({ items: [] }))).items) {
+        await call(c.runtime, c.runtime.RemovePodSandbox, { podSandboxId: p.id }).catch(() => undefined);
+      }
+    }
+    reconnect();
+    await node?.stop();
+    await sh('ip', ['link', 'del', 'berth0']).catch(() => '');
+    await removeIdlePortmapChains();
+    if (dir) {
+      expect(await mountsUnder(dir)).toEqual([]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  let podId = '';
+  let ctrId = '';
+
+  it('installs with apt, and systemd starts it as a notify service', async () => {
+    const { stdout } = await node.exec(['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q /mnt/release/${path.basename(release.deb)} 2>&1`], 300_000);
+    expect(stdout).toContain('berth: installed the default pod network in /etc/cni/net.d/10-berth-bridge.conflist');
+    expect((await node.exec(['sh', '-c', 'command -v node || echo none'])).stdout.trim()).toBe('none');
+    await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
+    expect((await systemctl('show', 'berth', '-p', 'StatusText')).stdout).toContain('StatusText=serving on /run/berth/berth.sock');
+  });
+
+  it('pulls from the test registry and runs a pod on the package\'s CNI network, with exec and logs', async () => {
+    const c = await cri();
+    await call(c.image, c.image.PullImage, { image: { image: IMAGE } });
+    const pod: PodSandboxConfig = { metadata: { name: 'node-pod', namespace: 'default', uid: 'node-pod-uid', attempt: 0 }, hostname: 'nodepod', logDirectory: '/var/log/pods/node-pod' };
+    podId = (await call(c.runtime, c.runtime.RunPodSandbox, { config: pod })).podSandboxId;
+    const ip = (await call(c.runtime, c.runtime.PodSandboxStatus, { podSandboxId: podId })).status!.network!.ip;
+    expect(ip).toMatch(/^10\.85\./);
+    const config: ContainerConfig = { metadata: { name: 'main', attempt: 0 }, image: { image: IMAGE }, command: ['sh', '-c', 'echo hello from the node; exec sleep 3600'], logPath: 'main/0.log' };
+    ctrId = (await call(c.runtime, c.runtime.CreateContainer, { podSandboxId: podId, config, sandboxConfig: pod })).containerId;
+    await call(c.runtime, c.runtime.StartContainer, { containerId: ctrId });
+    const res = await call(c.runtime, c.runtime.ExecSync, { containerId: ctrId, cmd: ['hostname'], timeout: 10 });
+    expect(res.stdout.toString().trim()).toBe('nodepod');
+    await waitFor('the log', async () => (await node.exec(['cat', '/var/log/pods/node-pod/main/0.log'])).stdout.includes('stdout F hello from the node'));
+  });
+
+  it('reloads a changed log level and registries.conf with systemctl reload', async () => {
+    await node.exec(['sh', '-c', `mkdir -p /etc/berth/berth.conf.d && printf 'log_level = "debug"\\n' > /etc/berth/berth.conf.d/50-debug.conf`]);
+    await node.exec(['sh', '-c', `printf '[aliases]\\n"nodebox" = "${env.openRegistry}/berth-test/busybox"\\n' >> /etc/containers/registries.conf`]);
+    await systemctl('reload', 'berth');
+    await waitFor('the reload in the journal', async () => (await node.exec(['journalctl', '-u', 'berth', '--no-pager', '-o', 'cat'])).stdout.includes('"applied":["log_level"]'), 20_000);
+    const c = await cri();
+    await call(c.image, c.image.PullImage, { image: { image: 'nodebox:plain' } });
+    expect((await call(c.image, c.image.ImageStatus, { image: { image: `${env.openRegistry}/berth-test/busybox:plain` } })).image?.id).toBe(env.fixtures.plain.id);
+  });
+
+  it('keeps the container running through systemctl restart and a reinstall of the package', async () => {
+    const pidOf = async () => (JSON.parse((await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: ctrId, verbose: true })).info.info!) as { pid: number }).pid;
+    const before = await pidOf();
+    await systemctl('restart', 'berth');
+    reconnect();
+    await waitFor('berth to be active again', async () => (await isActive()) === 'active', 30_000);
+    expect(await containerRunning(ctrId)).toBe('CONTAINER_RUNNING');
+    expect(await pidOf()).toBe(before);
+    await node.exec(['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall /mnt/release/${path.basename(release.deb)} 2>&1`], 300_000);
+    reconnect();
+    await waitFor('berth to be active after the reinstall', async () => (await isActive()) === 'active', 30_000);
+    expect(await containerRunning(ctrId)).toBe('CONTAINER_RUNNING');
+    expect(await pidOf()).toBe(before);
+  });
+
+  it('leaves containers running when stopped, and removes them when asked', async () => {
+    await systemctl('stop', 'berth');
+    reconnect();
+    expect(await isActive()).not.toBe('active');
+    const { stdout } = await node.exec(['runc', '--root', '/run/berth/runtimes/runc', 'list']);
+    expect(stdout).toMatch(new RegExp(`${ctrId}\\s+\\d+\\s+running`));
+    await systemctl('start', 'berth');
+    await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
+    const c = await cri();
+    await call(c.runtime, c.runtime.StopPodSandbox, { podSandboxId: podId });
+    await call(c.runtime, c.runtime.RemovePodSandbox, { podSandboxId: podId });
+    expect((await call(c.runtime, c.runtime.ListPodSandbox, {})).items).toEqual([]);
+  });
+
+  it('purges its configuration but keeps container data', async () => {
+    reconnect();
+    await node.exec(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q berth 2>&1'], 120_000);
+    expect((await node.exec(['sh', '-c', 'ls -d /etc/berth /usr/bin/berth /usr/lib/berth 2>/dev/null || true'])).stdout.trim()).toBe('');
+    expect(await readdir(path.join(dir, 'var-lib-berth'))).toContain('storage');
+  });
+});
