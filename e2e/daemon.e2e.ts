@@ -55,6 +55,18 @@ describe('the berth daemon', () => {
     expect((await stat(path.dirname(berth.socket))).mode & 0o777).toBe(0o711);
   });
 
+  it('answers `berth status` with its version, conditions and configuration, as `crio status` does', async () => {
+    const args = ['status', '--config', '/dev/null', '--config-dir', path.join(berth.dir, 'none.d'), '--listen', berth.socket];
+    const { stdout } = await run(process.execPath, [BERTH_BIN, ...args]);
+    expect(stdout).toMatch(/^berth 0\.1\.0 \(CRI v1\) on /);
+    expect(stdout).toContain('RuntimeReady: true');
+    expect(stdout).toContain(`root: ${berth.root}`);
+    const json = JSON.parse((await run(process.execPath, [BERTH_BIN, ...args, '--json'])).stdout) as { config: { listen: string } };
+    expect(json.config.listen).toBe(berth.socket);
+    const down = await run(process.execPath, [BERTH_BIN, 'status', '--config', '/dev/null', '--listen', path.join(berth.dir, 'nothing.sock')]).catch((e: { code: number; stderr: string }) => e);
+    expect(down).toMatchObject({ code: 1, stderr: expect.stringMatching(/^berth: cannot reach the daemon on .*nothing\.sock: /) });
+  });
+
   it('reloads on SIGHUP what can change at run time, and survives a broken file', async () => {
     const conf = path.join(berth.dir, 'conf.d', '90-reload.conf');
     const configOf = async () => JSON.parse((await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true })).info.config!) as { runtime: { default_capabilities: string[] } };

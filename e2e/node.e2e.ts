@@ -86,6 +86,8 @@ describe('berth installed from its package on a node booted with systemd', () =>
     expect((await node.exec(['sh', '-c', 'command -v node || echo none'])).stdout.trim()).toBe('none');
     await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
     expect((await systemctl('show', 'berth', '-p', 'StatusText')).stdout).toContain('StatusText=serving on /run/berth/berth.sock');
+    expect((await node.exec(['berth', 'status'])).stdout).toContain('RuntimeReady: true');
+    expect((await node.exec(['ls', '/usr/share/man/man5/berth.conf.5.gz', '/usr/share/man/man8/berth.8.gz', '/usr/share/bash-completion/completions/berth'])).stdout.split('\n').filter(Boolean)).toHaveLength(3);
   });
 
   it('pulls from the test registry and runs a pod on the package\'s CNI network, with exec and logs', async () => {

@@ -10,6 +10,7 @@ import { versionInfo } from './version.js';
 const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
        berth config [--default] [flags]  print the effective configuration as TOML
        berth version [--json]            print version, commit and CRI API version (also -v, --version)
+       berth status [--json] [--listen SOCKET]  ask the running daemon for its state
        berth help                        print this text (also -h, --help)
 
 flags:
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (parsed.positionals.length > 1 || !['serve', 'config', 'version'].includes(command)) {
+  if (parsed.positionals.length > 1 || !['serve', 'config', 'version', 'status'].includes(command)) {
     process.stderr.write(`berth: unknown command "${parsed.positionals.join(' ')}"\n\n${USAGE}`);
     return 2;
   }
@@ -75,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'config') {
     process.stdout.write(renderConfig(loaded.config));
     return 0;
+  }
+  if (command === 'status') {
+    const { statusCommand } = await import('./status-command.js');
+    return statusCommand(loaded.config.listen, values.json === true, process.stdout, process.stderr);
   }
   const sources = {
     configFile: values.config as string | undefined,
