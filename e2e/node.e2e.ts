@@ -144,6 +144,34 @@ describe('berth installed from its package on a node booted with systemd', () =>
     expect((await call(c.runtime, c.runtime.ListPodSandbox, {})).items).toEqual([]);
   });
 
+  it('places pods in slices and containers in scopes with the systemd cgroup driver, as the kubelet expects', async () => {
+    await node.exec(['sh', '-c', `printf '[runtime]\ncgroup_manager = "systemd"\n' > /etc/berth/berth.conf.d/60-systemd.conf`]);
+    await systemctl('restart', 'berth');
+    reconnect();
+    await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
+    const c = await cri();
+    const pod: PodSandboxConfig = {
+      metadata: { name: 'sliced', namespace: 'default', uid: 'sliced-uid', attempt: 0 }, hostname: 'sliced', logDirectory: '/var/log/pods/sliced',
+      linux: { cgroupParent: 'kubepods-besteffort-podsliced.slice' },
+    };
+    const sliced = (await call(c.runtime, c.runtime.RunPodSandbox, { config: pod })).podSandboxId;
+    let id = '';
+    try {
+      const config: ContainerConfig = { metadata: { name: 'scoped', attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: 'scoped/0.log' };
+      id = (await call(c.runtime, c.runtime.CreateContainer, { podSandboxId: sliced, config, sandboxConfig: pod })).containerId;
+      await call(c.runtime, c.runtime.StartContainer, { containerId: id });
+      const units = (await systemctl('list-units', '--no-pager', '--plain', `berth-${id}.scope`, 'kubepods-besteffort-podsliced.slice')).stdout;
+      expect(units).toMatch(new RegExp(`berth-${id}[.]scope +loaded active running`));
+      expect(units).toMatch(/kubepods-besteffort-podsliced[.]slice +loaded active active/);
+      const pid = (JSON.parse((await call(c.runtime, c.runtime.ContainerStatus, { containerId: id, verbose: true })).info.info!) as { pid: number }).pid;
+      expect((await node.exec(['cat', `/proc/${pid}/cgroup`])).stdout).toContain(`:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podsliced.slice/berth-${id}.scope`);
+    } finally {
+      await call(c.runtime, c.runtime.StopPodSandbox, { podSandboxId: sliced });
+      await call(c.runtime, c.runtime.RemovePodSandbox, { podSandboxId: sliced });
+    }
+    await waitFor('the scope to go', async () => !(await systemctl('list-units', '--no-pager', '--plain', `berth-${id}.scope`)).stdout.includes('running'), 20_000);
+  });
+
   it('purges its configuration but keeps container data', async () => {
     reconnect();
     await node.exec(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q berth 2>&1'], 120_000);

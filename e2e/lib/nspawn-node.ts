@@ -69,12 +69,28 @@ export async function bootNode(root: string, binds: { host: string; node: string
     exec,
     stop: async () => {
       if (nspawn.exitCode === null) nspawn.kill('SIGTERM'); // nspawn shuts the node down in order
-      const killed = setTimeout(() => nspawn.kill('SIGKILL'), 30_000);
+      // A unit that ignores SIGTERM would hold the shutdown for 90 s: past
+      // 20 s the node's init is killed, which ends every process in it
+      // (its containers included), then nspawn itself if need be.
+      const slow = setTimeout(() => {
+        try {
+          process.kill(leader, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+        setTimeout(() => nspawn.kill('SIGKILL'), 10_000).unref();
+      }, 20_000);
       await exited;
-      clearTimeout(killed);
-      for (const dir of await cgroupRootDirs()) if (!cgroupsBefore.has(dir)) await rmdir(dir).catch(() => undefined);
+      clearTimeout(slow);
+      for (const dir of await cgroupRootDirs()) if (!cgroupsBefore.has(dir)) await removeTree(dir);
     },
   };
+}
+
+/** Removes an (empty) cgroup directory tree, deepest first. */
+async function removeTree(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await removeTree(`${dir}/${e.name}`);
+  await rmdir(dir).catch(() => undefined);
 }
 
 async function cgroupRootDirs(): Promise<Set<string>> {

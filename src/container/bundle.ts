@@ -134,6 +134,8 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
     terminationMessageHostPath: termMount?.hostPath,
     privileged: sc?.privileged === true,
+    // With a PID namespace of its own, killing its init ends every process.
+    sharedPidNamespace: req.pid.mode !== 'CONTAINER',
     ...(conmonCgroupOf(deps.runtime, sandbox.cgroupParent, id)),
     ...(req.infra ? { infra: true } : {}),
   };

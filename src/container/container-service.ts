@@ -60,6 +60,8 @@ export interface ContainerServiceOptions {
 }
 
 const KILL_WAIT_MS = 10_000;
+/** After `kill --all`, how long before the init is killed by itself too. */
+const KILL_ALL_WAIT_MS = 2_000;
 
 export class ContainerService implements PodContainers {
   readonly store: RecordStore<ContainerMeta, ContainerStatus>;
@@ -275,14 +277,24 @@ export class ContainerService implements PodContainers {
         if (await this.waitForExit(id, deadline.remainingMs(), deadline.reached)) return;
       }
     }
+    // `kill --all` signals every process of the container's cgroup, which
+    // only a container sharing a PID namespace needs: with the systemd
+    // cgroup driver runc 1.1 may find no process that way. A container
+    // with its own PID namespace ends with its init.
+    const all = record.meta.sharedPidNamespace ?? true; // records from before berth knew: as it did then
     try {
-      await runtime.kill(id, 'SIGKILL', true);
+      await runtime.kill(id, 'SIGKILL', all);
     } catch (err) {
       // The process may have died while runc was killing it: that is a stop.
       if (!(await this.waitForExit(id, 1000))) throw err;
       return;
     }
-    if (await this.waitForExit(id, KILL_WAIT_MS)) return;
+    if (await this.waitForExit(id, all ? KILL_ALL_WAIT_MS : KILL_WAIT_MS)) return;
+    if (all) {
+      // What `kill --all` did not reach, killing the init still ends.
+      await runtime.kill(id, 'SIGKILL', false).catch(() => undefined);
+      if (await this.waitForExit(id, KILL_WAIT_MS)) return;
+    }
     await reconcile(this.reconcileDeps(), record);
     if (this.store.get(id)?.status.state !== 'CONTAINER_EXITED') {
       throw new RuntimeError('unknown', `container ${id} did not exit after SIGKILL`);

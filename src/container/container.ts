@@ -57,6 +57,8 @@ export interface ContainerMeta {
   infra?: boolean;
   /** The cgroup (cgroupfs path) conmon was moved into, removed with the container. */
   conmonCgroup?: string;
+  /** Whether the container shares a PID namespace (pod, node or another container's). */
+  sharedPidNamespace?: boolean;
   /** Whether the container runs privileged (for verbose status). */
   privileged?: boolean;
   /** The image's normalised name (its tag when created by id), as ContainerStatus.image reports it. */
