@@ -213,6 +213,18 @@ describe('berth start-up and shutdown', () => {
     }
   });
 
+  it('checks the host with `berth doctor`, one line per prerequisite, failing on a missing runtime', async () => {
+    const { stdout } = await run(process.execPath, [BERTH_BIN, 'doctor', '--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d')]);
+    expect(stdout).toMatch(/^ok {4}running as root/m);
+    expect(stdout).toMatch(/^ok {4}runtime runc: \/usr\/sbin\/runc \(runc version /m);
+    expect(stdout).toMatch(/^ok {4}CNI plugin bridge: /m);
+    expect(stdout.trimEnd().split('\n').pop()).toBe('every required check passed');
+    const conf = path.join(dir, 'doctor.conf');
+    await writeFile(conf, '[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
+    const failed = await run(process.execPath, [BERTH_BIN, 'doctor', '--config', conf, '--config-dir', path.join(dir, 'empty.d')]).catch((e: { code: number; stdout: string }) => e);
+    expect(failed).toMatchObject({ code: 1, stdout: expect.stringMatching(/^fail {2}runtime runc: \/no\/such\/runc is missing$/m) });
+  });
+
   it('answers -h, --help, help, -v and --version', async () => {
     for (const flag of ['-h', '--help', 'help']) {
       const { stdout } = await run(process.execPath, [BERTH_BIN, flag]);

@@ -11,6 +11,7 @@ const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
        berth config [--default] [flags]  print the effective configuration as TOML
        berth version [--json]            print version, commit and CRI API version (also -v, --version)
        berth status [--json] [--listen SOCKET]  ask the running daemon for its state
+       berth doctor [flags]              check the host's prerequisites, one line each
        berth help                        print this text (also -h, --help)
 
 flags:
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (parsed.positionals.length > 1 || !['serve', 'config', 'version', 'status'].includes(command)) {
+  if (parsed.positionals.length > 1 || !['serve', 'config', 'version', 'status', 'doctor'].includes(command)) {
     process.stderr.write(`berth: unknown command "${parsed.positionals.join(' ')}"\n\n${USAGE}`);
     return 2;
   }
@@ -76,6 +77,10 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'config') {
     process.stdout.write(renderConfig(loaded.config));
     return 0;
+  }
+  if (command === 'doctor') {
+    const { doctorCommand } = await import('./doctor.js');
+    return doctorCommand(loaded.config, process.stdout);
   }
   if (command === 'status') {
     const { statusCommand } = await import('./status-command.js');

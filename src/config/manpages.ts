@@ -62,7 +62,7 @@ export function renderBerth8(version: string): string {
   return `${out.join('\n')}\n`;
 }
 
-const COMMANDS = ['serve', 'config', 'version', 'help'];
+const COMMANDS = ['serve', 'config', 'version', 'status', 'doctor', 'help'];
 const FIXED_FLAGS = ['--config', '--config-dir', '--default', '--json', '--help', '--version'];
 
 export function renderBashCompletion(): string {
