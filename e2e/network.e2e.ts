@@ -143,7 +143,7 @@ describe('pod networking through real CNI plugins', () => {
     const id = await cri.runPod(pod);
     pods.push(id);
     expect(await podIp(id)).toBe('');
-    const c = await cri.run(id, containerConfig('c', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { namespaceOptions: ns } } }), pod);
+    const c = await cri.run(id, containerConfig('c', IMAGE, { command: ['sleep', '600'], linux: { securityContext: ns } }), pod);
     expect((await cri.exec(c, ['ip', '-o', 'link'])).stdout).toContain(BRIDGE);
   });
 

@@ -1,6 +1,7 @@
 import { readFile, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import type { UserNamespace } from '../src/generated/runtime/v1/UserNamespace.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call, codeOf } from './lib/cri-client.js';
@@ -50,7 +51,7 @@ describe('pod sandboxes', () => {
     const pod = podConfig('pidpod', logDir('pidpod'), { linux: { securityContext: shared } });
     const id = await cri.runPod(pod);
     pods.push(id);
-    const ctr = (name: string, cmd: string[]) => containerConfig(name, IMAGE, { command: cmd, linux: { securityContext: { namespaceOptions: shared } } });
+    const ctr = (name: string, cmd: string[]) => containerConfig(name, IMAGE, { command: cmd, linux: { securityContext: shared } });
     const a = await cri.run(id, ctr('a', ['sleep', '601']), pod);
     await cri.run(id, ctr('b', ['sleep', '602']), pod);
     const ps = (await cri.exec(a, ['ps', '-o', 'pid,args'])).stdout;
@@ -82,12 +83,12 @@ describe('pod sandboxes', () => {
   });
 
   it('refuses user namespace settings it cannot honour', async () => {
-    const bad = [
+    const bad: UserNamespace[] = [
       { mode: 'CONTAINER', uids: [], gids: [] },
       { mode: 'TARGET', uids: [], gids: [] },
       { mode: 'POD', uids: [{ containerId: 0, hostId: 1000, length: 10 }, { containerId: 10, hostId: 5000, length: 10 }], gids: [{ containerId: 0, hostId: 1000, length: 10 }] },
       { mode: 'POD', uids: [{ containerId: 1, hostId: 1000, length: 10 }], gids: [{ containerId: 1, hostId: 1000, length: 10 }] },
-    ] as const;
+    ];
     for (const usernsOptions of bad) {
       const pod = podConfig('bad-userns', logDir('x'), { linux: { securityContext: { namespaceOptions: { usernsOptions } } } });
       expect(await codeOf(cri.runPod(pod))).toBe('INVALID_ARGUMENT');

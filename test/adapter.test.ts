@@ -9,7 +9,7 @@ import { unary } from '../src/server/adapter.js';
 import type { CallContext, Deps } from '../src/server/deps.js';
 
 function deps(ready: boolean): Deps {
-  return { config: defaultConfig(), log: silentLogger(), images: {} as ImageService, lifecycle: { ready } };
+  return { config: defaultConfig(), log: silentLogger(), images: {} as ImageService, lifecycle: { ready } } as unknown as Deps;
 }
 
 /** Drives a wrapped handler the way grpc-js would. */

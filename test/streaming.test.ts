@@ -52,7 +52,7 @@ describe('SPDY/3.1 frames', () => {
       s.on('data', (d: Buffer) => s.write(Buffer.from(d.toString().toUpperCase())));
       s.on('end', () => s.end());
     });
-    const streams = [];
+    const streams: SpdyStream[] = [];
     for (const type of ['error', 'stdin', 'stdout']) streams.push(await client.openStream({ streamtype: type }));
     expect(accepted.map((s) => s.headers.streamtype)).toEqual(['error', 'stdin', 'stdout']);
     expect(streams.map((s) => s.id)).toEqual([1, 3, 5]);

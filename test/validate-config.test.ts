@@ -61,9 +61,9 @@ describe('container config checks', () => {
     expect(() => checkContainerConfig(config(), pod(false))).not.toThrow();
     const bad: Partial<ContainerConfig__Output>[] = [
       { args: ['a\0b'] },
-      { envs: [{ key: 'A=B', value: '' }] },
-      { envs: [{ key: '', value: 'x' }] },
-      { envs: [{ key: 'A', value: 'x\0' }] },
+      { envs: [{ key: 'A=B', value: Buffer.from('') }] },
+      { envs: [{ key: '', value: Buffer.from('x') }] },
+      { envs: [{ key: 'A', value: Buffer.from('x\0') }] },
       { workingDir: 'relative' },
       { logPath: '/etc/passwd' },
       { mounts: [{ containerPath: '/x\0', hostPath: '/tmp' }] } as unknown as Partial<ContainerConfig__Output>,
