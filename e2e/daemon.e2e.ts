@@ -213,6 +213,30 @@ describe('berth start-up and shutdown', () => {
     }
   });
 
+  it('finds the state a real daemon leaves consistent with `berth check`, and refuses --repair while it runs', async () => {
+    const daemon = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()) });
+    try {
+      const cri = new Cri(daemon);
+      const image = `${env.openRegistry}/berth-test/busybox:run`;
+      await cri.pull(image);
+      const pod = podConfig('checked', path.join(daemon.dir, 'logs'));
+      const podId = await cri.runPod(pod);
+      await cri.waitExited(await cri.run(podId, containerConfig('done', image, { command: ['true'] }), pod));
+      const args = [BERTH_BIN, 'check', '--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d'), '--root', daemon.root, '--runroot', daemon.runroot, '--listen', daemon.socket];
+      const refused = await run(process.execPath, [...args, '--repair']).catch((e: { code: number; stdout: string }) => e);
+      expect(refused).toMatchObject({ code: 2, stdout: expect.stringContaining('stop it before --repair') });
+      expect(await daemon.stop()).toBe(0);
+      const { stdout } = await run(process.execPath, args);
+      expect(stdout).toBe(`the state under ${daemon.root} and ${daemon.runroot} is consistent\n`);
+      // Back up, to remove the pod (its namespaces and shm are mounted).
+      const again = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), reuse: { dir: daemon.dir } });
+      await new Cri(again).removePod(podId);
+      await again.stop();
+    } finally {
+      await daemon.destroy();
+    }
+  });
+
   it('checks the host with `berth doctor`, one line per prerequisite, failing on a missing runtime', async () => {
     const { stdout } = await run(process.execPath, [BERTH_BIN, 'doctor', '--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d')]);
     expect(stdout).toMatch(/^ok {4}running as root/m);

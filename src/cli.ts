@@ -12,6 +12,7 @@ const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
        berth version [--json]            print version, commit and CRI API version (also -v, --version)
        berth status [--json] [--listen SOCKET]  ask the running daemon for its state
        berth doctor [flags]              check the host's prerequisites, one line each
+       berth check [--repair] [flags]    check the state on disk; --repair removes what is broken or orphaned
        berth help                        print this text (also -h, --help)
 
 flags:
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     default: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
+    repair: { type: 'boolean' },
     version: { type: 'boolean', short: 'v' },
   };
   for (const k of KEYS) if (k.flag) flagOptions[k.flag] = { type: 'string', ...(k.spec.type === 'string-list' ? { multiple: true } : {}) };
@@ -44,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (parsed.positionals.length > 1 || !['serve', 'config', 'version', 'status', 'doctor'].includes(command)) {
+  if (parsed.positionals.length > 1 || !['serve', 'config', 'version', 'status', 'doctor', 'check'].includes(command)) {
     process.stderr.write(`berth: unknown command "${parsed.positionals.join(' ')}"\n\n${USAGE}`);
     return 2;
   }
@@ -77,6 +79,10 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'config') {
     process.stdout.write(renderConfig(loaded.config));
     return 0;
+  }
+  if (command === 'check') {
+    const [{ checkCommand }, { answers }] = await Promise.all([import('./check.js'), import('./server/socket.js')]);
+    return checkCommand(loaded.config, values.repair === true, () => answers(loaded.config.listen), process.stdout);
   }
   if (command === 'doctor') {
     const { doctorCommand } = await import('./doctor.js');

@@ -62,8 +62,8 @@ export function renderBerth8(version: string): string {
   return `${out.join('\n')}\n`;
 }
 
-const COMMANDS = ['serve', 'config', 'version', 'status', 'doctor', 'help'];
-const FIXED_FLAGS = ['--config', '--config-dir', '--default', '--json', '--help', '--version'];
+const COMMANDS = ['serve', 'config', 'version', 'status', 'doctor', 'check', 'help'];
+const FIXED_FLAGS = ['--config', '--config-dir', '--default', '--json', '--repair', '--help', '--version'];
 
 export function renderBashCompletion(): string {
   const flags = [...FIXED_FLAGS, ...KEYS.filter((k) => k.flag).map((k) => `--${k.flag}`)].join(' ');

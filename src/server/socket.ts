@@ -6,7 +6,7 @@ import { errnoCode } from '../errors.js';
 export class SocketInUseError extends Error {}
 
 /** Whether something accepts connections on a unix socket path. */
-function answers(socketPath: string): Promise<boolean> {
+export function answers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(socketPath);
     const done = (alive: boolean) => {
