@@ -34,12 +34,15 @@ describe('containers through conmon and runc', () => {
 
   afterAll(async () => {
     await cri.removePod(podId).catch(() => undefined);
-    expect(await berth.stop()).toBe(0);
-    expect(await mountsUnder(berth.dir)).toEqual([]);
-    expect(await conmonProcessesFor(berth.dir)).toEqual([]);
-    expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).toEqual([]);
-    expect(await cgroupDirs('berth-e2e')).toEqual([]);
-    await berth.destroy();
+    try {
+      expect(await berth.stop()).toBe(0);
+      expect(await mountsUnder(berth.dir)).toEqual([]);
+      expect(await conmonProcessesFor(berth.dir)).toEqual([]);
+      expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).toEqual([]);
+      expect(await cgroupDirs('berth-e2e')).toEqual([]);
+    } finally {
+      await berth.destroy();
+    }
   });
 
   it('runs a container that prints and exits, with CRI-format logs', async () => {

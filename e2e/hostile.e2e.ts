@@ -86,15 +86,18 @@ describe('hostile input', () => {
     await rm(stuckFlag, { force: true });
     const rssAtEnd = await rssMiB(berth.process.pid!);
     await cri.removePod(podId).catch(() => undefined);
-    expect(await berth.stop()).toBe(0);
-    await lying.stop();
-    expect(await mountsUnder(berth.dir)).toEqual([]);
-    expect(await conmonProcessesFor(berth.dir)).toEqual([]);
-    expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).toEqual([]);
-    expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'stuck'))).toEqual([]);
-    for (const canary of CANARIES) expect(await exists(canary), canary).toBe(false);
-    await berth.destroy();
-    await rm(path.dirname(stuckFlag), { recursive: true, force: true });
+    try {
+      expect(await berth.stop()).toBe(0);
+      await lying.stop();
+      expect(await mountsUnder(berth.dir)).toEqual([]);
+      expect(await conmonProcessesFor(berth.dir)).toEqual([]);
+      expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).toEqual([]);
+      expect(await runcContainers(path.join(berth.runroot, 'runtimes', 'stuck'))).toEqual([]);
+      for (const canary of CANARIES) expect(await exists(canary), canary).toBe(false);
+    } finally {
+      await berth.destroy();
+      await rm(path.dirname(stuckFlag), { recursive: true, force: true });
+    }
     // The whole suite may cost the daemon a few tens of MiB, no more.
     expect(rssAtEnd - rssAtStart).toBeLessThan(64);
   });

@@ -35,8 +35,11 @@ describe('ImageService against a real registry', () => {
     berth = await startBerth({ registriesConf: testRegistriesConf(env, deadPort) });
   });
   afterAll(async () => {
-    expect(await berth.stop()).toBe(0);
-    await berth.destroy();
+    try {
+      expect(await berth.stop()).toBe(0);
+    } finally {
+      await berth.destroy();
+    }
   });
 
   it('pulls a Docker schema 2 image by tag and reports it', async () => {

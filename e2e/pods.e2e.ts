@@ -24,10 +24,14 @@ describe('pod sandboxes', () => {
     await cri.pull(IMAGE);
   });
   afterAll(async () => {
-    for (const id of pods) await cri.removePod(id);
-    expect(await mountsUnder(berth.dir)).toEqual([]);
-    expect(await cgroupDirs('berth')).toEqual([]);
-    await berth.destroy();
+    // The daemon goes whatever the checks find: a failed check must not leave it running.
+    try {
+      for (const id of pods) await cri.removePod(id);
+      expect(await mountsUnder(berth.dir)).toEqual([]);
+      expect(await cgroupDirs('berth')).toEqual([]);
+    } finally {
+      await berth.destroy();
+    }
   });
 
   const logDir = (name: string) => path.join(berth.dir, 'logs', name);
