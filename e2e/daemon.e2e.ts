@@ -71,9 +71,14 @@ describe('the berth daemon', () => {
     const conf = path.join(berth.dir, 'conf.d', '90-reload.conf');
     const configOf = async () => JSON.parse((await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true })).info.config!) as { runtime: { default_capabilities: string[] } };
     try {
-      await writeFile(conf, '[runtime]\ndefault_capabilities = ["CHOWN", "KILL"]\n');
+      const pause = `${env.openRegistry}/berth-test/busybox:plain`;
+      await call(berth.client.image, berth.client.image.PullImage, { image: { image: pause } });
+      const pinned = async () => (await call(berth.client.image, berth.client.image.ImageStatus, { image: { image: pause } })).image?.pinned;
+      expect(await pinned()).toBe(false);
+      await writeFile(conf, `[runtime]\ndefault_capabilities = ["CHOWN", "KILL"]\n[image]\npause_image = "${pause}"\n`);
       berth.process.kill('SIGHUP');
       await waitFor('the reload', async () => (await configOf()).runtime.default_capabilities.join() === 'CHOWN,KILL');
+      expect(await pinned()).toBe(true); // the new pause image is the one kept from garbage collection
       await writeFile(conf, '[runtime\n');
       berth.process.kill('SIGHUP');
       await waitFor('the refusal', async () => (await berth.logs()).includes('reload refused: the configuration is invalid'));

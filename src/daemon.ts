@@ -82,7 +82,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const sandboxes = new SandboxService({
     root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
     native, pinner: new PinnsHelper(pinnsPath(), native, config.runtime.runtime_timeout), log: log.child({ component: 'pods' }),
-    pauseImage: config.image.pause_image,
+    pauseImage: () => config.image.pause_image,
     network,
     events,
     ensureImage: async (image) => {
@@ -212,6 +212,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const reload = (next: BerthConfig): ReloadOutcome => {
     systemd.notify({ RELOADING: 1, MONOTONIC_USEC: (process.hrtime.bigint() / 1000n).toString() });
     const outcome = applyReload(config, next, log);
+    // Keys whose users keep a copy: hand them the new value.
+    if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
+    if (outcome.applied.includes('network.check_interval')) sandboxes.restartNetworkChecks(config.network.check_interval);
     log.info({ applied: outcome.applied, needRestart: outcome.needRestart },
       outcome.applied.length + outcome.needRestart.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded');
     if (outcome.needRestart.length > 0) log.warn({ keys: outcome.needRestart }, 'these changes take effect only after a restart');

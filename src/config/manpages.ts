@@ -55,7 +55,7 @@ export function renderBerth8(version: string): string {
     '.TP', '.B \\-h, \\-\\-help', 'print the usage', '.TP', '.B \\-v, \\-\\-version', 'print the version');
   for (const spec of KEYS.filter((k) => k.flag)) out.push('.TP', `.B \\-\\-${roff(spec.flag!)}`, roff(`${spec.doc} (${spec.key} in berth.conf)`));
   out.push('.SH SIGNALS', '.TP', '.B SIGTERM, SIGINT', roff('stop accepting calls, finish those in flight (up to shutdown_timeout), exit 0.'),
-    '.TP', '.B SIGHUP', roff('re-read the configuration: the log level, shutdown_timeout and the container defaults apply at once; other changes are logged as needing a restart.'));
+    '.TP', '.B SIGHUP', roff('re-read the configuration: the log level, shutdown_timeout, the pause image, the CNI check interval and the container defaults apply at once; other changes are logged as needing a restart.'));
   out.push('.SH EXIT STATUS', '0 success; 1 the daemon could not start; 2 a usage or configuration error.');
   out.push('.SH FILES', '/etc/berth/berth.conf, /var/lib/berth (images, layers, records), /run/berth (sockets, volatile state)');
   out.push('.SH SEE ALSO', 'berth.conf(5), crictl(1), kubelet(1)');

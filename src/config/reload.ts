@@ -19,6 +19,8 @@ export const RELOADABLE = new Set([
   'runtime.default_capabilities',
   'runtime.log_size_max',
   'runtime.container_create_timeout',
+  'image.pause_image',
+  'network.check_interval',
 ]);
 
 export interface ReloadOutcome {

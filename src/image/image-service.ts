@@ -45,7 +45,7 @@ export class ImageService {
   private readonly transport: RegistryTransport;
   private readonly registries: RegistriesConfFile;
   private readonly puller: Puller;
-  private readonly pauseName: string | undefined;
+  private pauseName: string | undefined;
   private mountpoint = '/';
   /** Chain IDs that containers use: their layers outlive RemoveImage. */
   private layersInUse: () => Set<string> = () => new Set();
@@ -64,8 +64,13 @@ export class ImageService {
       progressTimeoutMs: opts.pullProgressTimeoutMs, maxConcurrentDownloads: opts.maxConcurrentDownloads,
       storeLock: this.storeLock,
     });
+    this.setPauseImage(opts.pauseImage);
+  }
+
+  /** The image reported as pinned (a reload may change it). */
+  setPauseImage(image: string): void {
     try {
-      this.pauseName = taggedName(parseReference(opts.pauseImage));
+      this.pauseName = taggedName(parseReference(image));
     } catch {
       this.pauseName = undefined;
     }

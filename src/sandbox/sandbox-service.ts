@@ -47,7 +47,8 @@ export interface SandboxServiceOptions {
   runtimeHandlers: string[];
   native: NativeOps;
   pinner: NamespacePinner;
-  pauseImage: string;
+  /** The infra image, read when a PID-sharing pod starts (a reload may change it). */
+  pauseImage: () => string;
   ensureImage: EnsureImage;
   network: NetworkManager;
   log: Logger;
@@ -189,9 +190,10 @@ export class SandboxService {
   /** The pause container that holds a PID namespace shared by the pod's containers. */
   private async startInfra(id: string, cleanup: CleanupStack): Promise<void> {
     if (!this.containers) throw new RuntimeError('internal', 'no container service attached');
-    await this.opts.ensureImage(this.opts.pauseImage);
+    const pause = this.opts.pauseImage();
+    await this.opts.ensureImage(pause);
     const containers = this.containers;
-    const infraId = await containers.createInfra(id, this.opts.pauseImage);
+    const infraId = await containers.createInfra(id, pause);
     cleanup.push('infra container', () => containers.remove(infraId));
     await this.store.update(id, (s) => ({ ...s, infraContainerId: infraId }));
   }
@@ -354,6 +356,12 @@ export class SandboxService {
 
   close(): void {
     clearInterval(this.checkTimer);
+  }
+
+  /** A reload changed network.check_interval. */
+  restartNetworkChecks(intervalMs: number): void {
+    clearInterval(this.checkTimer);
+    this.startNetworkChecks(intervalMs);
   }
 
   /** CNI CHECK of one pod; undefined where the configuration does not support it. */
