@@ -101,6 +101,7 @@ export async function execSync(opts: {
       child.once('error', (e: Error) => {
         finished = true;
         clearTimeout(timer);
+        opts.signal.removeEventListener('abort', onAbort);
         reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`));
       });
       child.once('exit', (code: number | null, sig: NodeJS.Signals | null) => {

@@ -29,6 +29,7 @@ export class BodyTooLargeError extends RuntimeError {
  * it passes `limit` bytes.
  */
 export async function readBounded(body: Readable & AsyncIterable<unknown>, limit: number, what: string): Promise<Buffer> {
+  quietOnDestroy(body);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
@@ -45,6 +46,7 @@ export async function readBounded(body: Readable & AsyncIterable<unknown>, limit
 
 /** The first `limit` bytes of a body, for messages; the rest is dropped unread. */
 export async function readPrefix(body: Readable & AsyncIterable<unknown>, limit: number): Promise<Buffer> {
+  quietOnDestroy(body);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
@@ -62,8 +64,16 @@ export async function readPrefix(body: Readable & AsyncIterable<unknown>, limit:
  * destroyed: without a listener that error would end the daemon.
  */
 export function discardBody(body: Readable): void {
-  body.on('error', () => undefined);
+  quietOnDestroy(body);
   body.destroy();
+}
+
+/**
+ * Leaving a `for await` early destroys the body too: the error undici then
+ * emits needs a listener. Errors while reading still reach the loop.
+ */
+function quietOnDestroy(body: Readable): void {
+  if (body.listenerCount('error') === 0) body.on('error', () => undefined);
 }
 
 /** Only sha256, sha384 and sha512 digests with hex of the right length are ever used (also as file names). */

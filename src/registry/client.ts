@@ -31,6 +31,8 @@ export interface BlobResponse {
 }
 
 const MAX_MANIFEST_BYTES = LIMITS.manifest;
+const MAX_REDIRECTS = 5;
+const USER_AGENT = 'berth (CRI runtime)';
 
 /**
  * The host that serves a registry's API. Docker Hub's images are named
@@ -41,8 +43,6 @@ const MAX_MANIFEST_BYTES = LIMITS.manifest;
 export function apiHost(host: string): string {
   return host === 'docker.io' || host === 'index.docker.io' ? 'registry-1.docker.io' : host;
 }
-const MAX_REDIRECTS = 5;
-const USER_AGENT = 'berth (CRI runtime)';
 
 type HttpResponse = Dispatcher.ResponseData;
 
