@@ -41,6 +41,8 @@ describe('berth installed from its package on a node booted with systemd', () =>
   };
   const systemctl = (...args: string[]) => node.exec(['systemctl', ...args]);
   const isActive = () => systemctl('is-active', 'berth').then((r) => r.stdout.trim(), (e: { stdout?: string }) => (e.stdout ?? '').trim());
+  /** The pids-controller cgroup of each conmon in the node: conmon must not be in berth.service's. */
+  const conmonCgroups = async () => (await node.exec(['sh', '-c', 'for c in /proc/[0-9]*/comm; do if [ "$(cat $c 2>/dev/null)" = conmon ]; then grep :pids: "${c%/comm}/cgroup"; fi; done'])).stdout;
   const containerRunning = async (id: string) => (await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: id })).status!.state;
 
   beforeAll(async () => {
@@ -118,6 +120,8 @@ describe('berth installed from its package on a node booted with systemd', () =>
   it('keeps the container running through systemctl restart and a reinstall of the package', async () => {
     const pidOf = async () => (JSON.parse((await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: ctrId, verbose: true })).info.info!) as { pid: number }).pid;
     const before = await pidOf();
+    expect(await conmonCgroups()).toContain(`/berth-conmon-${ctrId}\n`);
+    expect(await conmonCgroups()).not.toContain('berth.service');
     await systemctl('restart', 'berth');
     reconnect();
     await waitFor('berth to be active again', async () => (await isActive()) === 'active', 30_000);
@@ -165,11 +169,19 @@ describe('berth installed from its package on a node booted with systemd', () =>
       expect(units).toMatch(/kubepods-besteffort-podsliced[.]slice +loaded active active/);
       const pid = (JSON.parse((await call(c.runtime, c.runtime.ContainerStatus, { containerId: id, verbose: true })).info.info!) as { pid: number }).pid;
       expect((await node.exec(['cat', `/proc/${pid}/cgroup`])).stdout).toContain(`:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podsliced.slice/berth-${id}.scope`);
+      // conmon in a transient scope of its own beside it, outside berth.service:
+      // a restart keeps the container and its conmon.
+      expect(await conmonCgroups()).toContain(`:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podsliced.slice/berth-conmon-${id}.scope\n`);
+      await systemctl('restart', 'berth');
+      reconnect();
+      await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
+      expect(await containerRunning(id)).toBe('CONTAINER_RUNNING');
     } finally {
-      await call(c.runtime, c.runtime.StopPodSandbox, { podSandboxId: sliced });
-      await call(c.runtime, c.runtime.RemovePodSandbox, { podSandboxId: sliced });
+      const after = await cri(); // a new connection after the restart
+      await call(after.runtime, after.runtime.StopPodSandbox, { podSandboxId: sliced });
+      await call(after.runtime, after.runtime.RemovePodSandbox, { podSandboxId: sliced });
     }
-    await waitFor('the scope to go', async () => !(await systemctl('list-units', '--no-pager', '--plain', `berth-${id}.scope`)).stdout.includes('running'), 20_000);
+    await waitFor('the scopes to go', async () => !/running|failed/.test((await systemctl('list-units', '--all', '--no-pager', '--plain', `berth-${id}.scope`, `berth-conmon-${id}.scope`)).stdout), 20_000);
   });
 
   it('purges its configuration but keeps container data', async () => {

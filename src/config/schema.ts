@@ -158,7 +158,7 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'runtime.container_create_timeout', spec: { type: 'duration' },
     doc: 'How long creating a container through conmon and the OCI runtime may take.' },
   { key: 'runtime.conmon_cgroup', spec: { type: 'enum', values: ['pod', ''] },
-    doc: 'Where each container\'s conmon runs: "pod" (a cgroup of its own under the pod\'s, so that restarting berth under systemd keeps containers running) or "" (berth\'s own cgroup).' },
+    doc: 'Where each container\'s conmon runs: "pod" (beside the pod\'s containers: the cgroup <pod parent>/berth-conmon-<id> with cgroupfs, the transient scope berth-conmon-<id>.scope in the pod\'s slice with systemd; so restarting berth under systemd keeps containers running) or "" (berth\'s own cgroup).' },
   { key: 'runtime.runtime_timeout', spec: { type: 'duration' },
     doc: 'How long one call of the OCI runtime (start, kill, delete, state, update) or of berth-pinns may take before it is killed and the request fails with DEADLINE_EXCEEDED.' },
   { key: 'network.cni_config_dir', spec: { type: 'string', absolutePath: true }, flag: 'cni-config-dir',

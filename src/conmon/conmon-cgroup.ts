@@ -3,18 +3,30 @@ import path from 'node:path';
 import type { CgroupManager } from '../config/schema.js';
 import { errnoCode } from '../errors.js';
 import { hierarchies } from '../cgroups/cgroup-parent.js';
+import { startScope } from '../cgroups/systemd-scope.js';
 
 /**
  * Where each container's conmon lives. Left in berth's own cgroup, conmon
  * would be killed with berth by `systemctl restart berth` (systemd kills
  * the whole service cgroup), and with it the container's stdio and exit
- * watch. As CRI-O's `conmon_cgroup = "pod"`, berth moves conmon into a
- * cgroup of its own under the pod's parent, `<parent>/berth-conmon-<id>`,
- * before conmon starts the runtime; the pod's resources account for it.
+ * watch. As CRI-O's `conmon_cgroup = "pod"`, berth moves conmon out before
+ * conmon starts the runtime, into a place of its own beside the pod's
+ * containers, so the pod's resources account for it:
+ *   cgroupfs: the cgroup `<parent>/berth-conmon-<id>`, made by berth;
+ *   systemd:  the transient scope `berth-conmon-<id>.scope` in the pod's
+ *             slice, made by systemd (only systemd may make cgroups then).
  */
-export function conmonCgroup(manager: CgroupManager, parent: string, id: string): string | undefined {
-  if (manager !== 'cgroupfs') return undefined; // with the systemd driver, systemd places processes
-  return `${parent || '/berth'}/berth-conmon-${id}`;
+export type ConmonPlacement = { cgroup: string } | { scope: string; slice: string };
+
+export function conmonPlacement(manager: CgroupManager, parent: string, id: string): ConmonPlacement {
+  if (manager === 'systemd') return { scope: `berth-conmon-${id}.scope`, slice: parent || 'system.slice' };
+  return { cgroup: `${parent || '/berth'}/berth-conmon-${id}` };
+}
+
+/** Moves conmon (`pid`) to its place. */
+export async function placeConmon(placement: ConmonPlacement, pid: number, id: string): Promise<void> {
+  if ('cgroup' in placement) await joinCgroup(placement.cgroup, pid);
+  else await startScope(placement.scope, placement.slice, pid, `berth conmon of container ${id}`);
 }
 
 /** Creates the cgroup in every hierarchy and moves `pid` into it. */

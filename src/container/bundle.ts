@@ -11,7 +11,7 @@ import type { Spec } from '../oci/spec-types.js';
 import type { SandboxMeta } from '../sandbox/sandbox.js';
 import type { ImageRecord } from '../storage/image-store.js';
 import { containerCgroupsPath } from '../cgroups/cgroup-parent.js';
-import { conmonCgroup } from '../conmon/conmon-cgroup.js';
+import { conmonPlacement } from '../conmon/conmon-cgroup.js';
 import type { StoredRecord } from '../state/record-store.js';
 import type { CleanupStack } from '../util/cleanup.js';
 import { removeIfExists } from '../util/fs.js';
@@ -143,9 +143,10 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
 }
 
 /** Where conmon goes, unless `runtime.conmon_cgroup` keeps it in berth's own cgroup. */
-function conmonCgroupOf(runtime: RuntimeConfig, parent: string, id: string): { conmonCgroup?: string } {
-  const cgroup = runtime.conmon_cgroup === 'pod' ? conmonCgroup(runtime.cgroup_manager, parent, id) : undefined;
-  return cgroup ? { conmonCgroup: cgroup } : {};
+function conmonCgroupOf(runtime: RuntimeConfig, parent: string, id: string): Pick<ContainerMeta, 'conmonCgroup' | 'conmonScope'> {
+  if (runtime.conmon_cgroup !== 'pod') return {};
+  const placement = conmonPlacement(runtime.cgroup_manager, parent, id);
+  return 'cgroup' in placement ? { conmonCgroup: placement.cgroup } : { conmonScope: placement };
 }
 
 /** The working directory, created in the new root where the image lacks it. */

@@ -57,6 +57,8 @@ export interface ContainerMeta {
   infra?: boolean;
   /** The cgroup (cgroupfs path) conmon was moved into, removed with the container. */
   conmonCgroup?: string;
+  /** With the systemd driver, conmon's transient scope (systemd removes it once conmon has exited). */
+  conmonScope?: { scope: string; slice: string };
   /** Whether the container shares a PID namespace (pod, node or another container's). */
   sharedPidNamespace?: boolean;
   /** Whether the container runs privileged (for verbose status). */

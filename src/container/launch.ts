@@ -7,7 +7,7 @@ import type { OciRuntime } from '../oci/runtime.js';
 import type { RecordStore } from '../state/record-store.js';
 import { nowNs } from '../util/time.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
-import { joinCgroup } from '../conmon/conmon-cgroup.js';
+import { placeConmon } from '../conmon/conmon-cgroup.js';
 import { processStartTime } from './process-info.js';
 import { CREATE_FAILED } from './reconcile.js';
 import { releaseRecursiveReadOnly } from './rro.js';
@@ -33,13 +33,14 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
   const spawnStarted = performance.now();
   let created: { pid: number; pidStartTime: string | undefined } | undefined;
   let failure: unknown;
+  const placement = meta.conmonCgroup ? { cgroup: meta.conmonCgroup } : meta.conmonScope;
   try {
     const { pid } = await deps.monitor.create({
       id: meta.id, name: meta.name, bundle: meta.bundle, exitDir: deps.exitsDir, persistDir: meta.persistDir, logPath: meta.logPath,
       socketDir: deps.socketDir, runtime, tty: meta.tty, stdin: meta.stdin, stdinOnce: meta.stdinOnce,
       logSizeMax: deps.runtime.log_size_max, timeoutMs: deps.runtime.container_create_timeout,
-      beforeStart: meta.conmonCgroup
-        ? (pid) => joinCgroup(meta.conmonCgroup!, pid).catch((err: unknown) => log.warn({ err, cgroup: meta.conmonCgroup }, 'conmon stays in berth\'s cgroup'))
+      beforeStart: placement
+        ? (pid) => placeConmon(placement, pid, meta.id).catch((err: unknown) => log.warn({ err, placement }, 'conmon stays in berth\'s cgroup'))
         : undefined,
     });
     deps.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
