@@ -90,6 +90,35 @@ describe('the berth daemon', () => {
     await waitFor('the defaults again', async () => (await configOf()).runtime.default_capabilities.length > 2);
   });
 
+  it('reloads the runtimes table and the CNI settings, refusing a runtime it cannot run', async () => {
+    const conf = path.join(berth.dir, 'conf.d', '90-runtimes.conf');
+    const handlers = async () => (await call(berth.client.runtime, berth.client.runtime.Status, {})).runtimeHandlers.map((h) => h.name).sort();
+    const network = async () => (await call(berth.client.runtime, berth.client.runtime.Status, {})).status!.conditions.find((c) => c.type === 'NetworkReady')!;
+    const pod = podConfig('reloaded-handler', path.join(berth.dir, 'pod-logs', 'reloaded'), { linux: { securityContext: { namespaceOptions: { network: 'NODE' } } } });
+    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.RunPodSandbox, { config: pod, runtimeHandler: 'second' }))).toBe('INVALID_ARGUMENT');
+    try {
+      // The pod shares its PID namespace: its infra container runs on the new handler.
+      await writeFile(conf, `[runtimes.second]\nruntime_path = "/usr/sbin/runc"\n[runtimes.broken]\nruntime_path = "/nonexistent/runc"\n`
+        + `[network]\ndefault_network = "elsewhere"\n[image]\npause_image = "${env.openRegistry}/berth-test/pause:1"\n`);
+      berth.process.kill('SIGHUP');
+      await waitFor('the new handler', async () => (await handlers()).includes('second'));
+      expect(await handlers()).not.toContain('broken');
+      expect(await berth.logs()).toContain('runtime handler not reloaded: /nonexistent/runc does not exist');
+      expect(await network()).toMatchObject({ status: false, message: expect.stringContaining('no network named "elsewhere"') });
+      const id = (await call(berth.client.runtime, berth.client.runtime.RunPodSandbox, { config: pod, runtimeHandler: 'second' })).podSandboxId;
+      const status = await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id });
+      expect(status.status!.runtimeHandler).toBe('second');
+      expect((await run('runc', ['--root', path.join(berth.runroot, 'runtimes', 'second'), 'list'])).stdout).toMatch(/\srunning\s/);
+      await call(berth.client.runtime, berth.client.runtime.RemovePodSandbox, { podSandboxId: id });
+    } finally {
+      await rm(conf, { force: true });
+      berth.process.kill('SIGHUP');
+    }
+    await waitFor('the network again', async () => (await network()).status);
+    // The handler stays until a restart: its pods and containers may still need it.
+    expect(await handlers()).toContain('second');
+  });
+
   it('refuses to start on a socket another berth answers on', async () => {
     const child = spawnBerth(['--config', path.join(berth.dir, 'berth.conf'), '--config-dir', path.join(berth.dir, 'conf.d'),
       '--listen', berth.socket, '--root', path.join(berth.dir, 'root2'), '--runroot', path.join(berth.dir, 'run2')]);

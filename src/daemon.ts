@@ -15,9 +15,9 @@ import { MemoryReducer } from './host/memory-reducer.js';
 import { nativeOps, pinnsPath, streamHelperPath } from './native/index.js';
 import { StreamingServer } from './streaming/server.js';
 import { EventBus } from './events/event-bus.js';
-import { checkExecutables } from './host/executables.js';
+import { checkExecutables, notExecutable } from './host/executables.js';
 import { SystemdNotifier } from './host/systemd-notify.js';
-import { type ReloadOutcome, applyReload } from './config/reload.js';
+import { type ReloadOutcome, applyReload, reloadedRuntimes } from './config/reload.js';
 import { StatsService } from './stats/stats-service.js';
 import type { serveMetrics } from './metrics/prometheus.js';
 import { type OciRuntime, RuncRuntime } from './oci/runtime.js';
@@ -35,7 +35,7 @@ export interface RunningDaemon {
   stopped: Promise<void>;
   stop(): Promise<void>;
   /** Applies a freshly loaded configuration where it can change at run time (SIGHUP). */
-  reload(next: BerthConfig): ReloadOutcome;
+  reload(next: BerthConfig): Promise<ReloadOutcome>;
 }
 
 /**
@@ -69,18 +69,18 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   const facts = await readHostFacts();
   const runtimes = new Map<string, OciRuntime>();
-  for (const [name, handler] of Object.entries(config.runtimes)) {
+  const makeRuntime = (name: string): void => {
+    const handler = config.runtimes[name]!;
     const root = handler.runtime_root || path.join(config.runroot, 'runtimes', name);
     runtimes.set(name, new RuncRuntime({ name, path: handler.runtime_path, root, type: 'oci' }, config.runtime.cgroup_manager === 'systemd', log, config.runtime.runtime_timeout));
-  }
+  };
+  for (const name of Object.keys(config.runtimes)) makeRuntime(name);
   const netLog = log.child({ component: 'network' });
-  const network = new NetworkManager(
-    new CniConfigSource(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network, netLog),
-    new ExecPluginRunner(), config.network.plugin_timeout, netLog,
-  );
+  const cniConfigs = new CniConfigSource(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network, netLog);
+  const network = new NetworkManager(cniConfigs, new ExecPluginRunner(), config.network.plugin_timeout, netLog);
   const events = new EventBus();
   const sandboxes = new SandboxService({
-    root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: [...runtimes.keys()],
+    root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: () => [...runtimes.keys()],
     native, pinner: new PinnsHelper(pinnsPath(), native, config.runtime.runtime_timeout), log: log.child({ component: 'pods' }),
     pauseImage: () => config.image.pause_image,
     network,
@@ -209,12 +209,18 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     })();
     return stopping;
   };
-  const reload = (next: BerthConfig): ReloadOutcome => {
+  const reload = async (next: BerthConfig): Promise<ReloadOutcome> => {
     systemd.notify({ RELOADING: 1, MONOTONIC_USEC: (process.hrtime.bigint() / 1000n).toString() });
+    await keepUnusableRuntimes(config, next, log);
     const outcome = applyReload(config, next, log);
     // Keys whose users keep a copy: hand them the new value.
     if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
     if (outcome.applied.includes('network.check_interval')) sandboxes.restartNetworkChecks(config.network.check_interval);
+    if (outcome.applied.some((k) => k.startsWith('network.') && k !== 'network.check_interval')) {
+      cniConfigs.reconfigure(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network);
+      network.setPluginTimeout(config.network.plugin_timeout);
+    }
+    for (const name of reloadedRuntimes(outcome)) makeRuntime(name);
     log.info({ applied: outcome.applied, needRestart: outcome.needRestart },
       outcome.applied.length + outcome.needRestart.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded');
     if (outcome.needRestart.length > 0) log.warn({ keys: outcome.needRestart }, 'these changes take effect only after a restart');
@@ -231,4 +237,20 @@ function conmonLogLevel(level: string): string {
 
 function performanceNow(): number {
   return performance.now();
+}
+
+/**
+ * A reloaded runtime handler whose binary cannot be run is not taken: the
+ * running one stays (or a new one is not added), with an error naming it,
+ * as a start-up with that path would have refused.
+ */
+async function keepUnusableRuntimes(running: BerthConfig, next: BerthConfig, log: Logger): Promise<void> {
+  for (const [name, handler] of Object.entries(next.runtimes)) {
+    if (running.runtimes[name]?.runtime_path === handler.runtime_path) continue;
+    const why = await notExecutable(handler.runtime_path);
+    if (!why) continue;
+    log.error({ handler: name, path: handler.runtime_path }, `runtime handler not reloaded: ${handler.runtime_path} ${why}`);
+    if (running.runtimes[name]) next.runtimes[name] = running.runtimes[name];
+    else delete next.runtimes[name];
+  }
 }

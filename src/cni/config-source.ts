@@ -56,11 +56,20 @@ export class CniConfigSource {
   private lastMessage = '';
 
   constructor(
-    private readonly dir: string,
-    private readonly pluginDirs: string[],
-    private readonly preferred: string,
+    private dir: string,
+    private pluginDirs: string[],
+    private preferred: string,
     private readonly log: Logger,
   ) {}
+
+  /** A reload's new directories or network name: the next `current()` reads afresh. */
+  reconfigure(dir: string, pluginDirs: string[], preferred: string): void {
+    this.dir = dir;
+    this.pluginDirs = [...pluginDirs];
+    this.preferred = preferred;
+    this.cacheKey = '';
+    this.selection = { ready: false, message: 'not loaded yet' };
+  }
 
   /** The network to use now; re-reads the directory only when it changed. */
   async current(): Promise<NetworkSelection> {

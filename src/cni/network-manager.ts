@@ -38,9 +38,14 @@ export class NetworkManager {
   constructor(
     private readonly source: CniConfigSource,
     private readonly runner: PluginRunner,
-    private readonly timeoutMs: number,
+    private timeoutMs: number,
     private readonly log: Logger,
   ) {}
+
+  /** How long one plugin call may take, from a reload on. */
+  setPluginTimeout(ms: number): void {
+    this.timeoutMs = ms;
+  }
 
   status(): Promise<NetworkSelection> {
     return this.source.current();

@@ -7,8 +7,8 @@ import { type BerthConfig, KEYS } from './schema.js';
  * What a reload (SIGHUP, `systemctl reload berth`) can change while berth
  * runs: keys whose users read the configuration when they need it. The
  * rest are taken once at start-up and need a restart; a reload says which
- * of them changed. registries.conf and the CNI directory need no reload at
- * all: berth re-reads them whenever they change.
+ * of them changed. registries.conf and the files in the CNI directory need
+ * no reload at all: berth re-reads them whenever they change.
  */
 export const RELOADABLE = new Set([
   'log_level',
@@ -21,6 +21,12 @@ export const RELOADABLE = new Set([
   'runtime.container_create_timeout',
   'image.pause_image',
   'network.check_interval',
+  // Pods keep the network configuration they were set up with (their
+  // teardown uses it), so a new directory or network applies to new pods.
+  'network.cni_config_dir',
+  'network.cni_plugin_dirs',
+  'network.default_network',
+  'network.plugin_timeout',
 ]);
 
 export interface ReloadOutcome {
@@ -47,6 +53,32 @@ export function applyReload(running: BerthConfig, next: BerthConfig, log: Logger
     if (key === 'log_level') setLogLevel(log, next.log_level);
     applied.push(key);
   }
-  if (JSON.stringify(running.runtimes) !== JSON.stringify(next.runtimes)) needRestart.push('runtimes');
+  reloadRuntimes(running, next, applied, needRestart);
   return { applied, needRestart };
+}
+
+/**
+ * Runtime handlers: a new handler, or a new binary for one, applies to
+ * containers created from now on (runc keeps no state in its binary). A
+ * handler's root or type, or its removal, needs a restart: its running
+ * containers are known to the runtime by that root.
+ */
+function reloadRuntimes(running: BerthConfig, next: BerthConfig, applied: string[], needRestart: string[]): void {
+  for (const [name, handler] of Object.entries(next.runtimes)) {
+    const key = `runtimes.${name}`;
+    const current = running.runtimes[name];
+    if (current && JSON.stringify(current) === JSON.stringify(handler)) continue;
+    if (current && (current.runtime_root !== handler.runtime_root || current.runtime_type !== handler.runtime_type)) {
+      needRestart.push(key);
+      continue;
+    }
+    running.runtimes[name] = { ...handler };
+    applied.push(key);
+  }
+  for (const name of Object.keys(running.runtimes)) if (!next.runtimes[name]) needRestart.push(`runtimes.${name}`);
+}
+
+/** The runtime handlers a reload added or gave a new binary. */
+export function reloadedRuntimes(outcome: ReloadOutcome): string[] {
+  return outcome.applied.filter((k) => k.startsWith('runtimes.')).map((k) => k.slice('runtimes.'.length));
 }

@@ -21,7 +21,8 @@ export async function checkExecutables(config: BerthConfig): Promise<void> {
   if (problems.length > 0) throw new Error(`${problems.join('; ')} (install it, e.g. apt-get install runc conmon, or set the path in berth.conf)`);
 }
 
-async function notExecutable(file: string): Promise<string | undefined> {
+/** Why `file` cannot be run as a helper, or undefined when it can. */
+export async function notExecutable(file: string): Promise<string | undefined> {
   try {
     if (!(await stat(file)).isFile()) return 'is not a file';
     await access(file, constants.X_OK);

@@ -44,7 +44,8 @@ export interface SandboxServiceOptions {
   root: string;
   runroot: string;
   runtime: RuntimeConfig;
-  runtimeHandlers: string[];
+  /** The configured runtime handlers now (a reload may add one). */
+  runtimeHandlers: () => string[];
   native: NativeOps;
   pinner: NamespacePinner;
   /** The infra image, read when a PID-sharing pod starts (a reload may change it). */
@@ -93,8 +94,9 @@ export class SandboxService {
       throw invalidArgument('RunPodSandbox: config.metadata needs name, namespace and uid');
     }
     const runtimeHandler = handler || this.opts.runtime.default_runtime;
-    if (!this.opts.runtimeHandlers.includes(runtimeHandler)) {
-      throw invalidArgument(`unknown runtime handler "${handler}" (configured: ${this.opts.runtimeHandlers.join(', ')})`);
+    const handlers = this.opts.runtimeHandlers();
+    if (!handlers.includes(runtimeHandler)) {
+      throw invalidArgument(`unknown runtime handler "${handler}" (configured: ${handlers.join(', ')})`);
     }
     await checkPodConfig(config);
     const name = sandboxName(md);
