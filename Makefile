@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e bench profile clean package
+.PHONY: run test install build unit e2e lint format bench profile clean package
 
 # ARGS: flags for the daemon, e.g. make run ARGS="--registries-conf /etc/containers/registries.conf"
 run: install
@@ -20,6 +20,14 @@ unit:
 
 e2e: build
 	npx vitest run --config vitest.e2e.config.ts
+
+# Types of src/, test/, e2e/ and bench/, then Biome's lint and format check (part of `make test`).
+lint:
+	npm run lint
+
+# Rewrites the sources in the project's format.
+format:
+	npm run format
 
 # Release artifacts in build/release: a tarball and a Debian package, with their own Node.js.
 package: install

@@ -29,7 +29,10 @@ export interface BigImage {
   blobFiles: string[];
 }
 
-const WORDS = 'the of and to in is was for on are with as be at by this had not but from or have an they which one you were all her she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(' ');
+const WORDS =
+  'the of and to in is was for on are with as be at by this had not but from or have an they which one you were all her she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(
+    ' ',
+  );
 
 function text(bytes: number): Buffer {
   const seed = randomBytes(Math.ceil(bytes / 4) + 1);
@@ -45,7 +48,12 @@ function text(bytes: number): Buffer {
 
 function layerEntries(n: number): TarInput[] {
   const dir = `opt/app${n}`;
-  const entries: TarInput[] = [{ name: `${dir}/`, type: 'dir' }, { name: `${dir}/lib/`, type: 'dir' }, { name: `${dir}/share/`, type: 'dir' }, { name: `${dir}/etc/`, type: 'dir' }];
+  const entries: TarInput[] = [
+    { name: `${dir}/`, type: 'dir' },
+    { name: `${dir}/lib/`, type: 'dir' },
+    { name: `${dir}/share/`, type: 'dir' },
+    { name: `${dir}/etc/`, type: 'dir' },
+  ];
   for (let i = 0; i < 8; i++) entries.push({ name: `${dir}/lib/blob${i}.so`, content: randomBytes(2 << 20), mode: 0o755 });
   for (let i = 0; i < 150; i++) entries.push({ name: `${dir}/share/doc${i}.txt`, content: text(60 << 10) });
   for (let i = 0; i < 500; i++) entries.push({ name: `${dir}/etc/conf${i}`, content: text(2048) });
@@ -68,7 +76,13 @@ export async function buildBigImage(reg: TestRegistry, dir: string, tag: string)
   }
   const image = buildImage(layers, true, { cmd: ['/bin/true'] });
   await pushImage(reg, 'berth-bench/big', tag, image);
-  return { ref: `${reg.host}/berth-bench/big:${tag}`, compressedBytes: layers.reduce((s, l) => s + l.blob.length, 0), unpackedBytes, layers: layers.length, blobFiles };
+  return {
+    ref: `${reg.host}/berth-bench/big:${tag}`,
+    compressedBytes: layers.reduce((s, l) => s + l.blob.length, 0),
+    unpackedBytes,
+    layers: layers.length,
+    blobFiles,
+  };
 }
 
 /** The unpack floor: GNU tar extracting the same gzip layers in order into one directory. */

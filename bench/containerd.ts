@@ -17,7 +17,12 @@ export interface Containerd {
   stop(): Promise<void>;
 }
 
-export interface ContainerdOptions { registry: string; pauseImage: string; cniConfDir: string; restrictOom: boolean }
+export interface ContainerdOptions {
+  registry: string;
+  pauseImage: string;
+  cniConfDir: string;
+  restrictOom: boolean;
+}
 
 /** Writes the private configuration; returns its path and the socket it names. */
 export async function prepareContainerd(dir: string, opts: ContainerdOptions): Promise<{ config: string; socket: string }> {
@@ -26,9 +31,14 @@ export async function prepareContainerd(dir: string, opts: ContainerdOptions): P
   const socket = path.join(dir, 'containerd.sock');
   const certs = path.join(dir, 'certs.d', opts.registry);
   await mkdir(certs, { recursive: true });
-  await writeFile(path.join(certs, 'hosts.toml'), `server = "http://${opts.registry}"\n\n[host."http://${opts.registry}"]\n  capabilities = ["pull", "resolve"]\n`);
+  await writeFile(
+    path.join(certs, 'hosts.toml'),
+    `server = "http://${opts.registry}"\n\n[host."http://${opts.registry}"]\n  capabilities = ["pull", "resolve"]\n`,
+  );
   const config = path.join(dir, 'config.toml');
-  await writeFile(config, `version = 2
+  await writeFile(
+    config,
+    `version = 2
 root = "${root}"
 state = "${state}"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
@@ -55,7 +65,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "${opts.cniConfDir}"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "${path.join(dir, 'certs.d')}"
-`);
+`,
+  );
   return { config, socket };
 }
 
@@ -67,19 +78,24 @@ export async function startContainerd(dir: string, opts: ContainerdOptions): Pro
   const { config, socket } = await prepareContainerd(dir, opts);
   const child = spawnContainerd(config);
   const client = await connectCri(socket);
-  await waitFor('containerd to answer', async () => {
-    await call(client.runtime, client.runtime.Version, {}, 1000);
-    return true;
-  }, 30_000);
+  await waitFor(
+    'containerd to answer',
+    async () => {
+      await call(client.runtime, client.runtime.Version, {}, 1000);
+      return true;
+    },
+    30_000,
+  );
   return {
     socket,
     pid: child.pid!,
     client,
-    stop: () => new Promise<void>((resolve) => {
-      client.close();
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        client.close();
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }

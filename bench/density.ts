@@ -15,7 +15,7 @@ export interface DensityFigures {
 /** Many running pods, started ten at a time. */
 export async function startDensePods(client: CriClient, image: string, logDir: string, pods: number, tag: string, into: RunningPod[]): Promise<void> {
   for (let i = 0; i < pods; i += 10) {
-    into.push(...await Promise.all(Array.from({ length: Math.min(10, pods - i) }, (_, j) => runSleeperPod(client, image, logDir, `dense-${tag}-${i + j}`))));
+    into.push(...(await Promise.all(Array.from({ length: Math.min(10, pods - i) }, (_, j) => runSleeperPod(client, image, logDir, `dense-${tag}-${i + j}`)))));
   }
 }
 

@@ -20,7 +20,10 @@ function runDetached(cmd: string, args: string[]): Promise<void> {
  * straight through runc (create, start, kill, delete), once on a plain
  * directory and once on an overlay mount like a container's root.
  */
-export interface FloorFigures { plain: number[]; overlay: number[] }
+export interface FloorFigures {
+  plain: number[];
+  overlay: number[];
+}
 
 async function bundle(dir: string, rootPath: string): Promise<string> {
   const rootfs = path.join(dir, 'lower');
@@ -29,7 +32,10 @@ async function bundle(dir: string, rootPath: string): Promise<string> {
   await copyFile('/bin/busybox', path.join(rootfs, 'bin', 'sleep'));
   await run('runc', ['spec', '--bundle', dir]);
   const specPath = path.join(dir, 'config.json');
-  const spec = JSON.parse(await readFile(specPath, 'utf8')) as { process: { args: string[]; terminal: boolean; oomScoreAdj?: number }; root: { path: string; readonly: boolean } };
+  const spec = JSON.parse(await readFile(specPath, 'utf8')) as {
+    process: { args: string[]; terminal: boolean; oomScoreAdj?: number };
+    root: { path: string; readonly: boolean };
+  };
   spec.process.args = ['/bin/sleep', '600'];
   spec.process.terminal = false;
   spec.root = { path: rootPath, readonly: false };
@@ -44,7 +50,14 @@ async function once(runcRoot: string, dir: string, id: string, overlay: boolean)
     if (overlay) {
       await mkdir(path.join(dir, 'upper'), { recursive: true });
       await mkdir(path.join(dir, 'work'), { recursive: true });
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${path.join(dir, 'lower')},upperdir=${path.join(dir, 'upper')},workdir=${path.join(dir, 'work')}`, rootfs]);
+      await run('mount', [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${path.join(dir, 'lower')},upperdir=${path.join(dir, 'upper')},workdir=${path.join(dir, 'work')}`,
+        rootfs,
+      ]);
     }
     await runDetached('runc', ['--root', runcRoot, 'create', '--bundle', dir, id]);
     await run('runc', ['--root', runcRoot, 'start', id]);

@@ -10,7 +10,14 @@ const BRIDGE = 'berthbench0';
 const PLUGIN_DIR = '/usr/lib/cni';
 
 /** The one CNI network both runtimes are given: a bridge with host-local addresses. */
-const BRIDGE_PLUGIN = { type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.233.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } };
+const BRIDGE_PLUGIN = {
+  type: 'bridge',
+  bridge: BRIDGE,
+  isGateway: true,
+  ipMasq: false,
+  hairpinMode: true,
+  ipam: { type: 'host-local', ranges: [[{ subnet: '10.233.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] },
+};
 const NETWORK = { cniVersion: '1.0.0', name: 'berth-bench', plugins: [BRIDGE_PLUGIN, { type: 'portmap', capabilities: { portMappings: true } }] };
 
 /** Writes the network into its own configuration directory; returns that directory. */
@@ -41,8 +48,15 @@ export async function measureCniFloor(runs: number): Promise<number[]> {
       const [, ms] = await timed(async () => {
         for (const command of ['ADD', 'DEL'] as const) {
           await runner.run({
-            binary: path.join(PLUGIN_DIR, 'bridge'), command, containerId: ns, netns: `/run/netns/${ns}`, ifname: 'eth0',
-            args: '', path: PLUGIN_DIR, config: { cniVersion: NETWORK.cniVersion, name: NETWORK.name, ...BRIDGE_PLUGIN }, timeoutMs: 30_000,
+            binary: path.join(PLUGIN_DIR, 'bridge'),
+            command,
+            containerId: ns,
+            netns: `/run/netns/${ns}`,
+            ifname: 'eth0',
+            args: '',
+            path: PLUGIN_DIR,
+            config: { cniVersion: NETWORK.cniVersion, name: NETWORK.name, ...BRIDGE_PLUGIN },
+            timeoutMs: 30_000,
           });
         }
       });

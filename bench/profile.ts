@@ -18,8 +18,16 @@ import { lifecycle, LIFECYCLE_CALLS, removeAllPods, type RunningPod } from './wo
  *   poll                 30 running pods under a PLEG-like poll for 20 s
  *   pull                 a cold pull of the benchmark's 120 MB image
  */
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const MODE = process.env.BENCH_PROFILE ?? 'lifecycle';
@@ -35,7 +43,7 @@ function owner(url: string): string {
 
 function summarise(profile: CpuProfile): { functions: [string, number][]; owners: [string, number][]; totalMs: number } {
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const byFunction = new Map<string, number>();
   const byOwner = new Map<string, number>();
   let totalMs = 0;
@@ -59,7 +67,11 @@ async function main(): Promise<void> {
   try {
     const fixtures = await pushFixtures(registry);
     const image = `${registry.host}/${fixtures.run.repo}:${fixtures.run.tag}`;
-    const berth = await startBerth({ registriesConf: `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`, extraArgs: ['--log-level', 'warn'], nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+    const berth = await startBerth({
+      registriesConf: `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`,
+      extraArgs: ['--log-level', 'warn'],
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    });
     try {
       await call(berth.client.image, berth.client.image.PullImage, { image: { image } }, 120_000);
       const logs = path.join(work, 'logs');
@@ -69,12 +81,16 @@ async function main(): Promise<void> {
         const [, ms] = await timed(() => call(berth.client.image, berth.client.image.PullImage, { image: { image: big.ref } }, 600_000));
         const after = await processFigures(berth.process.pid!);
         const mib = (n: number) => (n / 1048576).toFixed(1);
-        console.log(`pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms; daemon RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (anonymous ${mib(before.rssAnonBytes)} -> ${mib(after.rssAnonBytes)})`);
+        console.log(
+          `pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms; daemon RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (anonymous ${mib(before.rssAnonBytes)} -> ${mib(after.rssAnonBytes)})`,
+        );
       } else if (MODE === 'poll') {
         const pods: RunningPod[] = [];
         await startDensePods(berth.client, image, logs, 30, 'profile', pods);
         const got = await pollDense(berth.client, berth.process.pid!, 30, 20);
-        console.log(`ListPodSandbox ${median(got.listPodsMs).toFixed(2)} ms, ListContainers ${median(got.listContainersMs).toFixed(2)} ms, ContainerStatus ${median(got.containerStatusMs).toFixed(2)} ms, daemon CPU ${got.daemonCpuMs} ms`);
+        console.log(
+          `ListPodSandbox ${median(got.listPodsMs).toFixed(2)} ms, ListContainers ${median(got.listContainersMs).toFixed(2)} ms, ContainerStatus ${median(got.containerStatusMs).toFixed(2)} ms, daemon CPU ${got.daemonCpuMs} ms`,
+        );
       } else {
         await lifecycle(berth.client, image, logs, 3, 'warm');
         const got = await lifecycle(berth.client, image, logs, RUNS, 'run');

@@ -54,7 +54,8 @@ export async function writeReport(r: BenchResults): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
   await writeFile(path.join(dir, 'lifecycle.svg'), lifecycleChart(r));
-  if (r.berth.density && r.containerd.density) await writeFile(path.join(dir, 'rss.svg'), rssChart(`at ${r.berth.density.pods} pods, by seconds`, r.berth.density.rss, r.containerd.density.rss));
+  if (r.berth.density && r.containerd.density)
+    await writeFile(path.join(dir, 'rss.svg'), rssChart(`at ${r.berth.density.pods} pods, by seconds`, r.berth.density.rss, r.containerd.density.rss));
   if (r.berth.churn && r.containerd.churn) {
     const points = (c: ChurnFigures) => c.rss.map((p) => ({ t: p.cycle, bytes: p.bytes }));
     await writeFile(path.join(dir, 'churn.svg'), rssChart('under churn, by cycle', points(r.berth.churn), points(r.containerd.churn)));
@@ -82,13 +83,23 @@ function markdown(r: BenchResults): string {
   for (const k of [...LIFECYCLE_CALLS, 'total'] as const) {
     const bv = b.lifecycle[k] ?? [];
     const cv = c.lifecycle[k] ?? [];
-    lines.push(`| ${k} | ${f1(median(bv))} | ${f1(quantile(bv, 0.9))} | ${f1(quantile(bv, 0.99))} | ${f1(median(cv))} | ${f1(quantile(cv, 0.9))} | ${f1(quantile(cv, 0.99))} | ${ratio(median(bv), median(cv))} |`);
+    lines.push(
+      `| ${k} | ${f1(median(bv))} | ${f1(quantile(bv, 0.9))} | ${f1(quantile(bv, 0.99))} | ${f1(median(cv))} | ${f1(quantile(cv, 0.9))} | ${f1(quantile(cv, 0.99))} | ${ratio(median(bv), median(cv))} |`,
+    );
   }
   const total = median(b.lifecycle.total ?? []);
-  lines.push('', `Floor: raw runc create + start + kill + delete ${f1(floorPlain)} ms (${f1(floorOverlay)} ms on overlayfs); CNI bridge ADD + DEL ${f1(cni)} ms.`,
-    `berth's whole life cycle / (overlay floor + CNI): ${ratio(total, floorOverlay + cni)}.`, '', '![life cycle medians](lifecycle.svg)', '',
-    '## Other workloads', '',
-    '| measure | berth | containerd | berth/containerd |', '|---|---|---|---|');
+  lines.push(
+    '',
+    `Floor: raw runc create + start + kill + delete ${f1(floorPlain)} ms (${f1(floorOverlay)} ms on overlayfs); CNI bridge ADD + DEL ${f1(cni)} ms.`,
+    `berth's whole life cycle / (overlay floor + CNI): ${ratio(total, floorOverlay + cni)}.`,
+    '',
+    '![life cycle medians](lifecycle.svg)',
+    '',
+    '## Other workloads',
+    '',
+    '| measure | berth | containerd | berth/containerd |',
+    '|---|---|---|---|',
+  );
   const row = (name: string, bv: number, cv: number, fmt: (n: number) => string = f1) => lines.push(`| ${name} | ${fmt(bv)} | ${fmt(cv)} | ${ratio(bv, cv)} |`);
   row('daemon start to first Version (ms)', median(b.startToVersionMs), median(c.startToVersionMs));
   row('pull of the 3 MB busybox image, cold (ms)', b.pullMs, c.pullMs);
@@ -116,20 +127,32 @@ function markdown(r: BenchResults): string {
   if (b.bigPull && c.bigPull) {
     const img = r.bigImage;
     const n = b.bigPull.samplesMs?.length ?? 1;
-    lines.push('', `## Cold pull of a ${img.layers}-layer gzip image (${(img.compressedBytes / 1e6).toFixed(1)} MB compressed, ${(img.unpackedBytes / 1e6).toFixed(1)} MB of tar), median of ${n} images`, '',
-      '| measure | berth | containerd | berth/containerd | berth/tar floor |', '|---|---|---|---|---|',
+    lines.push(
+      '',
+      `## Cold pull of a ${img.layers}-layer gzip image (${(img.compressedBytes / 1e6).toFixed(1)} MB compressed, ${(img.unpackedBytes / 1e6).toFixed(1)} MB of tar), median of ${n} images`,
+      '',
+      '| measure | berth | containerd | berth/containerd | berth/tar floor |',
+      '|---|---|---|---|---|',
       `| wall (ms) | ${f1(b.bigPull.ms)} | ${f1(c.bigPull.ms)} | ${ratio(b.bigPull.ms, c.bigPull.ms)} | ${ratio(b.bigPull.ms, img.tarFloorMs)} |`,
       `| daemon CPU (ms) | ${f1(b.bigPull.daemonCpuMs)} | ${f1(c.bigPull.daemonCpuMs)} | ${ratio(b.bigPull.daemonCpuMs, c.bigPull.daemonCpuMs)} | |`,
       `| node CPU (ms) | ${f1(b.bigPull.nodeCpuMs)} | ${f1(c.bigPull.nodeCpuMs)} | ${ratio(b.bigPull.nodeCpuMs, c.bigPull.nodeCpuMs)} | |`,
-      '', `Floor: GNU \`tar -xzpf\` of the same layers in order, from local files: ${f1(img.tarFloorMs)} ms.`);
+      '',
+      `Floor: GNU \`tar -xzpf\` of the same layers in order, from local files: ${f1(img.tarFloorMs)} ms.`,
+    );
   }
   if (b.churn && c.churn) {
-    lines.push('', `## Churn: ${b.churn.cycles} container create/start/stop/remove cycles in one pod`, '',
-      '| measure | berth | containerd |', '|---|---|---|',
+    lines.push(
+      '',
+      `## Churn: ${b.churn.cycles} container create/start/stop/remove cycles in one pod`,
+      '',
+      '| measure | berth | containerd |',
+      '|---|---|---|',
       `| RSS after warm-up (MiB) | ${mib(b.churn.rss[0]?.bytes ?? NaN)} | ${mib(c.churn.rss[0]?.bytes ?? NaN)} |`,
       `| RSS at the end (MiB) | ${mib(b.churn.rss.at(-1)?.bytes ?? NaN)} | ${mib(c.churn.rss.at(-1)?.bytes ?? NaN)} |`,
       `| growth, last tenth over first tenth (MiB) | ${mib(churnGrowthBytes(b.churn))} | ${mib(churnGrowthBytes(c.churn))} |`,
-      '', '![daemon RSS under churn](churn.svg)');
+      '',
+      '![daemon RSS under churn](churn.svg)',
+    );
   }
   lines.push('', '## Targets', '', '| target | berth | bound | met |', '|---|---|---|---|');
   const checks = checkTargets(r);
@@ -153,13 +176,17 @@ function lifecycleChart(r: BenchResults): string {
     const y = 30 + i * rowH;
     const bw = ((median(r.berth.lifecycle[k] ?? []) || 0) / max) * (width - left - 60);
     const cw = ((median(r.containerd.lifecycle[k] ?? []) || 0) / max) * (width - left - 60);
-    return `<text x="${left - 6}" y="${y + 18}" text-anchor="end">${k}</text>`
-      + `<rect x="${left}" y="${y}" width="${bw.toFixed(1)}" height="12" fill="#2a7ab0"/><text x="${(left + bw + 4).toFixed(1)}" y="${y + 10}">${f1(median(r.berth.lifecycle[k] ?? []))}</text>`
-      + `<rect x="${left}" y="${y + 14}" width="${cw.toFixed(1)}" height="12" fill="#c07a2a"/><text x="${(left + cw + 4).toFixed(1)}" y="${y + 24}">${f1(median(r.containerd.lifecycle[k] ?? []))}</text>`;
+    return (
+      `<text x="${left - 6}" y="${y + 18}" text-anchor="end">${k}</text>` +
+      `<rect x="${left}" y="${y}" width="${bw.toFixed(1)}" height="12" fill="#2a7ab0"/><text x="${(left + bw + 4).toFixed(1)}" y="${y + 10}">${f1(median(r.berth.lifecycle[k] ?? []))}</text>` +
+      `<rect x="${left}" y="${y + 14}" width="${cw.toFixed(1)}" height="12" fill="#c07a2a"/><text x="${(left + cw + 4).toFixed(1)}" y="${y + 24}">${f1(median(r.containerd.lifecycle[k] ?? []))}</text>`
+    );
   });
   const height = 40 + calls.length * rowH + 20;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
-    + `<text x="10" y="16" font-size="13">Life-cycle call medians (ms): berth (blue) vs containerd (orange)</text>${bars.join('')}</svg>\n`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">` +
+    `<text x="10" y="16" font-size="13">Life-cycle call medians (ms): berth (blue) vs containerd (orange)</text>${bars.join('')}</svg>\n`
+  );
 }
 
 /** Daemon RSS over time (or cycles), both runtimes on one axis. */
@@ -169,10 +196,14 @@ function rssChart(title: string, b: { t: number; bytes: number }[], c: { t: numb
   const pad = 40;
   const maxT = Math.max(1, ...b.map((p) => p.t), ...c.map((p) => p.t));
   const maxB = Math.max(1, ...b.map((p) => p.bytes), ...c.map((p) => p.bytes)) * 1.1;
-  const line = (d: { t: number; bytes: number }[], color: string) => `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d
-    .map((p) => `${(pad + (p.t / maxT) * (width - 2 * pad)).toFixed(1)},${(height - pad - (p.bytes / maxB) * (height - 2 * pad)).toFixed(1)}`).join(' ')}"/>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
-    + `<text x="10" y="16" font-size="13">Daemon RSS (MiB, top = ${mib(maxB)}) ${title} up to ${maxT.toFixed(0)}: berth (blue), containerd (orange)</text>`
-    + `<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="#888"/>`
-    + `${line(b, '#2a7ab0')}${line(c, '#c07a2a')}</svg>\n`;
+  const line = (d: { t: number; bytes: number }[], color: string) =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d
+      .map((p) => `${(pad + (p.t / maxT) * (width - 2 * pad)).toFixed(1)},${(height - pad - (p.bytes / maxB) * (height - 2 * pad)).toFixed(1)}`)
+      .join(' ')}"/>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">` +
+    `<text x="10" y="16" font-size="13">Daemon RSS (MiB, top = ${mib(maxB)}) ${title} up to ${maxT.toFixed(0)}: berth (blue), containerd (orange)</text>` +
+    `<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#888"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="#888"/>` +
+    `${line(b, '#2a7ab0')}${line(c, '#c07a2a')}</svg>\n`
+  );
 }

@@ -50,20 +50,53 @@ async function main(): Promise<void> {
     const berthStart = await timeDaemonStart(async (dir) => {
       await mkdir(path.join(dir, 'conf.d'), { recursive: true });
       const socket = path.join(dir, 'run', 'berth.sock');
-      return { socket, spawnDaemon: () => spawnBerth(['serve', '--config', '/dev/null', '--config-dir', path.join(dir, 'conf.d'), '--listen', socket, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni', '--log-level', 'warn']) };
+      return {
+        socket,
+        spawnDaemon: () =>
+          spawnBerth([
+            'serve',
+            '--config',
+            '/dev/null',
+            '--config-dir',
+            path.join(dir, 'conf.d'),
+            '--listen',
+            socket,
+            '--root',
+            path.join(dir, 'root'),
+            '--runroot',
+            path.join(dir, 'run'),
+            '--cni-config-dir',
+            cniDir,
+            '--cni-plugin-dir',
+            '/usr/lib/cni',
+            '--log-level',
+            'warn',
+          ]),
+      };
     });
-    const berth = await benchBerth({ registriesConf: insecure(registry.host), config: `[image]\npause_image = "${pause}"\n`, extraArgs: ['--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni', '--log-level', 'warn'] });
-    cleanups.push(async () => { await removeAllPods(berth.client).catch(() => undefined); await berth.destroy(); });
+    const berth = await benchBerth({
+      registriesConf: insecure(registry.host),
+      config: `[image]\npause_image = "${pause}"\n`,
+      extraArgs: ['--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni', '--log-level', 'warn'],
+    });
+    cleanups.push(async () => {
+      await removeAllPods(berth.client).catch(() => undefined);
+      await berth.destroy();
+    });
     const ctrStart = await timeDaemonStart(async (dir) => {
       const { config, socket } = await prepareContainerd(dir, { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
       return { socket, spawnDaemon: () => spawnContainerd(config) };
     });
     const containerd = await benchContainerd(path.join(work, 'containerd'), { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
-    cleanups.push(async () => { await removeAllPods(containerd.client).catch(() => undefined); await containerd.stop(); });
+    cleanups.push(async () => {
+      await removeAllPods(containerd.client).catch(() => undefined);
+      await containerd.stop();
+    });
 
     const sides: BenchDaemon[] = [berth, containerd];
     const results: Record<'berth' | 'containerd', RuntimeResults> = {
-      berth: emptyResults(berthStart), containerd: emptyResults(ctrStart),
+      berth: emptyResults(berthStart),
+      containerd: emptyResults(ctrStart),
     };
     for (const side of sides) {
       const r = results[side.name];
@@ -94,7 +127,10 @@ async function main(): Promise<void> {
     for (let done = 0; done < RUNS; done += 5) {
       for (const side of sides) {
         const got = await lifecycle(side.client, image, logs, Math.min(5, RUNS - done), `${side.name}-${done}`);
-        for (const [k, v] of Object.entries(got)) (results[side.name].lifecycle[k] ??= []).push(...v);
+        for (const [k, v] of Object.entries(got)) {
+          results[side.name].lifecycle[k] ??= [];
+          results[side.name].lifecycle[k].push(...v);
+        }
       }
     }
     console.error('parallel start x20');
@@ -107,7 +143,11 @@ async function main(): Promise<void> {
       for (let i = 0; i < 10; i++) ids.push(await runSleeperPod(side.client, image, logs, `probe-${side.name}-${i}`));
       const busy0 = await nodeBusyMs();
       const cpu0 = (await processFigures(side.pid)).cpuMs;
-      r.execProbeMs = await execProbes(side.client, ids.map((x) => x.containerId), PROBE_SECONDS);
+      r.execProbeMs = await execProbes(
+        side.client,
+        ids.map((x) => x.containerId),
+        PROBE_SECONDS,
+      );
       r.execProbeNodeCpuMs = (await nodeBusyMs()) - busy0;
       r.execProbeDaemonCpuMs = (await processFigures(side.pid)).cpuMs - cpu0;
       r.busyRssBytes = (await processFigures(side.pid)).rssBytes;
@@ -133,7 +173,17 @@ async function main(): Promise<void> {
     const floor = await measureFloor(path.join(work, 'floor'), Math.min(RUNS, 30));
     const cni = await measureCniFloor(10);
     const nodeBaseline = await emptyNodeFigures();
-    const bench: BenchResults = { date: new Date().toISOString(), runs: RUNS, probeSeconds: PROBE_SECONDS, berth: results.berth, containerd: results.containerd, floor, cniAddDelMs: cni, bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor }, nodeBaseline };
+    const bench: BenchResults = {
+      date: new Date().toISOString(),
+      runs: RUNS,
+      probeSeconds: PROBE_SECONDS,
+      berth: results.berth,
+      containerd: results.containerd,
+      floor,
+      cniAddDelMs: cni,
+      bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor },
+      nodeBaseline,
+    };
     const out = await writeReport(bench);
     console.error(`report: ${out}`);
   } finally {
@@ -143,7 +193,19 @@ async function main(): Promise<void> {
 }
 
 function emptyResults(startMs: number[]): RuntimeResults {
-  return { startToVersionMs: startMs, idleRssBytes: 0, idleRssAnonBytes: 0, busyRssBytes: 0, pullMs: 0, listImagesMs: [], lifecycle: {}, parallelStartMs: 0, execProbeMs: [], execProbeNodeCpuMs: 0, execProbeDaemonCpuMs: 0 };
+  return {
+    startToVersionMs: startMs,
+    idleRssBytes: 0,
+    idleRssAnonBytes: 0,
+    busyRssBytes: 0,
+    pullMs: 0,
+    listImagesMs: [],
+    lifecycle: {},
+    parallelStartMs: 0,
+    execProbeMs: [],
+    execProbeNodeCpuMs: 0,
+    execProbeDaemonCpuMs: 0,
+  };
 }
 
 /** Resident memory of a node process that does nothing. */

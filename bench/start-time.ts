@@ -18,7 +18,21 @@ for (let i = 0; i < runs; i++) {
   try {
     await mkdir(path.join(dir, 'conf.d'));
     const socket = path.join(dir, 'run', 'berth.sock');
-    const args = ['serve', '--config', '/dev/null', '--config-dir', path.join(dir, 'conf.d'), '--listen', socket, '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--log-level', 'warn'];
+    const args = [
+      'serve',
+      '--config',
+      '/dev/null',
+      '--config-dir',
+      path.join(dir, 'conf.d'),
+      '--listen',
+      socket,
+      '--root',
+      path.join(dir, 'root'),
+      '--runroot',
+      path.join(dir, 'run'),
+      '--log-level',
+      'warn',
+    ];
     const { ms, child } = await timeToReady(() => spawnBerth(args, undefined, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), socket);
     times.push(ms);
     await stopChild(child);

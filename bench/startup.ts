@@ -23,12 +23,21 @@ export function listsRunning(count: number): Readiness {
  * watched every 2 ms and a fresh client is made once it exists, so gRPC's
  * reconnect back-off does not count against the daemon.
  */
-export async function timeToReady(spawnDaemon: () => ChildProcess, socket: string, ready: Readiness = answersVersion): Promise<{ ms: number; child: ChildProcess }> {
+export async function timeToReady(
+  spawnDaemon: () => ChildProcess,
+  socket: string,
+  ready: Readiness = answersVersion,
+): Promise<{ ms: number; child: ChildProcess }> {
   const t0 = performance.now();
   const child = spawnDaemon();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode} before answering`);
-    if (await access(socket).then(() => true, () => false)) {
+    if (
+      await access(socket).then(
+        () => true,
+        () => false,
+      )
+    ) {
       const client = await connectCri(socket);
       try {
         if (await ready(client)) return { ms: performance.now() - t0, child };

@@ -42,7 +42,7 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const bv = b.lifecycle[k] ?? [];
     const cv = c.lifecycle[k] ?? [];
     const within = median(bv) <= quantile(cv, 0.9);
-    return `berth p50 ${ms(median(bv))} against containerd p50 ${ms(median(cv))}, p90 ${ms(quantile(cv, 0.9))}${within ? ': inside containerd\'s own p50–p90 spread' : ''}`;
+    return `berth p50 ${ms(median(bv))} against containerd p50 ${ms(median(cv))}, p90 ${ms(quantile(cv, 0.9))}${within ? ": inside containerd's own p50–p90 spread" : ''}`;
   };
   for (const k of LIFECYCLE_CALLS) {
     atMost(`${k} ≤ containerd`, median(b.lifecycle[k] ?? []), median(c.lifecycle[k] ?? []), ms, () => {
@@ -62,28 +62,43 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     atMost('ContainerStatus < 1 ms', median(b.density.containerStatusMs), 1, ms);
   }
   const nodeCause = (rss: number, anon: number, cAnon: number) => () =>
-    `an empty node process is already ${mib(r.nodeBaseline.rssBytes)} resident (${mib(r.nodeBaseline.rssBytes - r.nodeBaseline.rssAnonBytes)} of it the pages of the node binary and its libraries); `
-    + `of berth's ${mib(rss)}, ${mib(rss - anon)} are such file pages and ${mib(anon)} anonymous memory, against containerd's ${mib(cAnon)} anonymous`;
+    `an empty node process is already ${mib(r.nodeBaseline.rssBytes)} resident (${mib(r.nodeBaseline.rssBytes - r.nodeBaseline.rssAnonBytes)} of it the pages of the node binary and its libraries); ` +
+    `of berth's ${mib(rss)}, ${mib(rss - anon)} are such file pages and ${mib(anon)} anonymous memory, against containerd's ${mib(cAnon)} anonymous`;
   atMost('daemon RSS idle ≤ containerd', b.idleRssBytes, c.idleRssBytes, mib, nodeCause(b.idleRssBytes, b.idleRssAnonBytes, c.idleRssAnonBytes));
   if (b.density && c.density) {
     const bl = b.density.rss.at(-1);
     const cl = c.density.rss.at(-1);
-    atMost(`daemon RSS at ${b.density.pods} pods ≤ containerd`, bl?.bytes ?? NaN, cl?.bytes ?? NaN, mib, nodeCause(bl?.bytes ?? NaN, bl?.anonBytes ?? NaN, cl?.anonBytes ?? NaN));
+    atMost(
+      `daemon RSS at ${b.density.pods} pods ≤ containerd`,
+      bl?.bytes ?? NaN,
+      cl?.bytes ?? NaN,
+      mib,
+      nodeCause(bl?.bytes ?? NaN, bl?.anonBytes ?? NaN, cl?.anonBytes ?? NaN),
+    );
   }
   if (b.churn) {
     const flat = churnIsFlat(b.churn);
     const cGrowth = c.churn ? `; containerd grew ${mib(churnGrowthBytes(c.churn))}` : '';
     out.push({
-      target: `RSS flat over ${b.churn.cycles} churn cycles`, measured: `${mib(churnGrowthBytes(b.churn))} growth`, bound: '< max(2 MiB, 5 %)', met: flat,
+      target: `RSS flat over ${b.churn.cycles} churn cycles`,
+      measured: `${mib(churnGrowthBytes(b.churn))} growth`,
+      bound: '< max(2 MiB, 5 %)',
+      met: flat,
       ...(flat ? {} : { cause: `RSS went from ${mib(b.churn.rss[0]?.bytes ?? NaN)} to ${mib(b.churn.rss.at(-1)?.bytes ?? NaN)}${cGrowth}` }),
     });
   }
   if (b.bigPull && c.bigPull) {
     const bp = b.bigPull;
     const cp = c.bigPull;
-    atMost(`cold pull of the ${(r.bigImage.compressedBytes / 1e6).toFixed(0)} MB image ≤ containerd`, bp.ms, cp.ms, ms, () =>
-      `each pull: berth ${(bp.samplesMs ?? []).map(ms).join(', ')}; containerd ${(cp.samplesMs ?? []).map(ms).join(', ')}. Daemon CPU ${ms(bp.daemonCpuMs)} against ${ms(cp.daemonCpuMs)}: `
-      + 'berth verifies both digests (blob and diff ID) and parses tar on its one JavaScript thread, where containerd spreads that work over goroutines (see `make profile` with BENCH_PROFILE=pull)');
+    atMost(
+      `cold pull of the ${(r.bigImage.compressedBytes / 1e6).toFixed(0)} MB image ≤ containerd`,
+      bp.ms,
+      cp.ms,
+      ms,
+      () =>
+        `each pull: berth ${(bp.samplesMs ?? []).map(ms).join(', ')}; containerd ${(cp.samplesMs ?? []).map(ms).join(', ')}. Daemon CPU ${ms(bp.daemonCpuMs)} against ${ms(cp.daemonCpuMs)}: ` +
+        'berth verifies both digests (blob and diff ID) and parses tar on its one JavaScript thread, where containerd spreads that work over goroutines (see `make profile` with BENCH_PROFILE=pull)',
+    );
   }
   atMost('start to first Version < 300 ms', median(b.startToVersionMs), 300, ms);
   if (b.restartMs !== undefined && b.density) atMost(`restart with ${b.density.pods} containers to ready < 2 s`, b.restartMs, 2000, ms);

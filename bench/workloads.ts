@@ -8,7 +8,10 @@ export function sleeper(image: string) {
   return containerConfig('c', image, { command: ['/bin/sleep', '600'], envs: [{ key: 'PATH', value: Buffer.from('/usr/sbin:/usr/bin:/sbin:/bin') }] });
 }
 
-export interface RunningPod { podId: string; containerId: string }
+export interface RunningPod {
+  podId: string;
+  containerId: string;
+}
 
 /** A pod with one running sleeper container. */
 export async function runSleeperPod(client: CriClient, image: string, logDir: string, name: string): Promise<RunningPod> {
@@ -33,10 +36,24 @@ export async function removeAllPods(client: CriClient): Promise<void> {
 }
 
 /** The CRI calls of one pod and container life, timed call by call. */
-export const LIFECYCLE_CALLS = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'StopContainer', 'RemoveContainer', 'StopPodSandbox', 'RemovePodSandbox'] as const;
+export const LIFECYCLE_CALLS = [
+  'RunPodSandbox',
+  'CreateContainer',
+  'StartContainer',
+  'StopContainer',
+  'RemoveContainer',
+  'StopPodSandbox',
+  'RemovePodSandbox',
+] as const;
 export type LifecycleCall = (typeof LIFECYCLE_CALLS)[number];
 
-export async function lifecycle(client: CriClient, image: string, logDir: string, runs: number, tag: string): Promise<Record<LifecycleCall | 'total', number[]>> {
+export async function lifecycle(
+  client: CriClient,
+  image: string,
+  logDir: string,
+  runs: number,
+  tag: string,
+): Promise<Record<LifecycleCall | 'total', number[]>> {
   const rt = client.runtime;
   const out = Object.fromEntries([...LIFECYCLE_CALLS, 'total'].map((k) => [k, [] as number[]])) as Record<LifecycleCall | 'total', number[]>;
   for (let i = 0; i < runs; i++) {
@@ -50,7 +67,7 @@ export async function lifecycle(client: CriClient, image: string, logDir: string
     const [, f] = await timed(() => call(rt, rt.StopPodSandbox, { podSandboxId: podId }));
     const [, g] = await timed(() => call(rt, rt.RemovePodSandbox, { podSandboxId: podId }));
     const steps = [a, b, c, d, e, f, g];
-    LIFECYCLE_CALLS.forEach((k, j) => out[k].push(steps[j]!));
+    for (const [j, k] of LIFECYCLE_CALLS.entries()) out[k].push(steps[j]!);
     out.total.push(steps.reduce((s, x) => s + x, 0));
   }
   return out;
@@ -69,10 +86,12 @@ export async function execProbes(client: CriClient, containerIds: string[], seco
   const latencies: number[] = [];
   for (let s = 0; s < seconds; s++) {
     const started = Date.now();
-    await Promise.all(containerIds.map(async (id) => {
-      const [, ms] = await timed(() => call(rt, rt.ExecSync, { containerId: id, cmd: ['true'], timeout: 5 }));
-      latencies.push(ms);
-    }));
+    await Promise.all(
+      containerIds.map(async (id) => {
+        const [, ms] = await timed(() => call(rt, rt.ExecSync, { containerId: id, cmd: ['true'], timeout: 5 }));
+        latencies.push(ms);
+      }),
+    );
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
   }
   return latencies;

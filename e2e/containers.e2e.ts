@@ -26,7 +26,11 @@ describe('containers through conmon and runc', () => {
     await cri.pull(IMAGE);
     pod = podConfig('web', path.join(logs, 'web'), {
       // Privileged, so that its privileged containers are allowed.
-      linux: { cgroupParent: `/berth-e2e/pod-${Date.now()}`, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1000' }, securityContext: { privileged: true } },
+      linux: {
+        cgroupParent: `/berth-e2e/pod-${Date.now()}`,
+        sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1000' },
+        securityContext: { privileged: true },
+      },
       dnsConfig: { servers: ['127.0.0.53'], searches: ['e2e.svc'], options: ['ndots:2'] },
     });
     podId = await cri.runPod(pod);
@@ -56,7 +60,7 @@ describe('containers through conmon and runc', () => {
     expect(lines.map((l) => l.split(' ').slice(1).join(' ')).sort()).toEqual(['stderr F err', 'stdout F out', 'stdout P partial']);
   });
 
-  it('reports a failing command with its exit code and the runtime\'s words for one that cannot run', async () => {
+  it("reports a failing command with its exit code and the runtime's words for one that cannot run", async () => {
     const failing = await cri.run(podId, containerConfig('fails', IMAGE, { command: ['sh', '-c', 'exit 3'] }), pod);
     expect(await cri.waitExited(failing)).toMatchObject({ exitCode: 3, reason: 'Error' });
     // An exit is released (runc delete, unmount) in the background; a stop waits for it.
@@ -95,9 +99,17 @@ describe('containers through conmon and runc', () => {
   });
 
   it('gives the pod its hostname, DNS, sysctls, shm and the image environment', async () => {
-    const id = await cri.run(podId, containerConfig('inspect', IMAGE, {
-      command: ['sleep', '600'], envs: [{ key: 'FROM_CRI', value: Buffer.from('yes ✓') }, { key: 'PATH', value: Buffer.from('/bin:/usr/bin') }],
-    }), pod);
+    const id = await cri.run(
+      podId,
+      containerConfig('inspect', IMAGE, {
+        command: ['sleep', '600'],
+        envs: [
+          { key: 'FROM_CRI', value: Buffer.from('yes ✓') },
+          { key: 'PATH', value: Buffer.from('/bin:/usr/bin') },
+        ],
+      }),
+      pod,
+    );
     expect((await cri.exec(id, ['hostname'])).stdout.trim()).toBe('web');
     expect((await cri.exec(id, ['cat', '/etc/resolv.conf'])).stdout).toBe('search e2e.svc\nnameserver 127.0.0.53\noptions ndots:2\n');
     expect((await cri.exec(id, ['cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start'])).stdout.trim()).toBe('80');
@@ -109,7 +121,7 @@ describe('containers through conmon and runc', () => {
     expect(envOut).toContain('HOSTNAME=web');
   });
 
-  it('moves conmon out of berth\'s cgroup into one of its own under the pod, removed with the container', async () => {
+  it("moves conmon out of berth's cgroup into one of its own under the pod, removed with the container", async () => {
     const id = await cri.run(podId, containerConfig('placed', IMAGE, { command: ['sleep', '600'] }), pod);
     const pids = await conmonProcessesFor(id);
     expect(pids).toHaveLength(1);
@@ -120,7 +132,12 @@ describe('containers through conmon and runc', () => {
     const own = await readFile(`/proc/${berth.process.pid}/cgroup`, 'utf8');
     expect(own).not.toContain('berth-conmon');
     await cri.removeContainer(id);
-    expect(await stat(`/sys/fs/cgroup/memory${parent}/berth-conmon-${id}`).then(() => 'there', () => 'gone')).toBe('gone');
+    expect(
+      await stat(`/sys/fs/cgroup/memory${parent}/berth-conmon-${id}`).then(
+        () => 'there',
+        () => 'gone',
+      ),
+    ).toBe('gone');
   });
 
   it('names the image as containerd and CRI-O do: its tag, and its repo digest as image_ref', async () => {
@@ -180,15 +197,24 @@ describe('containers through conmon and runc', () => {
   });
 
   it('applies the security context: user, read-only rootfs, capabilities, seccomp, no_new_privs', async () => {
-    const id = await cri.run(podId, containerConfig('locked', IMAGE, {
-      command: ['sleep', '600'],
-      linux: {
-        securityContext: {
-          runAsUser: { value: 1000 }, runAsGroup: { value: 3000 }, supplementalGroups: [4000], readonlyRootfs: true,
-          capabilities: { dropCapabilities: ['CHOWN'], addCapabilities: ['SYS_TIME'] }, seccomp: { profileType: 'RuntimeDefault' }, noNewPrivs: true,
+    const id = await cri.run(
+      podId,
+      containerConfig('locked', IMAGE, {
+        command: ['sleep', '600'],
+        linux: {
+          securityContext: {
+            runAsUser: { value: 1000 },
+            runAsGroup: { value: 3000 },
+            supplementalGroups: [4000],
+            readonlyRootfs: true,
+            capabilities: { dropCapabilities: ['CHOWN'], addCapabilities: ['SYS_TIME'] },
+            seccomp: { profileType: 'RuntimeDefault' },
+            noNewPrivs: true,
+          },
         },
-      },
-    }), pod);
+      }),
+      pod,
+    );
     expect((await cri.exec(id, ['id'])).stdout.trim()).toBe('uid=1000 gid=3000 groups=3000,4000');
     const touch = await cri.exec(id, ['touch', '/newfile']);
     expect(touch.exitCode).not.toBe(0);
@@ -206,22 +232,39 @@ describe('containers through conmon and runc', () => {
 
   // Found by critest: berth must not ask runc for capabilities it does not hold itself.
   it('runs privileged containers and ones that add ALL capabilities', async () => {
-    const priv = await cri.run(podId, containerConfig('privileged', IMAGE, {
-      command: ['sleep', '600'], linux: { securityContext: { privileged: true } },
-      devices: [{ hostPath: '/dev/null', containerPath: '/dev/asked-for', permissions: 'rwm' }],
-    }), pod);
+    const priv = await cri.run(
+      podId,
+      containerConfig('privileged', IMAGE, {
+        command: ['sleep', '600'],
+        linux: { securityContext: { privileged: true } },
+        devices: [{ hostPath: '/dev/null', containerPath: '/dev/asked-for', permissions: 'rwm' }],
+      }),
+      pod,
+    );
     const status = (await cri.exec(priv, ['cat', '/proc/self/status'])).stdout;
     expect(BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`) & (1n << 21n)).not.toBe(0n); // CAP_SYS_ADMIN
     // The host's devices, and the one its config asks for.
     expect((await cri.exec(priv, ['ls', '/dev/asked-for', '/dev/zero'])).exitCode).toBe(0);
     // Verbose status as containerd shapes it: scripts read .info.runtimeSpec with jq.
     const verbose = await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: priv, verbose: true });
-    const info = JSON.parse(verbose.info.info!) as { sandboxID: string; pid: number; privileged: boolean; runtimeSpec: { process: { args: string[] } }; runtimeType: string };
+    const info = JSON.parse(verbose.info.info!) as {
+      sandboxID: string;
+      pid: number;
+      privileged: boolean;
+      runtimeSpec: { process: { args: string[] } };
+      runtimeType: string;
+    };
     expect(info).toMatchObject({ sandboxID: podId, privileged: true, runtimeType: 'oci', runtimeSpec: { process: { args: ['sleep', '600'] } } });
     expect(info.pid).toBeGreaterThan(0);
-    const podInfo = JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: podId, verbose: true })).info.info!) as Record<string, unknown>;
+    const podInfo = JSON.parse(
+      (await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: podId, verbose: true })).info.info!,
+    ) as Record<string, unknown>;
     expect(podInfo).toMatchObject({ processStatus: 'running', runtimeHandler: 'runc', config: { metadata: { name: 'web' } } });
-    const all = await cri.run(podId, containerConfig('all-caps', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { capabilities: { addCapabilities: ['ALL'] } } } }), pod);
+    const all = await cri.run(
+      podId,
+      containerConfig('all-caps', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { capabilities: { addCapabilities: ['ALL'] } } } }),
+      pod,
+    );
     expect((await cri.exec(all, ['true'])).exitCode).toBe(0);
   });
 
@@ -236,10 +279,15 @@ describe('containers through conmon and runc', () => {
     await run('mount', ['--bind', src, src]);
     await run('mount', ['--make-rshared', src]);
     try {
-      const id = await cri.run(podId, containerConfig('propagate', IMAGE, {
-        command: ['sleep', '600'], mounts: [{ containerPath: '/mnt/shared', hostPath: src, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
-        linux: { securityContext: { privileged: true } },
-      }), pod);
+      const id = await cri.run(
+        podId,
+        containerConfig('propagate', IMAGE, {
+          command: ['sleep', '600'],
+          mounts: [{ containerPath: '/mnt/shared', hostPath: src, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
+          linux: { securityContext: { privileged: true } },
+        }),
+        pod,
+      );
       expect((await cri.exec(id, ['sh', '-c', 'mkdir -p /mnt/shared/inner && mount --bind /etc /mnt/shared/inner'])).exitCode).toBe(0);
       expect(await ls(path.join(src, 'inner'))).toContain('passwd');
       await cri.removeContainer(id);
@@ -259,9 +307,11 @@ describe('containers through conmon and runc', () => {
     await mk(path.join(src, 'sub'), { recursive: true });
     await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(src, 'sub')]);
     try {
-      const ro = (extra: object) => containerConfig(`rro-${Object.keys(extra).length}`, IMAGE, {
-        command: ['sleep', '600'], mounts: [{ containerPath: '/data', hostPath: src, readonly: true, recursiveReadOnly: true, ...extra }],
-      });
+      const ro = (extra: object) =>
+        containerConfig(`rro-${Object.keys(extra).length}`, IMAGE, {
+          command: ['sleep', '600'],
+          mounts: [{ containerPath: '/data', hostPath: src, readonly: true, recursiveReadOnly: true, ...extra }],
+        });
       const id = await cri.run(podId, ro({}), pod);
       const touch = await cri.exec(id, ['touch', '/data/sub/x']);
       expect(touch.stderr).toContain('Read-only file system');
@@ -277,30 +327,49 @@ describe('containers through conmon and runc', () => {
   });
 
   it('limits memory, changes the limit on update, and reports an OOM kill', async () => {
-    const id = await cri.run(podId, containerConfig('limited', IMAGE, {
-      command: ['sleep', '600'], linux: { resources: { memoryLimitInBytes: 64 << 20, cpuShares: 512 } },
-    }), pod);
-    const cgroup = (await cri.exec(id, ['cat', '/proc/self/cgroup'])).stdout.split('\n').find((l) => l.includes(':memory:'))!.split(':')[2]!;
+    const id = await cri.run(
+      podId,
+      containerConfig('limited', IMAGE, {
+        command: ['sleep', '600'],
+        linux: { resources: { memoryLimitInBytes: 64 << 20, cpuShares: 512 } },
+      }),
+      pod,
+    );
+    const cgroup = (await cri.exec(id, ['cat', '/proc/self/cgroup'])).stdout
+      .split('\n')
+      .find((l) => l.includes(':memory:'))!
+      .split(':')[2]!;
     const limitFile = path.join('/sys/fs/cgroup/memory', cgroup, 'memory.limit_in_bytes');
     expect(await readFile(limitFile, 'utf8')).toBe(`${64 << 20}\n`);
-    await call(berth.client.runtime, berth.client.runtime.UpdateContainerResources, { containerId: id, linux: { memoryLimitInBytes: 96 << 20, cpuShares: 256 } });
+    await call(berth.client.runtime, berth.client.runtime.UpdateContainerResources, {
+      containerId: id,
+      linux: { memoryLimitInBytes: 96 << 20, cpuShares: 256 },
+    });
     expect(await readFile(limitFile, 'utf8')).toBe(`${96 << 20}\n`);
     expect((await cri.status(id)).resources?.linux).toMatchObject({ memoryLimitInBytes: String(96 << 20), cpuShares: '256' });
-    const hog = await cri.run(podId, containerConfig('hog', IMAGE, {
-      command: ['sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived'],
-      linux: { resources: { memoryLimitInBytes: 32 << 20 } },
-    }), pod);
+    const hog = await cri.run(
+      podId,
+      containerConfig('hog', IMAGE, {
+        command: ['sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=200 2>/dev/null | tr "\\0" a); echo survived'],
+        linux: { resources: { memoryLimitInBytes: 32 << 20 } },
+      }),
+      pod,
+    );
     expect(await cri.waitExited(hog, 60_000)).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
   });
 
   it('reports the termination message', async () => {
     const hostFile = path.join(berth.dir, 'termination-log');
     await writeFile(hostFile, '');
-    const id = await cri.run(podId, containerConfig('dying', IMAGE, {
-      command: ['sh', '-c', 'echo "goodbye: disk full" > /dev/termination-log; exit 1'],
-      mounts: [{ containerPath: '/dev/termination-log', hostPath: hostFile }],
-      annotations: { 'io.kubernetes.container.terminationMessagePath': '/dev/termination-log' },
-    }), pod);
+    const id = await cri.run(
+      podId,
+      containerConfig('dying', IMAGE, {
+        command: ['sh', '-c', 'echo "goodbye: disk full" > /dev/termination-log; exit 1'],
+        mounts: [{ containerPath: '/dev/termination-log', hostPath: hostFile }],
+        annotations: { 'io.kubernetes.container.terminationMessagePath': '/dev/termination-log' },
+      }),
+      pod,
+    );
     const s = await cri.waitExited(id);
     expect(s).toMatchObject({ reason: 'Error', message: 'goodbye: disk full\n', exitCode: 1 });
     expect(s.mounts).toEqual([expect.objectContaining({ containerPath: '/dev/termination-log', hostPath: hostFile })]);
@@ -313,7 +382,7 @@ describe('containers through conmon and runc', () => {
     await rename(logPath, `${logPath}.1`);
     await call(berth.client.runtime, berth.client.runtime.ReopenContainerLog, { containerId: id });
     await new Promise((r) => setTimeout(r, 400));
-    expect((await readFile(logPath, 'utf8'))).toContain('stdout F tick');
+    expect(await readFile(logPath, 'utf8')).toContain('stdout F tick');
     expect((await stat(`${logPath}.1`)).size).toBeGreaterThan(0);
   });
 
@@ -341,7 +410,9 @@ describe('containers through conmon and runc', () => {
     expect(await codeOf(cri.createContainer('f'.repeat(64), containerConfig('x', IMAGE), pod))).toBe('NOT_FOUND');
     expect(await codeOf(cri.createContainer(podId, { image: { image: IMAGE } }, pod))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(cri.createContainer(podId, containerConfig('probe', IMAGE, { command: ['true'] }), pod))).toBe('ALREADY_EXISTS');
-    expect(await codeOf(cri.createContainer(podId, containerConfig('badgroup', IMAGE, { linux: { securityContext: { runAsGroup: { value: 5 } } } }), pod))).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(cri.createContainer(podId, containerConfig('badgroup', IMAGE, { linux: { securityContext: { runAsGroup: { value: 5 } } } }), pod)),
+    ).toBe('INVALID_ARGUMENT');
     expect(await codeOf(cri.start('f'.repeat(64)))).toBe('NOT_FOUND');
     expect(await codeOf(cri.status(''))).toBe('INVALID_ARGUMENT');
     expect((await call(rt, rt.ListContainers, {})).containers.length).toBe(before);

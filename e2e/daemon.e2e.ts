@@ -63,13 +63,18 @@ describe('the berth daemon', () => {
     expect(stdout).toContain(`root: ${berth.root}`);
     const json = JSON.parse((await run(process.execPath, [BERTH_BIN, ...args, '--json'])).stdout) as { config: { listen: string } };
     expect(json.config.listen).toBe(berth.socket);
-    const down = await run(process.execPath, [BERTH_BIN, 'status', '--config', '/dev/null', '--listen', path.join(berth.dir, 'nothing.sock')]).catch((e: { code: number; stderr: string }) => e);
+    const down = await run(process.execPath, [BERTH_BIN, 'status', '--config', '/dev/null', '--listen', path.join(berth.dir, 'nothing.sock')]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(down).toMatchObject({ code: 1, stderr: expect.stringMatching(/^berth: cannot reach the daemon on .*nothing\.sock: /) });
   });
 
   it('reloads on SIGHUP what can change at run time, and survives a broken file', async () => {
     const conf = path.join(berth.dir, 'conf.d', '90-reload.conf');
-    const configOf = async () => JSON.parse((await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true })).info.config!) as { runtime: { default_capabilities: string[] } };
+    const configOf = async () =>
+      JSON.parse((await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true })).info.config!) as {
+        runtime: { default_capabilities: string[] };
+      };
     try {
       const pause = `${env.openRegistry}/berth-test/busybox:plain`;
       await call(berth.client.image, berth.client.image.PullImage, { image: { image: pause } });
@@ -94,12 +99,17 @@ describe('the berth daemon', () => {
     const conf = path.join(berth.dir, 'conf.d', '90-runtimes.conf');
     const handlers = async () => (await call(berth.client.runtime, berth.client.runtime.Status, {})).runtimeHandlers.map((h) => h.name).sort();
     const network = async () => (await call(berth.client.runtime, berth.client.runtime.Status, {})).status!.conditions.find((c) => c.type === 'NetworkReady')!;
-    const pod = podConfig('reloaded-handler', path.join(berth.dir, 'pod-logs', 'reloaded'), { linux: { securityContext: { namespaceOptions: { network: 'NODE' } } } });
+    const pod = podConfig('reloaded-handler', path.join(berth.dir, 'pod-logs', 'reloaded'), {
+      linux: { securityContext: { namespaceOptions: { network: 'NODE' } } },
+    });
     expect(await codeOf(call(berth.client.runtime, berth.client.runtime.RunPodSandbox, { config: pod, runtimeHandler: 'second' }))).toBe('INVALID_ARGUMENT');
     try {
       // The pod shares its PID namespace: its infra container runs on the new handler.
-      await writeFile(conf, `[runtimes.second]\nruntime_path = "/usr/sbin/runc"\n[runtimes.broken]\nruntime_path = "/nonexistent/runc"\n`
-        + `[network]\ndefault_network = "elsewhere"\n[image]\npause_image = "${env.openRegistry}/berth-test/pause:1"\n`);
+      await writeFile(
+        conf,
+        `[runtimes.second]\nruntime_path = "/usr/sbin/runc"\n[runtimes.broken]\nruntime_path = "/nonexistent/runc"\n` +
+          `[network]\ndefault_network = "elsewhere"\n[image]\npause_image = "${env.openRegistry}/berth-test/pause:1"\n`,
+      );
       berth.process.kill('SIGHUP');
       await waitFor('the new handler', async () => (await handlers()).includes('second'));
       expect(await handlers()).not.toContain('broken');
@@ -120,8 +130,18 @@ describe('the berth daemon', () => {
   });
 
   it('refuses to start on a socket another berth answers on', async () => {
-    const child = spawnBerth(['--config', path.join(berth.dir, 'berth.conf'), '--config-dir', path.join(berth.dir, 'conf.d'),
-      '--listen', berth.socket, '--root', path.join(berth.dir, 'root2'), '--runroot', path.join(berth.dir, 'run2')]);
+    const child = spawnBerth([
+      '--config',
+      path.join(berth.dir, 'berth.conf'),
+      '--config-dir',
+      path.join(berth.dir, 'conf.d'),
+      '--listen',
+      berth.socket,
+      '--root',
+      path.join(berth.dir, 'root2'),
+      '--runroot',
+      path.join(berth.dir, 'run2'),
+    ]);
     const { code, stderr } = await exitOf(child);
     expect(code).toBe(1);
     expect(stderr).toContain('is serving on');
@@ -187,8 +207,20 @@ describe('berth start-up and shutdown', () => {
   it('refuses a path that is not a socket', async () => {
     const notSocket = path.join(dir, 'file.sock');
     await writeFile(notSocket, 'x');
-    const { code, stderr } = await exitOf(spawnBerth(['--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d'), '--listen', notSocket,
-      '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run')]));
+    const { code, stderr } = await exitOf(
+      spawnBerth([
+        '--config',
+        '/dev/null',
+        '--config-dir',
+        path.join(dir, 'empty.d'),
+        '--listen',
+        notSocket,
+        '--root',
+        path.join(dir, 'root'),
+        '--runroot',
+        path.join(dir, 'run'),
+      ]),
+    );
     expect(code).toBe(1);
     expect(stderr).toContain('is not a socket');
   });
@@ -222,13 +254,21 @@ describe('berth start-up and shutdown', () => {
   it('tells systemd when it is ready and when it stops (sd_notify)', async () => {
     // Node has no unix datagram sockets: python3 listens as systemd would.
     const sock = path.join(dir, 'notify.sock');
-    const listener = spawn('python3', ['-u', '-c', [
-      'import socket, sys',
-      's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-      `s.bind(${JSON.stringify(sock)})`,
-      'print("listening")',
-      'while True: print(s.recv(4096).decode().replace("\\n", " "))',
-    ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const listener = spawn(
+      'python3',
+      [
+        '-u',
+        '-c',
+        [
+          'import socket, sys',
+          's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+          `s.bind(${JSON.stringify(sock)})`,
+          'print("listening")',
+          'while True: print(s.recv(4096).decode().replace("\\n", " "))',
+        ].join('\n'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let heard = '';
     listener.stdout!.on('data', (d: Buffer) => (heard += d.toString()));
     await waitFor('the listener', async () => heard.includes('listening'));
@@ -256,7 +296,20 @@ describe('berth start-up and shutdown', () => {
       const pod = podConfig('checked', path.join(daemon.dir, 'logs'));
       const podId = await cri.runPod(pod);
       await cri.waitExited(await cri.run(podId, containerConfig('done', image, { command: ['true'] }), pod));
-      const args = [BERTH_BIN, 'check', '--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d'), '--root', daemon.root, '--runroot', daemon.runroot, '--listen', daemon.socket];
+      const args = [
+        BERTH_BIN,
+        'check',
+        '--config',
+        '/dev/null',
+        '--config-dir',
+        path.join(dir, 'empty.d'),
+        '--root',
+        daemon.root,
+        '--runroot',
+        daemon.runroot,
+        '--listen',
+        daemon.socket,
+      ];
       const refused = await run(process.execPath, [...args, '--repair']).catch((e: { code: number; stdout: string }) => e);
       expect(refused).toMatchObject({ code: 2, stdout: expect.stringContaining('stop it before --repair') });
       expect(await daemon.stop()).toBe(0);
@@ -279,7 +332,9 @@ describe('berth start-up and shutdown', () => {
     expect(stdout.trimEnd().split('\n').pop()).toBe('every required check passed');
     const conf = path.join(dir, 'doctor.conf');
     await writeFile(conf, '[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
-    const failed = await run(process.execPath, [BERTH_BIN, 'doctor', '--config', conf, '--config-dir', path.join(dir, 'empty.d')]).catch((e: { code: number; stdout: string }) => e);
+    const failed = await run(process.execPath, [BERTH_BIN, 'doctor', '--config', conf, '--config-dir', path.join(dir, 'empty.d')]).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(failed).toMatchObject({ code: 1, stdout: expect.stringMatching(/^fail {2}runtime runc: \/no\/such\/runc is missing$/m) });
   });
 
@@ -293,9 +348,23 @@ describe('berth start-up and shutdown', () => {
 
   it('says in one line that it must run as root', async () => {
     // Paths it may read as nobody: it must stop before touching any of them.
-    const child = spawn(process.execPath, [BERTH_BIN, '--config', '/dev/null', '--config-dir', '/nonexistent/berth.conf.d',
-      '--root', '/nonexistent/root', '--runroot', '/nonexistent/run', '--listen', '/nonexistent/run/b.sock'],
-    { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        BERTH_BIN,
+        '--config',
+        '/dev/null',
+        '--config-dir',
+        '/nonexistent/berth.conf.d',
+        '--root',
+        '/nonexistent/root',
+        '--runroot',
+        '/nonexistent/run',
+        '--listen',
+        '/nonexistent/run/b.sock',
+      ],
+      { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const { code, stderr } = await exitOf(child);
     expect(code).toBe(1);
     expect(stderr).toBe('berth: the daemon must run as root (it creates namespaces, mounts and cgroups); try sudo\n');
@@ -304,8 +373,20 @@ describe('berth start-up and shutdown', () => {
   it('refuses to start without its runtime, naming the key and the path', async () => {
     const conf = path.join(dir, 'no-runtime.conf');
     await writeFile(conf, '[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
-    const { code, stderr } = await exitOf(spawnBerth(['--config', conf, '--config-dir', path.join(dir, 'empty.d'),
-      '--root', path.join(dir, 'nr-root'), '--runroot', path.join(dir, 'nr-run'), '--listen', path.join(dir, 'nr-run', 'b.sock')]));
+    const { code, stderr } = await exitOf(
+      spawnBerth([
+        '--config',
+        conf,
+        '--config-dir',
+        path.join(dir, 'empty.d'),
+        '--root',
+        path.join(dir, 'nr-root'),
+        '--runroot',
+        path.join(dir, 'nr-run'),
+        '--listen',
+        path.join(dir, 'nr-run', 'b.sock'),
+      ]),
+    );
     expect(code).toBe(1);
     expect(stderr).toContain('runtimes.runc.runtime_path: /no/such/runc does not exist');
   });
@@ -313,7 +394,8 @@ describe('berth start-up and shutdown', () => {
   it('is built as one bundle whose V8 code cache this node accepts', async () => {
     const { readFileSync } = await import('node:fs');
     const { CODE_CACHE, compileBundle } = (await import(pathToFileURL(path.join(path.dirname(BERTH_BIN), 'bundle-loader.js')).href)) as {
-      CODE_CACHE: string; compileBundle(cachedData: Buffer | undefined): { cachedDataRejected?: boolean };
+      CODE_CACHE: string;
+      compileBundle(cachedData: Buffer | undefined): { cachedDataRejected?: boolean };
     };
     expect(compileBundle(readFileSync(CODE_CACHE)).cachedDataRejected).toBe(false);
   });
@@ -322,8 +404,20 @@ describe('berth start-up and shutdown', () => {
     const sock = path.join(dir, 'live.sock');
     const srv = createServer(() => undefined).listen(sock);
     await new Promise((r) => srv.once('listening', r));
-    const { code } = await exitOf(spawnBerth(['--config', '/dev/null', '--config-dir', path.join(dir, 'empty.d'), '--listen', sock,
-      '--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run')]));
+    const { code } = await exitOf(
+      spawnBerth([
+        '--config',
+        '/dev/null',
+        '--config-dir',
+        path.join(dir, 'empty.d'),
+        '--listen',
+        sock,
+        '--root',
+        path.join(dir, 'root'),
+        '--runroot',
+        path.join(dir, 'run'),
+      ]),
+    );
     srv.close();
     expect(code).toBe(1);
   });

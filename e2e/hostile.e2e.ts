@@ -37,14 +37,20 @@ async function rssMiB(pid: number): Promise<number> {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The outcome of a call, with how long it took. */
 async function timed(p: Promise<unknown>): Promise<{ code: string; ms: number; message: string }> {
   const started = Date.now();
   const code = await codeOf(p);
-  const message = await p.then(() => '', (err: Error) => err.message);
+  const message = await p.then(
+    () => '',
+    (err: Error) => err.message,
+  );
   return { code, ms: Date.now() - started, message };
 }
 
@@ -109,11 +115,15 @@ describe('hostile input', () => {
     it('refuses account files that are FIFOs or devices at once, while an ordinary container starts', async () => {
       const before = await containersInPod();
       const hostile = (['passwd-fifo', 'group-char', 'passwd-block'] as const).flatMap((tag) =>
-        [0, 1].map((i) => timed(create(containerConfig(`${tag}-${i}`, images[tag])))));
+        [0, 1].map((i) => timed(create(containerConfig(`${tag}-${i}`, images[tag])))),
+      );
       const ordinary = timed(cri.run(podId, containerConfig('ordinary', IMAGE, { command: ['sleep', '600'] }), pod));
       const outcomes = await Promise.all(hostile);
       for (const o of outcomes) {
-        expect(o).toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/\/etc\/(passwd|group): not a regular file \(a (FIFO|character device|block device)\)/) });
+        expect(o).toMatchObject({
+          code: 'FAILED_PRECONDITION',
+          message: expect.stringMatching(/\/etc\/(passwd|group): not a regular file \(a (FIFO|character device|block device)\)/),
+        });
         expect(o.ms).toBeLessThan(3000);
       }
       expect((await ordinary).code).toBe('OK');
@@ -133,7 +143,11 @@ describe('hostile input', () => {
     it('keeps a mount whose target is a symlink out of the host', async () => {
       const src = path.join(berth.dir, 'mount-src');
       await mkdir(src, { recursive: true });
-      const id = await cri.run(podId, containerConfig('mount-link', images['mount-link'], { mounts: [{ containerPath: '/escape/inner', hostPath: src }] }), pod);
+      const id = await cri.run(
+        podId,
+        containerConfig('mount-link', images['mount-link'], { mounts: [{ containerPath: '/escape/inner', hostPath: src }] }),
+        pod,
+      );
       await cri.exec(id, ['touch', '/escape/inner/written']);
       expect(await exists(path.join(src, 'written'))).toBe(true);
       expect(await exists(mountLinkTarget(UNIQUE))).toBe(false);
@@ -194,8 +208,16 @@ describe('hostile input', () => {
       ['an absolute log path', { logPath: '/etc/cron.d/berth-e2e-hostile' }, /must be relative/],
       ['a log path that climbs out', { logPath: `../../../../../../../../tmp/berth-e2e-logescape-${UNIQUE}/x.log` }, /leads outside/],
       ['privileges its pod does not have', { linux: { securityContext: { privileged: true } } }, /privileged container is not allowed/],
-      ['a seccomp profile that is a device', { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: '/dev/zero' } } } }, /a character device/],
-      ['a seccomp profile that is a secret', { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: '/etc/shadow' } } } }, /^3 INVALID_ARGUMENT: seccomp profile \/etc\/shadow is not valid JSON$/],
+      [
+        'a seccomp profile that is a device',
+        { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: '/dev/zero' } } } },
+        /a character device/,
+      ],
+      [
+        'a seccomp profile that is a secret',
+        { linux: { securityContext: { seccomp: { profileType: 'Localhost', localhostRef: '/etc/shadow' } } } },
+        /^3 INVALID_ARGUMENT: seccomp profile \/etc\/shadow is not valid JSON$/,
+      ],
       ['a NUL byte in its arguments', { command: ['sh'], args: ['-c', 'true\0false'] }, /NUL byte/],
     ];
     for (const [what, extra, message] of containerCases) {
@@ -211,10 +233,13 @@ describe('hostile input', () => {
       await mkdir(pod.logDirectory!, { recursive: true });
       await writeFile(path.join(pod.logDirectory!, 'blocker'), 'a file');
       const before = await containersInPod();
-      expect(await timed(create(containerConfig('log-blocked', IMAGE, { logPath: 'blocker/0.log' }))))
-        .toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('a part of it is a file') });
-      expect(await timed(create(containerConfig('mount-blocked', IMAGE, { mounts: [{ containerPath: '/x', hostPath: '/etc/hostname/inner' }] }))))
-        .toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('/etc/hostname/inner') });
+      expect(await timed(create(containerConfig('log-blocked', IMAGE, { logPath: 'blocker/0.log' })))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('a part of it is a file'),
+      });
+      expect(
+        await timed(create(containerConfig('mount-blocked', IMAGE, { mounts: [{ containerPath: '/x', hostPath: '/etc/hostname/inner' }] }))),
+      ).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('/etc/hostname/inner') });
       expect(await containersInPod()).toBe(before);
     });
 
@@ -255,14 +280,16 @@ describe('hostile input', () => {
         res.socket!.write(controlFrame(FrameType.SYN_STREAM, 0, Buffer.concat([u32(1, 0), Buffer.from([0, 0]), bomb.subarray(off, off + (60 << 10))])));
       }
       await closed;
-      expect(await rssMiB(berth.process.pid!) - before).toBeLessThan(32);
+      expect((await rssMiB(berth.process.pid!)) - before).toBeLessThan(32);
       expect((await upgrade(url, { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' })).status).toBe(404);
     });
 
     it('refuses forged tokens', async () => {
       const url = await execUrl();
       for (const forged of ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '..%2f..%2fetc', 'x'.repeat(4096)]) {
-        expect((await upgrade(url.replace(/exec\/.*/, `exec/${forged}`), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' })).status).toBe(404);
+        expect(
+          (await upgrade(url.replace(/exec\/.*/, `exec/${forged}`), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' })).status,
+        ).toBe(404);
       }
     });
   });

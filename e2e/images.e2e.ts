@@ -19,8 +19,7 @@ describe('ImageService against a real registry', () => {
 
   const pull = (image: string, auth?: Record<string, string>) =>
     call(berth.client.image, berth.client.image.PullImage, { image: { image }, auth: auth ?? null });
-  const status = async (image: string, verbose = false) =>
-    call(berth.client.image, berth.client.image.ImageStatus, { image: { image }, verbose });
+  const status = async (image: string, verbose = false) => call(berth.client.image, berth.client.image.ImageStatus, { image: { image }, verbose });
   const list = async () => (await call(berth.client.image, berth.client.image.ListImages, {})).images;
   const remove = (image: string) => call(berth.client.image, berth.client.image.RemoveImage, { image: { image } });
   const snapshotsDir = () => path.join(berth.root, 'storage', 'snapshots');
@@ -79,7 +78,7 @@ describe('ImageService against a real registry', () => {
     expect(await readFile(path.join(changes!, 'data/opaque/new'), 'utf8')).toBe('replacement');
   });
 
-  it('pulls a Docker manifest list, choosing this machine\'s platform', async () => {
+  it("pulls a Docker manifest list, choosing this machine's platform", async () => {
     const ref = `${open}/berth-test/busybox:list`;
     expect((await pull(ref)).imageRef).toBe(fx.plain.id); // the amd64 entry is the plain image
     const { image } = await status(ref);
@@ -111,7 +110,7 @@ describe('ImageService against a real registry', () => {
     expect((await pull(platform)).imageRef).toBe(fx.oci.id);
   });
 
-  it('names an image pulled by its index digest by that digest alone, yet finds it by the platform manifest\'s', async () => {
+  it("names an image pulled by its index digest by that digest alone, yet finds it by the platform manifest's", async () => {
     const { image: before } = await status(`${open}/berth-test/busybox:oci`);
     const platform = before!.repoDigests.find((d) => !d.endsWith(fx.oci.digest))!;
     await call(berth.client.image, berth.client.image.RemoveImage, { image: { image: fx.oci.id } });

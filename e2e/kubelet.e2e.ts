@@ -29,15 +29,27 @@ describe('ordinary Pod manifests through a kubelet-shaped client', () => {
     await base.stop();
     const cniDir = path.join(base.dir, 'cni', 'bridge.d');
     await mkdir(cniDir, { recursive: true });
-    await writeFile(path.join(cniDir, '10-bridge.conflist'), JSON.stringify({
-      cniVersion: '1.0.0', name: 'berth-e2e-kubelet',
-      plugins: [
-        { type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, ipam: { type: 'host-local', dataDir: path.join(base.dir, 'cni', 'ipam'), ranges: [[{ subnet: '10.91.0.0/24' }]], routes: [] } },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    }));
+    await writeFile(
+      path.join(cniDir, '10-bridge.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'berth-e2e-kubelet',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: BRIDGE,
+            isGateway: true,
+            ipMasq: false,
+            ipam: { type: 'host-local', dataDir: path.join(base.dir, 'cni', 'ipam'), ranges: [[{ subnet: '10.91.0.0/24' }]], routes: [] },
+          },
+          { type: 'portmap', capabilities: { portMappings: true } },
+        ],
+      }),
+    );
     berth = await startBerth({
-      registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env), reuse: { dir: base.dir },
+      registriesConf: testRegistriesConf(env, await freePort()),
+      config: testBerthConf(env),
+      reuse: { dir: base.dir },
       extraArgs: ['--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni'],
     });
     kubelet = new KubeletSim(berth.client, path.join(berth.dir, 'var-log-pods'), path.join(berth.dir, 'var-lib-kubelet-pods'));
@@ -50,7 +62,7 @@ describe('ordinary Pod manifests through a kubelet-shaped client', () => {
   });
 
   const logOf = async (p: SimulatedPod, container: string, restart = 0) =>
-    (await readFile(path.join(p.sandbox.logDirectory!, container, `${restart}.log`), 'utf8').catch(() => ''));
+    await readFile(path.join(p.sandbox.logDirectory!, container, `${restart}.log`), 'utf8').catch(() => '');
 
   it('serves a web server on its host port once its readiness probe passes', async () => {
     const hostPort = 12070;
@@ -75,7 +87,11 @@ describe('ordinary Pod manifests through a kubelet-shaped client', () => {
   it('shares one process namespace between the containers of a pod', async () => {
     const pod = await kubelet.runPod(await manifest('shared-pid.yaml', { IMAGE }));
     running.push(pod);
-    const ps = await call(berth.client.runtime, berth.client.runtime.ExecSync, { containerId: pod.containers.get('app')!.id, cmd: ['ps', '-o', 'args'], timeout: 5 });
+    const ps = await call(berth.client.runtime, berth.client.runtime.ExecSync, {
+      containerId: pod.containers.get('app')!.id,
+      cmd: ['ps', '-o', 'args'],
+      timeout: 5,
+    });
     expect(ps.stdout.toString()).toContain('sleep 702');
   });
 

@@ -24,7 +24,14 @@ function conflist(ipamDir: string, extraPlugins: object[] = [], name = 'berth-e2
     cniVersion: '1.0.0',
     name,
     plugins: [
-      { type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: SUBNET }]], routes: [{ dst: CLIENT_SUBNET, gw: GATEWAY }] } },
+      {
+        type: 'bridge',
+        bridge: BRIDGE,
+        isGateway: true,
+        ipMasq: false,
+        hairpinMode: true,
+        ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: SUBNET }]], routes: [{ dst: CLIENT_SUBNET, gw: GATEWAY }] },
+      },
       { type: 'portmap', capabilities: { portMappings: true } },
       ...extraPlugins,
     ],
@@ -46,11 +53,16 @@ describe('pod networking through real CNI plugins', () => {
     return s.status!.conditions.find((c) => c.type === 'NetworkReady')!;
   };
   const podIp = async (id: string) => (await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id })).status!.network!.ip;
-  const allocations = async () => (await readdir(path.join(ipamDir, 'berth-e2e')).catch(() => [] as string[])).filter((f) => /^\d/.test(f) && !f.startsWith('last_reserved'));
+  const allocations = async () =>
+    (await readdir(path.join(ipamDir, 'berth-e2e')).catch(() => [] as string[])).filter((f) => /^\d/.test(f) && !f.startsWith('last_reserved'));
 
   beforeAll(async () => {
     const port = await freePort();
-    berth = await startBerth({ registriesConf: testRegistriesConf(env, port), config: `${testBerthConf(env)}[network]\nplugin_timeout = "3s"\n` , extraArgs: [] });
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, port),
+      config: `${testBerthConf(env)}[network]\nplugin_timeout = "3s"\n`,
+      extraArgs: [],
+    });
     // Restart with private CNI directories: the config dir starts empty.
     await berth.stop();
     confDir = path.join(berth.dir, 'cni', 'net.d');
@@ -58,12 +70,19 @@ describe('pod networking through real CNI plugins', () => {
     ipamDir = path.join(berth.dir, 'cni', 'ipam');
     await mkdir(confDir, { recursive: true });
     await mkdir(pluginDir, { recursive: true });
-    await writeFile(path.join(pluginDir, 'berth-test-fail'), '#!/bin/sh\ncat >/dev/null\nif [ "$CNI_COMMAND" = ADD ]; then echo \'{"cniVersion":"1.0.0","code":999,"msg":"berth test plugin refuses","details":"on purpose"}\'; exit 1; fi\nexit 0\n');
-    await writeFile(path.join(pluginDir, 'berth-test-garbage'), '#!/bin/sh\ncat >/dev/null\nif [ "$CNI_COMMAND" = ADD ]; then echo "this is not json"; fi\nexit 0\n');
+    await writeFile(
+      path.join(pluginDir, 'berth-test-fail'),
+      '#!/bin/sh\ncat >/dev/null\nif [ "$CNI_COMMAND" = ADD ]; then echo \'{"cniVersion":"1.0.0","code":999,"msg":"berth test plugin refuses","details":"on purpose"}\'; exit 1; fi\nexit 0\n',
+    );
+    await writeFile(
+      path.join(pluginDir, 'berth-test-garbage'),
+      '#!/bin/sh\ncat >/dev/null\nif [ "$CNI_COMMAND" = ADD ]; then echo "this is not json"; fi\nexit 0\n',
+    );
     await writeFile(path.join(pluginDir, 'berth-test-hang'), '#!/bin/sh\ncat >/dev/null\nif [ "$CNI_COMMAND" = ADD ]; then exec sleep 60; fi\nexit 0\n');
     for (const p of ['berth-test-fail', 'berth-test-garbage', 'berth-test-hang']) await chmod(path.join(pluginDir, p), 0o755);
     berth = await startBerth({
-      registriesConf: testRegistriesConf(env, port), reuse: { dir: berth.dir },
+      registriesConf: testRegistriesConf(env, port),
+      reuse: { dir: berth.dir },
       config: `${testBerthConf(env)}[network]\nplugin_timeout = "3s"\ncni_conf_template = "${path.join(berth.dir, 'cni', 'template.conflist')}"\n`,
       extraArgs: ['--cni-config-dir', confDir, '--cni-plugin-dir', pluginDir, '--cni-plugin-dir', '/usr/lib/cni'],
     });
@@ -81,7 +100,11 @@ describe('pod networking through real CNI plugins', () => {
   });
 
   it('is not ready without a valid configuration, and notices one added at run time', async () => {
-    expect(await networkReady()).toMatchObject({ status: false, reason: 'NetworkPluginNotReady', message: expect.stringContaining('no valid network configuration') });
+    expect(await networkReady()).toMatchObject({
+      status: false,
+      reason: 'NetworkPluginNotReady',
+      message: expect.stringContaining('no valid network configuration'),
+    });
     // Pods on the pod network wait; host-network pods work regardless.
     expect(await codeOf(cri.runPod(podConfig('too-early', path.join(berth.dir, 'logs'))))).toBe('FAILED_PRECONDITION');
     const hostNs = { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } as const;
@@ -106,8 +129,16 @@ describe('pod networking through real CNI plugins', () => {
     const ipA = await podIp(a);
     expect(ipA).toMatch(/^10\.89\.0\.\d+$/);
     expect(await podIp(b)).toMatch(/^10\.89\.0\.\d+$/);
-    const web = await cri.run(a, containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo "hello from a" > /www/index.html && exec httpd -f -p 80 -h /www'] }), podA);
-    const probe = await cri.run(b, containerConfig('probe', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { capabilities: { addCapabilities: ['NET_RAW'] } } } }), podB);
+    const web = await cri.run(
+      a,
+      containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo "hello from a" > /www/index.html && exec httpd -f -p 80 -h /www'] }),
+      podA,
+    );
+    const probe = await cri.run(
+      b,
+      containerConfig('probe', IMAGE, { command: ['sleep', '600'], linux: { securityContext: { capabilities: { addCapabilities: ['NET_RAW'] } } } }),
+      podB,
+    );
     await waitFor('httpd in pod a', async () => (await cri.exec(probe, ['wget', '-q', '-O', '-', `http://${ipA}/`])).stdout === 'hello from a\n');
     expect((await cri.exec(probe, ['ping', '-c', '1', '-W', '2', GATEWAY])).exitCode).toBe(0);
     expect((await cri.exec(web, ['ip', '-o', 'addr', 'show', 'eth0'])).stdout).toContain(ipA);
@@ -125,19 +156,26 @@ describe('pod networking through real CNI plugins', () => {
     const pod = podConfig('net-port', path.join(berth.dir, 'logs'), { portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: HOST_PORT }] });
     const id = await cri.runPod(pod);
     pods.push(id);
-    await cri.run(id, containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www'] }), pod);
+    await cri.run(
+      id,
+      containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www'] }),
+      pod,
+    );
     ipForward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
     await sh('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     client = await clientNamespace('berthe2e-cl', '10.90.0.1/30', '10.90.0.2/30');
-    await waitFor('the published port from the client namespace', async () =>
-      // busybox-static's wget crashes with -T: bound it with timeout(1) instead.
-      (await client!.exec(['timeout', '5', 'busybox', 'wget', '-q', '-O', '-', `http://${client!.hostAddress}:${HOST_PORT}/`])) === 'published\n');
+    await waitFor(
+      'the published port from the client namespace',
+      async () =>
+        // busybox-static's wget crashes with -T: bound it with timeout(1) instead.
+        (await client!.exec(['timeout', '5', 'busybox', 'wget', '-q', '-O', '-', `http://${client!.hostAddress}:${HOST_PORT}/`])) === 'published\n',
+    );
     const res = await fetch(`http://127.0.0.1:${HOST_PORT}/`);
     expect(await res.text()).toBe('published\n');
     expect(await natRulesWith(String(HOST_PORT))).not.toEqual([]);
   });
 
-  it('lets host-network pods see the host\'s interfaces, without CNI', async () => {
+  it("lets host-network pods see the host's interfaces, without CNI", async () => {
     const ns = { namespaceOptions: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } as const;
     const pod = podConfig('net-host', path.join(berth.dir, 'logs'), { linux: { securityContext: ns } });
     const id = await cri.runPod(pod);
@@ -148,7 +186,11 @@ describe('pod networking through real CNI plugins', () => {
   });
 
   it('shows a verbose status with the CNI result and the CHECK run after ADD, without running plugins per call', async () => {
-    const verbose = async () => JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: pods[0]!, verbose: true })).info.info!) as Record<string, unknown>;
+    const verbose = async () =>
+      JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: pods[0]!, verbose: true })).info.info!) as Record<
+        string,
+        unknown
+      >;
     await waitFor('the CHECK after ADD', async () => (await verbose()).cniCheck !== undefined);
     const first = await verbose();
     expect(first).toMatchObject({ cniNetwork: 'berth-e2e', cniCheck: 'ok', cniCheckedAt: expect.any(String) });
@@ -179,10 +221,14 @@ describe('pod networking through real CNI plugins', () => {
   it('writes the CNI configuration template on UpdateRuntimeConfig', async () => {
     await writeFile(path.join(berth.dir, 'cni', 'template.conflist'), conflist(ipamDir).replace(SUBNET, '{{.PodCIDR}}').replace('"berth-e2e"', '"templated"'));
     await call(berth.client.runtime, berth.client.runtime.UpdateRuntimeConfig, { runtimeConfig: { networkConfig: { podCidr: '10.89.0.0/25' } } });
-    const written = JSON.parse(await readFile(path.join(confDir, '10-berth-template.conflist'), 'utf8')) as { plugins: { ipam?: { ranges: { subnet: string }[][] } }[] };
+    const written = JSON.parse(await readFile(path.join(confDir, '10-berth-template.conflist'), 'utf8')) as {
+      plugins: { ipam?: { ranges: { subnet: string }[][] } }[];
+    };
     expect(written.plugins[0]!.ipam!.ranges[0]![0]!.subnet).toBe('10.89.0.0/25');
     await rm(path.join(confDir, '10-berth-template.conflist'));
-    expect(await codeOf(call(berth.client.runtime, berth.client.runtime.UpdateRuntimeConfig, { runtimeConfig: { networkConfig: { podCidr: 'nonsense' } } }))).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(call(berth.client.runtime, berth.client.runtime.UpdateRuntimeConfig, { runtimeConfig: { networkConfig: { podCidr: 'nonsense' } } })),
+    ).toBe('INVALID_ARGUMENT');
   });
 
   it('releases addresses, interfaces and port rules on stop and remove', async () => {

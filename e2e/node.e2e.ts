@@ -21,6 +21,8 @@ import { ROOT, type Release, buildRelease } from './lib/release.js';
  * (Debian 12 has no crictl package).
  */
 const env = inject('env');
+// biome-ignore lint/suspicious/noTemplateCurlyInString: ${c%/comm} is the shell's parameter expansion
+const CONMON_CGROUPS = 'for c in /proc/[0-9]*/comm; do if [ "$(cat $c 2>/dev/null)" = conmon ]; then grep :pids: "${c%/comm}/cgroup"; fi; done';
 const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
 
 describe('berth installed from its package on a node booted with systemd', () => {
@@ -40,9 +42,13 @@ describe('berth installed from its package on a node booted with systemd', () =>
     client = undefined;
   };
   const systemctl = (...args: string[]) => node.exec(['systemctl', ...args]);
-  const isActive = () => systemctl('is-active', 'berth').then((r) => r.stdout.trim(), (e: { stdout?: string }) => (e.stdout ?? '').trim());
+  const isActive = () =>
+    systemctl('is-active', 'berth').then(
+      (r) => r.stdout.trim(),
+      (e: { stdout?: string }) => (e.stdout ?? '').trim(),
+    );
   /** The pids-controller cgroup of each conmon in the node: conmon must not be in berth.service's. */
-  const conmonCgroups = async () => (await node.exec(['sh', '-c', 'for c in /proc/[0-9]*/comm; do if [ "$(cat $c 2>/dev/null)" = conmon ]; then grep :pids: "${c%/comm}/cgroup"; fi; done'])).stdout;
+  const conmonCgroups = async () => (await node.exec(['sh', '-c', CONMON_CGROUPS])).stdout;
   const containerRunning = async (id: string) => (await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: id })).status!.state;
 
   beforeAll(async () => {
@@ -51,13 +57,21 @@ describe('berth installed from its package on a node booted with systemd', () =>
     await ensureNodeRoot(nodeRoot);
     dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-node-'));
     for (const d of ['run-berth', 'var-lib-berth']) await mkdir(path.join(dir, d));
-    node = await bootNode(nodeRoot, [
-      { host: path.join(dir, 'run-berth'), node: '/run/berth' },
-      { host: path.join(dir, 'var-lib-berth'), node: '/var/lib/berth' },
-      { host: path.dirname(release.deb), node: '/mnt/release', readOnly: true },
-    ], console);
+    node = await bootNode(
+      nodeRoot,
+      [
+        { host: path.join(dir, 'run-berth'), node: '/run/berth' },
+        { host: path.join(dir, 'var-lib-berth'), node: '/var/lib/berth' },
+        { host: path.dirname(release.deb), node: '/mnt/release', readOnly: true },
+      ],
+      console,
+    );
     // The test registry, as an operator would add a mirror.
-    await node.exec(['sh', '-c', `mkdir -p /etc/containers && printf '[[registry]]\\nlocation = "${env.openRegistry}"\\ninsecure = true\\n' > /etc/containers/registries.conf`]);
+    await node.exec([
+      'sh',
+      '-c',
+      `mkdir -p /etc/containers && printf '[[registry]]\\nlocation = "${env.openRegistry}"\\ninsecure = true\\n' > /etc/containers/registries.conf`,
+    ]);
   }, 600_000);
 
   afterAll(async () => {
@@ -83,23 +97,39 @@ describe('berth installed from its package on a node booted with systemd', () =>
   let ctrId = '';
 
   it('installs with apt, and systemd starts it as a notify service', async () => {
-    const { stdout } = await node.exec(['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q /mnt/release/${path.basename(release.deb)} 2>&1`], 300_000);
+    const { stdout } = await node.exec(
+      ['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q /mnt/release/${path.basename(release.deb)} 2>&1`],
+      300_000,
+    );
     expect(stdout).toContain('berth: installed the default pod network in /etc/cni/net.d/10-berth-bridge.conflist');
     expect((await node.exec(['sh', '-c', 'command -v node || echo none'])).stdout.trim()).toBe('none');
     await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
     expect((await systemctl('show', 'berth', '-p', 'StatusText')).stdout).toContain('StatusText=serving on /run/berth/berth.sock');
     expect((await node.exec(['berth', 'status'])).stdout).toContain('RuntimeReady: true');
-    expect((await node.exec(['ls', '/usr/share/man/man5/berth.conf.5.gz', '/usr/share/man/man8/berth.8.gz', '/usr/share/bash-completion/completions/berth'])).stdout.split('\n').filter(Boolean)).toHaveLength(3);
+    expect(
+      (await node.exec(['ls', '/usr/share/man/man5/berth.conf.5.gz', '/usr/share/man/man8/berth.8.gz', '/usr/share/bash-completion/completions/berth'])).stdout
+        .split('\n')
+        .filter(Boolean),
+    ).toHaveLength(3);
   });
 
-  it('pulls from the test registry and runs a pod on the package\'s CNI network, with exec and logs', async () => {
+  it("pulls from the test registry and runs a pod on the package's CNI network, with exec and logs", async () => {
     const c = await cri();
     await call(c.image, c.image.PullImage, { image: { image: IMAGE } });
-    const pod: PodSandboxConfig = { metadata: { name: 'node-pod', namespace: 'default', uid: 'node-pod-uid', attempt: 0 }, hostname: 'nodepod', logDirectory: '/var/log/pods/node-pod' };
+    const pod: PodSandboxConfig = {
+      metadata: { name: 'node-pod', namespace: 'default', uid: 'node-pod-uid', attempt: 0 },
+      hostname: 'nodepod',
+      logDirectory: '/var/log/pods/node-pod',
+    };
     podId = (await call(c.runtime, c.runtime.RunPodSandbox, { config: pod })).podSandboxId;
     const ip = (await call(c.runtime, c.runtime.PodSandboxStatus, { podSandboxId: podId })).status!.network!.ip;
     expect(ip).toMatch(/^10\.85\./);
-    const config: ContainerConfig = { metadata: { name: 'main', attempt: 0 }, image: { image: IMAGE }, command: ['sh', '-c', 'echo hello from the node; exec sleep 3600'], logPath: 'main/0.log' };
+    const config: ContainerConfig = {
+      metadata: { name: 'main', attempt: 0 },
+      image: { image: IMAGE },
+      command: ['sh', '-c', 'echo hello from the node; exec sleep 3600'],
+      logPath: 'main/0.log',
+    };
     ctrId = (await call(c.runtime, c.runtime.CreateContainer, { podSandboxId: podId, config, sandboxConfig: pod })).containerId;
     await call(c.runtime, c.runtime.StartContainer, { containerId: ctrId });
     const res = await call(c.runtime, c.runtime.ExecSync, { containerId: ctrId, cmd: ['hostname'], timeout: 10 });
@@ -111,14 +141,25 @@ describe('berth installed from its package on a node booted with systemd', () =>
     await node.exec(['sh', '-c', `mkdir -p /etc/berth/berth.conf.d && printf 'log_level = "debug"\\n' > /etc/berth/berth.conf.d/50-debug.conf`]);
     await node.exec(['sh', '-c', `printf '[aliases]\\n"nodebox" = "${env.openRegistry}/berth-test/busybox"\\n' >> /etc/containers/registries.conf`]);
     await systemctl('reload', 'berth');
-    await waitFor('the reload in the journal', async () => (await node.exec(['journalctl', '-u', 'berth', '--no-pager', '-o', 'cat'])).stdout.includes('"applied":["log_level"]'), 20_000);
+    await waitFor(
+      'the reload in the journal',
+      async () => (await node.exec(['journalctl', '-u', 'berth', '--no-pager', '-o', 'cat'])).stdout.includes('"applied":["log_level"]'),
+      20_000,
+    );
     const c = await cri();
     await call(c.image, c.image.PullImage, { image: { image: 'nodebox:plain' } });
-    expect((await call(c.image, c.image.ImageStatus, { image: { image: `${env.openRegistry}/berth-test/busybox:plain` } })).image?.id).toBe(env.fixtures.plain.id);
+    expect((await call(c.image, c.image.ImageStatus, { image: { image: `${env.openRegistry}/berth-test/busybox:plain` } })).image?.id).toBe(
+      env.fixtures.plain.id,
+    );
   });
 
   it('keeps the container running through systemctl restart and a reinstall of the package', async () => {
-    const pidOf = async () => (JSON.parse((await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: ctrId, verbose: true })).info.info!) as { pid: number }).pid;
+    const pidOf = async () =>
+      (
+        JSON.parse((await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: ctrId, verbose: true })).info.info!) as {
+          pid: number;
+        }
+      ).pid;
     const before = await pidOf();
     expect(await conmonCgroups()).toContain(`/berth-conmon-${ctrId}\n`);
     expect(await conmonCgroups()).not.toContain('berth.service');
@@ -155,20 +196,29 @@ describe('berth installed from its package on a node booted with systemd', () =>
     await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
     const c = await cri();
     const pod: PodSandboxConfig = {
-      metadata: { name: 'sliced', namespace: 'default', uid: 'sliced-uid', attempt: 0 }, hostname: 'sliced', logDirectory: '/var/log/pods/sliced',
+      metadata: { name: 'sliced', namespace: 'default', uid: 'sliced-uid', attempt: 0 },
+      hostname: 'sliced',
+      logDirectory: '/var/log/pods/sliced',
       linux: { cgroupParent: 'kubepods-besteffort-podsliced.slice' },
     };
     const sliced = (await call(c.runtime, c.runtime.RunPodSandbox, { config: pod })).podSandboxId;
     let id = '';
     try {
-      const config: ContainerConfig = { metadata: { name: 'scoped', attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: 'scoped/0.log' };
+      const config: ContainerConfig = {
+        metadata: { name: 'scoped', attempt: 0 },
+        image: { image: IMAGE },
+        command: ['sleep', '3600'],
+        logPath: 'scoped/0.log',
+      };
       id = (await call(c.runtime, c.runtime.CreateContainer, { podSandboxId: sliced, config, sandboxConfig: pod })).containerId;
       await call(c.runtime, c.runtime.StartContainer, { containerId: id });
       const units = (await systemctl('list-units', '--no-pager', '--plain', `berth-${id}.scope`, 'kubepods-besteffort-podsliced.slice')).stdout;
       expect(units).toMatch(new RegExp(`berth-${id}[.]scope +loaded active running`));
       expect(units).toMatch(/kubepods-besteffort-podsliced[.]slice +loaded active active/);
       const pid = (JSON.parse((await call(c.runtime, c.runtime.ContainerStatus, { containerId: id, verbose: true })).info.info!) as { pid: number }).pid;
-      expect((await node.exec(['cat', `/proc/${pid}/cgroup`])).stdout).toContain(`:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podsliced.slice/berth-${id}.scope`);
+      expect((await node.exec(['cat', `/proc/${pid}/cgroup`])).stdout).toContain(
+        `:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podsliced.slice/berth-${id}.scope`,
+      );
       // conmon in a transient scope of its own beside it, outside berth.service:
       // a restart keeps the container and its conmon.
       expect(await conmonCgroups()).toContain(`:pids:/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podsliced.slice/berth-conmon-${id}.scope\n`);
@@ -181,7 +231,12 @@ describe('berth installed from its package on a node booted with systemd', () =>
       await call(after.runtime, after.runtime.StopPodSandbox, { podSandboxId: sliced });
       await call(after.runtime, after.runtime.RemovePodSandbox, { podSandboxId: sliced });
     }
-    await waitFor('the scopes to go', async () => !/running|failed/.test((await systemctl('list-units', '--all', '--no-pager', '--plain', `berth-${id}.scope`, `berth-conmon-${id}.scope`)).stdout), 20_000);
+    await waitFor(
+      'the scopes to go',
+      async () =>
+        !/running|failed/.test((await systemctl('list-units', '--all', '--no-pager', '--plain', `berth-${id}.scope`, `berth-conmon-${id}.scope`)).stdout),
+      20_000,
+    );
   });
 
   it('purges its configuration but keeps container data', async () => {

@@ -32,7 +32,9 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
   beforeAll(async () => {
     metricsPort = await freePort();
     berth = await startBerth({
-      registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env), extraArgs: ['--metrics-address', `127.0.0.1:${metricsPort}`],
+      registriesConf: testRegistriesConf(env, await freePort()),
+      config: testBerthConf(env),
+      extraArgs: ['--metrics-address', `127.0.0.1:${metricsPort}`],
     });
     cri = new Cri(berth);
     await cri.pull(IMAGE);
@@ -66,32 +68,50 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
     await cri.waitExited(id);
     await cri.removeContainer(id);
     const mine = await watch.lifeOf(id);
-    expect(mine.map((e) => e.containerEventType)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+    expect(mine.map((e) => e.containerEventType)).toEqual([
+      'CONTAINER_CREATED_EVENT',
+      'CONTAINER_STARTED_EVENT',
+      'CONTAINER_STOPPED_EVENT',
+      'CONTAINER_DELETED_EVENT',
+    ]);
     expect(mine[2]!.podSandboxStatus?.id).toBe(podId);
     expect(mine[2]!.containersStatuses.find((c) => c.id === id)?.state).toBe('CONTAINER_EXITED');
   });
 
-  it('sees a pod\'s own life as events keyed by its id, as containerd sends them', async () => {
+  it("sees a pod's own life as events keyed by its id, as containerd sends them", async () => {
     const watch = await watchEvents();
     const otherId = await cri.runPod(podConfig('evented', path.join(berth.dir, 'logs', 'evented')));
     await cri.stopPod(otherId);
     await cri.removePod(otherId);
     const mine = await watch.lifeOf(otherId);
-    expect(mine.map((e) => e.containerEventType)).toEqual(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+    expect(mine.map((e) => e.containerEventType)).toEqual([
+      'CONTAINER_CREATED_EVENT',
+      'CONTAINER_STARTED_EVENT',
+      'CONTAINER_STOPPED_EVENT',
+      'CONTAINER_DELETED_EVENT',
+    ]);
     expect(mine.map((e) => e.podSandboxStatus?.state)).toEqual(['SANDBOX_READY', 'SANDBOX_READY', 'SANDBOX_NOTREADY', 'SANDBOX_NOTREADY']);
     expect(mine.every((e) => e.podSandboxStatus?.id === otherId)).toBe(true);
   });
 
   it('reports rising CPU and memory for a busy container', async () => {
-    burner = await cri.run(podId, containerConfig('burner', IMAGE, {
-      command: ['sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=40 2>/dev/null | tr "\\0" a); while true; do :; done'],
-    }), pod);
+    burner = await cri.run(
+      podId,
+      containerConfig('burner', IMAGE, {
+        command: ['sh', '-c', 'x=$(dd if=/dev/zero bs=1M count=40 2>/dev/null | tr "\\0" a); while true; do :; done'],
+      }),
+      pod,
+    );
     let first = '0';
-    await waitFor('memory to grow', async () => {
-      const s = (await call(rt(), rt().ContainerStats, { containerId: burner })).stats!;
-      first = s.cpu!.usageCoreNanoSeconds!.value;
-      return Number(s.memory!.workingSetBytes!.value) > 30 * 1024 * 1024;
-    }, 20_000);
+    await waitFor(
+      'memory to grow',
+      async () => {
+        const s = (await call(rt(), rt().ContainerStats, { containerId: burner })).stats!;
+        first = s.cpu!.usageCoreNanoSeconds!.value;
+        return Number(s.memory!.workingSetBytes!.value) > 30 * 1024 * 1024;
+      },
+      20_000,
+    );
     await new Promise((r) => setTimeout(r, 500));
     const s = (await call(rt(), rt().ContainerStats, { containerId: burner })).stats!;
     expect(BigInt(s.cpu!.usageCoreNanoSeconds!.value)).toBeGreaterThan(BigInt(first));
@@ -117,7 +137,9 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
   });
 
   it('streams the same items as the unary list RPCs, in batches', async () => {
-    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => cri.createContainer(podId, containerConfig(`many-${i}`, IMAGE, { command: ['true'] }), pod)));
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => cri.createContainer(podId, containerConfig(`many-${i}`, IMAGE, { command: ['true'] }), pod)),
+    );
     const unary = (await call(rt(), rt().ListContainers, {})).containers.map((c) => c.id).sort();
     const streamed = (await drain<{ containers: { id: string }[] }>(rt().StreamContainers({}))).flatMap((m) => m.containers.map((c) => c.id)).sort();
     expect(streamed).toEqual(unary);
@@ -131,7 +153,9 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
 
   it('lists metric descriptors and pod metrics', async () => {
     const descriptors = (await call(rt(), rt().ListMetricDescriptors, {})).descriptors.map((d) => d.name);
-    expect(descriptors).toEqual(expect.arrayContaining(['container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_network_receive_bytes_total']));
+    expect(descriptors).toEqual(
+      expect.arrayContaining(['container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_network_receive_bytes_total']),
+    );
     const metrics = (await call(rt(), rt().ListPodSandboxMetrics, {})).podMetrics;
     expect(metrics.map((m) => m.podSandboxId)).toEqual([podId]);
     const streamed = (await drain<{ podSandboxMetrics: unknown[] }>(rt().StreamPodSandboxMetrics({}))).flatMap((m) => m.podSandboxMetrics);
@@ -139,8 +163,14 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
   });
 
   it('serves Prometheus metrics that count pulls and failed calls', async () => {
-    const scrape = async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
-    const value = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+    const scrape = async () => await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const value = (text: string, series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(' ')[1] ?? 0,
+      );
     const before = await scrape();
     await cri.pull(IMAGE);
     await codeOf(cri.pull(`${env.openRegistry}/berth-test/busybox:missing`));
@@ -149,20 +179,32 @@ describe('stats, events, metrics and the streaming list RPCs', () => {
     expect(value(after, 'berth_image_pulls_total{result="success"}')).toBe(value(before, 'berth_image_pulls_total{result="success"}') + 1);
     expect(value(after, 'berth_image_pulls_total{result="failure"}')).toBe(value(before, 'berth_image_pulls_total{result="failure"}') + 1);
     expect(value(after, 'berth_cri_operation_errors_total{method="ContainerStatus",code="NOT_FOUND"}')).toBe(1);
-    for (const name of ['berth_cri_operations_total', 'berth_cri_operation_duration_seconds_bucket', 'berth_image_pull_bytes_total', 'berth_image_pulls_in_flight',
-      'berth_containers', 'berth_pod_sandboxes', 'berth_process_spawn_duration_seconds_bucket', 'berth_process_resident_memory_bytes']) {
+    for (const name of [
+      'berth_cri_operations_total',
+      'berth_cri_operation_duration_seconds_bucket',
+      'berth_image_pull_bytes_total',
+      'berth_image_pulls_in_flight',
+      'berth_containers',
+      'berth_pod_sandboxes',
+      'berth_process_spawn_duration_seconds_bucket',
+      'berth_process_resident_memory_bytes',
+    ]) {
       expect(after).toContain(name);
     }
   });
 
   it('records pod resources, reports container filesystems, and refuses checkpoints honestly', async () => {
     await call(rt(), rt().UpdatePodSandboxResources, { podSandboxId: podId, resources: { memoryLimitInBytes: 1 << 30 } });
-    const info = JSON.parse((await call(rt(), rt().PodSandboxStatus, { podSandboxId: podId, verbose: true })).info.info!) as { resources: { resources: { memoryLimitInBytes: string } } };
+    const info = JSON.parse((await call(rt(), rt().PodSandboxStatus, { podSandboxId: podId, verbose: true })).info.info!) as {
+      resources: { resources: { memoryLimitInBytes: string } };
+    };
     expect(info.resources.resources.memoryLimitInBytes).toBe(String(1 << 30));
     const fs = await call(berth.client.image, berth.client.image.ImageFsInfo, {});
     expect(fs.containerFilesystems).toHaveLength(1);
     const live = await cri.run(podId, containerConfig('ckpt', IMAGE, { command: ['sleep', '60'] }), pod);
-    const err = await call(rt(), rt().CheckpointContainer, { containerId: live, location: path.join(berth.dir, 'ck.tar') }).catch((e: { code: number; details: string }) => e);
+    const err = await call(rt(), rt().CheckpointContainer, { containerId: live, location: path.join(berth.dir, 'ck.tar') }).catch(
+      (e: { code: number; details: string }) => e,
+    );
     expect((err as { details: string }).details).toMatch(/CRIU/);
     expect(await codeOf(call(rt(), rt().CheckpointContainer, { containerId: live, location: '/x' }))).toBe('FAILED_PRECONDITION');
   });

@@ -46,7 +46,9 @@ describe('pod sandboxes', () => {
     for (const kind of ['net', 'ipc', 'uts']) expect(await ns(a, kind)).toBe(await ns(b, kind));
     expect(await ns(a, 'pid')).not.toBe(await ns(b, 'pid')); // PID mode CONTAINER
     expect(await ns(a, 'net')).not.toBe(String((await stat('/proc/self/ns/net')).ino));
-    const info = JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id, verbose: true })).info.info!) as { namespaces: Record<string, string> };
+    const info = JSON.parse((await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id, verbose: true })).info.info!) as {
+      namespaces: Record<string, string>;
+    };
     expect(Object.keys(info.namespaces).sort()).toEqual(['ipc', 'network', 'uts']);
   });
 
@@ -73,16 +75,27 @@ describe('pod sandboxes', () => {
     const pod = podConfig('userns', logDir('userns'), { linux: { securityContext: ns, sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' } } });
     const id = await cri.runPod(pod);
     pods.push(id);
-    const c = await cri.run(id, containerConfig('c', IMAGE, {
-      command: ['sleep', '600'], linux: { securityContext: { namespaceOptions: ns.namespaceOptions, capabilities: { addCapabilities: ['SYS_ADMIN'] } } },
-    }), pod);
+    const c = await cri.run(
+      id,
+      containerConfig('c', IMAGE, {
+        command: ['sleep', '600'],
+        linux: { securityContext: { namespaceOptions: ns.namespaceOptions, capabilities: { addCapabilities: ['SYS_ADMIN'] } } },
+      }),
+      pod,
+    );
     expect((await cri.exec(c, ['cat', '/proc/self/uid_map'])).stdout).toMatch(/^\s+0\s+200000\s+65536\n$/);
     expect((await cri.exec(c, ['hostname'])).stdout.trim()).toBe('userns');
     // With CAP_SYS_ADMIN in the pod's user namespace, the container may change
     // the hostname the pod owns, yet it is uid 200000 on the host.
     expect((await cri.exec(c, ['hostname', 'renamed'])).exitCode).toBe(0);
-    const hostUid = (await readFile(`/proc/${(JSON.parse((await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: c, verbose: true })).info.info!) as { pid: number }).pid}/status`, 'utf8'))
-      .split('\n').find((l) => l.startsWith('Uid:'))!;
+    const hostUid = (
+      await readFile(
+        `/proc/${(JSON.parse((await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: c, verbose: true })).info.info!) as { pid: number }).pid}/status`,
+        'utf8',
+      )
+    )
+      .split('\n')
+      .find((l) => l.startsWith('Uid:'))!;
     expect(hostUid).toMatch(/^Uid:\s+200000\s/);
   });
 
@@ -90,7 +103,14 @@ describe('pod sandboxes', () => {
     const bad: UserNamespace[] = [
       { mode: 'CONTAINER', uids: [], gids: [] },
       { mode: 'TARGET', uids: [], gids: [] },
-      { mode: 'POD', uids: [{ containerId: 0, hostId: 1000, length: 10 }, { containerId: 10, hostId: 5000, length: 10 }], gids: [{ containerId: 0, hostId: 1000, length: 10 }] },
+      {
+        mode: 'POD',
+        uids: [
+          { containerId: 0, hostId: 1000, length: 10 },
+          { containerId: 10, hostId: 5000, length: 10 },
+        ],
+        gids: [{ containerId: 0, hostId: 1000, length: 10 }],
+      },
       { mode: 'POD', uids: [{ containerId: 1, hostId: 1000, length: 10 }], gids: [{ containerId: 1, hostId: 1000, length: 10 }] },
     ];
     for (const usernsOptions of bad) {
@@ -98,7 +118,9 @@ describe('pod sandboxes', () => {
       expect(await codeOf(cri.runPod(pod))).toBe('INVALID_ARGUMENT');
     }
     const map = [{ containerId: 0, hostId: 1000, length: 100 }];
-    const hostNet = podConfig('bad-userns', logDir('x'), { linux: { securityContext: { namespaceOptions: { network: 'NODE', usernsOptions: { mode: 'POD', uids: map, gids: map } } } } });
+    const hostNet = podConfig('bad-userns', logDir('x'), {
+      linux: { securityContext: { namespaceOptions: { network: 'NODE', usernsOptions: { mode: 'POD', uids: map, gids: map } } } },
+    });
     expect(await codeOf(cri.runPod(hostNet))).toBe('INVALID_ARGUMENT');
     const status = await call(berth.client.runtime, berth.client.runtime.Status, {});
     expect(status.runtimeHandlers.every((h) => h.features?.userNamespaces)).toBe(true);
@@ -110,9 +132,14 @@ describe('pod sandboxes', () => {
     });
     const id = await cri.runPod(pod);
     pods.push(id);
-    const c = await cri.run(id, containerConfig('c', IMAGE, {
-      command: ['sleep', '600'], linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } },
-    }), pod);
+    const c = await cri.run(
+      id,
+      containerConfig('c', IMAGE, {
+        command: ['sleep', '600'],
+        linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } } },
+      }),
+      pod,
+    );
     expect((await cri.exec(c, ['hostname'])).stdout.trim()).toBe(hostname());
     const hostNet = await readlink('/proc/self/ns/net');
     expect((await cri.exec(c, ['sh', '-c', 'readlink /proc/self/ns/net'])).stdout.trim()).toBe(hostNet);
@@ -142,7 +169,9 @@ describe('pod sandboxes', () => {
     const mountsBefore = await mountsUnder(berth.dir);
     const bad = [
       podConfig('sysctl', logDir('x'), { linux: { sysctls: { 'kernel.panic': '1' } } }),
-      podConfig('hostnet-sysctl', logDir('x'), { linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, securityContext: { namespaceOptions: { network: 'NODE' } } } }),
+      podConfig('hostnet-sysctl', logDir('x'), {
+        linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, securityContext: { namespaceOptions: { network: 'NODE' } } },
+      }),
       podConfig('no-such-sysctl', logDir('x'), { linux: { sysctls: { 'net.ipv4.no_such_thing': '1' } } }),
       podConfig('cgroup', logDir('x'), { linux: { cgroupParent: 'relative/path' } }),
       { ...podConfig('nometa', logDir('x')), metadata: { name: 'nometa', namespace: '', uid: '', attempt: 0 } },

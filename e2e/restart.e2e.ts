@@ -33,7 +33,9 @@ describe('berth killed and restarted while containers run', () => {
     const created = await cri.createContainer(podId, containerConfig('created', IMAGE, { command: ['true'] }), pod);
     // CreateContainer answers while the runtime creates the container: wait
     // until it has (a pid), then create one more that berth dies creating.
-    const pidOf = async (id: string) => (JSON.parse((await call(first.client.runtime, first.client.runtime.ContainerStatus, { containerId: id, verbose: true })).info.info!) as { pid: number }).pid;
+    const pidOf = async (id: string) =>
+      (JSON.parse((await call(first.client.runtime, first.client.runtime.ContainerStatus, { containerId: id, verbose: true })).info.info!) as { pid: number })
+        .pid;
     await waitFor('the runtime to create the container', async () => (await pidOf(created)) > 0);
     const interrupted = await cri.createContainer(podId, containerConfig('interrupted', IMAGE, { command: ['true'] }), pod);
 

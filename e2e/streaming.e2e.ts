@@ -56,7 +56,7 @@ describe('streaming: exec, attach and port-forward', () => {
     const res = await spdyExec(await execUrl(['sh', '-c', 'echo -n hello; echo oops >&2; exit 3']));
     expect(res).toEqual({ stdout: 'hello', stderr: 'oops\n', status: exitStatus(3) });
     expect(JSON.parse(res.status)).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode' });
-    expect((await spdyExec(await execUrl(['echo', '-n', 'ok']), { protocol: ['channel.k8s.io'] }))).toEqual({ stdout: 'ok', stderr: '', status: '' });
+    expect(await spdyExec(await execUrl(['echo', '-n', 'ok']), { protocol: ['channel.k8s.io'] })).toEqual({ stdout: 'ok', stderr: '', status: '' });
   });
 
   it('feeds stdin, 5 MB of it', async () => {
@@ -77,7 +77,11 @@ describe('streaming: exec, attach and port-forward', () => {
   it('speaks WebSocket v5 and v4 channels, terminal included', async () => {
     const plain = await wsExec(await execUrl(['sh', '-c', 'cat; echo err >&2; exit 4'], { stdin: true }), { stdin: Buffer.from('through ws\n') });
     expect(plain).toEqual({ stdout: 'through ws\n', stderr: 'err\n', status: exitStatus(4) });
-    const tty = await wsExec(await execUrl(['sh', '-c', 'stty size'], { tty: true, stdin: true }), { tty: true, resize: { width: 100, height: 30 }, stdin: Buffer.alloc(0) });
+    const tty = await wsExec(await execUrl(['sh', '-c', 'stty size'], { tty: true, stdin: true }), {
+      tty: true,
+      resize: { width: 100, height: 30 },
+      stdin: Buffer.alloc(0),
+    });
     expect(tty, JSON.stringify(tty)).toMatchObject({ stdout: expect.stringContaining('30 100') });
     const v4 = await wsExec(await execUrl(['echo', 'v4']), { protocol: ['v4.channel.k8s.io'] });
     expect(v4).toMatchObject({ stdout: 'v4\n', status: SUCCESS });
@@ -100,7 +104,11 @@ describe('streaming: exec, attach and port-forward', () => {
   });
 
   it('forwards a port to a web server inside the pod', async () => {
-    await cri.run(podId, containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo forwarded > /www/index.html && exec httpd -f -p 8080 -h /www'] }), pod);
+    await cri.run(
+      podId,
+      containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo forwarded > /www/index.html && exec httpd -f -p 8080 -h /www'] }),
+      pod,
+    );
     const url = async () => (await call(rt(), rt().PortForward, { podSandboxId: podId, port: [8080] })).url;
     let res = { data: '', error: '' };
     await waitFor('httpd', async () => {
@@ -133,7 +141,11 @@ describe('WebSocket port forwarding (channel protocol)', () => {
     await cri.pull(IMAGE);
     const pod = podConfig('wspf', path.join(berth.dir, 'logs'));
     podId = await cri.runPod(pod);
-    await cri.run(podId, containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo over-ws > /www/index.html && exec httpd -f -p 8081 -h /www'] }), pod);
+    await cri.run(
+      podId,
+      containerConfig('web', IMAGE, { command: ['sh', '-c', 'mkdir -p /www && echo over-ws > /www/index.html && exec httpd -f -p 8081 -h /www'] }),
+      pod,
+    );
   });
   afterAll(async () => {
     await cri.removePod(podId);

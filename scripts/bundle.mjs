@@ -24,5 +24,11 @@ await build({
   logLevel: 'silent',
   // Whitespace and comments go (less to load, parse and keep in memory);
   // names stay, so stack traces still read like the source.
-  output: { dir: 'bundle', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: '[name]-[hash].cjs', minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } } },
+  output: {
+    dir: 'bundle',
+    format: 'cjs',
+    entryFileNames: '[name].cjs',
+    chunkFileNames: '[name]-[hash].cjs',
+    minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
+  },
 });

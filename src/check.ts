@@ -58,7 +58,13 @@ export async function checkState(config: BerthConfig): Promise<Finding[]> {
       broken(dir, 'no readable metadata naming this snapshot');
       continue;
     }
-    if (!(await readdir(path.join(dir, 'fs')).then(() => true, () => false))) broken(dir, 'no layer directory');
+    if (
+      !(await readdir(path.join(dir, 'fs')).then(
+        () => true,
+        () => false,
+      ))
+    )
+      broken(dir, 'no layer directory');
     else snapshots.add(meta.chainId as string);
     const link = path.join(storage, 'l', name.slice(0, 16));
     if ((await readlink(link).catch(() => '')) !== `../snapshots/${name}/fs`) broken(link, `missing or wrong link to snapshot ${name.slice(0, 12)}`);
@@ -104,11 +110,13 @@ export async function checkState(config: BerthConfig): Promise<Finding[]> {
       usedSnapshots.add(chainId);
       if (!snapshots.has(chainId)) broken(dir, `container ${id.slice(0, 12)} needs layer ${chainId}, which is missing or broken`);
     }
-    if (typeof meta.sandboxId === 'string' && !pods.has(meta.sandboxId)) orphan(dir, `container ${id.slice(0, 12)} of pod ${meta.sandboxId.slice(0, 12)}, which is gone`);
+    if (typeof meta.sandboxId === 'string' && !pods.has(meta.sandboxId))
+      orphan(dir, `container ${id.slice(0, 12)} of pod ${meta.sandboxId.slice(0, 12)}, which is gone`);
   }
   // What nothing references.
   for (const digest of blobs) if (!usedBlobs.has(digest)) orphan(path.join(storage, 'blobs', ...digest.split(':')), 'a blob no image uses');
-  for (const chainId of snapshots) if (!usedSnapshots.has(chainId)) orphan(path.join(storage, 'snapshots', chainId.slice(7)), 'a layer no image or container uses');
+  for (const chainId of snapshots)
+    if (!usedSnapshots.has(chainId)) orphan(path.join(storage, 'snapshots', chainId.slice(7)), 'a layer no image or container uses');
   for (const id of await list(path.join(config.runroot, 'containers'))) {
     if (!containers.has(id)) orphan(path.join(config.runroot, 'containers', id), 'a container bundle without a record');
   }

@@ -18,7 +18,9 @@ const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
 flags:
   --config FILE        configuration file (default /etc/berth/berth.conf)
   --config-dir DIR     drop-in directory, *.conf in lexical order (default /etc/berth/berth.conf.d)
-${KEYS.filter((k) => k.flag).map((k) => `  --${k.flag!.padEnd(19)}${k.doc}`).join('\n')}
+${KEYS.filter((k) => k.flag)
+  .map((k) => `  --${k.flag!.padEnd(19)}${k.doc}`)
+  .join('\n')}
 `;
 
 /** Exit statuses: 0 success, 1 runtime failure, 2 usage or configuration error. */
@@ -41,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
-  const command = values.version ? 'version' : parsed.positionals[0] ?? 'serve';
+  const command = values.version ? 'version' : (parsed.positionals[0] ?? 'serve');
   if (values.help || command === 'help') {
     process.stdout.write(USAGE);
     return 0;
@@ -52,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'version') {
     const info = await versionInfo();
-    if (values.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+    if (values.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
     else process.stdout.write(`berth ${info.version}\ncommit: ${info.gitCommit}\nCRI API: ${info.criApiVersion}\nnode: ${info.nodeVersion}\n`);
     return 0;
   }
@@ -60,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(renderConfig(defaultConfig()));
     return 0;
   }
-  let loaded;
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
     const flags: Record<string, string | string[] | undefined> = {};
     for (const k of KEYS) if (k.flag) flags[k.flag] = values[k.flag] as string | string[] | undefined;
@@ -114,7 +116,7 @@ async function serve(config: Parameters<typeof startDaemon>[0], files: string[],
     log.fatal({ err: reason }, 'unhandled promise rejection');
     process.exitCode = 1;
   });
-  let daemon;
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon(config, log);
   } catch (err) {
@@ -133,7 +135,10 @@ async function serve(config: Parameters<typeof startDaemon>[0], files: string[],
   // SIGHUP (systemctl reload) re-reads the configuration; a bad one is logged and changes nothing.
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
-    reloadConfig().then((next) => daemon.reload(next.config), (err: unknown) => log.error({ err: messageOf(err) }, 'reload refused: the configuration is invalid; nothing changed'));
+    reloadConfig().then(
+      (next) => daemon.reload(next.config),
+      (err: unknown) => log.error({ err: messageOf(err) }, 'reload refused: the configuration is invalid; nothing changed'),
+    );
   });
   await daemon.stopped;
   log.flush();

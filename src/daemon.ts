@@ -72,7 +72,15 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const makeRuntime = (name: string): void => {
     const handler = config.runtimes[name]!;
     const root = handler.runtime_root || path.join(config.runroot, 'runtimes', name);
-    runtimes.set(name, new RuncRuntime({ name, path: handler.runtime_path, root, type: 'oci' }, config.runtime.cgroup_manager === 'systemd', log, config.runtime.runtime_timeout));
+    runtimes.set(
+      name,
+      new RuncRuntime(
+        { name, path: handler.runtime_path, root, type: 'oci' },
+        config.runtime.cgroup_manager === 'systemd',
+        log,
+        config.runtime.runtime_timeout,
+      ),
+    );
   };
   for (const name of Object.keys(config.runtimes)) makeRuntime(name);
   const netLog = log.child({ component: 'network' });
@@ -80,8 +88,13 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const network = new NetworkManager(cniConfigs, new ExecPluginRunner(), config.network.plugin_timeout, netLog);
   const events = new EventBus();
   const sandboxes = new SandboxService({
-    root: config.root, runroot: config.runroot, runtime: config.runtime, runtimeHandlers: () => [...runtimes.keys()],
-    native, pinner: new PinnsHelper(pinnsPath(), native, config.runtime.runtime_timeout), log: log.child({ component: 'pods' }),
+    root: config.root,
+    runroot: config.runroot,
+    runtime: config.runtime,
+    runtimeHandlers: () => [...runtimes.keys()],
+    native,
+    pinner: new PinnsHelper(pinnsPath(), native, config.runtime.runtime_timeout),
+    log: log.child({ component: 'pods' }),
     pauseImage: () => config.image.pause_image,
     network,
     events,
@@ -104,9 +117,16 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       })
     : undefined;
   const containers = new ContainerService({
-    root: config.root, runroot: config.runroot, runtime: config.runtime, runtimes,
+    root: config.root,
+    runroot: config.runroot,
+    runtime: config.runtime,
+    runtimes,
     monitor: new Conmon(config.runtime.conmon, conmonLogLevel(config.log_level)),
-    images, sandboxes, native, facts, log: log.child({ component: 'containers' }),
+    images,
+    sandboxes,
+    native,
+    facts,
+    log: log.child({ component: 'containers' }),
     apparmorDefaultLoaded: await loadDefaultAppArmorProfile(facts.apparmor, config.runroot, log),
     events,
     observer: metrics,
@@ -115,8 +135,16 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
   const streaming = new StreamingServer({
-    address: config.streaming.address, port: config.streaming.port, tlsCert: config.streaming.tls_cert, tlsKey: config.streaming.tls_key,
-    idleTimeoutMs: config.streaming.idle_timeout, containers, sandboxes, native, helper: streamHelperPath(), log: log.child({ component: 'streaming' }),
+    address: config.streaming.address,
+    port: config.streaming.port,
+    tlsCert: config.streaming.tls_cert,
+    tlsKey: config.streaming.tls_key,
+    idleTimeoutMs: config.streaming.idle_timeout,
+    containers,
+    sandboxes,
+    native,
+    helper: streamHelperPath(),
+    log: log.child({ component: 'streaming' }),
   });
   const stats = new StatsService(containers, sandboxes, config.runtime.cgroup_manager, () => images.fsUsage().mountpoint);
   const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, stats, events, metrics, lifecycle: { ready: false } };
@@ -174,9 +202,15 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   // Start-up's garbage (the configuration, the CRI descriptor, restored
   // records) need not stay resident until V8 gets round to it.
   void memory.release();
-  log.info({
-    restoreMs: Math.round(performanceNow() - started), images: images.list().length, pods: sandboxes.list().length, containers: containers.list().length,
-  }, 'berth ready');
+  log.info(
+    {
+      restoreMs: Math.round(performanceNow() - started),
+      images: images.list().length,
+      pods: sandboxes.list().length,
+      containers: containers.list().length,
+    },
+    'berth ready',
+  );
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => {
@@ -221,8 +255,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       network.setPluginTimeout(config.network.plugin_timeout);
     }
     for (const name of reloadedRuntimes(outcome)) makeRuntime(name);
-    log.info({ applied: outcome.applied, needRestart: outcome.needRestart },
-      outcome.applied.length + outcome.needRestart.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded');
+    log.info(
+      { applied: outcome.applied, needRestart: outcome.needRestart },
+      outcome.applied.length + outcome.needRestart.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded',
+    );
     if (outcome.needRestart.length > 0) log.warn({ keys: outcome.needRestart }, 'these changes take effect only after a restart');
     systemd.ready(`serving on ${config.listen}`);
     return outcome;
@@ -232,7 +268,17 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
 
 /** conmon's log levels are logrus names. */
 function conmonLogLevel(level: string): string {
-  return level === 'fatal' ? 'fatal' : level === 'trace' ? 'trace' : level === 'warn' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
+  return level === 'fatal'
+    ? 'fatal'
+    : level === 'trace'
+      ? 'trace'
+      : level === 'warn'
+        ? 'warn'
+        : level === 'error'
+          ? 'error'
+          : level === 'debug'
+            ? 'debug'
+            : 'info';
 }
 
 function performanceNow(): number {

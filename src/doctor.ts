@@ -12,13 +12,19 @@ import { runCommand } from './util/exec.js';
  * status 1 when any check fails (warnings do not count).
  */
 type Verdict = 'ok' | 'warn' | 'fail';
-interface Check { verdict: Verdict; what: string }
+interface Check {
+  verdict: Verdict;
+  what: string;
+}
 
 const MIN_FREE_BYTES = 2 ** 30;
 const PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'];
 
 async function executable(file: string): Promise<boolean> {
-  return access(file, constants.X_OK).then(() => true, () => false);
+  return access(file, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function versionOf(file: string): Promise<string> {
@@ -31,12 +37,22 @@ export async function doctorChecks(config: BerthConfig): Promise<Check[]> {
   const add = (ok: boolean, what: string, severity: Verdict = 'fail') => checks.push({ verdict: ok ? 'ok' : severity, what });
 
   add(process.getuid?.() === 0, 'running as root (the daemon needs it)');
-  const [major = 0, minor = 0] = os.release().split('.').map((n) => Number.parseInt(n, 10));
+  const [major = 0, minor = 0] = os
+    .release()
+    .split('.')
+    .map((n) => Number.parseInt(n, 10));
   add(major > 5 || (major === 5 && minor >= 4), `kernel ${os.release()} (5.4 or newer: pidfds, overlayfs as berth uses it)`, 'warn');
   const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
   add(/\boverlay\n/.test(filesystems), 'overlayfs available (container root filesystems)');
   const facts = await readHostFacts();
-  const layout = facts.cgroupV2Only ? 'cgroup v2' : (await access('/sys/fs/cgroup/unified').then(() => true, () => false)) ? 'cgroup v1 hybrid' : 'cgroup v1';
+  const layout = facts.cgroupV2Only
+    ? 'cgroup v2'
+    : (await access('/sys/fs/cgroup/unified').then(
+          () => true,
+          () => false,
+        ))
+      ? 'cgroup v1 hybrid'
+      : 'cgroup v1';
   add(true, `${layout}, controllers: ${[...facts.cgroupControllers].sort().join(' ') || 'none'}`);
   for (const c of ['cpu', 'memory', 'pids']) add(facts.cgroupControllers.has(c), `cgroup controller ${c}`);
   add(facts.cgroupControllers.has('hugetlb'), 'cgroup controller hugetlb (without it hugepage limits are left out)', 'warn');
@@ -54,17 +70,31 @@ export async function doctorChecks(config: BerthConfig): Promise<Check[]> {
     add(where !== undefined, `CNI plugin ${plugin}${where ? `: ${where}` : ` in none of ${config.network.cni_plugin_dirs.join(', ')}`}`);
   }
   const networks = (await readdir(config.network.cni_config_dir).catch(() => [] as string[])).filter((f) => /\.(conflist|conf|json)$/.test(f));
-  add(networks.length > 0, `CNI network configuration in ${config.network.cni_config_dir}${networks.length ? `: ${networks.join(', ')}` : ': none (pods cannot start until one is added)'}`, 'warn');
+  add(
+    networks.length > 0,
+    `CNI network configuration in ${config.network.cni_config_dir}${networks.length ? `: ${networks.join(', ')}` : ': none (pods cannot start until one is added)'}`,
+    'warn',
+  );
   add(await executable('/usr/sbin/iptables'), 'iptables (port mappings, masquerading)', 'warn');
 
   for (const dir of [config.root, config.runroot]) {
     let probe = dir;
-    while (!(await access(probe).then(() => true, () => false)) && probe !== '/') probe = path.dirname(probe);
+    while (
+      !(await access(probe).then(
+        () => true,
+        () => false,
+      )) &&
+      probe !== '/'
+    )
+      probe = path.dirname(probe);
     const fs = await statfs(probe).catch(() => undefined);
     const free = fs ? fs.bavail * fs.bsize : 0;
     add(free >= MIN_FREE_BYTES, `free space for ${dir}: ${(free / 2 ** 30).toFixed(1)} GiB${free >= MIN_FREE_BYTES ? '' : ' (less than 1 GiB)'}`, 'warn');
   }
-  const registries = await access(config.image.registries_conf).then(() => true, () => false);
+  const registries = await access(config.image.registries_conf).then(
+    () => true,
+    () => false,
+  );
   add(registries, `registries.conf ${config.image.registries_conf}${registries ? '' : ' is absent (images come from the registries their names say)'}`, 'warn');
   return checks;
 }

@@ -11,10 +11,12 @@ import { loadCriProto } from './server/proto.js';
 export async function statusCommand(socket: string, json: boolean, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const proto = await loadCriProto();
   const client = new proto.runtime.v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure());
-  const ask = <T>(method: 'Version' | 'Status', req: object) => new Promise<T>((resolve, reject) => {
-    (client as unknown as Record<string, (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: T) => void) => void>)[method]!
-      .call(client, req, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e, res) => (e ? reject(e) : resolve(res)));
-  });
+  const ask = <T>(method: 'Version' | 'Status', req: object) =>
+    new Promise<T>((resolve, reject) => {
+      (client as unknown as Record<string, (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: T) => void) => void>)[
+        method
+      ]!.call(client, req, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e, res) => (e ? reject(e) : resolve(res)));
+    });
   try {
     const version = await ask<VersionResponse__Output>('Version', { version: 'v1' });
     const status = await ask<StatusResponse__Output>('Status', { verbose: true });

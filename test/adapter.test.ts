@@ -33,24 +33,44 @@ describe('the gRPC adapter', () => {
   });
 
   it('maps thrown kinds, and plain errors to UNKNOWN, without rejecting', async () => {
-    expect((await invoke(deps(true), async () => { throw new RuntimeError('not-found', 'no such thing'); })).err)
-      .toEqual({ code: status.NOT_FOUND, details: 'no such thing' });
-    expect((await invoke(deps(true), async () => { throw new TypeError('bug'); })).err?.code).toBe(status.UNKNOWN);
+    expect(
+      (
+        await invoke(deps(true), async () => {
+          throw new RuntimeError('not-found', 'no such thing');
+        })
+      ).err,
+    ).toEqual({ code: status.NOT_FOUND, details: 'no such thing' });
+    expect(
+      (
+        await invoke(deps(true), async () => {
+          throw new TypeError('bug');
+        })
+      ).err?.code,
+    ).toBe(status.UNKNOWN);
   });
 
   it('gives a handler that looks at its signal only after a cancellation an aborted one', async () => {
-    const { err } = await invoke(deps(true), async (ctx) => {
-      await new Promise((r) => setTimeout(r, 30));
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      return {};
-    }, 5);
+    const { err } = await invoke(
+      deps(true),
+      async (ctx) => {
+        await new Promise((r) => setTimeout(r, 30));
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        return {};
+      },
+      5,
+    );
     expect(err?.code).toBe(status.CANCELLED);
   });
 
   it('aborts the handler signal when the client cancels', async () => {
-    const { err } = await invoke(deps(true), (ctx) => new Promise((_, reject) => {
-      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
-    }), 10);
+    const { err } = await invoke(
+      deps(true),
+      (ctx) =>
+        new Promise((_, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+        }),
+      10,
+    );
     expect(err?.code).toBe(status.CANCELLED);
   });
 });

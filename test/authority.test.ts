@@ -19,12 +19,19 @@ describe('the :authority of unix-socket calls', () => {
     server.addService(proto.runtime.v1.RuntimeService.service, {
       Version: (_call: unknown, cb: (err: null, res: object) => void) => cb(null, { version: '0.1.0', runtimeName: 'berth' }),
     } as unknown as grpc.UntypedServiceImplementation);
-    await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+    );
     const version = (authority?: string) => {
-      const client = new proto.runtime.v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure(), authority ? { 'grpc.default_authority': authority } : {});
+      const client = new proto.runtime.v1.RuntimeService(
+        `unix://${socket}`,
+        grpc.credentials.createInsecure(),
+        authority ? { 'grpc.default_authority': authority } : {},
+      );
       return new Promise<string>((resolve) => {
-        (client as unknown as { Version(req: object, cb: (e: grpc.ServiceError | null, r?: { runtimeName: string }) => void): void })
-          .Version({}, (e, r) => resolve(e ? `${grpc.status[e.code]}: ${e.details}` : r!.runtimeName));
+        (client as unknown as { Version(req: object, cb: (e: grpc.ServiceError | null, r?: { runtimeName: string }) => void): void }).Version({}, (e, r) =>
+          resolve(e ? `${grpc.status[e.code]}: ${e.details}` : r!.runtimeName),
+        );
       }).finally(() => client.close());
     };
     try {

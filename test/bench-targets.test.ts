@@ -5,19 +5,50 @@ import { checkTargets, churnIsFlat } from '../bench/targets.js';
 const MiB = 1048576;
 function side(over: Partial<RuntimeResults>, lifecycle: Record<string, number>): RuntimeResults {
   return {
-    startToVersionMs: [200], idleRssBytes: 60 * MiB, idleRssAnonBytes: 15 * MiB, busyRssBytes: 0, pullMs: 0, listImagesMs: [],
-    lifecycle: Object.fromEntries(Object.entries(lifecycle).map(([k, v]) => [k, [v, v, v]])), parallelStartMs: 500, execProbeMs: [],
-    execProbeNodeCpuMs: 1000, execProbeDaemonCpuMs: 100, ...over,
+    startToVersionMs: [200],
+    idleRssBytes: 60 * MiB,
+    idleRssAnonBytes: 15 * MiB,
+    busyRssBytes: 0,
+    pullMs: 0,
+    listImagesMs: [],
+    lifecycle: Object.fromEntries(Object.entries(lifecycle).map(([k, v]) => [k, [v, v, v]])),
+    parallelStartMs: 500,
+    execProbeMs: [],
+    execProbeNodeCpuMs: 1000,
+    execProbeDaemonCpuMs: 100,
+    ...over,
   };
 }
 
 describe('the benchmark targets', () => {
-  const calls = { RunPodSandbox: 20, CreateContainer: 9, StartContainer: 35, StopContainer: 15, RemoveContainer: 2, StopPodSandbox: 27, RemovePodSandbox: 3, total: 111 };
-  const theirs = { RunPodSandbox: 60, CreateContainer: 7, StartContainer: 43, StopContainer: 30, RemoveContainer: 2.5, StopPodSandbox: 48, RemovePodSandbox: 12, total: 203 };
+  const calls = {
+    RunPodSandbox: 20,
+    CreateContainer: 9,
+    StartContainer: 35,
+    StopContainer: 15,
+    RemoveContainer: 2,
+    StopPodSandbox: 27,
+    RemovePodSandbox: 3,
+    total: 111,
+  };
+  const theirs = {
+    RunPodSandbox: 60,
+    CreateContainer: 7,
+    StartContainer: 43,
+    StopContainer: 30,
+    RemoveContainer: 2.5,
+    StopPodSandbox: 48,
+    RemovePodSandbox: 12,
+    total: 203,
+  };
   const results: BenchResults = {
-    date: 'x', runs: 3, probeSeconds: 1,
-    berth: side({}, calls), containerd: side({ idleRssBytes: 38 * MiB, idleRssAnonBytes: 8 * MiB, parallelStartMs: 900, execProbeNodeCpuMs: 1400 }, theirs),
-    floor: { plain: [60], overlay: [80] }, cniAddDelMs: [35],
+    date: 'x',
+    runs: 3,
+    probeSeconds: 1,
+    berth: side({}, calls),
+    containerd: side({ idleRssBytes: 38 * MiB, idleRssAnonBytes: 8 * MiB, parallelStartMs: 900, execProbeNodeCpuMs: 1400 }, theirs),
+    floor: { plain: [60], overlay: [80] },
+    cniAddDelMs: [35],
     bigImage: { compressedBytes: 120e6, unpackedBytes: 164e6, layers: 6, tarFloorMs: 1100 },
     nodeBaseline: { rssBytes: 40 * MiB, rssAnonBytes: 6 * MiB },
   } as BenchResults;

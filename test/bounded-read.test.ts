@@ -27,12 +27,18 @@ describe('reading files that requests and images name', () => {
   it('refuses a FIFO at once instead of blocking in open', async () => {
     execFileSync('mkfifo', [path.join(root, 'etc', 'passwd')]);
     const started = Date.now();
-    await expect(readFileInRoot(root, '/etc/passwd', opts)).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringMatching(/\/etc\/passwd: not a regular file \(a FIFO\)/) });
+    await expect(readFileInRoot(root, '/etc/passwd', opts)).rejects.toMatchObject({
+      kind: 'failed-precondition',
+      message: expect.stringMatching(/\/etc\/passwd: not a regular file \(a FIFO\)/),
+    });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('refuses a character device and a directory', async () => {
-    await expect(readRegularFile('/dev/zero', opts)).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringContaining('a character device') });
+    await expect(readRegularFile('/dev/zero', opts)).rejects.toMatchObject({
+      kind: 'invalid-argument',
+      message: expect.stringContaining('a character device'),
+    });
     await expect(readRegularFile(root, opts)).rejects.toMatchObject({ message: expect.stringContaining('a directory') });
   });
 
@@ -68,11 +74,15 @@ describe('users and profiles from untrusted files', () => {
   it('names the seccomp profile and the reason, never its content', async () => {
     const file = path.join(root, 'profile.json');
     await writeFile(file, 'TOP-SECRET not json');
-    const err = await selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: file }, legacyPath: '', privileged: false, capabilities: [] }).catch((e: Error) => e);
+    const err = await selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: file }, legacyPath: '', privileged: false, capabilities: [] }).catch(
+      (e: Error) => e,
+    );
     expect(err).toMatchObject({ kind: 'invalid-argument', message: `seccomp profile ${file} is not valid JSON` });
-    await expect(selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: '/dev/zero' }, legacyPath: '', privileged: false, capabilities: [] }))
-      .rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringContaining('a character device') });
-    await expect(selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: path.join(root, 'missing') }, legacyPath: '', privileged: false, capabilities: [] }))
-      .rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringContaining('ENOENT') });
+    await expect(
+      selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: '/dev/zero' }, legacyPath: '', privileged: false, capabilities: [] }),
+    ).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringContaining('a character device') });
+    await expect(
+      selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: path.join(root, 'missing') }, legacyPath: '', privileged: false, capabilities: [] }),
+    ).rejects.toMatchObject({ kind: 'invalid-argument', message: expect.stringContaining('ENOENT') });
   });
 });

@@ -32,8 +32,14 @@ async function layout(root: string, runroot: string) {
   await snapshot(used);
   await snapshot(sha('orphan layer'));
   await mkdir(path.join(storage, 'images'), { recursive: true });
-  await writeFile(path.join(storage, 'images', `${config.slice(7)}.json`), JSON.stringify({ version: 1, id: config, manifestDigest: manifest, layers: [{ chainId: `sha256:${used}` }] }));
-  await writeFile(path.join(storage, 'images', 'broken.json'), JSON.stringify({ version: 1, id: 'sha256:x', layers: [{ chainId: `sha256:${sha('missing')}` }] }));
+  await writeFile(
+    path.join(storage, 'images', `${config.slice(7)}.json`),
+    JSON.stringify({ version: 1, id: config, manifestDigest: manifest, layers: [{ chainId: `sha256:${used}` }] }),
+  );
+  await writeFile(
+    path.join(storage, 'images', 'broken.json'),
+    JSON.stringify({ version: 1, id: 'sha256:x', layers: [{ chainId: `sha256:${sha('missing')}` }] }),
+  );
   await mkdir(path.join(root, 'containers', 'c1'), { recursive: true });
   await writeFile(path.join(root, 'containers', 'c1', 'meta.json'), JSON.stringify({ version: 1, id: 'c1', sandboxId: 'gone', chainIds: [`sha256:${used}`] }));
   await writeFile(path.join(root, 'containers', 'c1', 'status.json'), JSON.stringify({ version: 1, state: 'CONTAINER_EXITED' }));
@@ -54,18 +60,25 @@ describe('berth check', () => {
     await layout(config.root, config.runroot);
     const findings = await checkState(config);
     const why = findings.map((f) => `${f.kind} ${path.relative(dir, f.path)}: ${f.why}`);
-    expect(why).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^broken root\/storage\/blobs\/sha256\/[0-9a-f]{64}: content hashes to sha256:/),
-      expect.stringMatching(/^broken root\/storage\/images\/broken\.json: image .* needs layer sha256:/),
-      expect.stringMatching(/^orphan root\/storage\/blobs\/sha256\/[0-9a-f]{64}: a blob no image uses$/),
-      expect.stringMatching(/^orphan root\/storage\/snapshots\/[0-9a-f]{64}: a layer no image or container uses$/),
-      'orphan root/containers/c1: container c1 of pod gone, which is gone',
-      'orphan run/containers/stray: a container bundle without a record',
-    ]));
+    expect(why).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^broken root\/storage\/blobs\/sha256\/[0-9a-f]{64}: content hashes to sha256:/),
+        expect.stringMatching(/^broken root\/storage\/images\/broken\.json: image .* needs layer sha256:/),
+        expect.stringMatching(/^orphan root\/storage\/blobs\/sha256\/[0-9a-f]{64}: a blob no image uses$/),
+        expect.stringMatching(/^orphan root\/storage\/snapshots\/[0-9a-f]{64}: a layer no image or container uses$/),
+        'orphan root/containers/c1: container c1 of pod gone, which is gone',
+        'orphan run/containers/stray: a container bundle without a record',
+      ]),
+    );
     expect(why).toContain('broken root/storage/images/broken.json: image x needs blob sha256:x, which is missing or corrupt');
     expect(findings).toHaveLength(7);
     const lines: string[] = [];
-    const out = new Writable({ write: (chunk: Buffer, _e, cb) => { lines.push(chunk.toString()); cb(); } });
+    const out = new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
     expect(await checkCommand(config, false, async () => false, out)).toBe(1);
     expect(await checkCommand(config, true, async () => true, out)).toBe(2); // refuses while the daemon serves
     expect(await checkCommand(config, true, async () => false, out)).toBe(0);

@@ -51,7 +51,9 @@ describe('CNI configuration discovery', () => {
   it('is not ready when a plugin is missing or the version unknown', async () => {
     await write('10-a.conflist', { cniVersion: '1.0.0', name: 'a', plugins: [{ type: 'bridge' }, { type: 'flannel' }] });
     expect((await source().current()).message).toContain('flannel');
-    expect(() => parseNetworkConfig('x.conflist', JSON.stringify({ cniVersion: '0.2.0', name: 'a', plugins: [{ type: 'b' }] }))).toThrow(/unsupported cniVersion/);
+    expect(() => parseNetworkConfig('x.conflist', JSON.stringify({ cniVersion: '0.2.0', name: 'a', plugins: [{ type: 'b' }] }))).toThrow(
+      /unsupported cniVersion/,
+    );
     expect(() => parseNetworkConfig('x.conflist', JSON.stringify({ cniVersion: '1.0.0', name: 'a', plugins: [] }))).toThrow(/non-empty/);
     expect(() => parseNetworkConfig('x.conf', JSON.stringify({ cniVersion: '1.0.0', name: 'a', type: '../evil' }))).toThrow(/type/);
   });
@@ -59,11 +61,17 @@ describe('CNI configuration discovery', () => {
 
 describe('CNI results and arguments', () => {
   it('finds pod IPs on the pod interface, primary first', () => {
-    expect(podIps({
-      cniVersion: '1.0.0',
-      interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: '/ns' }],
-      ips: [{ address: '10.0.0.5/24', interface: 2 }, { address: 'fd00::5/64', interface: 2 }, { address: '10.1.0.1/24', interface: 0 }],
-    })).toEqual(['10.0.0.5', 'fd00::5']);
+    expect(
+      podIps({
+        cniVersion: '1.0.0',
+        interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: '/ns' }],
+        ips: [
+          { address: '10.0.0.5/24', interface: 2 },
+          { address: 'fd00::5/64', interface: 2 },
+          { address: '10.1.0.1/24', interface: 0 },
+        ],
+      }),
+    ).toEqual(['10.0.0.5', 'fd00::5']);
     expect(podIps({ cniVersion: '0.3.1', ips: [{ address: '10.0.0.9/16' }] })).toEqual(['10.0.0.9']);
     expect(podIps(undefined)).toEqual([]);
   });
@@ -75,10 +83,14 @@ describe('CNI results and arguments', () => {
   });
 
   it('builds CNI_ARGS and the runtimeConfig for declared capabilities only', () => {
-    expect(cniArgs({ name: 'web', namespace: 'prod', uid: 'u-1', sandboxId: 'abc' }))
-      .toBe('IgnoreUnknown=1;K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1');
+    expect(cniArgs({ name: 'web', namespace: 'prod', uid: 'u-1', sandboxId: 'abc' })).toBe(
+      'IgnoreUnknown=1;K8S_POD_NAMESPACE=prod;K8S_POD_NAME=web;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u-1',
+    );
     const inputs = {
-      portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: 8080, hostIp: '' }, { protocol: 'UDP', containerPort: 53, hostPort: 0, hostIp: '' }],
+      portMappings: [
+        { protocol: 'TCP', containerPort: 80, hostPort: 8080, hostIp: '' },
+        { protocol: 'UDP', containerPort: 53, hostPort: 0, hostIp: '' },
+      ],
       annotations: { 'kubernetes.io/ingress-bandwidth': '10M', 'kubernetes.io/egress-bandwidth': '1Mi' },
       dns: { servers: ['1.1.1.1'], searches: [], options: [] },
       podCidr: '10.244.0.0/24',
@@ -112,9 +124,14 @@ describe('network manager', () => {
       await writeFile(path.join(dir, p), '#!/bin/sh\n');
       await chmod(path.join(dir, p), 0o755);
     }
-    await writeFile(path.join(dir, 'net.d', '10.conflist'), JSON.stringify({
-      cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge' }, { type: 'portmap', capabilities: { portMappings: true } }],
-    }));
+    await writeFile(
+      path.join(dir, 'net.d', '10.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'n',
+        plugins: [{ type: 'bridge' }, { type: 'portmap', capabilities: { portMappings: true } }],
+      }),
+    );
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -125,28 +142,42 @@ describe('network manager', () => {
     const runner = new FakeRunner((c) => (c.command === 'ADD' ? result : undefined));
     const mgr = new NetworkManager(new CniConfigSource(path.join(dir, 'net.d'), [dir], '', silentLogger()), runner, 1000, silentLogger());
     const remembered: unknown[] = [];
-    const pod = await mgr.setUp({ name: 'p', namespace: 'ns', uid: 'u', sandboxId: 'id1' }, '/missing/netns',
+    const pod = await mgr.setUp(
+      { name: 'p', namespace: 'ns', uid: 'u', sandboxId: 'id1' },
+      '/missing/netns',
       { portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: 81, hostIp: '' }], annotations: {}, dns: null },
-      async (n) => void remembered.push(structuredClone(n)));
+      async (n) => void remembered.push(structuredClone(n)),
+    );
     expect(remembered).toHaveLength(2); // once before ADD, once with the result
     expect(runner.calls.map((c) => `${c.command} ${(c.config as { type: string }).type}`)).toEqual(['ADD bridge', 'ADD portmap']);
     expect((runner.calls[1]!.config as { prevResult?: unknown }).prevResult).toEqual(result);
-    expect((runner.calls[1]!.config as { runtimeConfig?: unknown }).runtimeConfig).toEqual({ portMappings: [{ hostPort: 81, containerPort: 80, protocol: 'tcp' }] });
+    expect((runner.calls[1]!.config as { runtimeConfig?: unknown }).runtimeConfig).toEqual({
+      portMappings: [{ hostPort: 81, containerPort: 80, protocol: 'tcp' }],
+    });
     expect(runner.calls[0]!.config).not.toHaveProperty('runtimeConfig');
     // The operator replaces the configuration; DEL still uses the one from ADD.
     await writeFile(path.join(dir, 'net.d', '10.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'other', plugins: [{ type: 'bridge' }] }));
     runner.calls.length = 0;
     await mgr.tearDown(pod);
-    expect(runner.calls.map((c) => `${c.command} ${(c.config as { type: string }).type} ${(c.config as { name: string }).name}`)).toEqual(['DEL portmap n', 'DEL bridge n']);
+    expect(runner.calls.map((c) => `${c.command} ${(c.config as { type: string }).type} ${(c.config as { name: string }).name}`)).toEqual([
+      'DEL portmap n',
+      'DEL bridge n',
+    ]);
     expect(runner.calls[0]!.netns).toBe(''); // the namespace is gone
     expect((runner.calls[0]!.config as { prevResult?: unknown }).prevResult).toEqual(result);
   });
 
   it('refuses to set up while the network is not ready', async () => {
     await rm(path.join(dir, 'net.d', '10.conflist'));
-    const mgr = new NetworkManager(new CniConfigSource(path.join(dir, 'net.d'), [dir], '', silentLogger()), new FakeRunner(() => undefined), 1000, silentLogger());
-    await expect(mgr.setUp({ name: 'p', namespace: 'ns', uid: 'u', sandboxId: 'id1' }, '/x', { portMappings: [], annotations: {}, dns: null }, async () => undefined))
-      .rejects.toMatchObject({ kind: 'failed-precondition' });
+    const mgr = new NetworkManager(
+      new CniConfigSource(path.join(dir, 'net.d'), [dir], '', silentLogger()),
+      new FakeRunner(() => undefined),
+      1000,
+      silentLogger(),
+    );
+    await expect(
+      mgr.setUp({ name: 'p', namespace: 'ns', uid: 'u', sandboxId: 'id1' }, '/x', { portMappings: [], annotations: {}, dns: null }, async () => undefined),
+    ).rejects.toMatchObject({ kind: 'failed-precondition' });
   });
 });
 

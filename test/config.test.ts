@@ -25,11 +25,13 @@ describe('configuration', () => {
   it('names the flag or file a bad value came from, and ends TOML errors without a dangling colon', async () => {
     const main = path.join(dir, 'berth.conf');
     await writeFile(main, 'root = "/srv/a"\n');
-    await expect(loadConfig({ configFile: main, configDir: path.join(dir, 'none.d'), flags: { 'metrics-address': 'nonsense' } }))
-      .rejects.toThrow('flag --metrics-address: stats.metrics_address: must be host:port, got "nonsense"');
+    await expect(loadConfig({ configFile: main, configDir: path.join(dir, 'none.d'), flags: { 'metrics-address': 'nonsense' } })).rejects.toThrow(
+      'flag --metrics-address: stats.metrics_address: must be host:port, got "nonsense"',
+    );
     await writeFile(main, '[stats]\nmetrics_address = "nonsense"\n');
-    await expect(loadConfig({ configFile: main, configDir: path.join(dir, 'none.d'), flags: {} }))
-      .rejects.toThrow(`${main}: stats.metrics_address: must be host:port`);
+    await expect(loadConfig({ configFile: main, configDir: path.join(dir, 'none.d'), flags: {} })).rejects.toThrow(
+      `${main}: stats.metrics_address: must be host:port`,
+    );
     await writeFile(main, '[image\nx = 1\n');
     const err = await loadConfig({ configFile: main, configDir: path.join(dir, 'none.d'), flags: {} }).catch((e: Error) => e);
     expect((err as Error).message).toMatch(new RegExp(`^${main}: invalid TOML: .*row 1, col \\d+, pos \\d+$`));
@@ -74,8 +76,9 @@ describe('configuration', () => {
   });
 
   it('rejects bad flag values', async () => {
-    await expect(loadConfig({ configFile: undefined, configDir: path.join(dir, 'none'), flags: { 'log-format': 'xml' } }))
-      .rejects.toThrow('--log-format: log_format: must be one of json, text');
+    await expect(loadConfig({ configFile: undefined, configDir: path.join(dir, 'none'), flags: { 'log-format': 'xml' } })).rejects.toThrow(
+      '--log-format: log_format: must be one of json, text',
+    );
   });
 
   it('renders TOML that loads back to the same configuration', () => {

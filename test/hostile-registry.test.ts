@@ -22,11 +22,15 @@ const md5 = (b: Buffer) => `md5:${createHash('md5').update(b).digest('hex')}`;
 const tar = createTar([{ name: 'f', content: 'x' }]);
 const layer = gzipSync(tar);
 const configOf = (diffId: string) => Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
-const manifestOf = (config: Buffer, configDigest: string, layerDigest: string, layerSize = layer.length, configSize = config.length) => Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: configSize },
-  layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layerSize }],
-}));
+const manifestOf = (config: Buffer, configDigest: string, layerDigest: string, layerSize = layer.length, configSize = config.length) =>
+  Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: configSize },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layerSize }],
+    }),
+  );
 
 const goodConfig = configOf(sha(tar));
 const manifests: Record<string, Buffer> = {
@@ -90,8 +94,13 @@ beforeAll(async () => {
   const conf = path.join(dir, 'registries.conf');
   await writeFile(conf, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
   service = new ImageService({
-    storageRoot: path.join(dir, 'storage'), registriesConf: conf, pauseImage: `${host}/pause:1`,
-    pullProgressTimeoutMs: 10_000, maxConcurrentDownloads: 2, unpackOps: new RecordingOps(), log: silentLogger(),
+    storageRoot: path.join(dir, 'storage'),
+    registriesConf: conf,
+    pauseImage: `${host}/pause:1`,
+    pullProgressTimeoutMs: 10_000,
+    maxConcurrentDownloads: 2,
+    unpackOps: new RecordingOps(),
+    log: silentLogger(),
   });
   await service.restore();
 });
@@ -132,7 +141,12 @@ describe('a lying registry', () => {
       const outcome = await pullOutcome(repo);
       expect(outcome).toMatchObject({ kind, message: expect.stringMatching(message) });
       expect(outcome.ms).toBeLessThan(5000);
-      expect(await readdir(path.join(dir, 'storage', 'snapshots')).then((l) => l.filter((n) => !n.startsWith('.')), () => [])).toEqual([]);
+      expect(
+        await readdir(path.join(dir, 'storage', 'snapshots')).then(
+          (l) => l.filter((n) => !n.startsWith('.')),
+          () => [],
+        ),
+      ).toEqual([]);
       expect(service.list()).toEqual([]);
     });
   }

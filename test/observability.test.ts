@@ -19,11 +19,18 @@ describe('cgroup and proc parsers', () => {
 
   it('maps each hierarchy of a process, hybrid v1/v2 included', () => {
     const m = parseProcCgroup('12:pids:/berth/berth-a\n4:cpu,cpuacct:/berth/berth-a\n1:name=systemd:/x\n0::/berth/berth-a\n');
-    expect([m.get('pids'), m.get('cpuacct'), m.get('cpu'), m.get('systemd'), m.get('')]).toEqual(['/berth/berth-a', '/berth/berth-a', '/berth/berth-a', '/x', '/berth/berth-a']);
+    expect([m.get('pids'), m.get('cpuacct'), m.get('cpu'), m.get('systemd'), m.get('')]).toEqual([
+      '/berth/berth-a',
+      '/berth/berth-a',
+      '/berth/berth-a',
+      '/x',
+      '/berth/berth-a',
+    ]);
   });
 
   it('reads interface counters', () => {
-    const text = 'Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    5000      10    2    0    0     0          0         0     7000      12    3    0    0     0       0          0\n';
+    const text =
+      'Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    5000      10    2    0    0     0          0         0     7000      12    3    0    0     0       0          0\n';
     expect(parseNetDev(text)).toEqual([
       { name: 'lo', rxBytes: 100, rxErrors: 0, txBytes: 100, txErrors: 0 },
       { name: 'eth0', rxBytes: 5000, rxErrors: 2, txBytes: 7000, txErrors: 3 },
@@ -34,15 +41,22 @@ describe('cgroup and proc parsers', () => {
 describe('metrics', () => {
   it('describes only the configured groups and converts stats', () => {
     expect(metricDescriptors(['cpu']).map((d) => d.name)).toEqual(['container_cpu_usage_seconds_total']);
-    const m = podMetrics(['cpu', 'network'], {
-      attributes: { id: 'p1' },
-      linux: {
-        network: { interfaces: [{ name: 'eth0', rxBytes: { value: '10' }, txBytes: { value: '20' }, rxErrors: { value: '0' }, txErrors: { value: '0' } }] },
-        containers: [{ attributes: { id: 'c1' }, cpu: { usageCoreNanoSeconds: { value: '3500000000' } } }],
+    const m = podMetrics(
+      ['cpu', 'network'],
+      {
+        attributes: { id: 'p1' },
+        linux: {
+          network: { interfaces: [{ name: 'eth0', rxBytes: { value: '10' }, txBytes: { value: '20' }, rxErrors: { value: '0' }, txErrors: { value: '0' } }] },
+          containers: [{ attributes: { id: 'c1' }, cpu: { usageCoreNanoSeconds: { value: '3500000000' } } }],
+        },
       },
-    }, '1', '/');
+      '1',
+      '/',
+    );
     expect(m.metrics?.find((x) => x.name === 'container_network_receive_bytes_total')?.value).toEqual({ value: '10' });
-    expect(m.containerMetrics?.[0]?.metrics).toEqual([{ name: 'container_cpu_usage_seconds_total', timestamp: '1', metricType: 'COUNTER', labelValues: [], value: { value: '3' } }]);
+    expect(m.containerMetrics?.[0]?.metrics).toEqual([
+      { name: 'container_cpu_usage_seconds_total', timestamp: '1', metricType: 'COUNTER', labelValues: [], value: { value: '3' } },
+    ]);
   });
 });
 
@@ -79,12 +93,13 @@ describe('the Grafana dashboard', () => {
   it('queries only metrics berth exports', async () => {
     const { readFile } = await import('node:fs/promises');
     const { BerthMetrics } = await import('../src/metrics/prometheus.js');
-    const dash = JSON.parse(await readFile(new URL('../conf/grafana/berth-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const dash = JSON.parse(await readFile(new URL('../conf/grafana/berth-dashboard.json', import.meta.url), 'utf8')) as {
+      panels: { targets: { expr: string }[] }[];
+    };
     const metrics = new BerthMetrics({ containers: () => new Map([['CONTAINER_RUNNING', 1]]), sandboxes: () => new Map([['SANDBOX_READY', 1]]) });
     metrics.observeCall('Version', 'OK', 0.001);
     const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
-    const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/berth_[a-z_]+/g) ?? []))
-      .map((n) => n.replace(/_(bucket|sum|count)$/, ''));
+    const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/berth_[a-z_]+/g) ?? [])).map((n) => n.replace(/_(bucket|sum|count)$/, ''));
     for (const name of used) expect(exported, name).toContain(name);
   });
 });

@@ -3,7 +3,9 @@ import type { Descriptor } from '../src/image/media-types.js';
 import { selectPlatform } from '../src/image/platform.js';
 
 const d = (architecture: string, variant?: string, os = 'linux'): Descriptor => ({
-  mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${architecture}${variant ?? ''}${os}`, size: 1,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: `sha256:${architecture}${variant ?? ''}${os}`,
+  size: 1,
   platform: { os, architecture, ...(variant ? { variant } : {}) },
 });
 
@@ -19,7 +21,6 @@ describe('selectPlatform', () => {
   });
 
   it('fails with not-found listing what the index has', () => {
-    expect(() => selectPlatform([d('arm64', 'v8'), d('s390x')], { os: 'linux', architecture: 'amd64' }))
-      .toThrow(/linux\/arm64\/v8, linux\/s390x/);
+    expect(() => selectPlatform([d('arm64', 'v8'), d('s390x')], { os: 'linux', architecture: 'amd64' })).toThrow(/linux\/arm64\/v8, linux\/s390x/);
   });
 });

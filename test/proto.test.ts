@@ -2,14 +2,22 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { loadCriProto } from '../src/server/proto.js';
 
-type Codec = { requestSerialize(v: object): Buffer; requestDeserialize(b: Buffer): Record<string, unknown>; responseSerialize(v: object): Buffer; responseDeserialize(b: Buffer): Record<string, unknown> };
+type Codec = {
+  requestSerialize(v: object): Buffer;
+  requestDeserialize(b: Buffer): Record<string, unknown>;
+  responseSerialize(v: object): Buffer;
+  responseDeserialize(b: Buffer): Record<string, unknown>;
+};
 
 describe('the CRI message codecs', () => {
   it('speak the wire format of api.proto itself: field numbers and types as parsed from the file', async () => {
     const proto = await loadCriProto();
     const codec = proto.runtime.v1.RuntimeService.service.ContainerStatus as unknown as Codec;
     const parsed = protobuf.loadSync('proto/cri/api.proto').lookupType('runtime.v1.ContainerStatusResponse');
-    const wire = codec.responseSerialize({ status: { id: 'c1', state: 'CONTAINER_EXITED', createdAt: '1795883816613123456', exitCode: 137, labels: { a: 'b' } }, info: { k: 'v' } });
+    const wire = codec.responseSerialize({
+      status: { id: 'c1', state: 'CONTAINER_EXITED', createdAt: '1795883816613123456', exitCode: 137, labels: { a: 'b' } },
+      info: { k: 'v' },
+    });
     const decoded = parsed.toObject(parsed.decode(wire), { longs: String, enums: String }) as { status: Record<string, unknown>; info: Record<string, string> };
     expect(decoded.status).toMatchObject({ id: 'c1', state: 'CONTAINER_EXITED', createdAt: '1795883816613123456', exitCode: 137, labels: { a: 'b' } });
     expect(decoded.info).toEqual({ k: 'v' });
@@ -18,9 +26,25 @@ describe('the CRI message codecs', () => {
   it('decode int64 as exact decimal strings, enums as names, bytes as Buffers and absent fields as defaults', async () => {
     const proto = await loadCriProto();
     const create = proto.runtime.v1.RuntimeService.service.CreateContainer as unknown as Codec;
-    const req = create.requestDeserialize(create.requestSerialize({
-      podSandboxId: 'p', config: { metadata: { name: 'n' }, envs: [{ key: 'B', value: Buffer.from([0, 255]) }], linux: { resources: { memoryLimitInBytes: '9007199254740993' } } },
-    })) as { podSandboxId: string; config: { metadata: { attempt: number }; envs: { value: Buffer }[]; linux: { resources: { memoryLimitInBytes: string; cpuShares: string } }; tty: boolean; image: unknown } };
+    const req = create.requestDeserialize(
+      create.requestSerialize({
+        podSandboxId: 'p',
+        config: {
+          metadata: { name: 'n' },
+          envs: [{ key: 'B', value: Buffer.from([0, 255]) }],
+          linux: { resources: { memoryLimitInBytes: '9007199254740993' } },
+        },
+      }),
+    ) as {
+      podSandboxId: string;
+      config: {
+        metadata: { attempt: number };
+        envs: { value: Buffer }[];
+        linux: { resources: { memoryLimitInBytes: string; cpuShares: string } };
+        tty: boolean;
+        image: unknown;
+      };
+    };
     expect(req.config.linux.resources.memoryLimitInBytes).toBe('9007199254740993');
     expect(req.config.linux.resources.cpuShares).toBe('0');
     expect(Buffer.isBuffer(req.config.envs[0]!.value)).toBe(true);
@@ -29,6 +53,8 @@ describe('the CRI message codecs', () => {
     expect(req.config.tty).toBe(false);
     expect(req.config.image).toBeNull();
     const list = proto.runtime.v1.RuntimeService.service.ListContainers as unknown as Codec;
-    expect(list.requestDeserialize(list.requestSerialize({ filter: { state: { state: 'CONTAINER_RUNNING' } } }))).toMatchObject({ filter: { state: { state: 'CONTAINER_RUNNING' } } });
+    expect(list.requestDeserialize(list.requestSerialize({ filter: { state: { state: 'CONTAINER_RUNNING' } } }))).toMatchObject({
+      filter: { state: { state: 'CONTAINER_RUNNING' } },
+    });
   });
 });

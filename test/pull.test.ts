@@ -20,11 +20,14 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 const tar = createTar([{ name: 'hello.txt', content: 'x'.repeat(200_000) }]);
 const layer = gzipSync(tar, { level: 0 });
 const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '7' }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
-const manifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-  layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
-}));
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+  }),
+);
 
 describe('pulling', () => {
   let dir: string;
@@ -71,8 +74,13 @@ describe('pulling', () => {
     const conf = path.join(dir, 'registries.conf');
     await import('node:fs/promises').then((fs) => fs.writeFile(conf, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`));
     service = new ImageService({
-      storageRoot: path.join(dir, 'storage'), registriesConf: conf, pauseImage: `${host}/pause:1`,
-      pullProgressTimeoutMs, maxConcurrentDownloads: 2, unpackOps: new RecordingOps(), log: silentLogger(),
+      storageRoot: path.join(dir, 'storage'),
+      registriesConf: conf,
+      pauseImage: `${host}/pause:1`,
+      pullProgressTimeoutMs,
+      maxConcurrentDownloads: 2,
+      unpackOps: new RecordingOps(),
+      log: silentLogger(),
     });
     await service.restore();
     return service;
@@ -92,8 +100,10 @@ describe('pulling', () => {
   it('fails a pull that stops making progress, keeping nothing', async () => {
     const images = await start(300);
     gate = new Promise(() => undefined); // never releases
-    await expect(images.pull(`${host}/app:1`, null, AbortSignal.timeout(5000)))
-      .rejects.toMatchObject({ kind: 'deadline-exceeded', message: expect.stringContaining('no progress') });
+    await expect(images.pull(`${host}/app:1`, null, AbortSignal.timeout(5000))).rejects.toMatchObject({
+      kind: 'deadline-exceeded',
+      message: expect.stringContaining('no progress'),
+    });
     expect(await leftovers()).toBe(0);
     expect(images.list()).toEqual([]);
   });

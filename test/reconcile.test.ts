@@ -20,7 +20,9 @@ function deps(hangFor: Set<string>) {
     delete: async () => undefined,
   } as unknown as OciRuntime;
   const d: ReconcileDeps = {
-    store: { update: async (id: string, f: (s: ContainerStatus) => ContainerStatus) => statuses.set(id, f({ state: 'CONTAINER_RUNNING' })).get(id)! } as unknown as ReconcileDeps['store'],
+    store: {
+      update: async (id: string, f: (s: ContainerStatus) => ContainerStatus) => statuses.set(id, f({ state: 'CONTAINER_RUNNING' })).get(id)!,
+    } as unknown as ReconcileDeps['store'],
     native: {} as ReconcileDeps['native'],
     log: silentLogger(),
     defaultRuntime: 'runc',

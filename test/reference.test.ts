@@ -34,7 +34,7 @@ describe('parseReference', () => {
     ['busybox@sha256:short'],
     ['a//b'],
     ['-leading'],
-    ['busybox:' + 'x'.repeat(129)],
+    [`busybox:${'x'.repeat(129)}`],
     ['a'.repeat(64)],
     ['host:99999999999999999999999/x:tag:'],
   ])('rejects %j with invalid-argument', (input) => {

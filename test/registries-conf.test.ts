@@ -46,9 +46,7 @@ describe('registries.conf', () => {
   });
 
   it('picks the longest matching prefix and rewrites it', () => {
-    expect(pullSources(conf, 'docker.io/private/app', false)).toEqual([
-      { host: 'private.example.com', path: 'hub/app', insecure: false, mirror: false },
-    ]);
+    expect(pullSources(conf, 'docker.io/private/app', false)).toEqual([{ host: 'private.example.com', path: 'hub/app', insecure: false, mirror: false }]);
   });
 
   it('does not match a prefix in the middle of a component', () => {

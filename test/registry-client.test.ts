@@ -10,7 +10,12 @@ import { RegistryTransport, RepositoryClient, apiHost } from '../src/registry/cl
  * A registry and a token server on loopback, speaking just enough of the
  * distribution API to exercise authentication and redirects for real.
  */
-interface Seen { url: string; authorization?: string; method: string; body: string }
+interface Seen {
+  url: string;
+  authorization?: string;
+  method: string;
+  body: string;
+}
 
 let registry: Server;
 let storage: Server;
@@ -46,7 +51,7 @@ async function handleRegistry(req: IncomingMessage, res: ServerResponse) {
   const realm = `${base}/token`;
   const wantsAuth = s.url.includes('/private/');
   const okTokens = ['Bearer from-password', 'Bearer from-identity', 'Bearer preissued'];
-  if (wantsAuth && !okTokens.includes(s.authorization ?? '') || (!wantsAuth && s.authorization !== 'Bearer anonymous')) {
+  if ((wantsAuth && !okTokens.includes(s.authorization ?? '')) || (!wantsAuth && s.authorization !== 'Bearer anonymous')) {
     res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="test-registry",scope="repository:x:pull"` });
     return void res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
   }
@@ -115,14 +120,17 @@ describe('registry client', () => {
   });
 
   it('reports refused credentials as unauthenticated', async () => {
-    await expect(client('private/app', { kind: 'basic', username: 'alice', password: 'bad' }).getManifest('v1', '*/*', signal()))
-      .rejects.toMatchObject({ kind: 'unauthenticated' });
+    await expect(client('private/app', { kind: 'basic', username: 'alice', password: 'bad' }).getManifest('v1', '*/*', signal())).rejects.toMatchObject({
+      kind: 'unauthenticated',
+    });
     await expect(client('private/app').getManifest('v1', '*/*', signal())).rejects.toMatchObject({ kind: 'unauthenticated' });
   });
 
-  it('passes on the registry\'s words for a missing manifest', async () => {
-    await expect(client('library/app').getManifest('missing', '*/*', signal()))
-      .rejects.toMatchObject({ kind: 'not-found', message: expect.stringContaining('MANIFEST_UNKNOWN: manifest unknown') });
+  it("passes on the registry's words for a missing manifest", async () => {
+    await expect(client('library/app').getManifest('missing', '*/*', signal())).rejects.toMatchObject({
+      kind: 'not-found',
+      message: expect.stringContaining('MANIFEST_UNKNOWN: manifest unknown'),
+    });
   });
 
   it('refuses a manifest whose content does not match the requested digest', async () => {
@@ -143,7 +151,7 @@ describe('registry client', () => {
 });
 
 describe('registry API hosts', () => {
-  it('sends Docker Hub\'s API calls to registry-1.docker.io and every other host to itself', () => {
+  it("sends Docker Hub's API calls to registry-1.docker.io and every other host to itself", () => {
     expect(apiHost('docker.io')).toBe('registry-1.docker.io');
     expect(apiHost('index.docker.io')).toBe('registry-1.docker.io');
     expect(apiHost('registry.k8s.io')).toBe('registry.k8s.io');

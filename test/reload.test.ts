@@ -17,7 +17,10 @@ describe('reloading the configuration', () => {
     next.listen = '/run/other.sock';
     next.runtimes.crun = { runtime_path: '/usr/bin/crun', runtime_root: '', runtime_type: 'oci' };
     const outcome = applyReload(running, next, log);
-    expect(outcome).toEqual({ applied: ['log_level', 'image.pause_image', 'runtime.pids_limit', 'runtime.default_capabilities', 'runtimes.crun'], needRestart: ['listen'] });
+    expect(outcome).toEqual({
+      applied: ['log_level', 'image.pause_image', 'runtime.pids_limit', 'runtime.default_capabilities', 'runtimes.crun'],
+      needRestart: ['listen'],
+    });
     expect(running.runtimes.crun).toEqual(next.runtimes.crun);
     expect(runtimeSection).toMatchObject({ default_capabilities: ['CHOWN'], pids_limit: 512 });
     expect(running.listen).toBe('/run/berth/berth.sock');
@@ -25,7 +28,7 @@ describe('reloading the configuration', () => {
     expect(applyReload(running, running, log)).toEqual({ applied: [], needRestart: [] });
   });
 
-  it('takes a new runtime binary and CNI settings, but not a handler\'s new root, type or removal', async () => {
+  it("takes a new runtime binary and CNI settings, but not a handler's new root, type or removal", async () => {
     const log = await createLogger('info', 'json');
     const running = defaultConfig();
     running.runtimes.crun = { runtime_path: '/usr/bin/crun', runtime_root: '', runtime_type: 'oci' };

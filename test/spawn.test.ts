@@ -25,7 +25,9 @@ describe('spawning helper programs', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-spawn-'));
     try {
       const child = spawnChild('/bin/sh', ['-c', 'read line; echo "$line $1 $GREETING $(pwd)"; echo oops >&2; exit 7', 'sh', 'arg'], {
-        stdio: ['pipe', 'pipe', 'pipe'], env: { GREETING: 'hello', PATH: '/usr/bin:/bin' }, cwd: dir,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { GREETING: 'hello', PATH: '/usr/bin:/bin' },
+        cwd: dir,
       });
       child.stdin!.end('from-stdin\n');
       const r = await finished(child);
@@ -53,7 +55,11 @@ describe('spawning helper programs', () => {
   });
 
   it('hands extra descriptors to the child and can start it in a session of its own', async () => {
-    const child = spawnChild('/bin/sh', ['-c', 'echo fd3 >&3; cat /proc/self/stat >&3'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: {}, detached: true });
+    const child = spawnChild('/bin/sh', ['-c', 'echo fd3 >&3; cat /proc/self/stat >&3'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: {},
+      detached: true,
+    });
     let got = '';
     child.stdio[3]!.on('data', (d: Buffer) => (got += d.toString()));
     await finished(child);
@@ -85,12 +91,14 @@ describe('helpers with a time limit', () => {
   it('kills a helper that outlives its limit and fails with its words', async () => {
     const { runCommand } = await import('../src/util/exec.js');
     const started = Date.now();
-    await expect(runCommand('/bin/sh', ['-c', 'echo stuck >&2; exec sleep 30'], { timeoutMs: 300 }))
-      .rejects.toMatchObject({ kind: 'deadline-exceeded', message: expect.stringMatching(/^sh echo stuck.* did not finish within 0.3s and was killed \(stuck\)$/) });
+    await expect(runCommand('/bin/sh', ['-c', 'echo stuck >&2; exec sleep 30'], { timeoutMs: 300 })).rejects.toMatchObject({
+      kind: 'deadline-exceeded',
+      message: expect.stringMatching(/^sh echo stuck.* did not finish within 0.3s and was killed \(stuck\)$/),
+    });
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
-  it('stops waiting for pipes that a killed helper\'s children keep open', async () => {
+  it("stops waiting for pipes that a killed helper's children keep open", async () => {
     const { runCommand } = await import('../src/util/exec.js');
     const started = Date.now();
     await expect(runCommand('/bin/sh', ['-c', 'sleep 5 & sleep 30'], { timeoutMs: 200 })).rejects.toMatchObject({ kind: 'deadline-exceeded' });

@@ -31,7 +31,15 @@ describe('process arguments', () => {
 
 describe('environment', () => {
   it('layers default PATH, HOSTNAME, image then CRI variables, replacing in place', () => {
-    const env = buildEnv('pod', false, ['PATH=/img', 'A=image', 'B=image'], [{ key: 'A', value: Buffer.from('cri') }, { key: 'C', value: 'x=y' }]);
+    const env = buildEnv(
+      'pod',
+      false,
+      ['PATH=/img', 'A=image', 'B=image'],
+      [
+        { key: 'A', value: Buffer.from('cri') },
+        { key: 'C', value: 'x=y' },
+      ],
+    );
     expect(env).toEqual(['PATH=/img', 'HOSTNAME=pod', 'A=cri', 'B=image', 'C=x=y']);
   });
   it('adds TERM for a tty', () => {
@@ -58,9 +66,13 @@ describe('user resolution in the container root', () => {
   it('defaults to root', async () => {
     expect(await resolveUser(root, base)).toMatchObject({ uid: 0, gid: 0, additionalGids: [0] });
   });
-  it('resolves names and numeric users through the container\'s files, merging image groups', async () => {
+  it("resolves names and numeric users through the container's files, merging image groups", async () => {
     expect(await resolveUser(root, { ...base, imageUser: 'web' })).toMatchObject({ uid: 1000, gid: 1000, additionalGids: [1000, 50000] });
-    expect(await resolveUser(root, { ...base, runAsUser: 1000, supplementalGroups: [1234] })).toMatchObject({ uid: 1000, gid: 1000, additionalGids: [1000, 50000, 1234] });
+    expect(await resolveUser(root, { ...base, runAsUser: 1000, supplementalGroups: [1234] })).toMatchObject({
+      uid: 1000,
+      gid: 1000,
+      additionalGids: [1000, 50000, 1234],
+    });
     expect(await resolveUser(root, { ...base, runAsUser: 4242 })).toMatchObject({ uid: 4242, gid: 0 });
   });
   it('applies Strict policy, user:group and run_as_group', async () => {
@@ -82,7 +94,12 @@ describe('capabilities', () => {
     expect(capabilitySets({ defaults, add: ['net_raw'], drop: ['CAP_KILL'], privileged: false, host }).bounding).toEqual(['CAP_CHOWN', 'CAP_NET_RAW']);
   });
   it('handles ALL in add and drop', () => {
-    expect(capabilitySets({ defaults, add: ['ALL'], drop: ['SYS_ADMIN'], privileged: false, host }).bounding).toEqual(['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_RAW', 'CAP_SYS_TIME']);
+    expect(capabilitySets({ defaults, add: ['ALL'], drop: ['SYS_ADMIN'], privileged: false, host }).bounding).toEqual([
+      'CAP_CHOWN',
+      'CAP_KILL',
+      'CAP_NET_RAW',
+      'CAP_SYS_TIME',
+    ]);
     expect(capabilitySets({ defaults, add: ['SYS_TIME'], drop: ['ALL'], privileged: false, host }).bounding).toEqual(['CAP_SYS_TIME']);
   });
   it('gives privileged containers everything', () => {
@@ -106,20 +123,30 @@ describe('seccomp selection', () => {
     expect(def!.syscalls!.find((r) => r.names.includes('clone3'))?.errnoRet).toBe(38);
   });
   it('lets CAP_SYS_ADMIN holders mount and clone freely', async () => {
-    const p = await selectSeccomp({ profile: { profileType: 'RuntimeDefault', localhostRef: '' }, legacyPath: '', privileged: false, capabilities: ['CAP_SYS_ADMIN'] });
+    const p = await selectSeccomp({
+      profile: { profileType: 'RuntimeDefault', localhostRef: '' },
+      legacyPath: '',
+      privileged: false,
+      capabilities: ['CAP_SYS_ADMIN'],
+    });
     const names = p!.syscalls!.flatMap((r) => (r.action === 'SCMP_ACT_ALLOW' && !r.args ? r.names : []));
     expect(names).toEqual(expect.arrayContaining(['mount', 'unshare', 'clone3']));
   });
   it('honours the legacy path strings, privileged mode and localhost files', async () => {
     expect(await selectSeccomp({ profile: null, legacyPath: 'unconfined', privileged: false, capabilities: caps })).toBeUndefined();
     expect(await selectSeccomp({ profile: null, legacyPath: 'runtime/default', privileged: false, capabilities: caps })).toBeDefined();
-    expect(await selectSeccomp({ profile: { profileType: 'RuntimeDefault', localhostRef: '' }, legacyPath: '', privileged: true, capabilities: caps })).toBeUndefined();
-    await expect(selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: 'relative.json' }, legacyPath: '', privileged: false, capabilities: caps }))
-      .rejects.toMatchObject({ kind: 'invalid-argument' });
+    expect(
+      await selectSeccomp({ profile: { profileType: 'RuntimeDefault', localhostRef: '' }, legacyPath: '', privileged: true, capabilities: caps }),
+    ).toBeUndefined();
+    await expect(
+      selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: 'relative.json' }, legacyPath: '', privileged: false, capabilities: caps }),
+    ).rejects.toMatchObject({ kind: 'invalid-argument' });
     const file = path.join(tmpdir(), `berth-seccomp-${process.pid}.json`);
     await writeFile(file, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', archMap: [], syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO' }] }));
-    expect(await selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: file }, legacyPath: '', privileged: false, capabilities: caps }))
-      .toEqual({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO' }] });
+    expect(await selectSeccomp({ profile: { profileType: 'Localhost', localhostRef: file }, legacyPath: '', privileged: false, capabilities: caps })).toEqual({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['chmod'], action: 'SCMP_ACT_ERRNO' }],
+    });
     await rm(file);
   });
 });
@@ -138,16 +165,34 @@ describe('mounts', () => {
   });
   it('maps propagation, creates missing host directories and sorts parents first', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-mounts-'));
-    const { mounts } = await criMounts([
-      { containerPath: '/data/sub', hostPath: path.join(dir, 'b'), readonly: true, propagation: 'PROPAGATION_HOST_TO_CONTAINER', recursiveReadOnly: false, selinuxRelabel: false },
-      { containerPath: '/data', hostPath: path.join(dir, 'a'), readonly: false, propagation: 'PROPAGATION_BIDIRECTIONAL', recursiveReadOnly: false, selinuxRelabel: false },
-    ], false);
+    const { mounts } = await criMounts(
+      [
+        {
+          containerPath: '/data/sub',
+          hostPath: path.join(dir, 'b'),
+          readonly: true,
+          propagation: 'PROPAGATION_HOST_TO_CONTAINER',
+          recursiveReadOnly: false,
+          selinuxRelabel: false,
+        },
+        {
+          containerPath: '/data',
+          hostPath: path.join(dir, 'a'),
+          readonly: false,
+          propagation: 'PROPAGATION_BIDIRECTIONAL',
+          recursiveReadOnly: false,
+          selinuxRelabel: false,
+        },
+      ],
+      false,
+    );
     expect(mounts.map((m) => [m.destination, m.options])).toEqual([
       ['/data', ['rbind', 'rshared', 'rw']],
       ['/data/sub', ['rbind', 'rslave', 'ro']],
     ]);
-    await expect(criMounts([{ containerPath: '/x', hostPath: dir, readonly: true, propagation: '', recursiveReadOnly: true, selinuxRelabel: false }], false))
-      .rejects.toMatchObject({ kind: 'invalid-argument' });
+    await expect(
+      criMounts([{ containerPath: '/x', hostPath: dir, readonly: true, propagation: '', recursiveReadOnly: true, selinuxRelabel: false }], false),
+    ).rejects.toMatchObject({ kind: 'invalid-argument' });
     await rm(dir, { recursive: true, force: true });
   });
 });
@@ -157,17 +202,43 @@ const ALL_V1 = new Set(['cpuset', 'cpu', 'cpuacct', 'blkio', 'memory', 'devices'
 
 describe('resources and limits', () => {
   it('converts CRI resources, capping swap at the memory limit', () => {
-    const res = ociResources({
-      cpuPeriod: '100000', cpuQuota: '50000', cpuShares: '512', memoryLimitInBytes: '1048576', oomScoreAdj: '0', cpusetCpus: '0',
-      cpusetMems: '', hugepageLimits: [], unified: {}, memorySwapLimitInBytes: '0',
-    }, { swapAccounting: true, cgroupV2Only: false, cgroupControllers: ALL_V1 }, 100);
-    expect(res).toMatchObject({ cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, memory: { limit: 1048576, swap: 1048576 }, pids: { limit: 100 } });
+    const res = ociResources(
+      {
+        cpuPeriod: '100000',
+        cpuQuota: '50000',
+        cpuShares: '512',
+        memoryLimitInBytes: '1048576',
+        oomScoreAdj: '0',
+        cpusetCpus: '0',
+        cpusetMems: '',
+        hugepageLimits: [],
+        unified: {},
+        memorySwapLimitInBytes: '0',
+      },
+      { swapAccounting: true, cgroupV2Only: false, cgroupControllers: ALL_V1 },
+      100,
+    );
+    expect(res).toMatchObject({
+      cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' },
+      memory: { limit: 1048576, swap: 1048576 },
+      pids: { limit: 100 },
+    });
   });
 
   // What a real kubelet sends on a host with 2 MiB and 1 GiB pages.
   const kubeletResources = {
-    cpuPeriod: '100000', cpuQuota: '0', cpuShares: '2', memoryLimitInBytes: '0', oomScoreAdj: '1000', cpusetCpus: '0-1', cpusetMems: '0',
-    hugepageLimits: [{ pageSize: '2MB', limit: '0' }, { pageSize: '1GB', limit: '0' }], unified: { 'memory.oom.group': '1', 'hugetlb.2MB.max': '0' },
+    cpuPeriod: '100000',
+    cpuQuota: '0',
+    cpuShares: '2',
+    memoryLimitInBytes: '0',
+    oomScoreAdj: '1000',
+    cpusetCpus: '0-1',
+    cpusetMems: '0',
+    hugepageLimits: [
+      { pageSize: '2MB', limit: '0' },
+      { pageSize: '1GB', limit: '0' },
+    ],
+    unified: { 'memory.oom.group': '1', 'hugetlb.2MB.max': '0' },
     memorySwapLimitInBytes: '0',
   };
 
@@ -175,7 +246,12 @@ describe('resources and limits', () => {
     for (const missing of ['hugetlb', 'pids', 'cpuset', 'cpu', 'memory']) {
       const dropped: string[] = [];
       const controllers = new Set([...ALL_V1].filter((c) => c !== missing));
-      const res = ociResources({ ...kubeletResources, memoryLimitInBytes: '1048576' }, { swapAccounting: false, cgroupV2Only: false, cgroupControllers: controllers }, 100, (d) => dropped.push(...d));
+      const res = ociResources(
+        { ...kubeletResources, memoryLimitInBytes: '1048576' },
+        { swapAccounting: false, cgroupV2Only: false, cgroupControllers: controllers },
+        100,
+        (d) => dropped.push(...d),
+      );
       expect(dropped.join(' '), missing).toContain(`no ${missing} controller`);
       if (missing === 'hugetlb') expect(res.hugepageLimits).toBeUndefined();
       if (missing === 'pids') expect(res.pids).toBeUndefined();
@@ -186,12 +262,20 @@ describe('resources and limits', () => {
       expect(res.unified).toBeUndefined();
     }
     const all = ociResources(kubeletResources, { swapAccounting: false, cgroupV2Only: false, cgroupControllers: new Set([...ALL_V1, 'hugetlb']) }, 0);
-    expect(all.hugepageLimits).toEqual([{ pageSize: '2MB', limit: 0 }, { pageSize: '1GB', limit: 0 }]);
+    expect(all.hugepageLimits).toEqual([
+      { pageSize: '2MB', limit: 0 },
+      { pageSize: '1GB', limit: 0 },
+    ]);
   });
 
   it('keeps unified keys of the controllers a cgroup v2 host has', () => {
     const dropped: string[] = [];
-    const res = ociResources(kubeletResources, { swapAccounting: true, cgroupV2Only: true, cgroupControllers: new Set(['cpu', 'cpuset', 'memory', 'pids']) }, 0, (d) => dropped.push(...d));
+    const res = ociResources(
+      kubeletResources,
+      { swapAccounting: true, cgroupV2Only: true, cgroupControllers: new Set(['cpu', 'cpuset', 'memory', 'pids']) },
+      0,
+      (d) => dropped.push(...d),
+    );
     expect(res.unified).toEqual({ 'memory.oom.group': '1' });
     expect(res.hugepageLimits).toBeUndefined();
     expect(dropped).toEqual(['hugepage limits (no hugetlb controller)', 'unified hugetlb.2MB.max (no hugetlb controller)']);
@@ -208,9 +292,13 @@ describe('resources and limits', () => {
 
 describe('namespaces, sysctls and signals', () => {
   const sandbox = { namespaces: { network: '/ns/net', ipc: '/ns/ipc', uts: '/ns/uts' } } as SandboxMeta;
-  it('joins the pod\'s pinned namespaces', () => {
+  it("joins the pod's pinned namespaces", () => {
     expect(containerNamespaces(sandbox, 'POD', '/proc/9/ns/pid', false, false)).toEqual([
-      { type: 'mount' }, { type: 'network', path: '/ns/net' }, { type: 'ipc', path: '/ns/ipc' }, { type: 'uts', path: '/ns/uts' }, { type: 'pid', path: '/proc/9/ns/pid' },
+      { type: 'mount' },
+      { type: 'network', path: '/ns/net' },
+      { type: 'ipc', path: '/ns/ipc' },
+      { type: 'uts', path: '/ns/uts' },
+      { type: 'pid', path: '/proc/9/ns/pid' },
     ]);
     expect(containerNamespaces({ namespaces: {} } as SandboxMeta, 'NODE', undefined, false, true)).toEqual([{ type: 'mount' }, { type: 'cgroup' }]);
   });
@@ -229,7 +317,7 @@ describe('namespaces, sysctls and signals', () => {
 });
 
 describe('cgroup paths', () => {
-  it('follows the driver\'s naming and refuses a parent of the other driver', async () => {
+  it("follows the driver's naming and refuses a parent of the other driver", async () => {
     const { checkCgroupParent, containerCgroupsPath } = await import('../src/cgroups/cgroup-parent.js');
     expect(containerCgroupsPath('cgroupfs', '/kubepods/pod1', 'abc')).toBe('/kubepods/pod1/berth-abc');
     expect(containerCgroupsPath('cgroupfs', '', 'abc')).toBe('/berth/berth-abc');
@@ -243,7 +331,15 @@ describe('cgroup paths', () => {
 describe('AppArmor and SELinux', () => {
   it('does nothing on hosts without them', async () => {
     const { apparmorProfile, selinuxLabel } = await import('../src/container/spec/lsm.js');
-    expect(apparmorProfile({ hostHasAppArmor: false, defaultLoaded: false, profile: { profileType: 'Localhost', localhostRef: 'x' }, legacy: '', privileged: false })).toBeUndefined();
+    expect(
+      apparmorProfile({
+        hostHasAppArmor: false,
+        defaultLoaded: false,
+        profile: { profileType: 'Localhost', localhostRef: 'x' },
+        legacy: '',
+        privileged: false,
+      }),
+    ).toBeUndefined();
     expect(selinuxLabel(false, { user: 'u', role: 'r', type: 't', level: 's0' })).toBeUndefined();
   });
   it('picks the profile on hosts with AppArmor', async () => {
@@ -278,7 +374,8 @@ describe('pod user namespaces', () => {
     const { podUserns } = await import('../src/sandbox/userns.js');
     const map = [{ containerId: 0, hostId: 1000, length: 65536 }];
     expect(podUserns({ mode: 'POD', uids: map, gids: map })).toEqual({
-      uidMappings: [{ containerID: 0, hostID: 1000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 1000, size: 65536 }],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 65536 }],
     });
     expect(podUserns({ mode: 'NODE', uids: [], gids: [] })).toBeUndefined();
     expect(podUserns(null)).toBeUndefined();
@@ -288,6 +385,7 @@ describe('pod user namespaces', () => {
       { mode: 'POD', uids: [...map, ...map], gids: map },
       { mode: 'POD', uids: [{ containerId: 5, hostId: 1000, length: 5 }], gids: map },
       { mode: 'NODE', uids: map, gids: map },
-    ]) expect(() => podUserns(bad)).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
+    ])
+      expect(() => podUserns(bad)).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
   });
 });

@@ -72,9 +72,11 @@ describe('name registry', () => {
 
   it('frees the name when the create fails', async () => {
     const names = new NameRegistry();
-    await expect(names.reserve('k8s_b', 'k', async () => {
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      names.reserve('k8s_b', 'k', async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await names.reserve('k8s_b', 'other', async () => 'id-2')).toBe('id-2');
   });
 });
@@ -105,7 +107,10 @@ describe('exit watcher', () => {
     await rename(path.join(dir, 'after.XYZ123'), path.join(dir, 'after'));
     for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     watcher.stop();
-    expect(seen).toEqual([['before', 3], ['after', 137]]);
+    expect(seen).toEqual([
+      ['before', 3],
+      ['after', 137],
+    ]);
     await rm(dir, { recursive: true, force: true });
   });
 });

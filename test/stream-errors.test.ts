@@ -26,7 +26,16 @@ let target: string;
 beforeAll(async () => {
   proto = await loadCriProto();
   dir = await mkdtemp(path.join(tmpdir(), 'berth-stream-'));
-  const deps = { config: defaultConfig(), log: silentLogger(), images: {} as ImageService, lifecycle: { get ready() { return ready; } } } as Deps;
+  const deps = {
+    config: defaultConfig(),
+    log: silentLogger(),
+    images: {} as ImageService,
+    lifecycle: {
+      get ready() {
+        return ready;
+      },
+    },
+  } as Deps;
   const { runtime, image } = buildServices(proto, deps);
   // One stream whose handler fails after sending a first message.
   runtime.StreamContainers = serverStream(deps, 'StreamContainers', async (_ctx, _req, send) => {
@@ -48,7 +57,10 @@ afterAll(async () => {
 
 function streamOutcome(service: 'runtime' | 'image', method: string): Promise<{ code: number; messages: number; ms: number }> {
   const Client = service === 'runtime' ? proto.runtime.v1.RuntimeService : proto.runtime.v1.ImageService;
-  const client = new Client(target, grpc.credentials.createInsecure()) as unknown as Record<string, (req: object, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>>;
+  const client = new Client(target, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: object, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>
+  >;
   const started = Date.now();
   return new Promise((resolve) => {
     let messages = 0;
@@ -59,7 +71,10 @@ function streamOutcome(service: 'runtime' | 'image', method: string): Promise<{ 
   }).finally(() => (client as unknown as grpc.Client).close()) as Promise<{ code: number; messages: number; ms: number }>;
 }
 
-const streamMethods = (s: grpc.ServiceDefinition) => Object.entries(s).filter(([, m]) => m.responseStream).map(([name]) => name);
+const streamMethods = (s: grpc.ServiceDefinition) =>
+  Object.entries(s)
+    .filter(([, m]) => m.responseStream)
+    .map(([name]) => name);
 
 describe('server-streaming RPCs', () => {
   it('end every stream with UNAVAILABLE while berth is starting, not at the deadline', async () => {
@@ -69,7 +84,13 @@ describe('server-streaming RPCs', () => {
       ...streamMethods(proto.runtime.v1.ImageService.service).map((m) => ['image', m] as const),
     ];
     expect(methods.map(([, m]) => m).sort()).toEqual([
-      'GetContainerEvents', 'StreamContainerStats', 'StreamContainers', 'StreamImages', 'StreamPodSandboxMetrics', 'StreamPodSandboxStats', 'StreamPodSandboxes',
+      'GetContainerEvents',
+      'StreamContainerStats',
+      'StreamContainers',
+      'StreamImages',
+      'StreamPodSandboxMetrics',
+      'StreamPodSandboxStats',
+      'StreamPodSandboxes',
     ]);
     for (const [service, method] of methods) {
       const outcome = await streamOutcome(service, method);

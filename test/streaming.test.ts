@@ -111,11 +111,13 @@ describe('SPDY/3.1 frames', () => {
     server.on('stream', () => accepted++);
     const resets: number[] = [];
     for (let i = 0; i < MAX_STREAMS; i++) await client.openStream({ streamtype: 'data' });
-    const raw = new Promise<void>((resolve) => a.on('data', (d: Buffer) => {
-      const { frames } = readFrames(d);
-      for (const f of frames) if (f.kind === 'control' && f.type === FrameType.RST_STREAM) resets.push(f.payload.readUInt32BE(4));
-      if (resets.length > 0) resolve();
-    }));
+    const raw = new Promise<void>((resolve) =>
+      a.on('data', (d: Buffer) => {
+        const { frames } = readFrames(d);
+        for (const f of frames) if (f.kind === 'control' && f.type === FrameType.RST_STREAM) resets.push(f.payload.readUInt32BE(4));
+        if (resets.length > 0) resolve();
+      }),
+    );
     void client.openStream({ streamtype: 'data' });
     await raw;
     expect(accepted).toBe(MAX_STREAMS);
@@ -127,8 +129,11 @@ describe('SPDY/3.1 frames', () => {
 describe('streaming helpers', () => {
   it('writes the v4 status the kubelet decodes, and plain text before v4', () => {
     expect(JSON.parse(statusPayload('v4.channel.k8s.io', { kind: 'exit', code: 3 })!.toString())).toEqual({
-      metadata: {}, status: 'Failure', message: 'command terminated with non-zero exit code: exit status 3',
-      reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+      metadata: {},
+      status: 'Failure',
+      message: 'command terminated with non-zero exit code: exit status 3',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '3' }] },
     });
     expect(statusPayload('v5.channel.k8s.io', { kind: 'success' })!.toString()).toBe('{"metadata":{},"status":"Success"}');
     expect(statusPayload('channel.k8s.io', { kind: 'success' })).toBeUndefined();
@@ -140,7 +145,10 @@ describe('streaming helpers', () => {
     const feed = parseResizes((s) => sizes.push(s));
     feed(Buffer.from('{"Width":80,"Hei'));
     feed(Buffer.from('ght":24}\n{"Width":120,"Height":40}\n'));
-    expect(sizes).toEqual([{ width: 80, height: 24 }, { width: 120, height: 40 }]);
+    expect(sizes).toEqual([
+      { width: 80, height: 24 },
+      { width: 120, height: 40 },
+    ]);
   });
 
   it('hands out single-use tokens that expire', () => {
@@ -159,8 +167,9 @@ describe('streaming helpers', () => {
   it('keeps one container from taking every token', () => {
     const store = new TokenStore();
     for (let i = 0; i < MAX_TOKENS_PER_TARGET; i++) store.put({ kind: 'attach', containerId: 'busy', tty: false, stdin: false, stdout: true, stderr: false });
-    expect(() => store.put({ kind: 'exec', containerId: 'busy', cmd: ['x'], tty: false, stdin: false, stdout: true, stderr: false }))
-      .toThrow(expect.objectContaining({ kind: 'resource-exhausted', message: expect.stringContaining('container busy') }));
+    expect(() => store.put({ kind: 'exec', containerId: 'busy', cmd: ['x'], tty: false, stdin: false, stdout: true, stderr: false })).toThrow(
+      expect.objectContaining({ kind: 'resource-exhausted', message: expect.stringContaining('container busy') }),
+    );
     expect(store.put({ kind: 'exec', containerId: 'quiet', cmd: ['x'], tty: false, stdin: false, stdout: true, stderr: false })).toBeTruthy();
   });
 });

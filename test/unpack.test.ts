@@ -99,12 +99,40 @@ describe('layer unpacking', () => {
     it.each<[string, TarInput[], RegExp]>([
       ['a ".." component', [{ name: '../escape', content: 'x' }], /"\.\." component/],
       ['a nested ".."', [{ name: 'a/../../escape', content: 'x' }], /"\.\." component/],
-      ['a write through a symlink', [{ name: 'etc', type: 'symlink', linkname: '/etc' }, { name: 'etc/passwd', content: 'pwned' }], /symbolic link/],
-      ['a write through a relative symlink', [{ name: 'up', type: 'symlink', linkname: '..' }, { name: 'up/x', content: 'x' }], /symbolic link/],
+      [
+        'a write through a symlink',
+        [
+          { name: 'etc', type: 'symlink', linkname: '/etc' },
+          { name: 'etc/passwd', content: 'pwned' },
+        ],
+        /symbolic link/,
+      ],
+      [
+        'a write through a relative symlink',
+        [
+          { name: 'up', type: 'symlink', linkname: '..' },
+          { name: 'up/x', content: 'x' },
+        ],
+        /symbolic link/,
+      ],
       ['a hard link outside the layer', [{ name: 'h', type: 'hardlink', linkname: '../../etc/shadow' }], /"\.\." component/],
       ['a hard link to an absolute host path', [{ name: 'h', type: 'hardlink', linkname: '/etc/shadow' }], /not a file unpacked earlier/],
-      ['a hard link to a directory', [{ name: 'd/', type: 'dir' }, { name: 'h', type: 'hardlink', linkname: 'd' }], /not a file unpacked earlier/],
-      ['a whiteout through a symlink', [{ name: 's', type: 'symlink', linkname: '/' }, { name: 's/.wh.etc', content: '' }], /symbolic link/],
+      [
+        'a hard link to a directory',
+        [
+          { name: 'd/', type: 'dir' },
+          { name: 'h', type: 'hardlink', linkname: 'd' },
+        ],
+        /not a file unpacked earlier/,
+      ],
+      [
+        'a whiteout through a symlink',
+        [
+          { name: 's', type: 'symlink', linkname: '/' },
+          { name: 's/.wh.etc', content: '' },
+        ],
+        /symbolic link/,
+      ],
     ])('%s', async (_label, entries, message) => {
       await expect(unpack(entries)).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringMatching(message) });
     });
@@ -114,8 +142,10 @@ describe('layer unpacking', () => {
     const tar = createTar([{ name: 'f', content: 'hello' }]);
     tar[0] = 0x7f; // breaks the header checksum
     const unpacker = new LayerUnpacker(dir, ops);
-    await expect((async () => {
-      for await (const { entry, body } of readTar(chunks(tar))) await unpacker.apply(entry, body);
-    })()).rejects.toThrow(/checksum/);
+    await expect(
+      (async () => {
+        for await (const { entry, body } of readTar(chunks(tar))) await unpacker.apply(entry, body);
+      })(),
+    ).rejects.toThrow(/checksum/);
   });
 });

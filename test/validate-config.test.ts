@@ -46,10 +46,20 @@ describe('pod config checks', () => {
 
 describe('container config checks', () => {
   const pod = (privileged: boolean) => ({ id: 'p1', config: { logDirectory: '/logs', linux: { securityContext: { privileged } } } }) as unknown as SandboxMeta;
-  const config = (extra: Partial<ContainerConfig__Output> = {}) => ({
-    metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: [], args: [], envs: [], workingDir: '', mounts: [], devices: [],
-    logPath: 'c/0.log', linux: null, ...extra,
-  }) as unknown as ContainerConfig__Output;
+  const config = (extra: Partial<ContainerConfig__Output> = {}) =>
+    ({
+      metadata: { name: 'c', attempt: 0 },
+      image: { image: 'busybox' },
+      command: [],
+      args: [],
+      envs: [],
+      workingDir: '',
+      mounts: [],
+      devices: [],
+      logPath: 'c/0.log',
+      linux: null,
+      ...extra,
+    }) as unknown as ContainerConfig__Output;
 
   it('refuses a privileged container in a pod that is not privileged', () => {
     const priv = config({ linux: { securityContext: { privileged: true } } } as Partial<ContainerConfig__Output>);

@@ -35,7 +35,12 @@ export class SimulatedPod {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
-  constructor(private readonly kubelet: KubeletSim, readonly pod: V1Pod, readonly sandboxId: string, readonly sandbox: PodSandboxConfig) {}
+  constructor(
+    private readonly kubelet: KubeletSim,
+    readonly pod: V1Pod,
+    readonly sandboxId: string,
+    readonly sandbox: PodSandboxConfig,
+  ) {}
 
   get restartPolicy(): string {
     return this.pod.spec?.restartPolicy ?? 'Always';
@@ -58,7 +63,11 @@ export class SimulatedPod {
 }
 
 export class KubeletSim {
-  constructor(private readonly cri: CriClient, private readonly logRoot: string, private readonly podsRoot: string) {}
+  constructor(
+    private readonly cri: CriClient,
+    private readonly logRoot: string,
+    private readonly podsRoot: string,
+  ) {}
 
   private get rt() {
     return this.cri.runtime;
@@ -76,9 +85,16 @@ export class KubeletSim {
       metadata: { name, namespace, uid, attempt: 0 },
       hostname: spec.hostNetwork ? '' : name,
       logDirectory,
-      portMappings: spec.containers.flatMap((c) => (c.ports ?? []).filter((p) => p.hostPort).map((p) => ({
-        protocol: (p.protocol ?? 'TCP') as 'TCP', containerPort: p.containerPort, hostPort: p.hostPort!, hostIp: p.hostIP ?? '',
-      }))),
+      portMappings: spec.containers.flatMap((c) =>
+        (c.ports ?? [])
+          .filter((p) => p.hostPort)
+          .map((p) => ({
+            protocol: (p.protocol ?? 'TCP') as 'TCP',
+            containerPort: p.containerPort,
+            hostPort: p.hostPort!,
+            hostIp: p.hostIP ?? '',
+          })),
+      ),
       labels: { ...(pod.metadata?.labels ?? {}), [KUBE_LABELS.name]: name, [KUBE_LABELS.namespace]: namespace, [KUBE_LABELS.uid]: uid },
       annotations: { ...(pod.metadata?.annotations ?? {}) },
       linux: { securityContext: { namespaceOptions: nsOptions } },
@@ -123,7 +139,13 @@ export class KubeletSim {
     await mkdir(path.dirname(termHost), { recursive: true });
     await writeFile(termHost, '', { mode: 0o666 });
     const mounts = [
-      ...await Promise.all((c.volumeMounts ?? []).map(async (m) => ({ containerPath: m.mountPath, hostPath: await this.volumeHostPath(sim, m.name), readonly: m.readOnly ?? false }))),
+      ...(await Promise.all(
+        (c.volumeMounts ?? []).map(async (m) => ({
+          containerPath: m.mountPath,
+          hostPath: await this.volumeHostPath(sim, m.name),
+          readonly: m.readOnly ?? false,
+        })),
+      )),
       { containerPath: termPath, hostPath: termHost },
     ];
     const memory = c.resources?.limits?.memory;
@@ -146,7 +168,10 @@ export class KubeletSim {
         // As the kubelet fills them: a CFS period, shares, and a hugepage
         // limit of 0 for every page size the host has, hugetlb controller or not.
         resources: {
-          cpuPeriod: 100_000, cpuShares: 2, oomScoreAdj: 1000, hugepageLimits: await hostHugepageLimits(),
+          cpuPeriod: 100_000,
+          cpuShares: 2,
+          oomScoreAdj: 1000,
+          hugepageLimits: await hostHugepageLimits(),
           ...(memory ? { memoryLimitInBytes: parseQuantity(String(memory)) } : {}),
         },
         securityContext: { namespaceOptions: sim.sandbox.linux!.securityContext!.namespaceOptions },
@@ -194,7 +219,9 @@ export class KubeletSim {
       }
       const probe = c.readinessProbe?.exec?.command;
       if (probe && status.state === 'CONTAINER_RUNNING') {
-        const res = await call(this.rt, this.rt.ExecSync, { containerId: view.id, cmd: probe, timeout: c.readinessProbe?.timeoutSeconds ?? 1 }).catch(() => undefined);
+        const res = await call(this.rt, this.rt.ExecSync, { containerId: view.id, cmd: probe, timeout: c.readinessProbe?.timeoutSeconds ?? 1 }).catch(
+          () => undefined,
+        );
         view.ready = res?.exitCode === 0;
       }
     }
@@ -223,7 +250,11 @@ export function parseQuantity(q: string): string {
 /** `hugepages-2048kB` -> 2MB, as the kubelet names page sizes. */
 async function hostHugepageLimits(): Promise<{ pageSize: string; limit: number }[]> {
   const dirs = await readdir('/sys/kernel/mm/hugepages').catch(() => [] as string[]);
-  return dirs.map((d) => Number(/^hugepages-(\d+)kB$/.exec(d)?.[1] ?? 0)).filter((kb) => kb > 0).map((kb) => ({
-    pageSize: kb >= 1 << 20 ? `${kb >> 20}GB` : kb >= 1 << 10 ? `${kb >> 10}MB` : `${kb}KB`, limit: 0,
-  }));
+  return dirs
+    .map((d) => Number(/^hugepages-(\d+)kB$/.exec(d)?.[1] ?? 0))
+    .filter((kb) => kb > 0)
+    .map((kb) => ({
+      pageSize: kb >= 1 << 20 ? `${kb >> 20}GB` : kb >= 1 << 10 ? `${kb >> 10}MB` : `${kb}KB`,
+      limit: 0,
+    }));
 }

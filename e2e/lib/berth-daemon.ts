@@ -57,7 +57,14 @@ export function spawnBerth(args: string[], logFile?: string, nodeArgs: string[] 
 }
 
 /** The daemon's files and command line, written but not started. */
-export interface PreparedBerth { dir: string; socket: string; root: string; runroot: string; registriesConf: string; args: string[] }
+export interface PreparedBerth {
+  dir: string;
+  socket: string;
+  root: string;
+  runroot: string;
+  registriesConf: string;
+  args: string[];
+}
 
 export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBerth> {
   const dir = opts.reuse?.dir ?? (await mkdtemp(path.join(tmpdir(), 'berth-e2e-')));
@@ -78,13 +85,30 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
   if (!(opts.extraArgs ?? []).includes('--cni-config-dir')) {
     const cniDir = path.join(dir, 'cni', 'loopback.d');
     await mkdir(cniDir, { recursive: true });
-    await writeFile(path.join(cniDir, '99-loopback.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'berth-e2e-loopback', plugins: [{ type: 'loopback' }] }));
+    await writeFile(
+      path.join(cniDir, '99-loopback.conflist'),
+      JSON.stringify({ cniVersion: '1.0.0', name: 'berth-e2e-loopback', plugins: [{ type: 'loopback' }] }),
+    );
     cniArgs.push('--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni');
   }
   const args = [
-    'serve', '--config', config, '--config-dir', path.join(dir, 'conf.d'),
-    '--listen', socket, '--root', root, '--runroot', runroot, '--registries-conf', registriesConf,
-    '--log-level', 'debug', ...cniArgs, ...(opts.extraArgs ?? []),
+    'serve',
+    '--config',
+    config,
+    '--config-dir',
+    path.join(dir, 'conf.d'),
+    '--listen',
+    socket,
+    '--root',
+    root,
+    '--runroot',
+    runroot,
+    '--registries-conf',
+    registriesConf,
+    '--log-level',
+    'debug',
+    ...cniArgs,
+    ...(opts.extraArgs ?? []),
   ];
   return { dir, socket, root, runroot, registriesConf, args };
 }
@@ -109,7 +133,13 @@ export async function startBerth(opts: DaemonOptions = {}): Promise<BerthDaemon>
   }
   let stopped: Promise<number | null> | undefined;
   const daemon: BerthDaemon = {
-    dir, socket, root, runroot, registriesConf, client, process: child,
+    dir,
+    socket,
+    root,
+    runroot,
+    registriesConf,
+    client,
+    process: child,
     logs: async () => {
       await (child as ChildProcess & { flushLog?: () => Promise<unknown> }).flushLog?.();
       return readFile(logFile, 'utf8').catch(() => '');

@@ -33,7 +33,12 @@ export async function connectCri(socketPath: string): Promise<CriClient> {
 // TypeScript infers from the last overload of a generated method, which is
 // the (request, callback) form; the call itself passes metadata and options.
 type UnaryMethod<Req, Res> = (request: Req, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
-type UnaryMethodWithOptions<Req, Res> = (request: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+type UnaryMethodWithOptions<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<Res>,
+) => grpc.ClientUnaryCall;
 
 export function call<Req, Res>(client: grpc.Client, method: UnaryMethod<Req, Res>, request: Req, timeoutMs = 60_000): Promise<Res> {
   return new Promise((resolve, reject) => {

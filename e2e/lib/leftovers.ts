@@ -8,7 +8,10 @@ import { promisify } from 'node:util';
  */
 export async function mountsUnder(dir: string): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((mp) => mp.startsWith(dir));
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(dir));
 }
 
 export async function conmonProcessesFor(dir: string): Promise<number[]> {
@@ -31,7 +34,13 @@ export async function cgroupDirs(name: string): Promise<string[]> {
   const out: string[] = [];
   for (const h of await readdir('/sys/fs/cgroup')) {
     const dir = `/sys/fs/cgroup/${h}/${name}`;
-    if (await readdir(dir).then(() => true, () => false)) out.push(dir);
+    if (
+      await readdir(dir).then(
+        () => true,
+        () => false,
+      )
+    )
+      out.push(dir);
   }
   return out;
 }

@@ -17,11 +17,19 @@ const run = promisify(execFile);
 const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'runc', 'conmon', 'containernetworking-plugins', 'iptables', 'libstdc++6'];
 
 export async function ensureNodeRoot(root: string): Promise<void> {
-  if (await access(`${root}/etc/os-release`).then(() => true, () => false)) return;
+  if (
+    await access(`${root}/etc/os-release`).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   const tmp = `${root}.tmp`;
   await rm(tmp, { recursive: true, force: true });
-  await run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', tmp, 'http://deb.debian.org/debian'],
-    { timeout: 600_000, maxBuffer: 16 << 20 });
+  await run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', tmp, 'http://deb.debian.org/debian'], {
+    timeout: 600_000,
+    maxBuffer: 16 << 20,
+  });
   await rename(tmp, root);
 }
 
@@ -36,10 +44,17 @@ export interface BootedNode {
 
 export async function bootNode(root: string, binds: { host: string; node: string; readOnly?: boolean }[], consoleLog: string[]): Promise<BootedNode> {
   const args = [
-    '-b', '--register=no', '--keep-unit', '-D', root, '--volatile=overlay',
+    '-b',
+    '--register=no',
+    '--keep-unit',
+    '-D',
+    root,
+    '--volatile=overlay',
     // What nested runc needs here (a trial found these): every capability,
     // the host's cgroup tree, and keyctl for runc's session keyring.
-    '--capability=all', '--bind=/sys/fs/cgroup', '--system-call-filter=@keyring',
+    '--capability=all',
+    '--bind=/sys/fs/cgroup',
+    '--system-call-filter=@keyring',
     ...binds.map((b) => `--bind${b.readOnly ? '-ro' : ''}=${b.host}:${b.node}`),
   ];
   // The node's systemd works in the host's cgroup tree (bound in): what it
@@ -50,20 +65,31 @@ export async function bootNode(root: string, binds: { host: string; node: string
   nspawn.stderr!.on('data', (d: Buffer) => consoleLog.push(d.toString()));
   const exited = new Promise<void>((resolve) => nspawn.once('exit', () => resolve()));
   let leader = 0;
-  await waitFor('the node\'s systemd', async () => {
-    if (nspawn.exitCode !== null) throw new Error(`systemd-nspawn exited: ${consoleLog.join('').slice(-2000)}`);
-    leader = await childNamed(nspawn.pid!, 'systemd');
-    return leader > 0;
-  }, 30_000);
+  await waitFor(
+    "the node's systemd",
+    async () => {
+      if (nspawn.exitCode !== null) throw new Error(`systemd-nspawn exited: ${consoleLog.join('').slice(-2000)}`);
+      leader = await childNamed(nspawn.pid!, 'systemd');
+      return leader > 0;
+    },
+    30_000,
+  );
   const exec = async (cmd: string[], timeoutMs = 120_000) => {
     const { stdout, stderr } = await run('nsenter', ['-t', String(leader), '-a', '--', ...cmd], { timeout: timeoutMs, maxBuffer: 16 << 20 });
     return { stdout, stderr };
   };
   // Booted: systemd says running (or degraded: units a container lacks).
-  await waitFor('the node to boot', async () => {
-    const state = await exec(['systemctl', 'is-system-running'], 10_000).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
-    return /running|degraded/.test(state);
-  }, 60_000);
+  await waitFor(
+    'the node to boot',
+    async () => {
+      const state = await exec(['systemctl', 'is-system-running'], 10_000).then(
+        (r) => r.stdout,
+        (e: { stdout?: string }) => e.stdout ?? '',
+      );
+      return /running|degraded/.test(state);
+    },
+    60_000,
+  );
   return {
     leader,
     exec,

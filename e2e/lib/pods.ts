@@ -17,7 +17,7 @@ export function podConfig(name: string, logDirectory: string, extra: Partial<Pod
     hostname: hostNetwork ? '' : name,
     logDirectory,
     labels: { 'io.kubernetes.pod.name': name, app: 'berth-e2e' },
-    annotations: { 'berth.test/annotation': 'kept exactly', 'unicode': 'ünïcödé ✓' },
+    annotations: { 'berth.test/annotation': 'kept exactly', unicode: 'ünïcödé ✓' },
     ...extra,
   };
 }

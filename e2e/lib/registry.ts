@@ -26,7 +26,9 @@ export async function startRegistry(dir: string, auth?: { username: string; pass
     authBlock = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${path.join(dir, 'htpasswd')}\n`;
   }
   const config = path.join(dir, 'config.yml');
-  await writeFile(config, `version: 0.1
+  await writeFile(
+    config,
+    `version: 0.1
 log:
   level: warn
   accesslog:
@@ -38,7 +40,8 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}
-${authBlock}`);
+${authBlock}`,
+  );
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {

@@ -26,7 +26,10 @@ export interface SessionOptions {
 }
 
 /** Performs the HTTP upgrade; resolves with the socket and the response status and headers. */
-export function upgrade(url: string, headers: Record<string, string | string[]>): Promise<{ status: number; headers: http.IncomingHttpHeaders; socket?: Duplex; body: string }> {
+export function upgrade(
+  url: string,
+  headers: Record<string, string | string[]>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; socket?: Duplex; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', headers: { Connection: 'Upgrade', ...headers } });
     req.on('upgrade', (res, socket, head) => {
@@ -44,16 +47,20 @@ export function upgrade(url: string, headers: Record<string, string | string[]>)
 }
 
 export async function spdyExec(url: string, opts: SessionOptions = {}): Promise<ExecResult> {
-  const res = await upgrade(url, { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': opts.protocol ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'] });
+  const res = await upgrade(url, {
+    Upgrade: 'SPDY/3.1',
+    'X-Stream-Protocol-Version': opts.protocol ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'],
+  });
   if (res.status !== 101 || !res.socket) throw new Error(`upgrade failed: ${res.status} ${res.body}`);
   const conn = new SpdyConnection(res.socket, 'client');
-  const collect = (s: SpdyStream | undefined) => new Promise<string>((resolve) => {
-    if (!s) return resolve('');
-    const parts: Buffer[] = [];
-    s.on('data', (d: Buffer) => parts.push(d));
-    s.on('end', () => resolve(Buffer.concat(parts).toString()));
-    s.on('close', () => resolve(Buffer.concat(parts).toString()));
-  });
+  const collect = (s: SpdyStream | undefined) =>
+    new Promise<string>((resolve) => {
+      if (!s) return resolve('');
+      const parts: Buffer[] = [];
+      s.on('data', (d: Buffer) => parts.push(d));
+      s.on('end', () => resolve(Buffer.concat(parts).toString()));
+      s.on('close', () => resolve(Buffer.concat(parts).toString()));
+    });
   const error = await conn.openStream({ streamtype: 'error' });
   error.end();
   const errorText = collect(error);
@@ -90,7 +97,8 @@ export function wsExec(url: string, opts: SessionOptions = {}): Promise<ExecResu
     const err: Buffer[] = [];
     let status = '';
     ws.on('open', () => {
-      if (opts.tty) ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: opts.resize?.width ?? 80, Height: opts.resize?.height ?? 24 }))]));
+      if (opts.tty)
+        ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: opts.resize?.width ?? 80, Height: opts.resize?.height ?? 24 }))]));
       if (Buffer.isBuffer(opts.stdin)) {
         ws.send(Buffer.concat([Buffer.from([0]), opts.stdin]));
         ws.send(Buffer.from([255, 0]));
@@ -115,12 +123,13 @@ export async function spdyPortForward(url: string, port: number, request: string
   const error = await conn.openStream({ streamtype: 'error', port: String(port), requestid: '0' });
   error.end();
   const data = await conn.openStream({ streamtype: 'data', port: String(port), requestid: '0' });
-  const read = (s: SpdyStream) => new Promise<string>((resolve) => {
-    const parts: Buffer[] = [];
-    s.on('data', (d: Buffer) => parts.push(d));
-    s.on('end', () => resolve(Buffer.concat(parts).toString()));
-    s.on('close', () => resolve(Buffer.concat(parts).toString()));
-  });
+  const read = (s: SpdyStream) =>
+    new Promise<string>((resolve) => {
+      const parts: Buffer[] = [];
+      s.on('data', (d: Buffer) => parts.push(d));
+      s.on('end', () => resolve(Buffer.concat(parts).toString()));
+      s.on('close', () => resolve(Buffer.concat(parts).toString()));
+    });
   const errorText = read(error);
   const dataText = read(data);
   data.write(request);

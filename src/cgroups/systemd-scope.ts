@@ -21,18 +21,36 @@ export function startScopeArgs(unit: string, slice: string, pid: number, descrip
   if (!UNIT_NAME.test(slice) || !slice.endsWith('.slice')) throw new RuntimeError('invalid-argument', `"${slice}" is not a slice unit name`);
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new RuntimeError('invalid-argument', `${pid} is not a process to move`);
   return [
-    'call', '--quiet', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager',
-    'StartTransientUnit', 'ssa(sv)a(sa(sv))', unit, 'fail',
+    'call',
+    '--quiet',
+    'org.freedesktop.systemd1',
+    '/org/freedesktop/systemd1',
+    'org.freedesktop.systemd1.Manager',
+    'StartTransientUnit',
+    'ssa(sv)a(sa(sv))',
+    unit,
+    'fail',
     '5',
-    'PIDs', 'au', '1', String(pid),
-    'Slice', 's', slice,
-    'Description', 's', description,
+    'PIDs',
+    'au',
+    '1',
+    String(pid),
+    'Slice',
+    's',
+    slice,
+    'Description',
+    's',
+    description,
     // A scope whose conmon exited with an error would otherwise stay
     // loaded as "failed" until someone resets it: one leaked unit per crash.
-    'CollectMode', 's', 'inactive-or-failed',
+    'CollectMode',
+    's',
+    'inactive-or-failed',
     // The container's own scope is where its resources are limited; conmon's
     // is only accounted.
-    'DefaultDependencies', 'b', 'false',
+    'DefaultDependencies',
+    'b',
+    'false',
     '0',
   ];
 }
@@ -50,8 +68,15 @@ const readProcCgroup: CgroupReader = (pid) => readFile(`/proc/${pid}/cgroup`, 'u
  * process is moved when the job runs, so berth watches for the move (as
  * runc waits for the job's JobRemoved signal) before it lets conmon fork.
  */
-export async function startScope(unit: string, slice: string, pid: number, description: string,
-  run: CommandRunner = runCommand, readCgroup: CgroupReader = readProcCgroup, waitMs = 5000): Promise<void> {
+export async function startScope(
+  unit: string,
+  slice: string,
+  pid: number,
+  description: string,
+  run: CommandRunner = runCommand,
+  readCgroup: CgroupReader = readProcCgroup,
+  waitMs = 5000,
+): Promise<void> {
   const res = await run('busctl', startScopeArgs(unit, slice, pid, description), { timeoutMs: 10_000, maxOutput: 64 << 10 });
   if (res.code !== 0) {
     throw new RuntimeError('failed-precondition', `systemd did not create ${unit}: ${res.stderr.trim() || `busctl exited with ${res.code ?? res.signal}`}`);

@@ -80,10 +80,12 @@ export class CniConfigSource {
       if (errnoCode(err) !== 'ENOENT') throw err;
       names = [];
     }
-    const stamps = await Promise.all(names.map(async (n) => {
-      const st = await stat(path.join(this.dir, n)).catch(() => undefined);
-      return `${n}:${st?.mtimeMs ?? 0}:${st?.size ?? 0}`;
-    }));
+    const stamps = await Promise.all(
+      names.map(async (n) => {
+        const st = await stat(path.join(this.dir, n)).catch(() => undefined);
+        return `${n}:${st?.mtimeMs ?? 0}:${st?.size ?? 0}`;
+      }),
+    );
     const key = stamps.join('|');
     if (key !== this.cacheKey || !this.selection.ready) {
       this.cacheKey = key;
@@ -117,7 +119,10 @@ export class CniConfigSource {
     const missing: string[] = [];
     for (const p of chosen.config!.plugins) if (!(await this.findPlugin(p.type))) missing.push(p.type);
     if (missing.length > 0) {
-      return { ready: false, message: `network "${chosen.config!.name}" (${path.basename(chosen.file)}) needs plugins not found in ${this.pluginDirs.join(':')}: ${missing.join(', ')}` };
+      return {
+        ready: false,
+        message: `network "${chosen.config!.name}" (${path.basename(chosen.file)}) needs plugins not found in ${this.pluginDirs.join(':')}: ${missing.join(', ')}`,
+      };
     }
     return { ready: true, message: '', network: chosen.config, file: chosen.file };
   }

@@ -64,7 +64,12 @@ export class NetworkManager {
    * the first plugin runs (so a crash leaves enough to tear it down) and
    * again with the result.
    */
-  async setUp(identity: PodNetworkIdentity, netns: string, inputs: Omit<RuntimeInputs, 'podCidr'>, remember: (n: PodNetwork) => Promise<void>): Promise<PodNetwork> {
+  async setUp(
+    identity: PodNetworkIdentity,
+    netns: string,
+    inputs: Omit<RuntimeInputs, 'podCidr'>,
+    remember: (n: PodNetwork) => Promise<void>,
+  ): Promise<PodNetwork> {
     const selection = await this.source.current();
     if (!selection.ready || !selection.network) throw failedPrecondition(`pod network is not ready: ${selection.message}`);
     const pod: PodNetwork = { network: selection.network, identity, netns, ifname: POD_IFNAME, inputs: { ...inputs, podCidr: this.podCidr } };
@@ -82,7 +87,10 @@ export class NetworkManager {
 
   /** Tears down with what ADD used; a namespace already gone is fine. */
   async tearDown(pod: PodNetwork): Promise<void> {
-    const netnsExists = await stat(pod.netns).then(() => true, () => false);
+    const netnsExists = await stat(pod.netns).then(
+      () => true,
+      () => false,
+    );
     const target = { ...pod, netns: netnsExists ? pod.netns : '' };
     const errors: string[] = [];
     for (const plugin of [...pod.network.plugins].reverse()) {
@@ -93,7 +101,8 @@ export class NetworkManager {
         errors.push(messageOf(err));
       }
     }
-    if (errors.length > 0) throw new RuntimeError('unknown', `tearing down the network of pod ${pod.identity.namespace}/${pod.identity.name}: ${errors.join('; ')}`);
+    if (errors.length > 0)
+      throw new RuntimeError('unknown', `tearing down the network of pod ${pod.identity.namespace}/${pod.identity.name}: ${errors.join('; ')}`);
   }
 
   /** CNI CHECK, where the configuration allows it; undefined when it does not apply. */
@@ -122,7 +131,14 @@ export class NetworkManager {
       if (!binary) continue;
       try {
         await this.runner.run({
-          binary, command: 'GC', containerId: '', netns: '', ifname: '', args: '', path: this.source.pluginPath, timeoutMs: this.timeoutMs,
+          binary,
+          command: 'GC',
+          containerId: '',
+          netns: '',
+          ifname: '',
+          args: '',
+          path: this.source.pluginPath,
+          timeoutMs: this.timeoutMs,
           config: { ...plugin, cniVersion: net.cniVersion, name: net.name, 'cni.dev/valid-attachments': valid },
         });
       } catch (err) {
@@ -131,7 +147,12 @@ export class NetworkManager {
     }
   }
 
-  private async call(command: PluginCall['command'], pod: PodNetwork, plugin: NetworkConfigList['plugins'][number], prev: CniResult | undefined): Promise<unknown> {
+  private async call(
+    command: PluginCall['command'],
+    pod: PodNetwork,
+    plugin: NetworkConfigList['plugins'][number],
+    prev: CniResult | undefined,
+  ): Promise<unknown> {
     const binary = await this.source.findPlugin(plugin.type);
     if (!binary) throw failedPrecondition(`CNI plugin "${plugin.type}" not found in ${this.source.pluginPath}`);
     const rc = runtimeConfig(plugin.capabilities, pod.inputs);
@@ -139,8 +160,15 @@ export class NetworkManager {
     if (Object.keys(rc).length > 0) config.runtimeConfig = rc;
     if (prev) config.prevResult = prev;
     return this.runner.run({
-      binary, command, containerId: pod.identity.sandboxId, netns: pod.netns, ifname: pod.ifname,
-      args: cniArgs(pod.identity), path: this.source.pluginPath, config, timeoutMs: this.timeoutMs,
+      binary,
+      command,
+      containerId: pod.identity.sandboxId,
+      netns: pod.netns,
+      ifname: pod.ifname,
+      args: cniArgs(pod.identity),
+      path: this.source.pluginPath,
+      config,
+      timeoutMs: this.timeoutMs,
     });
   }
 }

@@ -9,7 +9,10 @@ import type { CniResult } from './types.js';
 export function podIps(result: CniResult | undefined, ifname = 'eth0'): string[] {
   if (!result?.ips) return [];
   const sandboxIfaces = new Set(
-    (result.interfaces ?? []).map((iface, i) => ({ iface, i })).filter(({ iface }) => iface.sandbox && iface.name === ifname).map(({ i }) => i),
+    (result.interfaces ?? [])
+      .map((iface, i) => ({ iface, i }))
+      .filter(({ iface }) => iface.sandbox && iface.name === ifname)
+      .map(({ i }) => i),
   );
   const out: string[] = [];
   for (const ip of result.ips) {

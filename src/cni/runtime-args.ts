@@ -46,12 +46,14 @@ export function runtimeConfig(capabilities: Record<string, boolean> | undefined,
   const caps = capabilities ?? {};
   const out: Record<string, unknown> = {};
   if (caps.portMappings) {
-    const mappings = inputs.portMappings.filter((p) => p.hostPort > 0).map((p) => ({
-      hostPort: p.hostPort,
-      containerPort: p.containerPort,
-      protocol: p.protocol.toLowerCase(),
-      ...(p.hostIp ? { hostIP: p.hostIp } : {}),
-    }));
+    const mappings = inputs.portMappings
+      .filter((p) => p.hostPort > 0)
+      .map((p) => ({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: p.protocol.toLowerCase(),
+        ...(p.hostIp ? { hostIP: p.hostIp } : {}),
+      }));
     if (mappings.length > 0) out.portMappings = mappings;
   }
   if (caps.bandwidth) {

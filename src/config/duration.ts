@@ -7,8 +7,7 @@ export function parseDuration(text: string): number | undefined {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
   let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(trimmed)) !== null) {
+  for (let m = re.exec(trimmed); m !== null; m = re.exec(trimmed)) {
     total += Number(m[1]) * (UNIT_MS[m[2]!] ?? 0);
     matched = re.lastIndex;
   }
@@ -20,7 +19,11 @@ export function formatDuration(ms: number): string {
   if (ms === 0) return '0';
   const parts: string[] = [];
   let rest = ms;
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;

@@ -10,7 +10,11 @@ export const DEFAULT_CONFIG_DIR = '/etc/berth/berth.conf.d';
 
 /** A configuration problem that must stop start-up (exit status 2). */
 export class ConfigError extends Error {
-  constructor(readonly source: string, readonly key: string | undefined, message: string) {
+  constructor(
+    readonly source: string,
+    readonly key: string | undefined,
+    message: string,
+  ) {
     super(key ? `${source}: ${key}: ${message}` : `${source}: ${message}`);
     this.name = 'ConfigError';
   }
@@ -75,7 +79,10 @@ async function readOptional(file: string, required: boolean): Promise<string | u
 async function dropInFiles(dir: string): Promise<string[]> {
   try {
     const names = await readdir(dir);
-    return names.filter((n) => n.endsWith('.conf')).sort().map((n) => path.join(dir, n));
+    return names
+      .filter((n) => n.endsWith('.conf'))
+      .sort()
+      .map((n) => path.join(dir, n));
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return [];
     throw new ConfigError(dir, undefined, `cannot read drop-in directory: ${messageOf(err)}`);
@@ -107,10 +114,18 @@ function checkWhole(config: BerthConfig, sourceOf: (key: string) => string): voi
     throw new ConfigError(sourceOf('stats.metrics_address'), 'stats.metrics_address', `must be host:port, got "${config.stats.metrics_address}"`);
   }
   if (Boolean(config.streaming.tls_cert) !== Boolean(config.streaming.tls_key)) {
-    throw new ConfigError(sourceOf(config.streaming.tls_cert ? 'streaming.tls_cert' : 'streaming.tls_key'), 'streaming.tls_cert', 'tls_cert and tls_key go together');
+    throw new ConfigError(
+      sourceOf(config.streaming.tls_cert ? 'streaming.tls_cert' : 'streaming.tls_key'),
+      'streaming.tls_cert',
+      'tls_cert and tls_key go together',
+    );
   }
   if (!config.runtimes[config.runtime.default_runtime]) {
-    throw new ConfigError(sourceOf('runtime.default_runtime'), 'runtime.default_runtime', `names "${config.runtime.default_runtime}", but there is no [runtimes.${config.runtime.default_runtime}] table`);
+    throw new ConfigError(
+      sourceOf('runtime.default_runtime'),
+      'runtime.default_runtime',
+      `names "${config.runtime.default_runtime}", but there is no [runtimes.${config.runtime.default_runtime}] table`,
+    );
   }
 }
 

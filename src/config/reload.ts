@@ -47,7 +47,7 @@ export function applyReload(running: BerthConfig, next: BerthConfig, log: Logger
       needRestart.push(key);
       continue;
     }
-    const [section, name] = key.includes('.') ? key.split('.') as [keyof BerthConfig, string] : [undefined, key];
+    const [section, name] = key.includes('.') ? (key.split('.') as [keyof BerthConfig, string]) : [undefined, key];
     if (section) (running[section] as unknown as Record<string, unknown>)[name] = after;
     else (running as unknown as Record<string, unknown>)[key] = after;
     if (key === 'log_level') setLogLevel(log, next.log_level);

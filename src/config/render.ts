@@ -25,7 +25,7 @@ export function renderConfig(config: BerthConfig): string {
       lines.push(`# ${doc}`, `${key} = ${JSON.stringify(handler[key as keyof typeof handler])}`);
     }
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function sectionOf(key: string): string {

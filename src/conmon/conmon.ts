@@ -48,15 +48,36 @@ export interface Monitor {
 const MONITOR_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class Conmon implements Monitor {
-  constructor(private readonly conmonPath: string, private readonly logLevel: string) {}
+  constructor(
+    private readonly conmonPath: string,
+    private readonly logLevel: string,
+  ) {}
 
   args(o: ConmonCreateOptions): string[] {
     const args = [
-      '-b', o.bundle, '-c', o.id, '-u', o.id, '-n', o.name,
-      '--exit-dir', o.exitDir, '--persist-dir', o.persistDir,
-      '-P', `${o.bundle}/conmon-pidfile`, '-p', `${o.bundle}/pidfile`,
-      '-r', o.runtime.handler.path, '--socket-dir-path', o.socketDir,
-      '--log-level', this.logLevel, '--syslog',
+      '-b',
+      o.bundle,
+      '-c',
+      o.id,
+      '-u',
+      o.id,
+      '-n',
+      o.name,
+      '--exit-dir',
+      o.exitDir,
+      '--persist-dir',
+      o.persistDir,
+      '-P',
+      `${o.bundle}/conmon-pidfile`,
+      '-p',
+      `${o.bundle}/pidfile`,
+      '-r',
+      o.runtime.handler.path,
+      '--socket-dir-path',
+      o.socketDir,
+      '--log-level',
+      this.logLevel,
+      '--syslog',
     ];
     for (const arg of o.runtime.globalArgs()) {
       if (arg === '--systemd-cgroup') args.push('-s');
@@ -100,7 +121,9 @@ export class Conmon implements Monitor {
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString();
       });
-      child.once('error', (err: Error) => finish(new RuntimeError('failed-precondition', `cannot run conmon (${this.conmonPath}): ${err.message}`, { cause: err })));
+      child.once('error', (err: Error) =>
+        finish(new RuntimeError('failed-precondition', `cannot run conmon (${this.conmonPath}): ${err.message}`, { cause: err })),
+      );
       sync.on('data', (d: Buffer) => {
         buffer += d.toString();
         const nl = buffer.indexOf('\n');
@@ -123,9 +146,11 @@ export class Conmon implements Monitor {
       });
       // conmon waits on its start pipe: place it first, then let it go.
       const place = o.beforeStart && child.pid ? o.beforeStart(child.pid) : Promise.resolve();
-      void place.catch(() => undefined).then(() => {
-        if (!settled) start.write(Buffer.from([0]));
-      });
+      void place
+        .catch(() => undefined)
+        .then(() => {
+          if (!settled) start.write(Buffer.from([0]));
+        });
     });
   }
 }

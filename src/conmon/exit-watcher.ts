@@ -16,7 +16,11 @@ export type ExitHandler = (id: string, exitCode: number) => void | Promise<void>
 export class ExitWatcher {
   private watcher: FSWatcher | undefined;
 
-  constructor(private readonly dir: string, private readonly onExit: ExitHandler, private readonly log: Logger) {}
+  constructor(
+    private readonly dir: string,
+    private readonly onExit: ExitHandler,
+    private readonly log: Logger,
+  ) {}
 
   /** Starts watching, then reports every exit file already present. */
   async start(): Promise<void> {

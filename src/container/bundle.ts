@@ -105,11 +105,22 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     makeWorkingDir(paths.mountpoint, cwd),
   ]);
   const built = await buildSpec({
-    id, config, sandbox, imageConfig: image.config, imageName: config.image!.image, user, cwd,
-    facts: deps.facts, runtime: deps.runtime, hostCapabilities: await hostCapabilities(),
+    id,
+    config,
+    sandbox,
+    imageConfig: image.config,
+    imageName: config.image!.image,
+    user,
+    cwd,
+    facts: deps.facts,
+    runtime: deps.runtime,
+    hostCapabilities: await hostCapabilities(),
     cgroupsPath: containerCgroupsPath(deps.runtime.cgroup_manager, sandbox.cgroupParent, id),
-    pidMode: req.pid.mode, pidNamespacePath: req.pid.path, rroSupported: rroSupported(),
-    prepareRro: (source, index) => prepareRecursiveReadOnly(deps.native, bundle, source, index), apparmorDefaultLoaded: deps.apparmorDefaultLoaded,
+    pidMode: req.pid.mode,
+    pidNamespacePath: req.pid.path,
+    rroSupported: rroSupported(),
+    prepareRro: (source, index) => prepareRecursiveReadOnly(deps.native, bundle, source, index),
+    apparmorDefaultLoaded: deps.apparmorDefaultLoaded,
     onDroppedResources: (what) => deps.log.debug({ containerId: id, dropped: what }, 'leaving out limits this host cannot enforce'),
   });
   const userns = sandbox.userns;
@@ -119,24 +130,43 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   if (logPath) {
     await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 }).catch((err: unknown) => {
       const code = errnoCode(err);
-      if (code === 'ENOTDIR' || code === 'EEXIST') throw invalidArgument(`log_path ${config.logPath}: its directory cannot be created in ${sandbox.config.logDirectory}: a part of it is a file`);
+      if (code === 'ENOTDIR' || code === 'EEXIST')
+        throw invalidArgument(`log_path ${config.logPath}: its directory cannot be created in ${sandbox.config.logDirectory}: a part of it is a file`);
       throw err;
     });
   }
   const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
   const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
   const meta: ContainerMeta = {
-    id, sandboxId: sandbox.id, name: req.name, requestKey: req.key, metadata: { name: config.metadata!.name, attempt: config.metadata!.attempt },
-    image: config.image!.image, imageName: image.names.name, imageRef: image.names.ref, imageId: image.record.id, chainIds: image.record.layers.map((l) => l.chainId),
-    labels: config.labels, annotations: config.annotations, logPath, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce,
-    createdAt: nowNs(), mounts: built.mounts, runtimeHandler: sandbox.runtimeHandler,
-    stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal), criStopSignal: config.stopSignal, bundle, persistDir,
+    id,
+    sandboxId: sandbox.id,
+    name: req.name,
+    requestKey: req.key,
+    metadata: { name: config.metadata!.name, attempt: config.metadata!.attempt },
+    image: config.image!.image,
+    imageName: image.names.name,
+    imageRef: image.names.ref,
+    imageId: image.record.id,
+    chainIds: image.record.layers.map((l) => l.chainId),
+    labels: config.labels,
+    annotations: config.annotations,
+    logPath,
+    tty: config.tty,
+    stdin: config.stdin,
+    stdinOnce: config.stdinOnce,
+    createdAt: nowNs(),
+    mounts: built.mounts,
+    runtimeHandler: sandbox.runtimeHandler,
+    stopSignal: signalName(config.stopSignal, image.config.config?.StopSignal),
+    criStopSignal: config.stopSignal,
+    bundle,
+    persistDir,
     user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
     terminationMessageHostPath: termMount?.hostPath,
     privileged: sc?.privileged === true,
     // With a PID namespace of its own, killing its init ends every process.
     sharedPidNamespace: req.pid.mode !== 'CONTAINER',
-    ...(conmonCgroupOf(deps.runtime, sandbox.cgroupParent, id)),
+    ...conmonCgroupOf(deps.runtime, sandbox.cgroupParent, id),
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };
@@ -166,7 +196,9 @@ async function makeWorkingDir(rootfs: string, cwd: string): Promise<void> {
  * container's in TARGET mode, else its own.
  */
 export function pidNamespaceFor(
-  config: ContainerConfig__Output, sandbox: { modes: { pid: string } }, infraId: string | undefined,
+  config: ContainerConfig__Output,
+  sandbox: { modes: { pid: string } },
+  infraId: string | undefined,
   resolve: (id: string) => StoredRecord<ContainerMeta, ContainerStatus> | undefined,
 ): { mode: string; path?: string } {
   if (sandbox.modes.pid === 'NODE') return { mode: 'NODE' };
@@ -175,13 +207,13 @@ export function pidNamespaceFor(
   if (mode === 'NODE') return { mode };
   const joinOf = (id: string | undefined, what: string) => {
     const target = id ? resolve(id) : undefined;
-    if (!target || target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
+    if (target?.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
     return `/proc/${target.status.pid}/ns/pid`;
   };
   if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };
   if (mode === 'POD') {
     if (!infraId) return { mode: 'CONTAINER' }; // the infra container itself
-    return { mode, path: joinOf(infraId, 'the pod\'s infra container') };
+    return { mode, path: joinOf(infraId, "the pod's infra container") };
   }
   return { mode: 'CONTAINER' };
 }

@@ -23,17 +23,42 @@ export async function checkpointToArchive(opts: { runtime: OciRuntime; meta: Con
       });
       if (res.code !== 0) throw new RuntimeError('unknown', `${what}: ${failureText(res)}`);
     };
-    await run(opts.runtime.handler.path, [
-      ...opts.runtime.globalArgs(), 'checkpoint', '--leave-running', '--tcp-established', '--file-locks',
-      '--image-path', path.join(work, 'checkpoint'), '--work-path', path.join(work, 'criu-work'), meta.id,
-    ], `${opts.runtime.handler.name} checkpoint ${meta.id}`);
+    await run(
+      opts.runtime.handler.path,
+      [
+        ...opts.runtime.globalArgs(),
+        'checkpoint',
+        '--leave-running',
+        '--tcp-established',
+        '--file-locks',
+        '--image-path',
+        path.join(work, 'checkpoint'),
+        '--work-path',
+        path.join(work, 'criu-work'),
+        meta.id,
+      ],
+      `${opts.runtime.handler.name} checkpoint ${meta.id}`,
+    );
     await rm(path.join(work, 'criu-work'), { recursive: true, force: true });
     await run('cp', [path.join(meta.bundle, 'config.json'), path.join(work, 'spec.dump')], 'saving the OCI spec');
-    await writeFile(path.join(work, 'config.dump'), JSON.stringify({
-      id: meta.id, name: meta.name, rootfsImageName: meta.image, rootfsImageRef: meta.imageId, createdTime: meta.createdAt,
-      labels: meta.labels, annotations: meta.annotations, runtime: meta.runtimeHandler,
-    }));
-    await run('tar', ['-C', path.join(meta.persistDir, 'fs', 'upper'), '--xattrs', '-cf', path.join(work, 'rootfs-diff.tar'), '.'], 'archiving the root filesystem changes');
+    await writeFile(
+      path.join(work, 'config.dump'),
+      JSON.stringify({
+        id: meta.id,
+        name: meta.name,
+        rootfsImageName: meta.image,
+        rootfsImageRef: meta.imageId,
+        createdTime: meta.createdAt,
+        labels: meta.labels,
+        annotations: meta.annotations,
+        runtime: meta.runtimeHandler,
+      }),
+    );
+    await run(
+      'tar',
+      ['-C', path.join(meta.persistDir, 'fs', 'upper'), '--xattrs', '-cf', path.join(work, 'rootfs-diff.tar'), '.'],
+      'archiving the root filesystem changes',
+    );
     await run('tar', ['-C', work, '-czf', opts.location, '.'], `writing ${opts.location}`);
   } finally {
     await rm(work, { recursive: true, force: true });

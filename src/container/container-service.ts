@@ -139,10 +139,24 @@ export class ContainerService implements PodContainers {
   async createInfra(sandboxId: string, image: string): Promise<string> {
     const sandbox = this.opts.sandboxes.mustGet(sandboxId);
     const config = {
-      metadata: { name: 'POD', attempt: sandbox.meta.config.metadata?.attempt ?? 0 }, image: { image }, command: [], args: [], workingDir: '',
-      envs: [], mounts: [], devices: [], labels: {}, annotations: {}, logPath: '', stdin: false, stdinOnce: false, tty: false,
+      metadata: { name: 'POD', attempt: sandbox.meta.config.metadata?.attempt ?? 0 },
+      image: { image },
+      command: [],
+      args: [],
+      workingDir: '',
+      envs: [],
+      mounts: [],
+      devices: [],
+      labels: {},
+      annotations: {},
+      logPath: '',
+      stdin: false,
+      stdinOnce: false,
+      tty: false,
       linux: { resources: null, securityContext: { readonlyRootfs: true, namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' } } },
-      windows: null, CDIDevices: [], stopSignal: 'SIGKILL',
+      windows: null,
+      CDIDevices: [],
+      stopSignal: 'SIGKILL',
     } as unknown as ContainerConfig__Output;
     const name = `k8s_POD_${sandbox.meta.name.slice(4)}`;
     const id = await this.createLocked(sandboxId, name, requestKey({ infra: sandboxId }), config, true);
@@ -156,15 +170,30 @@ export class ContainerService implements PodContainers {
     const id = newId();
     const log = this.opts.log.child({ containerId: id });
     const sc = config.linux?.securityContext;
-    checkUserRequest({ runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined, runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined, runAsUsername: sc?.runAsUsername }, `container ${config.metadata!.name}`);
+    checkUserRequest(
+      {
+        runAsGroup: sc?.runAsGroup ? Number(sc.runAsGroup.value) : undefined,
+        runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
+        runAsUsername: sc?.runAsUsername,
+      },
+      `container ${config.metadata!.name}`,
+    );
     const image = await this.opts.images.forContainer(config.image!.image);
     const runtime = this.runtimeFor(sandbox.meta.runtimeHandler);
     const cleanup = new CleanupStack(log);
     try {
       const pid = pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId, (cid) => this.store.resolve(cid));
       const { meta, spec } = await prepareBundle(this.opts, cleanup, {
-        id, name, key, config, sandbox: sandbox.meta, image, infra, pid,
-        bundle: path.join(this.opts.runroot, 'containers', id), persistDir: this.store.dirOf(id),
+        id,
+        name,
+        key,
+        config,
+        sandbox: sandbox.meta,
+        image,
+        infra,
+        pid,
+        bundle: path.join(this.opts.runroot, 'containers', id),
+        persistDir: this.store.dirOf(id),
       });
       this.processes.set(id, spec.process);
       await this.store.create(meta, { state: 'CONTAINER_CREATED', resources: spec.linux.resources });
@@ -176,10 +205,12 @@ export class ContainerService implements PodContainers {
       // failure of the runtime reaches the kubelet there. The lock is taken
       // now; conmon starts once the answer is on its way (runc's start-up
       // takes both cores of a small node for a while).
-      this.locks.run(id, async () => {
-        await new Promise((resolve) => setImmediate(resolve));
-        await launchContainer(this.launchDeps(), meta, runtime, log);
-      }).catch((err: unknown) => log.error({ err }, 'launching the container failed unexpectedly'));
+      this.locks
+        .run(id, async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          await launchContainer(this.launchDeps(), meta, runtime, log);
+        })
+        .catch((err: unknown) => log.error({ err }, 'launching the container failed unexpectedly'));
       this.emit(meta, 'CONTAINER_CREATED_EVENT');
       log.info({ name }, 'container created');
       return id;
@@ -214,11 +245,20 @@ export class ContainerService implements PodContainers {
           await runtime.start(record.meta.id);
           this.opts.observer?.spawned(runtime.handler.name, 'start', (performance.now() - t0) / 1000);
         } catch (err) {
-          await this.store.update(record.meta.id, (s) => ({ ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: 'ContainerCannotRun', message: (err as Error).message }));
+          await this.store.update(record.meta.id, (s) => ({
+            ...s,
+            state: 'CONTAINER_EXITED',
+            exitCode: 128,
+            finishedAt: nowNs(),
+            reason: 'ContainerCannotRun',
+            message: (err as Error).message,
+          }));
           throw err;
         }
         // The process may already have exited and been recorded: keep that.
-        await this.store.update(record.meta.id, (s) => (s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt }));
+        await this.store.update(record.meta.id, (s) =>
+          s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt },
+        );
         this.emit(record.meta, 'CONTAINER_STARTED_EVENT');
         // An exit recorded while runc was starting it is told after the start.
         if (this.starting.get(record.meta.id)) this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
@@ -254,16 +294,18 @@ export class ContainerService implements PodContainers {
       return pending.done;
     }
     const deadline = new KillDeadline(killAt);
-    const done = this.locks.run(record.meta.id, async () => {
-      await this.stopLocked(record, deadline);
-      // Like containerd, whose StopContainer returns once the task is
-      // deleted: the runtime's container and the mount are released here
-      // rather than in RemoveContainer. A failure is RemoveContainer's to retry.
-      await this.releaseRuntime(record.meta).catch(() => undefined);
-    }).finally(() => {
-      deadline.cancel();
-      this.pendingStops.delete(record.meta.id);
-    });
+    const done = this.locks
+      .run(record.meta.id, async () => {
+        await this.stopLocked(record, deadline);
+        // Like containerd, whose StopContainer returns once the task is
+        // deleted: the runtime's container and the mount are released here
+        // rather than in RemoveContainer. A failure is RemoveContainer's to retry.
+        await this.releaseRuntime(record.meta).catch(() => undefined);
+      })
+      .finally(() => {
+        deadline.cancel();
+        this.pendingStops.delete(record.meta.id);
+      });
     this.pendingStops.set(record.meta.id, { deadline, done });
     return done;
   }
@@ -318,7 +360,8 @@ export class ContainerService implements PodContainers {
     }
     // Under the container's lock: a `runc kill` in flight (a stop) must not
     // find its cgroups deleted under it.
-    this.locks.run(id, () => this.releaseRuntime(record.meta))
+    this.locks
+      .run(id, () => this.releaseRuntime(record.meta))
       .catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
     this.exitWaiters.notify(id);
   }
@@ -333,10 +376,14 @@ export class ContainerService implements PodContainers {
     await this.locks.run(record.meta.id, async () => {
       if (!this.store.get(record.meta.id)) return;
       const { meta } = record;
-      if (record.status.state !== 'CONTAINER_EXITED') await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'));
+      if (record.status.state !== 'CONTAINER_EXITED')
+        await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) =>
+          this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'),
+        );
       // Nothing may be mounted below the directories when they are deleted.
       await this.releaseRuntime(meta);
-      if (meta.conmonCgroup) await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, 'removing conmon\'s cgroup failed'));
+      if (meta.conmonCgroup)
+        await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, "removing conmon's cgroup failed"));
       // The record directory goes first: once it is in the trash, a restart
       // no longer sees the container, and the rest are orphans at worst.
       await this.trash.discard(meta.persistDir);
@@ -367,12 +414,14 @@ export class ContainerService implements PodContainers {
     let release = this.released.get(meta.id);
     if (!release) {
       release = (async () => {
-        await this.runtimeFor(meta.runtimeHandler).delete(meta.id, true).catch((err: unknown) => {
-          // A runtime that is no longer installed must not make its
-          // containers impossible to remove: berth's part is released anyway.
-          if (!(err instanceof RuntimeError && err.kind === 'failed-precondition')) throw err;
-          this.opts.log.warn({ containerId: meta.id, err: err.message }, 'the runtime cannot delete the container; releasing berth\'s side only');
-        });
+        await this.runtimeFor(meta.runtimeHandler)
+          .delete(meta.id, true)
+          .catch((err: unknown) => {
+            // A runtime that is no longer installed must not make its
+            // containers impossible to remove: berth's part is released anyway.
+            if (!(err instanceof RuntimeError && err.kind === 'failed-precondition')) throw err;
+            this.opts.log.warn({ containerId: meta.id, err: err.message }, "the runtime cannot delete the container; releasing berth's side only");
+          });
         await unmountRootfs(this.opts.native, rootfsPaths(meta.bundle, meta.persistDir));
         await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
       })();
@@ -397,7 +446,15 @@ export class ContainerService implements PodContainers {
     if (cmd.length === 0) throw invalidArgument('ExecSync: cmd is empty');
     if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
     const process = await this.processOf(record);
-    return execSync({ runtime: this.runtimeFor(record.meta.runtimeHandler), id: record.meta.id, bundle: record.meta.bundle, process, cmd, timeoutSeconds, signal });
+    return execSync({
+      runtime: this.runtimeFor(record.meta.runtimeHandler),
+      id: record.meta.id,
+      bundle: record.meta.bundle,
+      process,
+      cmd,
+      timeoutSeconds,
+      signal,
+    });
   }
 
   /** The container's process spec (config.json), the template of exec'd processes. */
@@ -412,8 +469,9 @@ export class ContainerService implements PodContainers {
 
   async updateResources(id: string, resources: CriResources | null): Promise<LinuxResources> {
     const record = this.mustGet(id);
-    const next = ociResources(resources, this.opts.facts, this.opts.runtime.pids_limit,
-      (what) => this.opts.log.debug({ containerId: record.meta.id, dropped: what }, 'leaving out limits this host cannot enforce'));
+    const next = ociResources(resources, this.opts.facts, this.opts.runtime.pids_limit, (what) =>
+      this.opts.log.debug({ containerId: record.meta.id, dropped: what }, 'leaving out limits this host cannot enforce'),
+    );
     delete next.devices; // devices are fixed at create
     // Under the lock: a container just created may still be in the runtime's hands.
     return this.locks.run(record.meta.id, async () => {
@@ -437,7 +495,13 @@ export class ContainerService implements PodContainers {
     }
     if (!record.meta.logPath) return;
     for (let i = 0; i < 50; i++) {
-      if (await stat(record.meta.logPath).then(() => true, () => false)) return;
+      if (
+        await stat(record.meta.logPath).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new RuntimeError('unknown', `conmon did not reopen ${record.meta.logPath}`);
@@ -470,16 +534,25 @@ export class ContainerService implements PodContainers {
 
   private launchDeps(): LaunchDeps {
     return {
-      monitor: this.opts.monitor, native: this.opts.native, runtime: this.opts.runtime, store: this.store,
-      exitsDir: this.exitsDir, socketDir: this.socketDir, observer: this.opts.observer,
+      monitor: this.opts.monitor,
+      native: this.opts.native,
+      runtime: this.opts.runtime,
+      store: this.store,
+      exitsDir: this.exitsDir,
+      socketDir: this.socketDir,
+      observer: this.opts.observer,
       failed: (meta) => this.emit(meta, 'CONTAINER_STOPPED_EVENT'),
     };
   }
 
   private reconcileDeps(): ReconcileDeps {
     return {
-      store: this.store, native: this.opts.native, log: this.opts.log, defaultRuntime: this.opts.runtime.default_runtime,
-      runtimeFor: (h) => this.runtimeFor(h), handleExit: (id, code) => this.handleExit(id, code),
+      store: this.store,
+      native: this.opts.native,
+      log: this.opts.log,
+      defaultRuntime: this.opts.runtime.default_runtime,
+      runtimeFor: (h) => this.runtimeFor(h),
+      handleExit: (id, code) => this.handleExit(id, code),
     };
   }
 

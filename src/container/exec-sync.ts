@@ -46,7 +46,8 @@ export async function execSync(opts: {
   try {
     return await new Promise<ExecSyncResult>((resolve, reject) => {
       const child = spawnChild(opts.runtime.handler.path, [...opts.runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, opts.id], {
-        stdio: ['ignore', 'pipe', 'pipe'], env: process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: process.env,
       });
       const out = collector();
       const err = collector();
@@ -89,13 +90,14 @@ export async function execSync(opts: {
         } else child.kill('SIGKILL');
         drainThenFinish();
       };
-      const timer = opts.timeoutSeconds > 0
-        ? setTimeout(() => {
-            if (exit) return; // only its output is pending: drainThenFinish runs
-            timedOut = true;
-            void killProcess();
-          }, opts.timeoutSeconds * 1000)
-        : undefined;
+      const timer =
+        opts.timeoutSeconds > 0
+          ? setTimeout(() => {
+              if (exit) return; // only its output is pending: drainThenFinish runs
+              timedOut = true;
+              void killProcess();
+            }, opts.timeoutSeconds * 1000)
+          : undefined;
       const onAbort = () => void killProcess();
       opts.signal.addEventListener('abort', onAbort, { once: true });
       child.once('error', (e: Error) => {

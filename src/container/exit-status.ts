@@ -28,7 +28,7 @@ export async function exitFields(meta: ContainerMeta, exitCode: number): Promise
     finishedAt = msToNs(Date.now());
   }
   // conmon also reports an OOM kill of a child; only a killed main process counts.
-  const oomKilled = exitCode === 137 && (await exists(path.join(meta.bundle, 'oom')) || (await exists(path.join(meta.persistDir, 'oom'))));
+  const oomKilled = exitCode === 137 && ((await exists(path.join(meta.bundle, 'oom'))) || (await exists(path.join(meta.persistDir, 'oom'))));
   const reason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
   const message = meta.terminationMessageHostPath ? await readMessage(meta.terminationMessageHostPath) : '';
   return { state: 'CONTAINER_EXITED', exitCode, finishedAt, reason, message };

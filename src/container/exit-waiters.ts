@@ -19,7 +19,10 @@ export class ExitWaiters {
       };
       const done = () => finish(true);
       const timer = setTimeout(() => finish(false), Math.min(ms, 2 ** 31 - 1));
-      void until?.then(() => finish(false), () => finish(false));
+      void until?.then(
+        () => finish(false),
+        () => finish(false),
+      );
       this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
     });
   }

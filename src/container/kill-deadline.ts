@@ -13,7 +13,10 @@ export class KillDeadline {
   /** Resolves when the deadline is reached (at its latest, earliest value). */
   readonly reached: Promise<void>;
 
-  constructor(private at: number, private readonly now: () => number = Date.now) {
+  constructor(
+    private at: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.reached = new Promise((resolve) => {
       this.fire = resolve;
     });

@@ -36,11 +36,21 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
   const placement = meta.conmonCgroup ? { cgroup: meta.conmonCgroup } : meta.conmonScope;
   try {
     const { pid } = await deps.monitor.create({
-      id: meta.id, name: meta.name, bundle: meta.bundle, exitDir: deps.exitsDir, persistDir: meta.persistDir, logPath: meta.logPath,
-      socketDir: deps.socketDir, runtime, tty: meta.tty, stdin: meta.stdin, stdinOnce: meta.stdinOnce,
-      logSizeMax: deps.runtime.log_size_max, timeoutMs: deps.runtime.container_create_timeout,
+      id: meta.id,
+      name: meta.name,
+      bundle: meta.bundle,
+      exitDir: deps.exitsDir,
+      persistDir: meta.persistDir,
+      logPath: meta.logPath,
+      socketDir: deps.socketDir,
+      runtime,
+      tty: meta.tty,
+      stdin: meta.stdin,
+      stdinOnce: meta.stdinOnce,
+      logSizeMax: deps.runtime.log_size_max,
+      timeoutMs: deps.runtime.container_create_timeout,
       beforeStart: placement
-        ? (pid) => placeConmon(placement, pid, meta.id).catch((err: unknown) => log.warn({ err, placement }, 'conmon stays in berth\'s cgroup'))
+        ? (pid) => placeConmon(placement, pid, meta.id).catch((err: unknown) => log.warn({ err, placement }, "conmon stays in berth's cgroup"))
         : undefined,
     });
     deps.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
@@ -58,8 +68,15 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
   }
   log.warn({ err: failure }, 'the runtime could not create the container');
   await runtime.delete(meta.id, true).catch(() => undefined);
-  await deps.store.update(meta.id, (s) => ({
-    ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: messageOf(failure),
-  })).catch(() => undefined);
+  await deps.store
+    .update(meta.id, (s) => ({
+      ...s,
+      state: 'CONTAINER_EXITED',
+      exitCode: 128,
+      finishedAt: nowNs(),
+      reason: CREATE_FAILED,
+      message: messageOf(failure),
+    }))
+    .catch(() => undefined);
   deps.failed(meta);
 }

@@ -45,7 +45,12 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
     }
     await runtime.delete(meta.id, true).catch(() => undefined);
     await deps.store.update(meta.id, (s) => ({
-      ...s, state: 'CONTAINER_EXITED', exitCode: 128, finishedAt: nowNs(), reason: CREATE_FAILED, message: 'berth stopped while the runtime was creating the container',
+      ...s,
+      state: 'CONTAINER_EXITED',
+      exitCode: 128,
+      finishedAt: nowNs(),
+      reason: CREATE_FAILED,
+      message: 'berth stopped while the runtime was creating the container',
     }));
     return;
   }
@@ -58,7 +63,11 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
   const state = await runtime.state(meta.id).catch(() => undefined);
   if (state && (state.status === 'running' || state.status === 'created' || state.status === 'paused')) return;
   await deps.store.update(meta.id, (s) => ({
-    ...s, state: 'CONTAINER_EXITED', exitCode: 255, finishedAt: nowNs(), reason: 'Error',
+    ...s,
+    state: 'CONTAINER_EXITED',
+    exitCode: 255,
+    finishedAt: nowNs(),
+    reason: 'Error',
     message: 'the container exited while berth could not watch it; its exit code is unknown',
   }));
 }
@@ -76,14 +85,18 @@ type Record = StoredRecord<ContainerMeta, ContainerStatus>;
  * lock) instead of keeping the whole node's runtime UNAVAILABLE.
  */
 export async function reconcileRestored(
-  deps: ReconcileDeps, records: Record[], underLock: (id: string, fn: () => Promise<void>) => Promise<void>, waitMs = RESTORE_WAIT_MS,
+  deps: ReconcileDeps,
+  records: Record[],
+  underLock: (id: string, fn: () => Promise<void>) => Promise<void>,
+  waitMs = RESTORE_WAIT_MS,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < records.length) {
       const record = records[next++]!;
-      await underLock(record.meta.id, () => reconcile(deps, record))
-        .catch((err: unknown) => deps.log.warn({ err, containerId: record.meta.id }, 'reconciling a restored container failed'));
+      await underLock(record.meta.id, () => reconcile(deps, record)).catch((err: unknown) =>
+        deps.log.warn({ err, containerId: record.meta.id }, 'reconciling a restored container failed'),
+      );
     }
   };
   const all = Promise.all(Array.from({ length: Math.min(RESTORE_CONCURRENCY, records.length) }, worker));
@@ -91,7 +104,10 @@ export async function reconcileRestored(
   const inTime = await Promise.race([all.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
   clearTimeout(timer);
   if (!inTime) {
-    deps.log.warn({ waitedMs: waitMs, left: records.length - next }, 'restoring containers takes long (a hung runtime?): serving calls while the rest finishes');
+    deps.log.warn(
+      { waitedMs: waitMs, left: records.length - next },
+      'restoring containers takes long (a hung runtime?): serving calls while the rest finishes',
+    );
     void all.then(() => deps.log.info('every restored container reconciled'));
   }
 }
@@ -101,7 +117,10 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
   for (const id of await readdir(dir).catch(() => [] as string[])) {
     if (deps.store.get(id)) continue;
     deps.log.warn({ containerId: id }, 'removing a container bundle without a record');
-    await deps.runtimeFor(deps.defaultRuntime).delete(id, true).catch(() => undefined);
+    await deps
+      .runtimeFor(deps.defaultRuntime)
+      .delete(id, true)
+      .catch(() => undefined);
     await unmountRootfs(deps.native, rootfsPaths(path.join(dir, id), deps.store.dirOf(id)));
     await releaseRecursiveReadOnly(deps.native, path.join(dir, id));
     await removeIfExists(path.join(dir, id));

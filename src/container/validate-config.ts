@@ -18,8 +18,8 @@ export function checkContainerConfig(config: ContainerConfig__Output, pod: Sandb
   };
   noNul('name', name);
   noNul('image', config.image?.image ?? '');
-  config.command.forEach((c, i) => noNul(`command[${i}]`, c));
-  config.args.forEach((a, i) => noNul(`args[${i}]`, a));
+  for (const [i, c] of config.command.entries()) noNul(`command[${i}]`, c);
+  for (const [i, a] of config.args.entries()) noNul(`args[${i}]`, a);
   for (const env of config.envs) {
     if (!env.key || env.key.includes('=')) throw invalidArgument(`${where}: environment variable name ${JSON.stringify(env.key)} is empty or contains '='`);
     noNul(`environment variable ${env.key}`, `${env.key}${env.value}`);

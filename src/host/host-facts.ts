@@ -24,14 +24,29 @@ export interface HostFacts {
 }
 
 const LIMIT_NAMES: Record<string, string> = {
-  'Max cpu time': 'RLIMIT_CPU', 'Max file size': 'RLIMIT_FSIZE', 'Max data size': 'RLIMIT_DATA', 'Max stack size': 'RLIMIT_STACK',
-  'Max core file size': 'RLIMIT_CORE', 'Max resident set': 'RLIMIT_RSS', 'Max processes': 'RLIMIT_NPROC',
-  'Max open files': 'RLIMIT_NOFILE', 'Max locked memory': 'RLIMIT_MEMLOCK', 'Max address space': 'RLIMIT_AS',
-  'Max file locks': 'RLIMIT_LOCKS', 'Max pending signals': 'RLIMIT_SIGPENDING', 'Max msgqueue size': 'RLIMIT_MSGQUEUE',
-  'Max nice priority': 'RLIMIT_NICE', 'Max realtime priority': 'RLIMIT_RTPRIO', 'Max realtime timeout': 'RLIMIT_RTTIME',
+  'Max cpu time': 'RLIMIT_CPU',
+  'Max file size': 'RLIMIT_FSIZE',
+  'Max data size': 'RLIMIT_DATA',
+  'Max stack size': 'RLIMIT_STACK',
+  'Max core file size': 'RLIMIT_CORE',
+  'Max resident set': 'RLIMIT_RSS',
+  'Max processes': 'RLIMIT_NPROC',
+  'Max open files': 'RLIMIT_NOFILE',
+  'Max locked memory': 'RLIMIT_MEMLOCK',
+  'Max address space': 'RLIMIT_AS',
+  'Max file locks': 'RLIMIT_LOCKS',
+  'Max pending signals': 'RLIMIT_SIGPENDING',
+  'Max msgqueue size': 'RLIMIT_MSGQUEUE',
+  'Max nice priority': 'RLIMIT_NICE',
+  'Max realtime priority': 'RLIMIT_RTPRIO',
+  'Max realtime timeout': 'RLIMIT_RTTIME',
 };
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 export async function readHostFacts(): Promise<HostFacts> {
   const status = await readFile('/proc/self/status', 'utf8');
@@ -61,5 +76,10 @@ async function cgroupControllers(v2: boolean): Promise<Set<string>> {
   if (v2) return new Set((await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8')).trim().split(/\s+/).filter(Boolean));
   // /proc/cgroups: name, hierarchy id (0: not a v1 hierarchy), cgroups, enabled.
   const lines = (await readFile('/proc/cgroups', 'utf8').catch(() => '')).split('\n').filter((l) => l && !l.startsWith('#'));
-  return new Set(lines.map((l) => l.split(/\s+/)).filter((f) => f[1] !== '0' && f[3] === '1').map((f) => f[0]!));
+  return new Set(
+    lines
+      .map((l) => l.split(/\s+/))
+      .filter((f) => f[1] !== '0' && f[3] === '1')
+      .map((f) => f[0]!),
+  );
 }

@@ -19,7 +19,11 @@ export class MemoryReducer {
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ops: MemoryOps, private readonly every = 50, private readonly quietMs = 10_000) {}
+  constructor(
+    private readonly ops: MemoryOps,
+    private readonly every = 50,
+    private readonly quietMs = 10_000,
+  ) {}
 
   note(): void {
     this.count++;

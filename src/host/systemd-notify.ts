@@ -22,7 +22,9 @@ export class SystemdNotifier {
 
   notify(state: Record<string, string | number>): void {
     if (!this.socket) return;
-    const message = Object.entries(state).map(([k, v]) => `${k}=${v}`).join('\n');
+    const message = Object.entries(state)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n');
     try {
       const ops = notifyOps();
       if (!ops) throw new Error('the native module is not available');

@@ -60,8 +60,13 @@ export class ImageService {
     this.transport = new RegistryTransport({ connectMs: 30_000, bodyMs: opts.pullProgressTimeoutMs });
     this.registries = new RegistriesConfFile(opts.registriesConf);
     this.puller = new Puller({
-      transport: this.transport, content: this.content, snapshots: this.snapshots, images: this.images, log: opts.log,
-      progressTimeoutMs: opts.pullProgressTimeoutMs, maxConcurrentDownloads: opts.maxConcurrentDownloads,
+      transport: this.transport,
+      content: this.content,
+      snapshots: this.snapshots,
+      images: this.images,
+      log: opts.log,
+      progressTimeoutMs: opts.pullProgressTimeoutMs,
+      maxConcurrentDownloads: opts.maxConcurrentDownloads,
       storeLock: this.storeLock,
     });
     this.setPauseImage(opts.pauseImage);
@@ -189,7 +194,9 @@ export class ImageService {
    * What a container needs of its image: the record, the config and the
    * overlayfs lower directories, top layer first, relative to `storageRoot`.
    */
-  async forContainer(text: string): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
+  async forContainer(
+    text: string,
+  ): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
     const record = this.resolve(text);
     if (!record) throw new RuntimeError('not-found', `image "${text}" is not present: pull it first`);
     const config = await this.config(record);

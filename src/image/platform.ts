@@ -2,7 +2,14 @@ import { notFound } from '../errors.js';
 import type { Descriptor, Platform } from './media-types.js';
 
 const GOARCH: Record<string, string> = {
-  x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64',
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
 };
 
 /** This machine's platform in OCI terms (GOOS/GOARCH names). */
@@ -33,7 +40,9 @@ export function selectPlatform(manifests: Descriptor[], want: Platform): Descrip
   const exact = candidates.find((m) => normaliseVariant(want.architecture, m.platform!.variant) === wantVariant);
   const chosen = exact ?? candidates[0];
   if (!chosen) {
-    const available = manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}` : 'unknown')).join(', ');
+    const available = manifests
+      .map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}` : 'unknown'))
+      .join(', ');
     throw notFound(`no image for platform ${want.os}/${want.architecture} in the index (it has: ${available || 'nothing'})`);
   }
   return chosen;

@@ -48,7 +48,12 @@ export class PullProgress {
     }
     if (this.timeoutMs > 0 && now - this.lastProgress > this.timeoutMs) {
       this.stop();
-      this.abort(new RuntimeError('deadline-exceeded', `pulling ${this.image}: no progress for ${formatDuration(this.timeoutMs)} (pull_progress_timeout), ${this.done} of ${this.total} bytes received`));
+      this.abort(
+        new RuntimeError(
+          'deadline-exceeded',
+          `pulling ${this.image}: no progress for ${formatDuration(this.timeoutMs)} (pull_progress_timeout), ${this.done} of ${this.total} bytes received`,
+        ),
+      );
     }
   }
 

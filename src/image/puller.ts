@@ -8,10 +8,7 @@ import type { ImageLayer, ImageRecord, ImageStore } from '../storage/image-store
 import { type SnapshotStore, chainIds } from '../storage/snapshot-store.js';
 import type { Mutex } from '../util/mutex.js';
 import { SharedOperations } from '../util/shared-operation.js';
-import {
-  type ImageConfigFile, type ImageIndex, type ImageManifest, MANIFEST_ACCEPT,
-  isIndex, isLayerMediaType, isManifest, isSchema1,
-} from './media-types.js';
+import { type ImageConfigFile, type ImageIndex, type ImageManifest, MANIFEST_ACCEPT, isIndex, isLayerMediaType, isManifest, isSchema1 } from './media-types.js';
 import { hostPlatform, selectPlatform } from './platform.js';
 import { PullProgress } from './pull-progress.js';
 import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
@@ -82,7 +79,14 @@ export class Puller {
     }
   }
 
-  private async fetchImage(ref: ImageReference, name: string, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal, progress: PullProgress): Promise<ImageRecord> {
+  private async fetchImage(
+    ref: ImageReference,
+    name: string,
+    conf: RegistriesConf,
+    creds: Credentials | undefined,
+    signal: AbortSignal,
+    progress: PullProgress,
+  ): Promise<ImageRecord> {
     const plan = await this.resolve(ref, name, conf, creds, signal, progress);
     const { layers } = plan;
     for (const l of layers) this.pinnedByPulls.set(l.chainId, (this.pinnedByPulls.get(l.chainId) ?? 0) + 1);
@@ -101,7 +105,14 @@ export class Puller {
   }
 
   /** Everything but the layers: manifests, platform choice, config. Nothing is stored yet. */
-  private async resolve(ref: ImageReference, name: string, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal, progress: PullProgress): Promise<PullPlan> {
+  private async resolve(
+    ref: ImageReference,
+    name: string,
+    conf: RegistriesConf,
+    creds: Credentials | undefined,
+    signal: AbortSignal,
+    progress: PullProgress,
+  ): Promise<PullPlan> {
     const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal);
     progress.touch();
     let manifestBlob = top;
@@ -130,7 +141,8 @@ export class Puller {
     }
     const configDigest = checkDigest(manifest.config.digest, `${name}: image config`);
     const configSize = checkSize(manifest.config.size, `${name}: image config`);
-    if (configSize > MAX_CONFIG_BYTES) throw failedPrecondition(`${name}: image config ${configDigest} is ${configSize} bytes; at most ${MAX_CONFIG_BYTES} are accepted`);
+    if (configSize > MAX_CONFIG_BYTES)
+      throw failedPrecondition(`${name}: image config ${configDigest} is ${configSize} bytes; at most ${MAX_CONFIG_BYTES} are accepted`);
     const configBody = this.deps.content.has(configDigest)
       ? await this.deps.content.get(configDigest)
       : await client.getBlobBuffer(configDigest, configSize, signal);
@@ -142,13 +154,17 @@ export class Puller {
     }
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (!Array.isArray(diffIds)) throw failedPrecondition(`${name}: image config ${configDigest} has no list of diff IDs`);
-    diffIds.forEach((d, i) => checkDigest(d, `${name}: diff ID ${i} of the image config`));
+    for (const [i, d] of diffIds.entries()) checkDigest(d, `${name}: diff ID ${i} of the image config`);
     if (diffIds.length !== manifest.layers.length) {
       throw failedPrecondition(`${name}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
     }
     const chains = chainIds(diffIds);
     const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
-      digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i]!, chainId: chains[i]!,
+      digest: l.digest,
+      size: l.size,
+      mediaType: l.mediaType,
+      diffId: diffIds[i]!,
+      chainId: chains[i]!,
     }));
     return { ref, name, client, top, index, manifest: manifestBlob, configDigest, configBody, config, layers };
   }
@@ -175,8 +191,13 @@ export class Puller {
     const size = manifest.body.length + configBody.length + layers.reduce((s, l) => s + l.size, 0);
     const record = await this.deps.images.save(
       {
-        id: configDigest, manifestDigest: manifest.digest, indexDigest: plan.index?.digest, layers, size,
-        user: plan.config.config?.User ?? '', pulledAt: new Date().toISOString(),
+        id: configDigest,
+        manifestDigest: manifest.digest,
+        indexDigest: plan.index?.digest,
+        layers,
+        size,
+        user: plan.config.config?.User ?? '',
+        pulledAt: new Date().toISOString(),
       },
       tag ? [tag] : [],
       // Pulled by tag through an index, both the index's and the platform
@@ -190,7 +211,12 @@ export class Puller {
   }
 
   /** Tries each mirror in order, then the primary location. */
-  private async fetchTopManifest(ref: ImageReference, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal): Promise<{ client: RepositoryClient; top: FetchedManifest }> {
+  private async fetchTopManifest(
+    ref: ImageReference,
+    conf: RegistriesConf,
+    creds: Credentials | undefined,
+    signal: AbortSignal,
+  ): Promise<{ client: RepositoryClient; top: FetchedManifest }> {
     const sources = pullSources(conf, repositoryName(ref), ref.digest !== undefined);
     let lastError: unknown;
     for (const source of sources) {
@@ -220,18 +246,23 @@ export class Puller {
       while (next < missing.length) {
         const layer = missing[next++]!;
         const parent = layers[layers.indexOf(layer) - 1]?.chainId;
-        await this.layers.run(layer.chainId, signal, async (layerSignal) => {
-          const blob = await client.getBlob(layer.digest, layerSignal);
-          if (blob.length !== undefined && blob.length !== layer.size) {
-            discardBody(blob.body);
-            throw new RuntimeError('internal', `layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
-          }
-          await this.deps.snapshots.unpack(
-            { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
-            { stream: blob.body, size: layer.size, onBytes: (n) => progress.add(n) },
-            layerSignal,
-          );
-        }, { waitForSettle: true });
+        await this.layers.run(
+          layer.chainId,
+          signal,
+          async (layerSignal) => {
+            const blob = await client.getBlob(layer.digest, layerSignal);
+            if (blob.length !== undefined && blob.length !== layer.size) {
+              discardBody(blob.body);
+              throw new RuntimeError('internal', `layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
+            }
+            await this.deps.snapshots.unpack(
+              { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
+              { stream: blob.body, size: layer.size, onBytes: (n) => progress.add(n) },
+              layerSignal,
+            );
+          },
+          { waitForSettle: true },
+        );
       }
     };
     let firstError: unknown;

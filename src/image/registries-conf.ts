@@ -83,7 +83,8 @@ export function parseRegistriesConf(text: string, source: string): RegistriesCon
       const mloc = str(m.location, `${where}.mirror[${j}].location`).replace(/\/+$/, '');
       if (!mloc) throw bad(`${where}.mirror[${j}] needs a location`);
       const pfm = str(m['pull-from-mirror'], `${where}.mirror[${j}].pull-from-mirror`) || 'all';
-      if (pfm !== 'all' && pfm !== 'digest-only' && pfm !== 'tag-only') throw bad(`${where}.mirror[${j}].pull-from-mirror must be all, digest-only or tag-only`);
+      if (pfm !== 'all' && pfm !== 'digest-only' && pfm !== 'tag-only')
+        throw bad(`${where}.mirror[${j}].pull-from-mirror must be all, digest-only or tag-only`);
       mirrors.push({ location: mloc, insecure: bool(m.insecure, `${where}.mirror[${j}].insecure`), pullFromMirror: pfm });
     }
     registries.push({

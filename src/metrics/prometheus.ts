@@ -9,35 +9,72 @@ import type { Logger } from '../log.js';
  */
 export class BerthMetrics {
   readonly registry = new Registry();
-  private readonly operations = new Counter({ name: 'berth_cri_operations_total', help: 'CRI calls answered, by method and gRPC status code.', labelNames: ['method', 'code'], registers: [this.registry] });
-  private readonly operationErrors = new Counter({ name: 'berth_cri_operation_errors_total', help: 'CRI calls that failed, by method and gRPC status code.', labelNames: ['method', 'code'], registers: [this.registry] });
+  private readonly operations = new Counter({
+    name: 'berth_cri_operations_total',
+    help: 'CRI calls answered, by method and gRPC status code.',
+    labelNames: ['method', 'code'],
+    registers: [this.registry],
+  });
+  private readonly operationErrors = new Counter({
+    name: 'berth_cri_operation_errors_total',
+    help: 'CRI calls that failed, by method and gRPC status code.',
+    labelNames: ['method', 'code'],
+    registers: [this.registry],
+  });
   private readonly operationSeconds = new Histogram({
-    name: 'berth_cri_operation_duration_seconds', help: 'Latency of CRI calls, by method.', labelNames: ['method'], registers: [this.registry],
+    name: 'berth_cri_operation_duration_seconds',
+    help: 'Latency of CRI calls, by method.',
+    labelNames: ['method'],
+    registers: [this.registry],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   });
-  private readonly pulls = new Counter({ name: 'berth_image_pulls_total', help: 'Image pulls, by result (success or failure).', labelNames: ['result'], registers: [this.registry] });
-  private readonly pullBytes = new Counter({ name: 'berth_image_pull_bytes_total', help: 'Bytes of images pulled (manifest, config and layers).', registers: [this.registry] });
+  private readonly pulls = new Counter({
+    name: 'berth_image_pulls_total',
+    help: 'Image pulls, by result (success or failure).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly pullBytes = new Counter({
+    name: 'berth_image_pull_bytes_total',
+    help: 'Bytes of images pulled (manifest, config and layers).',
+    registers: [this.registry],
+  });
   private readonly pullSeconds = new Histogram({
-    name: 'berth_image_pull_duration_seconds', help: 'Duration of image pulls.', registers: [this.registry],
+    name: 'berth_image_pull_duration_seconds',
+    help: 'Duration of image pulls.',
+    registers: [this.registry],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
   });
   private readonly pullsInFlight = new Gauge({ name: 'berth_image_pulls_in_flight', help: 'Image pulls in progress.', registers: [this.registry] });
-  private readonly oomKills = new Counter({ name: 'berth_container_oom_kills_total', help: 'Containers killed by the out-of-memory killer.', registers: [this.registry] });
+  private readonly oomKills = new Counter({
+    name: 'berth_container_oom_kills_total',
+    help: 'Containers killed by the out-of-memory killer.',
+    registers: [this.registry],
+  });
   private readonly spawnSeconds = new Histogram({
-    name: 'berth_process_spawn_duration_seconds', help: 'Time for conmon to report a created container, and for runtime commands, by program and action.',
-    labelNames: ['program', 'action'], registers: [this.registry], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    name: 'berth_process_spawn_duration_seconds',
+    help: 'Time for conmon to report a created container, and for runtime commands, by program and action.',
+    labelNames: ['program', 'action'],
+    registers: [this.registry],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
 
   constructor(counts: { containers: () => Map<string, number>; sandboxes: () => Map<string, number> }) {
     new Gauge({
-      name: 'berth_containers', help: 'Containers by state.', labelNames: ['state'], registers: [this.registry],
+      name: 'berth_containers',
+      help: 'Containers by state.',
+      labelNames: ['state'],
+      registers: [this.registry],
       collect() {
         this.reset();
         for (const [state, n] of counts.containers()) this.set({ state }, n);
       },
     });
     new Gauge({
-      name: 'berth_pod_sandboxes', help: 'Pod sandboxes by state.', labelNames: ['state'], registers: [this.registry],
+      name: 'berth_pod_sandboxes',
+      help: 'Pod sandboxes by state.',
+      labelNames: ['state'],
+      registers: [this.registry],
       collect() {
         this.reset();
         for (const [state, n] of counts.sandboxes()) this.set({ state }, n);

@@ -40,7 +40,7 @@ export interface Challenge {
  */
 export function parseChallenges(header: string): Challenge[] {
   const out: Challenge[] = [];
-  const isTokenChar = (c: string | undefined) => c !== undefined && /[A-Za-z0-9!#$%&'*+.^_`|~\/-]/.test(c);
+  const isTokenChar = (c: string | undefined) => c !== undefined && /[A-Za-z0-9!#$%&'*+.^_`|~/-]/.test(c);
   let i = 0;
   const skip = (chars: string) => {
     while (i < header.length && chars.includes(header[i]!)) i++;

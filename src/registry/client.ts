@@ -46,7 +46,11 @@ export function apiHost(host: string): string {
 
 type HttpResponse = Dispatcher.ResponseData;
 
-interface Agents { secure: Agent; unverified: Agent; request: typeof import('undici').request }
+interface Agents {
+  secure: Agent;
+  unverified: Agent;
+  request: typeof import('undici').request;
+}
 
 /**
  * Shared HTTP agents and per-host knowledge, one per daemon. The HTTP
@@ -70,7 +74,11 @@ export class RegistryTransport {
   }
 
   /** One HTTP request through the agent for the endpoint's TLS policy. */
-  async request(url: string | URL, insecure: boolean, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { method: Dispatcher.HttpMethod }): Promise<HttpResponse> {
+  async request(
+    url: string | URL,
+    insecure: boolean,
+    options: Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { method: Dispatcher.HttpMethod },
+  ): Promise<HttpResponse> {
     const agents = await this.load();
     return agents.request(url, { ...options, dispatcher: insecure ? agents.unverified : agents.secure });
   }
@@ -127,7 +135,9 @@ export class RepositoryClient {
       throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is larger than ${MAX_MANIFEST_BYTES} bytes`);
     }
     const body = await readBounded(res.body, MAX_MANIFEST_BYTES, `manifest ${reference} from ${this.displayName}`);
-    const contentType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const contentType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     let mediaType = contentType;
     try {
       const parsed = JSON.parse(body.toString('utf8')) as { mediaType?: unknown };
@@ -216,7 +226,10 @@ export class RepositoryClient {
       this.authorization = basicHeader(creds.username, creds.password);
       return;
     }
-    throw new RuntimeError('unauthenticated', `${this.endpoint.host} refused access to ${this.displayName} without a supported auth challenge (${header || 'none'})`);
+    throw new RuntimeError(
+      'unauthenticated',
+      `${this.endpoint.host} refused access to ${this.displayName} without a supported auth challenge (${header || 'none'})`,
+    );
   }
 
   private async fetchToken(params: Record<string, string>, signal: AbortSignal): Promise<string> {
@@ -228,9 +241,16 @@ export class RepositoryClient {
     let res: HttpResponse;
     if (creds?.kind === 'identity-token') {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.token, service: params.service ?? '', scope, client_id: 'berth' });
-      res = await this.wrapNetwork(() => this.transport.request(realmUrl, this.endpoint.insecure, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, body: form.toString(), signal,
-      }), signal);
+      res = await this.wrapNetwork(
+        () =>
+          this.transport.request(realmUrl, this.endpoint.insecure, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT },
+            body: form.toString(),
+            signal,
+          }),
+        signal,
+      );
     } else {
       if (params.service) realmUrl.searchParams.set('service', params.service);
       realmUrl.searchParams.set('scope', scope);
@@ -241,7 +261,10 @@ export class RepositoryClient {
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
       const kind: ErrorKind = res.statusCode === 401 ? 'unauthenticated' : 'permission-denied';
-      throw new RuntimeError(kind, `token server ${realmUrl.host} refused ${creds ? 'the credentials' : 'anonymous access'} for ${this.displayName} (HTTP ${res.statusCode})`);
+      throw new RuntimeError(
+        kind,
+        `token server ${realmUrl.host} refused ${creds ? 'the credentials' : 'anonymous access'} for ${this.displayName} (HTTP ${res.statusCode})`,
+      );
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       await res.body.dump();

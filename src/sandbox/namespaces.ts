@@ -29,17 +29,25 @@ export interface NamespacePinner {
 }
 
 export class PinnsHelper implements NamespacePinner {
-  constructor(private readonly binary: string, private readonly native: NativeOps, private readonly timeoutMs = 0) {}
+  constructor(
+    private readonly binary: string,
+    private readonly native: NativeOps,
+    private readonly timeoutMs = 0,
+  ) {}
 
   async pin(req: PinRequest): Promise<PinnedNamespaces> {
     const files: PinnedNamespaces = {};
     const args: string[] = [];
-    if (req.network) args.push('--net', (files.network = path.join(req.dir, 'net')));
-    if (req.ipc) args.push('--ipc', (files.ipc = path.join(req.dir, 'ipc')));
-    if (req.uts) args.push('--uts', (files.uts = path.join(req.dir, 'uts')));
-    if (req.userns) {
+    if (req.network) files.network = path.join(req.dir, 'net');
+    if (req.ipc) files.ipc = path.join(req.dir, 'ipc');
+    if (req.uts) files.uts = path.join(req.dir, 'uts');
+    if (req.userns) files.user = path.join(req.dir, 'user');
+    if (files.network) args.push('--net', files.network);
+    if (files.ipc) args.push('--ipc', files.ipc);
+    if (files.uts) args.push('--uts', files.uts);
+    if (req.userns && files.user) {
       const map = (m: PodUserns['uidMappings']) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join('\n');
-      args.push('--user', (files.user = path.join(req.dir, 'user')), '--uid-map', map(req.userns.uidMappings), '--gid-map', map(req.userns.gidMappings));
+      args.push('--user', files.user, '--uid-map', map(req.userns.uidMappings), '--gid-map', map(req.userns.gidMappings));
     }
     if (args.length === 0) return files;
     if (req.hostname && req.uts) args.push('--hostname', req.hostname);

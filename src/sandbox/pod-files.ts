@@ -23,7 +23,7 @@ export async function writeResolvConf(file: string, dns: DnsConfigLike | null): 
   if (dns.searches.length > 0) lines.push(`search ${dns.searches.join(' ')}`);
   for (const s of dns.servers) lines.push(`nameserver ${s}`);
   if (dns.options.length > 0) lines.push(`options ${dns.options.join(' ')}`);
-  await writeFile(file, lines.join('\n') + '\n', { mode: 0o644 });
+  await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o644 });
 }
 
 export async function writeHostname(file: string, hostname: string): Promise<void> {

@@ -90,7 +90,7 @@ export class SandboxService {
 
   async run(config: PodSandboxConfig__Output | null, handler: string): Promise<string> {
     const md = config?.metadata;
-    if (!config || !md || !md.name || !md.namespace || !md.uid) {
+    if (!config || !md?.name || !md.namespace || !md.uid) {
       throw invalidArgument('RunPodSandbox: config.metadata needs name, namespace and uid');
     }
     const runtimeHandler = handler || this.opts.runtime.default_runtime;
@@ -118,7 +118,9 @@ export class SandboxService {
     const sysctls = checkSysctls(config.linux?.sysctls ?? {}, hostNetwork, hostIpc);
     const userns = podUserns(nsOpts?.usernsOptions);
     if (userns && (hostNetwork || hostIpc)) {
-      throw invalidArgument('a pod with its own user namespace needs its own network and IPC namespaces (host namespaces are owned by the host\'s user namespace)');
+      throw invalidArgument(
+        "a pod with its own user namespace needs its own network and IPC namespaces (host namespaces are owned by the host's user namespace)",
+      );
     }
     const cgroupParent = config.linux?.cgroupParent ?? '';
     checkCgroupParent(this.opts.runtime.cgroup_manager, cgroupParent);
@@ -137,7 +139,13 @@ export class SandboxService {
         cleanup.push('shm', () => unmountShm(this.opts.native, files.shm!));
       }
       const namespaces = await this.opts.pinner.pin({
-        dir: path.join(runDir, 'ns'), network: !hostNetwork, ipc: !hostIpc, uts: !hostNetwork, hostname, sysctls, userns,
+        dir: path.join(runDir, 'ns'),
+        network: !hostNetwork,
+        ipc: !hostIpc,
+        uts: !hostNetwork,
+        hostname,
+        sysctls,
+        userns,
       });
       cleanup.push('namespaces', () => this.opts.pinner.unpin(namespaces));
       let network: PodNetwork | undefined;
@@ -148,8 +156,21 @@ export class SandboxService {
         cleanup.push('cgroup parent', () => removeCgroupDirs(createdCgroups));
       }
       const meta: SandboxMeta = {
-        id, name, requestKey: key, config, runtimeHandler, createdAt: nowNs(), hostname, modes, namespaces, runDir, files,
-        cgroupParent, createdCgroups, ...(network ? { network } : {}), ...(userns ? { userns } : {}),
+        id,
+        name,
+        requestKey: key,
+        config,
+        runtimeHandler,
+        createdAt: nowNs(),
+        hostname,
+        modes,
+        namespaces,
+        runDir,
+        files,
+        cgroupParent,
+        createdCgroups,
+        ...(network ? { network } : {}),
+        ...(userns ? { userns } : {}),
       };
       await this.store.create(meta, { state: 'SANDBOX_READY' });
       cleanup.push('record', () => this.store.remove(id));
@@ -276,10 +297,19 @@ export class SandboxService {
       if (this.store.get(id)) continue;
       this.opts.log.warn({ podSandboxId: id }, 'removing a pod run directory without a record');
       const runDir = path.join(dir, id);
-      const plan = await readFile(path.join(runDir, 'network.json'), 'utf8').then((t) => JSON.parse(t) as PodNetwork, () => undefined);
-      if (plan) await this.opts.network.tearDown(plan).catch((err: unknown) => this.opts.log.warn({ err, podSandboxId: id }, 'tearing down an orphan pod network failed'));
+      const plan = await readFile(path.join(runDir, 'network.json'), 'utf8').then(
+        (t) => JSON.parse(t) as PodNetwork,
+        () => undefined,
+      );
+      if (plan)
+        await this.opts.network
+          .tearDown(plan)
+          .catch((err: unknown) => this.opts.log.warn({ err, podSandboxId: id }, 'tearing down an orphan pod network failed'));
       await this.opts.pinner.unpin({
-        network: path.join(runDir, 'ns', 'net'), ipc: path.join(runDir, 'ns', 'ipc'), uts: path.join(runDir, 'ns', 'uts'), user: path.join(runDir, 'ns', 'user'),
+        network: path.join(runDir, 'ns', 'net'),
+        ipc: path.join(runDir, 'ns', 'ipc'),
+        uts: path.join(runDir, 'ns', 'uts'),
+        user: path.join(runDir, 'ns', 'user'),
       });
       await unmountShm(this.opts.native, path.join(runDir, 'shm'));
       await removeIfExists(runDir);
@@ -312,7 +342,10 @@ export class SandboxService {
 
   /** CNI GC at start-up: plugins may free what no live pod holds (spec 1.1). */
   async collectNetworkGarbage(): Promise<void> {
-    const live = this.store.list().filter((r) => r.meta.network && !r.status.released).map((r) => ({ containerId: r.meta.id, ifname: r.meta.network!.ifname }));
+    const live = this.store
+      .list()
+      .filter((r) => r.meta.network && !r.status.released)
+      .map((r) => ({ containerId: r.meta.id, ifname: r.meta.network!.ifname }));
     await this.opts.network.collectGarbage(live);
   }
 

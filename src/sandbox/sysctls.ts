@@ -5,7 +5,16 @@ import { invalidArgument } from '../errors.js';
  * and only when the pod has that namespace of its own. Anything else
  * would change the node for everyone.
  */
-const IPC_SYSCTLS = ['kernel.shmmax', 'kernel.shmall', 'kernel.shmmni', 'kernel.shm_rmid_forced', 'kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem'];
+const IPC_SYSCTLS = [
+  'kernel.shmmax',
+  'kernel.shmall',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+];
 
 export function sysctlNamespace(key: string): 'ipc' | 'net' | 'uts' | undefined {
   if (IPC_SYSCTLS.includes(key) || key.startsWith('fs.mqueue.')) return 'ipc';

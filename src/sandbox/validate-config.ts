@@ -16,7 +16,7 @@ export async function checkPodConfig(config: PodSandboxConfig__Output): Promise<
   if (config.hostname) {
     checkHostname(config.hostname);
     // A host-network pod shares the node's UTS namespace: its hostname is the node's.
-    if (hostNetwork && config.hostname !== await hostHostname()) {
+    if (hostNetwork && config.hostname !== (await hostHostname())) {
       throw invalidArgument(`hostname ${JSON.stringify(config.hostname)} cannot be set for a pod on the host network (it has the node's hostname)`);
     }
   }
@@ -40,7 +40,9 @@ const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 export function checkHostname(hostname: string): void {
   if (hostname.length > MAX_HOSTNAME) throw invalidArgument(`hostname is ${hostname.length} characters long; at most ${MAX_HOSTNAME} are allowed`);
   if (!hostname.split('.').every((label) => LABEL.test(label))) {
-    throw invalidArgument(`hostname ${JSON.stringify(hostname)} is not a valid RFC 1123 host name (labels of letters, digits and inner hyphens, separated by dots)`);
+    throw invalidArgument(
+      `hostname ${JSON.stringify(hostname)} is not a valid RFC 1123 host name (labels of letters, digits and inner hyphens, separated by dots)`,
+    );
   }
 }
 
@@ -53,14 +55,21 @@ export function checkDnsConfig(dns: DnsConfigLike | null): void {
   for (const s of dns.servers) {
     if (isIP(s) === 0) throw invalidArgument(`dns_config server ${JSON.stringify(s)} is not an IP address`);
   }
-  if (dns.searches.length > MAX_DNS_SEARCHES) throw invalidArgument(`dns_config has ${dns.searches.length} search domains; at most ${MAX_DNS_SEARCHES} are allowed`);
+  if (dns.searches.length > MAX_DNS_SEARCHES)
+    throw invalidArgument(`dns_config has ${dns.searches.length} search domains; at most ${MAX_DNS_SEARCHES} are allowed`);
   const searchChars = dns.searches.reduce((n, s) => n + s.length + 1, 0);
-  if (searchChars > MAX_DNS_SEARCH_CHARS) throw invalidArgument(`dns_config search list is ${searchChars} characters long; at most ${MAX_DNS_SEARCH_CHARS} are allowed`);
+  if (searchChars > MAX_DNS_SEARCH_CHARS)
+    throw invalidArgument(`dns_config search list is ${searchChars} characters long; at most ${MAX_DNS_SEARCH_CHARS} are allowed`);
   if (dns.options.length > MAX_DNS_OPTIONS) throw invalidArgument(`dns_config has ${dns.options.length} options; at most ${MAX_DNS_OPTIONS} are allowed`);
-  for (const [what, values] of [['search domain', dns.searches], ['option', dns.options]] as const) {
+  for (const [what, values] of [
+    ['search domain', dns.searches],
+    ['option', dns.options],
+  ] as const) {
     for (const v of values) {
       if (v.length > MAX_DNS_VALUE || !DNS_WORD.test(v) || v.includes('#') || v.includes(';')) {
-        throw invalidArgument(`dns_config ${what} ${JSON.stringify(v)} is not allowed: one word of printable characters without '#' or ';', at most ${MAX_DNS_VALUE} long`);
+        throw invalidArgument(
+          `dns_config ${what} ${JSON.stringify(v)} is not allowed: one word of printable characters without '#' or ';', at most ${MAX_DNS_VALUE} long`,
+        );
       }
     }
   }
@@ -78,9 +87,11 @@ export function checkLogDirectory(dir: string): void {
 export function containerLogPath(logDirectory: string, logPath: string): string {
   if (!logPath) return '';
   if (!logDirectory) throw invalidArgument('log_path is set but the pod has no log_directory to hold it');
-  if (path.isAbsolute(logPath) || logPath.includes('\0')) throw invalidArgument(`log_path ${JSON.stringify(logPath)} must be relative to the pod's log_directory`);
+  if (path.isAbsolute(logPath) || logPath.includes('\0'))
+    throw invalidArgument(`log_path ${JSON.stringify(logPath)} must be relative to the pod's log_directory`);
   const full = path.resolve(logDirectory, logPath);
   const rel = path.relative(path.resolve(logDirectory), full);
-  if (rel === '' || rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) throw invalidArgument(`log_path ${JSON.stringify(logPath)} leads outside the pod's log_directory`);
+  if (rel === '' || rel === '..' || rel.startsWith('../') || path.isAbsolute(rel))
+    throw invalidArgument(`log_path ${JSON.stringify(logPath)} leads outside the pod's log_directory`);
   return full;
 }

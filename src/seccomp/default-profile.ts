@@ -3,9 +3,29 @@ import { ALLOWED_SYSCALLS } from './syscalls.js';
 
 /** System calls allowed only when the container holds the capability. */
 export const CONDITIONAL: Readonly<Record<string, readonly string[]>> = {
-  CAP_SYS_ADMIN: ['mount', 'umount2', 'umount', 'pivot_root', 'unshare', 'setns', 'bpf', 'fanotify_init', 'lookup_dcookie',
-    'perf_event_open', 'quotactl', 'quotactl_fd', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree',
-    'mount_setattr', 'open_by_handle_at', 'name_to_handle_at'],
+  CAP_SYS_ADMIN: [
+    'mount',
+    'umount2',
+    'umount',
+    'pivot_root',
+    'unshare',
+    'setns',
+    'bpf',
+    'fanotify_init',
+    'lookup_dcookie',
+    'perf_event_open',
+    'quotactl',
+    'quotactl_fd',
+    'fsopen',
+    'fsconfig',
+    'fsmount',
+    'fspick',
+    'move_mount',
+    'open_tree',
+    'mount_setattr',
+    'open_by_handle_at',
+    'name_to_handle_at',
+  ],
   CAP_SYS_BOOT: ['reboot'],
   CAP_SYS_CHROOT: ['chroot'],
   CAP_SYS_MODULE: ['init_module', 'finit_module', 'delete_module'],
@@ -47,7 +67,9 @@ export function defaultSeccompProfile(capabilities: readonly string[]): Seccomp 
     // personality(2) only for the harmless domains: Linux, its 32-bit
     // variant, and a query of the current value.
     ...[0x0, 0x8, 0x20000, 0x20008, 0xffffffff].map((value) => ({
-      names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }],
+      names: ['personality'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }],
     })),
   ];
   if (caps.has('CAP_SYS_ADMIN')) {

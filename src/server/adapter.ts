@@ -30,7 +30,11 @@ class Call implements CallContext {
   /** Set once the answer is sent: grpc-js reports the stream's close as a cancellation too. */
   done = false;
 
-  constructor(readonly deps: Deps, readonly rpc: string, private readonly request: unknown) {}
+  constructor(
+    readonly deps: Deps,
+    readonly rpc: string,
+    private readonly request: unknown,
+  ) {}
 
   get log(): Logger {
     this.logger ??= this.deps.log.child(logBindings(this.rpc, this.request));

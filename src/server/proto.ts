@@ -75,7 +75,9 @@ export async function loadCriProto(): Promise<CriGrpc> {
   if (!loaded) {
     const root = protobuf.Root.fromJSON(CRI_DESCRIPTOR);
     root.resolveAll();
-    const pkg: grpc.GrpcObject = grpc.loadPackageDefinition(Object.fromEntries(SERVICES.map((name) => [name, serviceDefinition(name, root.lookupService(name))])));
+    const pkg: grpc.GrpcObject = grpc.loadPackageDefinition(
+      Object.fromEntries(SERVICES.map((name) => [name, serviceDefinition(name, root.lookupService(name))])),
+    );
     loaded = pkg as unknown as CriGrpc;
   }
   return loaded;

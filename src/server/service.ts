@@ -110,9 +110,7 @@ function fillUnimplemented(definition: grpc.ServiceDefinition, impl: Implementat
   for (const [name, method] of Object.entries(definition)) {
     if (impl[name]) continue;
     missing.push(name);
-    impl[name] = method.responseStream
-      ? serverStream(deps, name, unimplemented(name) as never)
-      : unary(deps, name, unimplemented(name));
+    impl[name] = method.responseStream ? serverStream(deps, name, unimplemented(name) as never) : unary(deps, name, unimplemented(name));
   }
   return missing;
 }

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,7 +34,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     await mkdir(dir, { recursive: true, mode: 0o750 });
     await chmod(dir, 0o750);
   }
-  let st;
+  let st: Stats;
   try {
     st = await lstat(socketPath);
   } catch (err) {

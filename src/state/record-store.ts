@@ -26,7 +26,11 @@ export class RecordStore<M extends { id: string }, S> {
   /** Serialises status updates per object, so none is lost to a concurrent one. */
   private readonly writes = new KeyedMutex();
 
-  constructor(readonly dir: string, private readonly kind: string, private readonly log: Logger) {}
+  constructor(
+    readonly dir: string,
+    private readonly kind: string,
+    private readonly log: Logger,
+  ) {}
 
   dirOf(id: string): string {
     return path.join(this.dir, id);

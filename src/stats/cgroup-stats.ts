@@ -34,7 +34,12 @@ export async function cgroupPaths(pid: number | undefined, fallback: string): Pr
     const text = await read(`/proc/${pid}/cgroup`);
     if (text) return parseProcCgroup(text);
   }
-  return new Map([['cpuacct', fallback], ['memory', fallback], ['pids', fallback], ['', fallback]]);
+  return new Map([
+    ['cpuacct', fallback],
+    ['memory', fallback],
+    ['pids', fallback],
+    ['', fallback],
+  ]);
 }
 
 export async function readCgroup(paths: Map<string, string>): Promise<CgroupSample> {
@@ -44,9 +49,10 @@ export async function readCgroup(paths: Map<string, string>): Promise<CgroupSamp
     return p === undefined ? Promise.resolve(undefined) : read(path.join(CGROUP_ROOT, controller, p, file));
   };
   const v2path = paths.get('');
-  const v2 = (file: string) => (v2path === undefined ? Promise.resolve(undefined) : read(path.join(CGROUP_ROOT, 'unified', v2path, file)).then(
-    (t) => t ?? read(path.join(CGROUP_ROOT, v2path, file)),
-  ));
+  const v2 = (file: string) =>
+    v2path === undefined
+      ? Promise.resolve(undefined)
+      : read(path.join(CGROUP_ROOT, 'unified', v2path, file)).then((t) => t ?? read(path.join(CGROUP_ROOT, v2path, file)));
 
   const cpuacct = (await v1('cpuacct', 'cpuacct.usage')) ?? (await v1('cpu,cpuacct', 'cpuacct.usage'));
   if (cpuacct !== undefined) s.cpuUsageNs = parseNumber(cpuacct);
@@ -82,7 +88,11 @@ export async function readCgroup(paths: Map<string, string>): Promise<CgroupSamp
     }
   }
   s.pids = parseNumber((await v1('pids', 'pids.current')) ?? (await v2('pids.current')) ?? '');
-  for (const [key, file] of [['cpuPressure', 'cpu.pressure'], ['memoryPressure', 'memory.pressure'], ['ioPressure', 'io.pressure']] as const) {
+  for (const [key, file] of [
+    ['cpuPressure', 'cpu.pressure'],
+    ['memoryPressure', 'memory.pressure'],
+    ['ioPressure', 'io.pressure'],
+  ] as const) {
     const text = await v2(file);
     if (text) s[key] = parsePressure(text);
   }

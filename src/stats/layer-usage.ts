@@ -17,9 +17,12 @@ export class LayerUsageCache {
     const entry = this.cache.get(id);
     if (entry && now - entry.at < this.maxAgeMs) return entry;
     if (entry) {
-      entry.refreshing ??= walk(dir).then((u) => {
-        this.cache.set(id, { at: Date.now(), ...u });
-      }, () => undefined);
+      entry.refreshing ??= walk(dir).then(
+        (u) => {
+          this.cache.set(id, { at: Date.now(), ...u });
+        },
+        () => undefined,
+      );
       return entry;
     }
     const usage = await walk(dir).catch(() => ({ bytes: 0, inodes: 0 }));

@@ -23,15 +23,33 @@ interface MetricSpec {
 const SPECS: MetricSpec[] = [
   { group: 'cpu', name: 'container_cpu_usage_seconds_total', help: 'Cumulative CPU time consumed in seconds.', labels: [], type: 'COUNTER' },
   { group: 'memory', name: 'container_memory_working_set_bytes', help: 'Current working set in bytes.', labels: [], type: 'GAUGE' },
-  { group: 'memory', name: 'container_memory_usage_bytes', help: 'Current memory usage in bytes, including all memory regardless of when it was accessed.', labels: [], type: 'GAUGE' },
+  {
+    group: 'memory',
+    name: 'container_memory_usage_bytes',
+    help: 'Current memory usage in bytes, including all memory regardless of when it was accessed.',
+    labels: [],
+    type: 'GAUGE',
+  },
   { group: 'memory', name: 'container_memory_rss', help: 'Size of RSS in bytes.', labels: [], type: 'GAUGE' },
   { group: 'memory', name: 'container_memory_failures_total', help: 'Cumulative count of page faults.', labels: ['failure_type'], type: 'COUNTER' },
-  { group: 'disk', name: 'container_fs_usage_bytes', help: 'Bytes consumed by the container\'s writable layer.', labels: ['device'], type: 'GAUGE' },
-  { group: 'disk', name: 'container_fs_inodes_total', help: 'Inodes used by the container\'s writable layer.', labels: ['device'], type: 'GAUGE' },
+  { group: 'disk', name: 'container_fs_usage_bytes', help: "Bytes consumed by the container's writable layer.", labels: ['device'], type: 'GAUGE' },
+  { group: 'disk', name: 'container_fs_inodes_total', help: "Inodes used by the container's writable layer.", labels: ['device'], type: 'GAUGE' },
   { group: 'network', name: 'container_network_receive_bytes_total', help: 'Cumulative count of bytes received.', labels: ['interface'], type: 'COUNTER' },
   { group: 'network', name: 'container_network_transmit_bytes_total', help: 'Cumulative count of bytes transmitted.', labels: ['interface'], type: 'COUNTER' },
-  { group: 'network', name: 'container_network_receive_errors_total', help: 'Cumulative count of errors encountered while receiving.', labels: ['interface'], type: 'COUNTER' },
-  { group: 'network', name: 'container_network_transmit_errors_total', help: 'Cumulative count of errors encountered while transmitting.', labels: ['interface'], type: 'COUNTER' },
+  {
+    group: 'network',
+    name: 'container_network_receive_errors_total',
+    help: 'Cumulative count of errors encountered while receiving.',
+    labels: ['interface'],
+    type: 'COUNTER',
+  },
+  {
+    group: 'network',
+    name: 'container_network_transmit_errors_total',
+    help: 'Cumulative count of errors encountered while transmitting.',
+    labels: ['interface'],
+    type: 'COUNTER',
+  },
   { group: 'process', name: 'container_processes', help: 'Number of processes running in the pod.', labels: [], type: 'GAUGE' },
 ];
 
@@ -72,7 +90,8 @@ export function podMetrics(groups: readonly string[], stats: PodSandboxStats, ts
       );
     }
   }
-  if (groups.includes('process')) metrics.push({ name: 'container_processes', timestamp: ts, metricType: 'GAUGE', labelValues: [], value: v(stats.linux?.process?.processCount) });
+  if (groups.includes('process'))
+    metrics.push({ name: 'container_processes', timestamp: ts, metricType: 'GAUGE', labelValues: [], value: v(stats.linux?.process?.processCount) });
   return {
     podSandboxId: stats.attributes?.id ?? '',
     metrics,

@@ -64,7 +64,8 @@ export class StatsService {
       memory: memory(ts, cg),
       writableLayer: { timestamp: ts, fsId: { mountpoint: this.containerFsMountpoint() }, usedBytes: u64(layer.bytes), inodesUsed: u64(layer.inodes) },
       swap: {
-        timestamp: ts, swapUsageBytes: u64(cg.swapUsage ?? 0),
+        timestamp: ts,
+        swapUsageBytes: u64(cg.swapUsage ?? 0),
         swapAvailableBytes: u64(cg.swapLimit !== undefined ? Math.max(0, cg.swapLimit - (cg.swapUsage ?? 0)) : 0),
       },
       io: { timestamp: ts, psi: psi(cg.ioPressure) },
@@ -95,7 +96,13 @@ export class StatsService {
     }
     const processCount = cg.pids ?? (await Promise.all(running.map((c) => countPids(c.status.pid!)))).reduce((a, b) => a + b, 0);
     const net = running[0]?.status.pid && record.meta.namespaces.network ? await netUsage(running[0].status.pid) : [];
-    const iface = (n: (typeof net)[number]) => ({ name: n.name, rxBytes: u64(n.rxBytes), rxErrors: u64(n.rxErrors), txBytes: u64(n.txBytes), txErrors: u64(n.txErrors) });
+    const iface = (n: (typeof net)[number]) => ({
+      name: n.name,
+      rxBytes: u64(n.rxBytes),
+      rxErrors: u64(n.rxErrors),
+      txBytes: u64(n.txBytes),
+      txErrors: u64(n.txErrors),
+    });
     const primary = net.find((n) => n.name === 'eth0');
     return {
       attributes: { id: record.meta.id, metadata: record.meta.config.metadata, labels: record.meta.config.labels, annotations: record.meta.config.annotations },

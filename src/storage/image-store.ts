@@ -39,7 +39,10 @@ export class ImageStore {
   private readonly byId = new Map<string, ImageRecord>();
   private readonly byName = new Map<string, string>();
 
-  constructor(root: string, private readonly log: Logger) {
+  constructor(
+    root: string,
+    private readonly log: Logger,
+  ) {
     this.dir = path.join(root, 'images');
   }
 

@@ -52,7 +52,11 @@ export class SnapshotStore {
   private readonly linkDir: string;
   private readonly snapshots = new Map<string, SnapshotMeta>();
 
-  constructor(private readonly root: string, private readonly ops: UnpackOps, private readonly log: Logger) {
+  constructor(
+    private readonly root: string,
+    private readonly ops: UnpackOps,
+    private readonly log: Logger,
+  ) {
     this.dir = path.join(root, 'snapshots');
     this.linkDir = path.join(root, 'l');
   }
@@ -139,7 +143,11 @@ export class SnapshotStore {
           let received = 0;
           for await (const chunk of chunks) {
             received += chunk.length;
-            if (received > source.size) throw new RuntimeError('failed-precondition', `layer ${meta.blobDigest}: the registry sent more than the ${source.size} bytes the manifest declares`);
+            if (received > source.size)
+              throw new RuntimeError(
+                'failed-precondition',
+                `layer ${meta.blobDigest}: the registry sent more than the ${source.size} bytes the manifest declares`,
+              );
             const backlog = blobHash.update(chunk);
             if (backlog) await backlog;
             source.onBytes(chunk.length);
@@ -165,7 +173,8 @@ export class SnapshotStore {
       const blobDigest = `${blobAlg}:${await blobHash.digest()}`;
       if (blobDigest !== meta.blobDigest) throw internal(`layer ${meta.blobDigest}: downloaded content hashes to ${blobDigest}`);
       const diffId = `${meta.diffId.split(':')[0]}:${await diffHash.digest()}`;
-      if (diffId !== meta.diffId) throw internal(`layer ${meta.blobDigest}: uncompressed content hashes to ${diffId}, but the image config says ${meta.diffId}`);
+      if (diffId !== meta.diffId)
+        throw internal(`layer ${meta.blobDigest}: uncompressed content hashes to ${diffId}, but the image config says ${meta.diffId}`);
       const usage = await unpacker.finish();
       const full: SnapshotMeta = { ...meta, bytes: usage.bytes, inodes: usage.inodes, createdAt: new Date().toISOString() };
       await writeJsonAtomic(path.join(tmp, 'meta.json'), META_VERSION, full);

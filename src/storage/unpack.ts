@@ -66,7 +66,10 @@ export class LayerUnpacker {
   private readonly dirAttrs = new Map<string, TarEntry>();
   private readonly result: UnpackResult = { bytes: 0, inodes: 0 };
 
-  constructor(private readonly root: string, private readonly ops: UnpackOps) {}
+  constructor(
+    private readonly root: string,
+    private readonly ops: UnpackOps,
+  ) {}
 
   private full(rel: string): string {
     return rel === '' ? this.root : path.join(this.root, rel);

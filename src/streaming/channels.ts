@@ -32,12 +32,19 @@ export function statusPayload(protocol: string, outcome: Outcome): Buffer | unde
   }
   if (outcome.kind === 'success' || (outcome.kind === 'exit' && outcome.code === 0)) return Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }));
   if (outcome.kind === 'exit') {
-    return Buffer.from(JSON.stringify({
-      metadata: {}, status: 'Failure', message: `command terminated with non-zero exit code: exit status ${outcome.code}`,
-      reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(outcome.code) }] },
-    }));
+    return Buffer.from(
+      JSON.stringify({
+        metadata: {},
+        status: 'Failure',
+        message: `command terminated with non-zero exit code: exit status ${outcome.code}`,
+        reason: 'NonZeroExitCode',
+        details: { causes: [{ reason: 'ExitCode', message: String(outcome.code) }] },
+      }),
+    );
   }
-  return Buffer.from(JSON.stringify({ metadata: {}, status: 'Failure', message: `Internal error occurred: ${outcome.message}`, reason: 'InternalError', code: 500 }));
+  return Buffer.from(
+    JSON.stringify({ metadata: {}, status: 'Failure', message: `Internal error occurred: ${outcome.message}`, reason: 'InternalError', code: 500 }),
+  );
 }
 
 /** Resize messages are JSON objects, one per line: {"Width":80,"Height":24}. */
@@ -45,8 +52,7 @@ export function parseResizes(onSize: (s: TerminalSize) => void): (chunk: Buffer)
   let pending = '';
   return (chunk) => {
     pending += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = pending.search(/[\n}]/)) >= 0) {
+    for (let nl = pending.search(/[\n}]/); nl >= 0; nl = pending.search(/[\n}]/)) {
       const end = pending[nl] === '}' ? nl + 1 : nl;
       const text = pending.slice(0, end).trim();
       pending = pending.slice(end + (pending[nl] === '\n' ? 1 : 0));

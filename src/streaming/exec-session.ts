@@ -35,9 +35,16 @@ export async function runExec(opts: {
   // The client sends its terminal size first thing; the runtime sets it
   // before the process starts, so even the first command sees it.
   const size = opts.tty ? await firstSize(channels, 1000) : undefined;
-  await writeFile(processFile, JSON.stringify({
-    ...spec, args: opts.cmd, terminal: opts.tty, ...(size ? { consoleSize: { height: size.height, width: size.width } } : {}),
-  }), { mode: 0o600 }); // holds the container's environment
+  await writeFile(
+    processFile,
+    JSON.stringify({
+      ...spec,
+      args: opts.cmd,
+      terminal: opts.tty,
+      ...(size ? { consoleSize: { height: size.height, width: size.width } } : {}),
+    }),
+    { mode: 0o600 },
+  ); // holds the container's environment
   const args = [...runtime.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile];
   const children: ChildProcess[] = [];
   try {
@@ -47,10 +54,11 @@ export async function runExec(opts: {
     if (opts.tty) {
       // berth-stream runs `runc exec --detach --tty`, takes the terminal and
       // waits for the process, whose exit status becomes its own.
-      main = spawn(opts.helper, [
-        'console', consoleSocket, pidFile, runtime.handler.path,
-        ...args, '--detach', '--tty', '--console-socket', consoleSocket, record.meta.id,
-      ], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+      main = spawn(
+        opts.helper,
+        ['console', consoleSocket, pidFile, runtime.handler.path, ...args, '--detach', '--tty', '--console-socket', consoleSocket, record.meta.id],
+        { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] },
+      );
       main.stderr?.on('data', (d: Buffer) => errText.push(d));
       io = { stdout: main.stdout, stderr: null, stdin: main.stdin };
       const ctl = main.stdio[3] as Writable;

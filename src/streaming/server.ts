@@ -118,7 +118,9 @@ export class StreamingServer {
     if (upgrade === 'websocket') {
       // crictl's SPDY-over-WebSocket subprotocol has a "/", which the ws
       // package refuses as a header token: take it out and answer it by hand.
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim());
       const tunnel = request.kind === 'portforward' && offered.includes(WS_PORTFORWARD_PROTOCOL);
       if (tunnel) {
         delete req.headers['sec-websocket-protocol'];
@@ -126,20 +128,34 @@ export class StreamingServer {
       }
       const { server, toStream } = await this.webSockets();
       server.handleUpgrade(req, socket, head, (ws) => {
-        void this.serveWebSocket(ws, request, tunnel, toStream).catch((err: unknown) => this.opts.log.warn({ err: messageOf(err) }, 'streaming session failed'));
+        void this.serveWebSocket(ws, request, tunnel, toStream).catch((err: unknown) =>
+          this.opts.log.warn({ err: messageOf(err) }, 'streaming session failed'),
+        );
       });
       return;
     }
-    if (!upgrade.includes('spdy/3.1') || !String(req.headers.connection ?? '').toLowerCase().includes('upgrade')) {
+    if (
+      !upgrade.includes('spdy/3.1') ||
+      !String(req.headers.connection ?? '')
+        .toLowerCase()
+        .includes('upgrade')
+    ) {
       reject(socket, 400, 'unable to upgrade: missing upgrade headers in request');
       return;
     }
-    const offered = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    const offered = String(req.headers['x-stream-protocol-version'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
     const supported = request.kind === 'portforward' ? [PORTFORWARD_PROTOCOL] : SPDY_EXEC_PROTOCOLS;
     const protocol = offered.find((p) => supported.includes(p));
     if (!protocol) {
-      reject(socket, 400, `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]`,
-        supported.map((p) => `X-Accepted-Stream-Protocol-Versions: ${p}`));
+      reject(
+        socket,
+        400,
+        `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]`,
+        supported.map((p) => `X-Accepted-Stream-Protocol-Versions: ${p}`),
+      );
       return;
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
@@ -158,7 +174,12 @@ export class StreamingServer {
     return false;
   }
 
-  private async serveWebSocket(ws: import('ws').WebSocket, request: StreamRequest, tunnel: boolean, toStream: typeof import('ws').createWebSocketStream): Promise<void> {
+  private async serveWebSocket(
+    ws: import('ws').WebSocket,
+    request: StreamRequest,
+    tunnel: boolean,
+    toStream: typeof import('ws').createWebSocketStream,
+  ): Promise<void> {
     ws.on('error', () => undefined);
     if (request.kind === 'portforward') {
       if (tunnel) {
@@ -167,7 +188,7 @@ export class StreamingServer {
         return;
       }
       const pod = this.opts.sandboxes.get(request.podSandboxId);
-      if (!pod || pod.status.state !== 'SANDBOX_READY' || (ws.protocol && !WS_PORTFORWARD_CHANNEL_PROTOCOLS.includes(ws.protocol))) {
+      if (pod?.status.state !== 'SANDBOX_READY' || (ws.protocol && !WS_PORTFORWARD_CHANNEL_PROTOCOLS.includes(ws.protocol))) {
         ws.close(1002, 'pod not ready or unsupported port-forward protocol');
         return;
       }
@@ -183,7 +204,7 @@ export class StreamingServer {
 
   private servePortForward(conn: SpdyConnection, podSandboxId: string): void {
     const pod = this.opts.sandboxes.get(podSandboxId);
-    if (!pod || pod.status.state !== 'SANDBOX_READY') {
+    if (pod?.status.state !== 'SANDBOX_READY') {
       conn.close();
       return;
     }
@@ -192,7 +213,7 @@ export class StreamingServer {
 
   private async runSession(request: Exclude<StreamRequest, { kind: 'portforward' }>, channels: Channels): Promise<void> {
     const record = this.opts.containers.get(request.containerId);
-    if (!record || record.status.state !== 'CONTAINER_RUNNING') {
+    if (record?.status.state !== 'CONTAINER_RUNNING') {
       await channels.finish({ kind: 'error', message: `container ${request.containerId} is not running` });
       return;
     }
@@ -215,5 +236,7 @@ function parseRoute(url: string): { kind: StreamRequest['kind']; token: string }
 function reject(socket: Duplex, code: number, message: string, extra: string[] = []): void {
   const reason = http.STATUS_CODES[code] ?? 'Error';
   const body = `${message}\n`;
-  socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n${body}`,
+  );
 }

@@ -11,7 +11,11 @@ export const STREAM_CREATION_TIMEOUT_MS = 30_000;
  * error, stdin, stdout, stderr and resize streams (named by `streamtype`)
  * as the CRI request asked for, and the session starts once all are in.
  */
-export function spdyChannels(conn: SpdyConnection, protocol: string, want: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): Promise<Channels> {
+export function spdyChannels(
+  conn: SpdyConnection,
+  protocol: string,
+  want: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean },
+): Promise<Channels> {
   const resize = want.tty && protocol !== 'channel.k8s.io' && protocol !== 'v2.channel.k8s.io';
   const expected = 1 + Number(want.stdin) + Number(want.stdout) + Number(want.stderr && !want.tty) + Number(resize);
   return new Promise((resolve, reject) => {

@@ -30,7 +30,10 @@ export class TokenStore {
     let forTarget = 0;
     for (const e of this.tokens.values()) if (targetOf(e.request) === target) forTarget++;
     if (forTarget >= MAX_TOKENS_PER_TARGET) {
-      throw new RuntimeError('resource-exhausted', `too many streaming requests waiting for ${target.replace(':', ' ')} (${MAX_TOKENS_PER_TARGET}); they expire after ${TOKEN_TTL_MS / 1000}s`);
+      throw new RuntimeError(
+        'resource-exhausted',
+        `too many streaming requests waiting for ${target.replace(':', ' ')} (${MAX_TOKENS_PER_TARGET}); they expire after ${TOKEN_TTL_MS / 1000}s`,
+      );
     }
     const token = randomBytes(24).toString('base64url');
     this.tokens.set(token, { request, expires: this.now() + TOKEN_TTL_MS });

@@ -16,19 +16,20 @@ export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.
 export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): Channels {
   const base64 = protocol.includes('base64');
   const send = wsSender(ws, base64);
-  const out = (channel: number) => new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      send(channel, chunk);
-      cb();
-    },
-  });
+  const out = (channel: number) =>
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        send(channel, chunk);
+        cb();
+      },
+    });
   const stdin = want.stdin ? new PassThrough() : undefined;
   const resizes: ((s: TerminalSize) => void)[] = [];
   // The first size may arrive before anyone listens: keep the latest.
   let lastSize: TerminalSize | undefined;
   const resizeParser = parseResizes((s) => {
     lastSize = s;
-    resizes.forEach((h) => h(s));
+    for (const h of resizes) h(s);
   });
   ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
     const message = decodeWsMessage(raw, isBinary, base64);
@@ -45,7 +46,7 @@ export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boole
   const gone: (() => void)[] = [];
   ws.on('close', () => {
     stdin?.end();
-    if (!finished) gone.forEach((h) => h());
+    if (!finished) for (const h of gone) h();
   });
   if (!protocol.startsWith('v5.')) send(want.stdout ? 1 : want.stderr ? 2 : 3, Buffer.alloc(0)); // "ready" for older clients
   return {

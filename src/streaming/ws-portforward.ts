@@ -22,19 +22,22 @@ export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer)
     send(2 * i, portBytes);
     send(2 * i + 1, portBytes);
     pending.set(i, []);
-    dial(port).then((socket) => {
-      sockets.set(i, socket);
-      for (const chunk of pending.get(i) ?? []) socket.write(chunk);
-      pending.delete(i);
-      socket.on('data', (d: Buffer) => send(2 * i, d));
-      socket.on('error', (err) => send(2 * i + 1, Buffer.from(`connection to port ${port} failed: ${err.message}`)));
-      socket.on('close', () => {
-        if (ws.readyState === ws.OPEN) ws.close(1000);
-      });
-    }, (err: Error) => {
-      send(2 * i + 1, Buffer.from(`failed to connect to localhost:${port}: ${err.message}`));
-      ws.close(1000);
-    });
+    dial(port).then(
+      (socket) => {
+        sockets.set(i, socket);
+        for (const chunk of pending.get(i) ?? []) socket.write(chunk);
+        pending.delete(i);
+        socket.on('data', (d: Buffer) => send(2 * i, d));
+        socket.on('error', (err) => send(2 * i + 1, Buffer.from(`connection to port ${port} failed: ${err.message}`)));
+        socket.on('close', () => {
+          if (ws.readyState === ws.OPEN) ws.close(1000);
+        });
+      },
+      (err: Error) => {
+        send(2 * i + 1, Buffer.from(`failed to connect to localhost:${port}: ${err.message}`));
+        ws.close(1000);
+      },
+    );
   });
   ws.on('message', (raw: Buffer | string, isBinary: boolean) => {
     const message = decodeWsMessage(raw, isBinary, base64);

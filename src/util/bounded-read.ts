@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { type FileHandle, lstat, open } from 'node:fs/promises';
 import { RuntimeError, errnoCode } from '../errors.js';
 import { resolveInRoot } from './path-in-root.js';
 
@@ -32,7 +32,7 @@ export async function readRegularFile(file: string, opts: BoundedReadOptions & {
   const before = await lstat(file);
   if (!before.isFile()) throw refuse(`not a regular file (${fileKind(before)})`);
   if (before.size > opts.maxBytes) throw refuse(`larger than ${opts.maxBytes} bytes`);
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(file, OPEN_FLAGS);
   } catch (err) {
@@ -73,7 +73,14 @@ export async function readFileInRoot(root: string, inside: string, opts: Bounded
   }
 }
 
-function fileKind(s: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isSymbolicLink(): boolean }): string {
+function fileKind(s: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+  isSymbolicLink(): boolean;
+}): string {
   if (s.isDirectory()) return 'a directory';
   if (s.isFIFO()) return 'a FIFO';
   if (s.isCharacterDevice()) return 'a character device';

@@ -68,7 +68,10 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
         child.kill('SIGKILL');
         const words = failureText(result(null, 'SIGKILL'));
         const verb = (args.find((a) => !a.startsWith('-')) ?? '').slice(0, 40);
-        expired = new RuntimeError('deadline-exceeded', `${path.basename(file)} ${verb} did not finish within ${opts.timeoutMs! / 1000}s and was killed (${words})`);
+        expired = new RuntimeError(
+          'deadline-exceeded',
+          `${path.basename(file)} ${verb} did not finish within ${opts.timeoutMs! / 1000}s and was killed (${words})`,
+        );
         // Its children may hold the pipes open: do not wait on them for long.
         const giveUp = setTimeout(() => {
           child.stdout?.destroy();

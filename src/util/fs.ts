@@ -41,7 +41,7 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** Versioned JSON state: every file carries `version`, and readers refuse unknown ones. */
 export async function writeJsonAtomic(file: string, version: number, value: object): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify({ version, ...value }) + '\n');
+  await writeFileAtomic(file, `${JSON.stringify({ version, ...value })}\n`);
 }
 
 export async function ensureDir(dir: string, mode = 0o755): Promise<void> {

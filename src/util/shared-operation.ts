@@ -43,7 +43,11 @@ export class SharedOperations<T> {
         const last = current.waiters === 0;
         if (last) current.controller.abort(new RuntimeError('canceled', 'pull cancelled: every client waiting for it went away'));
         const reason = signal.reason instanceof Error ? signal.reason : new RuntimeError('canceled', 'cancelled');
-        if (last && options.waitForSettle) current.promise.then(() => reject(reason), () => reject(reason));
+        if (last && options.waitForSettle)
+          current.promise.then(
+            () => reject(reason),
+            () => reject(reason),
+          );
         else reject(reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });

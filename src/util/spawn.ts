@@ -43,9 +43,7 @@ export interface Child extends EventEmitter {
   kill(signal?: NodeJS.Signals | number): boolean;
 }
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
-  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 class SpawnedChild extends EventEmitter implements Child {
   pid: number | undefined;
@@ -72,9 +70,18 @@ class SpawnedChild extends EventEmitter implements Child {
       });
       return socket;
     });
-    const env = Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${k}=${v}`);
+    const env = Object.entries(opts.env)
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => `${k}=${v}`);
     try {
-      this.pid = ops.spawnProcess(file, args, env, opts.cwd ?? null, pairs.map((p) => (p ? p[1] : -1)), opts.detached ?? false);
+      this.pid = ops.spawnProcess(
+        file,
+        args,
+        env,
+        opts.cwd ?? null,
+        pairs.map((p) => (p ? p[1] : -1)),
+        opts.detached ?? false,
+      );
     } catch (err) {
       for (const s of this.stdio) s?.destroy();
       process.nextTick(() => this.emit('error', err));
@@ -85,7 +92,7 @@ class SpawnedChild extends EventEmitter implements Child {
     ops.watchExit(this.pid, !opts.detached, (code, signal) => {
       this.exited = true;
       this.exitCode = code;
-      this.signalCode = signal === null ? null : SIGNAL_NAMES.get(signal) ?? null;
+      this.signalCode = signal === null ? null : (SIGNAL_NAMES.get(signal) ?? null);
       this.emit('exit', this.exitCode, this.signalCode);
       this.maybeClose();
     });
@@ -138,7 +145,11 @@ class SpawnedChild extends EventEmitter implements Child {
 export function spawnChild(file: string, args: string[], opts: SpawnOptions): Child {
   if (spawnOps()) return new SpawnedChild(file, args, opts);
   const child = nodeSpawn(file, args, {
-    stdio: opts.stdio, env: opts.env, cwd: opts.cwd, detached: opts.detached, signal: opts.signal,
+    stdio: opts.stdio,
+    env: opts.env,
+    cwd: opts.cwd,
+    detached: opts.detached,
+    signal: opts.signal,
   }) as ChildProcess;
   if (opts.detached) child.unref();
   return child as unknown as Child;

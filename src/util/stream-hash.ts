@@ -28,9 +28,11 @@ export function streamHash(algorithm: string): StreamHash {
   return {
     update(chunk) {
       waiting++;
-      tail = tail.then(() => ops.hashUpdate(handle, chunk)).finally(() => {
-        waiting--;
-      });
+      tail = tail
+        .then(() => ops.hashUpdate(handle, chunk))
+        .finally(() => {
+          waiting--;
+        });
       return waiting > BACKLOG ? tail : undefined;
     },
     async digest() {

@@ -22,7 +22,10 @@ export class Trash {
 
   private readonly bases: string[];
 
-  constructor(bases: string[], private readonly log: Logger) {
+  constructor(
+    bases: string[],
+    private readonly log: Logger,
+  ) {
     // The innermost area wins when one lies inside another.
     this.bases = [...new Set(bases.map((b) => path.resolve(b)))].sort((a, b) => b.length - a.length);
   }
@@ -46,7 +49,9 @@ export class Trash {
       if (errnoCode(err) !== 'ENOENT') throw err;
       return;
     }
-    this.empty();
+    // Deleting is background work: the call only had to move the directory
+    // out of sight; emptyOne logs what it cannot delete.
+    void this.empty();
   }
 
   /** Starts (or re-runs) the background deletion; resolves when the trash was empty once. */

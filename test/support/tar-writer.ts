@@ -20,10 +20,21 @@ export interface TarInput {
 const TYPEFLAG = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' } as const;
 
 function octal(value: number, width: number): string {
-  return value.toString(8).padStart(width - 1, '0') + '\0';
+  return `${value.toString(8).padStart(width - 1, '0')}\0`;
 }
 
-function header(fields: { name: string; mode: number; uid: number; gid: number; size: number; mtime: number; typeflag: string; linkname: string; devmajor: number; devminor: number }): Buffer {
+function header(fields: {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  typeflag: string;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+}): Buffer {
   const h = Buffer.alloc(512);
   h.write(fields.name.slice(0, 100), 0, 'utf8');
   h.write(octal(fields.mode, 8), 100, 'latin1');
@@ -39,7 +50,7 @@ function header(fields: { name: string; mode: number; uid: number; gid: number; 
   h.write(octal(fields.devminor, 8), 337, 'latin1');
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(octal(sum, 7) + ' ', 148, 'latin1');
+  h.write(`${octal(sum, 7)} `, 148, 'latin1');
   return h;
 }
 
@@ -66,8 +77,12 @@ export function createTar(entries: TarInput[]): Buffer {
     if (Buffer.byteLength(linkname) > 100) pax.push(paxRecord('linkpath', Buffer.from(linkname)));
     for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push(paxRecord(`SCHILY.xattr.${k}`, v));
     const common = {
-      mode: e.mode ?? (type === 'dir' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: e.mtime ?? 1_600_000_000,
-      devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0,
+      mode: e.mode ?? (type === 'dir' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: e.mtime ?? 1_600_000_000,
+      devmajor: e.devmajor ?? 0,
+      devminor: e.devminor ?? 0,
     };
     if (pax.length > 0) {
       const data = Buffer.concat(pax);

@@ -81,10 +81,18 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
   });
   const seccomp = await selectSeccomp({ profile: sc?.seccomp ?? null, legacyPath: sc?.seccompProfilePath ?? '', privileged, capabilities: caps.bounding });
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
-  const cri = await criMounts(config.mounts.map((m) => ({
-    containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: m.propagation,
-    recursiveReadOnly: m.recursiveReadOnly, selinuxRelabel: m.selinuxRelabel,
-  })), plan.rroSupported, plan.prepareRro);
+  const cri = await criMounts(
+    config.mounts.map((m) => ({
+      containerPath: m.containerPath,
+      hostPath: m.hostPath,
+      readonly: m.readonly,
+      propagation: m.propagation,
+      recursiveReadOnly: m.recursiveReadOnly,
+      selinuxRelabel: m.selinuxRelabel,
+    })),
+    plan.rroSupported,
+    plan.prepareRro,
+  );
   const mounts = mergeMounts(
     defaultMounts(privileged, false),
     podMounts({ shm: sandbox.files.shm, hostname: sandbox.files.hostname, resolvConf: sandbox.files.resolvConf, hosts: sandbox.files.hosts }, readonlyRootfs),
@@ -95,7 +103,11 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
   resources.devices = privileged ? [{ allow: true, access: 'rwm' }] : [...(resources.devices ?? []), ...devices.rules];
   const requestedOom = Number(config.linux?.resources?.oomScoreAdj ?? 0);
   const apparmor = apparmorProfile({
-    hostHasAppArmor: facts.apparmor, defaultLoaded: plan.apparmorDefaultLoaded, profile: sc?.apparmor ?? null, legacy: sc?.apparmorProfile ?? '', privileged,
+    hostHasAppArmor: facts.apparmor,
+    defaultLoaded: plan.apparmorDefaultLoaded,
+    profile: sc?.apparmor ?? null,
+    legacy: sc?.apparmorProfile ?? '',
+    privileged,
   });
   const label = selinuxLabel(facts.selinux, sc?.selinuxOptions ?? null);
   const spec: Spec = {
@@ -136,8 +148,8 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       ...(seccomp ? { seccomp } : {}),
       ...(label ? { mountLabel: label } : {}),
       ...rootfsPropagation(cri.mounts),
-      maskedPaths: privileged ? [] : sc?.maskedPaths ?? [],
-      readonlyPaths: privileged ? [] : sc?.readonlyPaths ?? [],
+      maskedPaths: privileged ? [] : (sc?.maskedPaths ?? []),
+      readonlyPaths: privileged ? [] : (sc?.readonlyPaths ?? []),
     },
   };
   return { spec, mounts: cri.reported };

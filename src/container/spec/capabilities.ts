@@ -4,11 +4,46 @@ import type { Capabilities } from '../../oci/spec-types.js';
 
 /** Linux capabilities in number order (capability.h); the host may know fewer. */
 export const ALL_CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
   'CHECKPOINT_RESTORE',
 ] as const;
 
@@ -32,7 +67,9 @@ export async function hostCapabilities(): Promise<string[]> {
   } catch {
     // Not Linux or no /proc: assume the full list.
   }
-  hostCaps = ALL_CAPABILITIES.slice(0, last + 1).filter((_c, i) => ((bounding >> BigInt(i)) & 1n) === 1n).map((c) => `CAP_${c}`);
+  hostCaps = ALL_CAPABILITIES.slice(0, last + 1)
+    .filter((_c, i) => ((bounding >> BigInt(i)) & 1n) === 1n)
+    .map((c) => `CAP_${c}`);
   return hostCaps;
 }
 
@@ -46,13 +83,7 @@ function normalise(name: string): string {
  * nothing; `ALL` in add grants everything the host knows; individual
  * names apply after. Privileged containers get everything.
  */
-export function capabilitySets(opts: {
-  defaults: string[];
-  add: string[];
-  drop: string[];
-  privileged: boolean;
-  host: string[];
-}): Capabilities {
+export function capabilitySets(opts: { defaults: string[]; add: string[]; drop: string[]; privileged: boolean; host: string[] }): Capabilities {
   const known = new Set(opts.host);
   const check = (list: string[]) => {
     for (const c of list) {

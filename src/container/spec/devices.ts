@@ -31,7 +31,8 @@ export async function criDevices(devices: CriDevice[]): Promise<{ nodes: Device[
   const nodes: Device[] = [];
   const rules: DeviceCgroup[] = [];
   for (const d of devices) {
-    if (!path.isAbsolute(d.hostPath) || !path.isAbsolute(d.containerPath)) throw invalidArgument(`device paths must be absolute: ${d.hostPath} -> ${d.containerPath}`);
+    if (!path.isAbsolute(d.hostPath) || !path.isAbsolute(d.containerPath))
+      throw invalidArgument(`device paths must be absolute: ${d.hostPath} -> ${d.containerPath}`);
     const access = d.permissions || 'rwm';
     if (!/^[rwm]{1,3}$/.test(access)) throw invalidArgument(`device ${d.hostPath}: invalid permissions "${d.permissions}"`);
     let node: Device | undefined;

@@ -38,7 +38,9 @@ export function defaultMounts(privileged: boolean, cgroupNamespace: boolean): Mo
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
     {
-      destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup',
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
       options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro', ...(cgroupNamespace ? [] : [])],
     },
   ];
@@ -46,9 +48,11 @@ export function defaultMounts(privileged: boolean, cgroupNamespace: boolean): Mo
 
 export function podMounts(files: PodFiles, readonlyRootfs: boolean): Mount[] {
   const out: Mount[] = [];
-  out.push(files.shm
-    ? { destination: '/dev/shm', type: 'bind', source: files.shm, options: ['rbind', 'rprivate', 'rw'] }
-    : { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'rw'] });
+  out.push(
+    files.shm
+      ? { destination: '/dev/shm', type: 'bind', source: files.shm, options: ['rbind', 'rprivate', 'rw'] }
+      : { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate', 'rw'] },
+  );
   const ro = readonlyRootfs ? 'ro' : 'rw';
   if (files.hostname) out.push({ destination: '/etc/hostname', type: 'bind', source: files.hostname, options: ['rbind', 'rprivate', ro] });
   if (files.resolvConf) out.push({ destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['rbind', 'rprivate', ro] });
@@ -71,7 +75,8 @@ export async function criMounts(mounts: CriMount[], rroSupported: boolean, prepa
     if (!m.containerPath || !path.isAbsolute(m.containerPath)) throw invalidArgument(`mount container_path "${m.containerPath}" must be an absolute path`);
     if (!m.hostPath || !path.isAbsolute(m.hostPath)) throw invalidArgument(`mount host_path "${m.hostPath}" for ${m.containerPath} must be an absolute path`);
     if (m.recursiveReadOnly && !m.readonly) throw invalidArgument(`mount ${m.containerPath}: recursive_read_only needs readonly`);
-    if (m.recursiveReadOnly && (!rroSupported || !prepareRro)) throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts are not supported by this runtime handler`);
+    if (m.recursiveReadOnly && (!rroSupported || !prepareRro))
+      throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts are not supported by this runtime handler`);
     if (m.recursiveReadOnly && m.propagation !== 'PROPAGATION_PRIVATE' && m.propagation !== '') {
       throw invalidArgument(`mount ${m.containerPath}: recursive read-only mounts need private propagation`);
     }

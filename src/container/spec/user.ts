@@ -32,8 +32,16 @@ export interface UserRequest {
   imageUser: string;
 }
 
-interface PasswdEntry { name: string; uid: number; gid: number }
-interface GroupEntry { name: string; gid: number; members: string[] }
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+}
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
 
 /** Large enough for any real account database, small enough to read per create. */
 export const MAX_ACCOUNT_FILE_BYTES = 4 << 20;
@@ -41,7 +49,11 @@ export const MAX_ACCOUNT_FILE_BYTES = 4 << 20;
 async function readEtc(rootfs: string, file: string): Promise<string[][]> {
   const data = await readFileInRoot(rootfs, file, { maxBytes: MAX_ACCOUNT_FILE_BYTES, what: "the image's" });
   if (!data) return [];
-  return data.toString('utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  return data
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'));
 }
 
 const isNumeric = (s: string) => /^\d+$/.test(s);

@@ -7,12 +7,14 @@ export async function imageFsInfo(ctx: CallContext, _req: ImageFsInfoRequest__Ou
   const usage = ctx.deps.images.fsUsage();
   const nowNs = (BigInt(Date.now()) * 1_000_000n).toString();
   return {
-    imageFilesystems: [{
-      timestamp: nowNs,
-      fsId: { mountpoint: usage.mountpoint },
-      usedBytes: { value: String(usage.bytes) },
-      inodesUsed: { value: String(usage.inodes) },
-    }],
+    imageFilesystems: [
+      {
+        timestamp: nowNs,
+        fsId: { mountpoint: usage.mountpoint },
+        usedBytes: { value: String(usage.bytes) },
+        inodesUsed: { value: String(usage.inodes) },
+      },
+    ],
     // The writable layers, reported apart from the image layers (KubeletSeparateDiskGC).
     containerFilesystems: [await containerFs(ctx, nowNs)],
   };

@@ -8,11 +8,7 @@ import { filteredImages } from './image-list.js';
 const BATCH = 500;
 
 /** StreamImages: ListImages in bounded batches (CRI 1.36). */
-export async function streamImages(
-  ctx: CallContext,
-  req: StreamImagesRequest__Output,
-  send: (m: StreamImagesResponse) => Promise<void>,
-): Promise<void> {
+export async function streamImages(ctx: CallContext, req: StreamImagesRequest__Output, send: (m: StreamImagesResponse) => Promise<void>): Promise<void> {
   const records = filteredImages(ctx, req.filter?.image?.image);
   for (let i = 0; i < records.length; i += BATCH) {
     await send({ images: records.slice(i, i + BATCH).map((r) => toCriImage(ctx.deps.images, r)) });

@@ -12,7 +12,12 @@ export async function attach(ctx: CallContext, req: AttachRequest__Output): Prom
   // The container's terminal setting decides how its output looks, not the request's.
   const tty = record.meta.tty;
   const token = ctx.deps.streaming.tokens.put({
-    kind: 'attach', containerId: record.meta.id, tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr && !tty,
+    kind: 'attach',
+    containerId: record.meta.id,
+    tty,
+    stdin: req.stdin,
+    stdout: req.stdout,
+    stderr: req.stderr && !tty,
   });
   return { url: `${ctx.deps.streaming.baseUrl}/attach/${token}` };
 }

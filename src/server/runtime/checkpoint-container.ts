@@ -16,7 +16,14 @@ let criuVerdict: Promise<string | undefined> | undefined;
 function criuProblem(): Promise<string | undefined> {
   criuVerdict ??= (async () => {
     let criu: string | undefined;
-    for (const p of CRIU_PATHS) if (await access(p, constants.X_OK).then(() => true, () => false)) criu = p;
+    for (const p of CRIU_PATHS)
+      if (
+        await access(p, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      )
+        criu = p;
     if (!criu) return 'CRIU is not installed on this node (looked for criu in /usr/sbin, /usr/bin, /usr/local/sbin)';
     const res = await runCommand(criu, ['check']);
     if (res.code !== 0) return `CRIU cannot work on this node: \`criu check\` failed: ${failureText(res).split('\n')[0]}`;

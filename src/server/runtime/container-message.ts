@@ -44,7 +44,7 @@ export function toCriContainerStatus(r: ContainerRecord): ContainerStatus {
     metadata: meta.metadata,
     state: status.state,
     createdAt: meta.createdAt,
-    startedAt: started ? status.startedAt ?? '0' : '0',
+    startedAt: started ? (status.startedAt ?? '0') : '0',
     finishedAt: status.finishedAt ?? '0',
     exitCode: status.exitCode ?? 0,
     image: { image: meta.imageName ?? meta.image, userSpecifiedImage: meta.image },

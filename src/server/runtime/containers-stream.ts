@@ -5,6 +5,10 @@ import { toCriContainer } from './container-message.js';
 import { selectContainers, sendInBatches } from './select.js';
 
 /** ListContainers in bounded batches (CRI 1.36). */
-export async function streamContainers(ctx: CallContext, req: StreamContainersRequest__Output, send: (m: StreamContainersResponse) => Promise<void>): Promise<void> {
+export async function streamContainers(
+  ctx: CallContext,
+  req: StreamContainersRequest__Output,
+  send: (m: StreamContainersResponse) => Promise<void>,
+): Promise<void> {
   await sendInBatches(selectContainers(ctx, req.filter), send, (batch) => ({ containers: batch.map(toCriContainer) }));
 }

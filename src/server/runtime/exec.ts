@@ -10,7 +10,13 @@ export async function exec(ctx: CallContext, req: ExecRequest__Output): Promise<
   checkStreams('Exec', req);
   if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
   const token = ctx.deps.streaming.tokens.put({
-    kind: 'exec', containerId: record.meta.id, cmd: req.cmd, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr,
+    kind: 'exec',
+    containerId: record.meta.id,
+    cmd: req.cmd,
+    tty: req.tty,
+    stdin: req.stdin,
+    stdout: req.stdout,
+    stderr: req.stderr,
   });
   return { url: `${ctx.deps.streaming.baseUrl}/exec/${token}` };
 }

@@ -5,6 +5,10 @@ import { toCriSandbox } from './sandbox-message.js';
 import { selectSandboxes, sendInBatches } from './select.js';
 
 /** ListPodSandbox in bounded batches (CRI 1.36). */
-export async function streamPodSandboxes(ctx: CallContext, req: StreamPodSandboxesRequest__Output, send: (m: StreamPodSandboxesResponse) => Promise<void>): Promise<void> {
+export async function streamPodSandboxes(
+  ctx: CallContext,
+  req: StreamPodSandboxesRequest__Output,
+  send: (m: StreamPodSandboxesResponse) => Promise<void>,
+): Promise<void> {
   await sendInBatches(selectSandboxes(ctx, req.filter), send, (batch) => ({ podSandboxes: batch.map(toCriSandbox) }));
 }

@@ -25,10 +25,12 @@ export async function status(ctx: CallContext, req: StatusRequest__Output): Prom
     // Features are stated honestly: recursive read-only mounts where the
     // kernel has mount_setattr (berth prepares them, not runc); berth does
     // gives pods user namespaces (without idmapped mounts yet).
-    runtimeHandlers: Object.keys(ctx.deps.config.runtimes).map((name) => ({
-      name: name === ctx.deps.config.runtime.default_runtime ? '' : name,
-      features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: true },
-    })).concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: true } }]),
+    runtimeHandlers: Object.keys(ctx.deps.config.runtimes)
+      .map((name) => ({
+        name: name === ctx.deps.config.runtime.default_runtime ? '' : name,
+        features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: true },
+      }))
+      .concat([{ name: ctx.deps.config.runtime.default_runtime, features: { recursiveReadOnlyMounts: rroSupported(), userNamespaces: true } }]),
     features: { supplementalGroupsPolicy: true, userNamespacesHostNetwork: false },
   };
 }

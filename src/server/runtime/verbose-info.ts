@@ -38,8 +38,15 @@ export async function containerInfo(ctx: CallContext, record: ContainerRecord): 
     runtimeOptions: runtimeOptions(ctx, meta.runtimeHandler),
     // The parts of the CRI config berth keeps with the container.
     config: {
-      metadata: meta.metadata, image: { image: meta.image }, labels: meta.labels, annotations: meta.annotations, mounts: meta.mounts,
-      log_path: meta.logPath, tty: meta.tty, stdin: meta.stdin, stdin_once: meta.stdinOnce,
+      metadata: meta.metadata,
+      image: { image: meta.image },
+      labels: meta.labels,
+      annotations: meta.annotations,
+      mounts: meta.mounts,
+      log_path: meta.logPath,
+      tty: meta.tty,
+      stdin: meta.stdin,
+      stdin_once: meta.stdinOnce,
     },
     runtimeSpec,
     privileged: meta.privileged ?? false,

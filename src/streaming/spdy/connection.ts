@@ -4,7 +4,18 @@ import { Duplex } from 'node:stream';
 import zlib from 'node:zlib';
 import { SPDY3_DICTIONARY } from './dictionary.js';
 import {
-  FLAG_FIN, FrameType, type Frame, MAX_HEADER_BLOCK, RstStatus, SpdyProtocolError, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBlock, readFrames, u32,
+  FLAG_FIN,
+  FrameType,
+  type Frame,
+  MAX_HEADER_BLOCK,
+  RstStatus,
+  SpdyProtocolError,
+  controlFrame,
+  dataFrame,
+  decodeHeaderBlock,
+  encodeHeaderBlock,
+  readFrames,
+  u32,
 } from './frames.js';
 
 /**
@@ -28,7 +39,11 @@ export class SpdyStream extends Duplex {
   reset = false;
   private finSent = false;
 
-  constructor(private readonly conn: SpdyConnection, readonly id: number, headers: Record<string, string>) {
+  constructor(
+    private readonly conn: SpdyConnection,
+    readonly id: number,
+    headers: Record<string, string>,
+  ) {
     super({ allowHalfOpen: true });
     this.headers = headers;
     // Peers reset streams while tearing down; that must never crash berth.
@@ -82,7 +97,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   private readonly pendingReplies = new Map<number, () => void>();
   private lastGoodStream = 0;
 
-  constructor(private readonly socket: Duplex & { setNoDelay?: (v: boolean) => unknown }, private readonly role: 'server' | 'client') {
+  constructor(
+    private readonly socket: Duplex & { setNoDelay?: (v: boolean) => unknown },
+    private readonly role: 'server' | 'client',
+  ) {
     super();
     this.nextStreamId = role === 'client' ? 1 : 2;
     socket.setNoDelay?.(true);
@@ -194,7 +212,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
 
   private deflateBlock(block: Buffer): Promise<Buffer> {
     const result = this.compressQueue.then(() => syncFlush(this.deflate, block));
-    this.compressQueue = result.then(() => undefined, () => undefined);
+    this.compressQueue = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 

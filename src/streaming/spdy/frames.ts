@@ -31,9 +31,7 @@ export const MAX_HEADER_COUNT = 64;
 
 export class SpdyProtocolError extends Error {}
 
-export type Frame =
-  | { kind: 'data'; streamId: number; flags: number; payload: Buffer }
-  | { kind: 'control'; type: number; flags: number; payload: Buffer };
+export type Frame = { kind: 'data'; streamId: number; flags: number; payload: Buffer } | { kind: 'control'; type: number; flags: number; payload: Buffer };
 
 /** Splits complete frames off the front of `buf`; returns them and the rest. */
 export function readFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
@@ -75,7 +73,7 @@ export function dataFrame(streamId: number, flags: number, payload: Buffer): Buf
 
 export function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
-  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, 4 * i));
+  for (const [i, v] of values.entries()) b.writeUInt32BE(v >>> 0, 4 * i);
   return b;
 }
 
