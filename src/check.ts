@@ -1,9 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, readdir, readlink, rm } from 'node:fs/promises';
-import path from 'node:path';
-import type { BerthConfig } from './config/schema.js';
-
 /**
  * `berth check [--repair]`: is the state on disk consistent, as `crio
  * check` asks of CRI-O's storage? It reads the layout itself (the stores'
@@ -14,6 +8,13 @@ import type { BerthConfig } from './config/schema.js';
  * `--repair` removes the broken and the orphaned, saying what; it refuses
  * to run while the daemon serves, which holds the same state in memory.
  */
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, readdir, readlink, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { BerthConfig } from './config/schema.js';
+
 export interface Finding {
   kind: 'broken' | 'orphan';
   path: string;

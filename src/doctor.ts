@@ -1,3 +1,9 @@
+/**
+ * `berth doctor`: the host prerequisites, each with a one-line verdict,
+ * so an operator sees what a node lacks before the kubelet does. Exit
+ * status 1 when any check fails (warnings do not count).
+ */
+
 import { access, readFile, readdir, statfs } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import os from 'node:os';
@@ -6,11 +12,6 @@ import type { BerthConfig } from './config/schema.js';
 import { readHostFacts } from './host/host-facts.js';
 import { runCommand } from './util/exec.js';
 
-/**
- * `berth doctor`: the host prerequisites, each with a one-line verdict,
- * so an operator sees what a node lacks before the kubelet does. Exit
- * status 1 when any check fails (warnings do not count).
- */
 type Verdict = 'ok' | 'warn' | 'fail';
 interface Check {
   verdict: Verdict;

@@ -1,8 +1,3 @@
-import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { errnoCode, invalidArgument } from '../errors.js';
-import type { CgroupManager } from '../config/schema.js';
-
 /**
  * Cgroup paths for pods and containers, per driver:
  *   cgroupfs: parent is a path ("/kubepods/besteffort/pod<uid>"), a
@@ -10,6 +5,12 @@ import type { CgroupManager } from '../config/schema.js';
  *   systemd:  parent is a slice ("kubepods-besteffort-pod<uid>.slice"),
  *             a container is "<slice>:berth:<id>" (runc makes berth-<id>.scope).
  */
+
+import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { errnoCode, invalidArgument } from '../errors.js';
+import type { CgroupManager } from '../config/schema.js';
+
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
 export function checkCgroupParent(manager: CgroupManager, parent: string): void {

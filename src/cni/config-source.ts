@@ -1,10 +1,3 @@
-import { access, readFile, readdir, stat } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import path from 'node:path';
-import { errnoCode, messageOf } from '../errors.js';
-import type { Logger } from '../log.js';
-import { type LoadedConfigFile, type NetworkConfigList, SUPPORTED_VERSIONS } from './types.js';
-
 /**
  * Finds the CNI network to use the way libcni does: `.conflist`, `.conf`
  * and `.json` files in lexical order, the first valid one (or the one with
@@ -12,6 +5,14 @@ import { type LoadedConfigFile, type NetworkConfigList, SUPPORTED_VERSIONS } fro
  * change, so a network added, changed or removed at run time is noticed
  * without a restart.
  */
+
+import { access, readFile, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
+import { errnoCode, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type LoadedConfigFile, type NetworkConfigList, SUPPORTED_VERSIONS } from './types.js';
+
 export interface NetworkSelection {
   ready: boolean;
   /** Why the network is not ready, for Status and the log. */

@@ -1,12 +1,13 @@
-import { spawnChild } from '../util/spawn.js';
-import { RuntimeError } from '../errors.js';
-
 /**
  * One call of one CNI plugin: configuration on stdin, parameters in the
  * environment, a result or an error object on stdout. A plugin that runs
  * too long is killed; its error text (message, details and stderr) goes
  * into the error berth returns.
  */
+
+import { spawnChild } from '../util/spawn.js';
+import { RuntimeError } from '../errors.js';
+
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS' | 'VERSION';
 
 export interface PluginCall {

@@ -1,3 +1,11 @@
+/**
+ * Pod networks through CNI: ADD runs the chain of plugins in order, each
+ * given the previous one's result; DEL runs it in reverse with the result
+ * kept from ADD and the configuration used then (even if the operator has
+ * changed it since); CHECK verifies; GC (spec 1.1) frees what no live pod
+ * holds.
+ */
+
 import { stat } from 'node:fs/promises';
 import { RuntimeError, failedPrecondition, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -7,13 +15,6 @@ import { convertResult } from './result.js';
 import { type PodNetworkIdentity, type RuntimeInputs, cniArgs, runtimeConfig } from './runtime-args.js';
 import type { CniResult, NetworkConfigList } from './types.js';
 
-/**
- * Pod networks through CNI: ADD runs the chain of plugins in order, each
- * given the previous one's result; DEL runs it in reverse with the result
- * kept from ADD and the configuration used then (even if the operator has
- * changed it since); CHECK verifies; GC (spec 1.1) frees what no live pod
- * holds.
- */
 export interface PodNetwork {
   network: NetworkConfigList;
   identity: PodNetworkIdentity;
@@ -53,10 +54,6 @@ export class NetworkManager {
 
   setPodCidr(cidr: string): void {
     this.podCidr = cidr;
-  }
-
-  get currentPodCidr(): string {
-    return this.podCidr;
   }
 
   /**

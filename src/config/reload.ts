@@ -1,8 +1,3 @@
-import type { Logger } from '../log.js';
-import { setLogLevel } from '../log.js';
-import { getPath } from './load.js';
-import { type BerthConfig, KEYS } from './schema.js';
-
 /**
  * What a reload (SIGHUP, `systemctl reload berth`) can change while berth
  * runs: keys whose users read the configuration when they need it. The
@@ -10,6 +5,12 @@ import { type BerthConfig, KEYS } from './schema.js';
  * of them changed. registries.conf and the files in the CNI directory need
  * no reload at all: berth re-reads them whenever they change.
  */
+
+import type { Logger } from '../log.js';
+import { setLogLevel } from '../log.js';
+import { getPath } from './load.js';
+import { type BerthConfig, KEYS } from './schema.js';
+
 export const RELOADABLE = new Set([
   'log_level',
   'shutdown_timeout',

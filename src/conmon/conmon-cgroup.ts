@@ -1,10 +1,3 @@
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { CgroupManager } from '../config/schema.js';
-import { errnoCode } from '../errors.js';
-import { hierarchies } from '../cgroups/cgroup-parent.js';
-import { startScope } from '../cgroups/systemd-scope.js';
-
 /**
  * Where each container's conmon lives. Left in berth's own cgroup, conmon
  * would be killed with berth by `systemctl restart berth` (systemd kills
@@ -16,6 +9,14 @@ import { startScope } from '../cgroups/systemd-scope.js';
  *   systemd:  the transient scope `berth-conmon-<id>.scope` in the pod's
  *             slice, made by systemd (only systemd may make cgroups then).
  */
+
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CgroupManager } from '../config/schema.js';
+import { errnoCode } from '../errors.js';
+import { hierarchies } from '../cgroups/cgroup-parent.js';
+import { startScope } from '../cgroups/systemd-scope.js';
+
 export type ConmonPlacement = { cgroup: string } | { scope: string; slice: string };
 
 export function conmonPlacement(manager: CgroupManager, parent: string, id: string): ConmonPlacement {

@@ -1,18 +1,19 @@
-import type { Readable, Writable } from 'node:stream';
-import { RuntimeError } from '../errors.js';
-import type { OciRuntime } from '../oci/runtime.js';
-import { spawnChild } from '../util/spawn.js';
-
 /**
  * Starts one conmon per container. conmon runs `<runtime> create`, keeps
  * the container's stdio, writes the CRI log and, when the container exits,
  * the exit file; it outlives berth, so berth can restart at any time.
  *
- * Protocol (see docs/conmon.md): fds 3 and 4 are socketpairs (libuv makes
+ * Protocol (conmon's `--sync-pipe`/`--start-pipe`): fds 3 and 4 are socketpairs (libuv makes
  * 'pipe' stdio entries that way). conmon waits for one byte on fd 4 (the
  * start pipe), then reports `{"pid": N}` (or `{"pid": -1, "message": ...}`
  * with the runtime's stderr) on fd 3 (the sync pipe).
  */
+
+import type { Readable, Writable } from 'node:stream';
+import { RuntimeError } from '../errors.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import { spawnChild } from '../util/spawn.js';
+
 export interface ConmonCreateOptions {
   id: string;
   /** Name for conmon's own diagnostics. */

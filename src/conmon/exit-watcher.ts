@@ -1,9 +1,3 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
-import path from 'node:path';
-import type { Logger } from '../log.js';
-import { errnoCode } from '../errors.js';
-
 /**
  * Learns container exits from the files conmon writes in the exits
  * directory: `<dir>/<id>` holding the exit status (128+signal when
@@ -11,6 +5,13 @@ import { errnoCode } from '../errors.js';
  * only names without a dot are final. inotify delivers the rename; a scan
  * at start-up catches exits that happened while berth was down.
  */
+
+import { type FSWatcher, watch } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { errnoCode } from '../errors.js';
+
 export type ExitHandler = (id: string, exitCode: number) => void | Promise<void>;
 
 export class ExitWatcher {

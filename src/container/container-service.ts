@@ -128,7 +128,7 @@ export class ContainerService implements PodContainers {
     const md = sandbox.meta.config.metadata!;
     const name = containerName(config.metadata, md);
     const key = requestKey({ sandboxId: sandbox.meta.id, config });
-    return this.names.reserve(name, key, () => this.createLocked(sandbox.meta.id, name, key, config));
+    return this.names.reserve(name, key, () => this.createReserved(sandbox.meta.id, name, key, config));
   }
 
   /**
@@ -159,13 +159,14 @@ export class ContainerService implements PodContainers {
       stopSignal: 'SIGKILL',
     } as unknown as ContainerConfig__Output;
     const name = `k8s_POD_${sandbox.meta.name.slice(4)}`;
-    const id = await this.createLocked(sandboxId, name, requestKey({ infra: sandboxId }), config, true);
+    const id = await this.createReserved(sandboxId, name, requestKey({ infra: sandboxId }), config, true);
     this.names.restore(name, id, requestKey({ infra: sandboxId }));
     await this.start(id);
     return id;
   }
 
-  private async createLocked(sandboxId: string, name: string, key: string, config: ContainerConfig__Output, infra = false): Promise<string> {
+  /** Creates the container; runs while its name is reserved, so identical concurrent creates wait for this one's answer. */
+  private async createReserved(sandboxId: string, name: string, key: string, config: ContainerConfig__Output, infra = false): Promise<string> {
     const sandbox = this.opts.sandboxes.mustGet(sandboxId);
     const id = newId();
     const log = this.opts.log.child({ containerId: id });

@@ -1,14 +1,17 @@
-import type { LinuxResources } from '../oci/spec-types.js';
-
 /**
  * A container as berth keeps it.
  *
  *   CreateContainer ──▶ CREATED ──StartContainer──▶ RUNNING ──exit──▶ EXITED ──RemoveContainer──▶ (gone)
  *                          └──────────── (start failed / killed before start) ─────▶ EXITED
  *
- * UNKNOWN is reported when berth cannot tell (its records and the OCI
- * runtime disagree after a crash); the kubelet then kills and recreates.
+ * CONTAINER_UNKNOWN is in the type because the CRI has it, but berth never
+ * reports it: after a restart, reconcile.ts settles every container as
+ * running or exited (with a reason) from conmon's exit file, the process
+ * and the runtime's state, so the kubelet never has to guess.
  */
+
+import type { LinuxResources } from '../oci/spec-types.js';
+
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
 export interface CriMountRecord {

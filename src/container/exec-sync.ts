@@ -1,11 +1,3 @@
-import { spawnChild } from '../util/spawn.js';
-import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { RuntimeError } from '../errors.js';
-import type { OciRuntime } from '../oci/runtime.js';
-import type { Process } from '../oci/spec-types.js';
-
 /**
  * ExecSync runs `runc exec` in the foreground with pipes, straight from
  * berth. That is the cheapest correct path for probes, which the kubelet
@@ -14,6 +6,15 @@ import type { Process } from '../oci/spec-types.js';
  * an extra process and a file per probe). Nothing outlives the call, so
  * the process needs no supervisor that survives a berth restart.
  */
+
+import { spawnChild } from '../util/spawn.js';
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RuntimeError } from '../errors.js';
+import type { OciRuntime } from '../oci/runtime.js';
+import type { Process } from '../oci/spec-types.js';
+
 export const EXEC_OUTPUT_LIMIT = 16 << 20;
 /**
  * How long output is still read after the process ended or was killed.

@@ -1,8 +1,3 @@
-import { mkdir, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { errnoCode } from '../errors.js';
-import { MNT_DETACH, type NativeOps } from '../native/index.js';
-
 /**
  * A container's root filesystem: an overlay of the image's layers
  * (read-only, shared) and the container's own upper and work directories.
@@ -10,6 +5,12 @@ import { MNT_DETACH, type NativeOps } from '../native/index.js';
  * the storage root, so images with hundreds of layers fit overlayfs's
  * one-page limit on mount data.
  */
+
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+import { MNT_DETACH, type NativeOps } from '../native/index.js';
+
 export interface RootfsPaths {
   mountpoint: string;
   upper: string;

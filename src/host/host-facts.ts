@@ -1,11 +1,12 @@
-import { access, readFile } from 'node:fs/promises';
-
 /**
  * Facts about the host that decide what berth may ask of runc: whether it
  * holds CAP_SYS_RESOURCE (without it a lower oom_score_adj or a higher
  * rlimit than its own makes runc fail), its own limits, and which cgroup
  * hierarchy and features the kernel offers. Read once at start-up.
  */
+
+import { access, readFile } from 'node:fs/promises';
+
 export interface HostFacts {
   hasSysResource: boolean;
   ownOomScoreAdj: number;

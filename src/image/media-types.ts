@@ -65,14 +65,6 @@ export interface ImageConfigFile {
   created?: string;
 }
 
-/** Layer compression, from the media type; the content is sniffed as well. */
-export function layerCompression(mediaType: string): 'gzip' | 'zstd' | 'none' | 'unknown' {
-  if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip') || mediaType.endsWith('.gzip')) return 'gzip';
-  if (mediaType.endsWith('+zstd')) return 'zstd';
-  if (mediaType.endsWith('.tar') || mediaType.endsWith('layer.v1.tar')) return 'none';
-  return 'unknown';
-}
-
 export function isLayerMediaType(mt: string): boolean {
   return mt.startsWith('application/vnd.oci.image.layer.') || mt.startsWith('application/vnd.docker.image.rootfs.');
 }

@@ -1,9 +1,10 @@
-import { invalidArgument } from '../errors.js';
-
 /**
  * Image references as Kubernetes users write them, parsed with the grammar
  * of the distribution project: `[domain[:port]/]path[:tag][@algo:hex]`.
  */
+
+import { invalidArgument } from '../errors.js';
+
 export interface ImageReference {
   /** Registry host (and port), e.g. `docker.io`, `127.0.0.1:5000`. */
   domain: string;

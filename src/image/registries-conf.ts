@@ -1,12 +1,13 @@
-import { readFile, stat } from 'node:fs/promises';
-import TOML from '@iarna/toml';
-import { errnoCode, failedPrecondition, invalidArgument, messageOf } from '../errors.js';
-
 /**
  * containers-registries.conf(5), version 2: the file CRI-O, podman and
  * skopeo read to learn mirrors, insecure and blocked registries and short
  * name aliases. berth reads the subset that decides where a pull goes.
  */
+
+import { readFile, stat } from 'node:fs/promises';
+import TOML from '@iarna/toml';
+import { errnoCode, failedPrecondition, invalidArgument, messageOf } from '../errors.js';
+
 export interface RegistryEndpoint {
   location: string;
   insecure: boolean;

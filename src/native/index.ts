@@ -1,11 +1,12 @@
-import { createRequire } from 'node:module';
-import { installPath } from '../install-paths.js';
-
 /**
  * The system calls Node lacks, implemented in native/berth_native.c. Each
  * returns a promise and runs on libuv's thread pool. Errors carry the errno
  * name in `code`, like node:fs errors.
  */
+
+import { createRequire } from 'node:module';
+import { installPath } from '../install-paths.js';
+
 export interface NativeOps {
   /** mknod(2); `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
@@ -34,7 +35,6 @@ export interface NativeOps {
 
 export const MS_REC = 0x4000;
 export const MS_PRIVATE = 0x40000;
-export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;

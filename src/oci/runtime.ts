@@ -1,12 +1,13 @@
+/**
+ * The OCI runtime seam: everything berth asks of runc (or crun...) besides
+ * `create`, which conmon runs so that it owns the container's stdio.
+ */
+
 import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { failureText, runCommand } from '../util/exec.js';
 import type { LinuxResources } from './spec-types.js';
 
-/**
- * The OCI runtime seam: everything berth asks of runc (or crun...) besides
- * `create`, which conmon runs so that it owns the container's stdio.
- */
 export interface OciState {
   id: string;
   pid: number;

@@ -1,3 +1,10 @@
+/**
+ * A client for the OCI distribution API (`/v2/`), scoped to one repository
+ * on one registry endpoint. It handles the bearer-token and basic auth
+ * dances, follows blob redirects without leaking credentials to other hosts
+ * and turns HTTP failures into berth error kinds.
+ */
+
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
@@ -6,12 +13,6 @@ import type { Logger } from '../log.js';
 import { type Credentials, basicHeader, parseChallenges } from './auth.js';
 import { LIMITS, checkDigest, readBounded, readPrefix } from './bounded-body.js';
 
-/**
- * A client for the OCI distribution API (`/v2/`), scoped to one repository
- * on one registry endpoint. It handles the bearer-token and basic auth
- * dances, follows blob redirects without leaking credentials to other hosts
- * and turns HTTP failures into berth error kinds.
- */
 export interface RepositoryEndpoint {
   host: string;
   path: string;

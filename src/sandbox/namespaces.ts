@@ -1,3 +1,9 @@
+/**
+ * Pod namespaces pinned to files by the berth-pinns helper: new network,
+ * IPC and UTS namespaces exist without any process in them, hold the
+ * pod's hostname and sysctls, and are joined by path by every container.
+ */
+
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError, errnoCode } from '../errors.js';
@@ -5,11 +11,6 @@ import { MNT_DETACH, type NativeOps } from '../native/index.js';
 import { failureText, runCommand } from '../util/exec.js';
 import type { PodUserns } from './userns.js';
 
-/**
- * Pod namespaces pinned to files by the berth-pinns helper: new network,
- * IPC and UTS namespaces exist without any process in them, hold the
- * pod's hostname and sysctls, and are joined by path by every container.
- */
 export interface PinRequest {
   dir: string;
   network: boolean;

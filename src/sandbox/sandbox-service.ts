@@ -404,12 +404,4 @@ export class SandboxService {
     if (!record.meta.network || record.status.state !== 'SANDBOX_READY') return undefined;
     return this.opts.network.check(record.meta.network);
   }
-
-  ready(record: SandboxRecord): boolean {
-    return record.status.state === 'SANDBOX_READY';
-  }
-
-  notReadyError(id: string): RuntimeError {
-    return new RuntimeError('failed-precondition', `pod sandbox ${id} is not ready`);
-  }
 }

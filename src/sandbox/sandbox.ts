@@ -1,7 +1,3 @@
-import type { PodNetwork } from '../cni/network-manager.js';
-import type { PodUserns } from './userns.js';
-import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
-
 /**
  * A pod sandbox as berth keeps it. The pod's network, IPC and UTS
  * namespaces are pinned to files (no process holds them); per-pod files
@@ -9,6 +5,11 @@ import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandbo
  *
  *   RunPodSandbox ──▶ SANDBOX_READY ──StopPodSandbox──▶ SANDBOX_NOTREADY ──RemovePodSandbox──▶ (gone)
  */
+
+import type { PodNetwork } from '../cni/network-manager.js';
+import type { PodUserns } from './userns.js';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
+
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';

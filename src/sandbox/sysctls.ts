@@ -1,10 +1,11 @@
-import { invalidArgument } from '../errors.js';
-
 /**
  * Which sysctls a pod may set: only those the kernel keeps per namespace,
  * and only when the pod has that namespace of its own. Anything else
  * would change the node for everyone.
  */
+
+import { invalidArgument } from '../errors.js';
+
 const IPC_SYSCTLS = [
   'kernel.shmmax',
   'kernel.shmall',

@@ -1,6 +1,3 @@
-import { invalidArgument } from '../errors.js';
-import type { IdMapping } from '../oci/spec-types.js';
-
 /**
  * Pod user namespaces (NamespaceOption.userns_options). NODE means the
  * host's; POD gives every container of the pod a user namespace with the
@@ -8,6 +5,10 @@ import type { IdMapping } from '../oci/spec-types.js';
  * kubelet allocates the host range). CONTAINER and TARGET do not exist for
  * user namespaces.
  */
+
+import { invalidArgument } from '../errors.js';
+import type { IdMapping } from '../oci/spec-types.js';
+
 export interface PodUserns {
   uidMappings: IdMapping[];
   gidMappings: IdMapping[];

@@ -1,3 +1,8 @@
+/**
+ * Everything an RPC handler may use. Only src/daemon.ts builds the real
+ * one; unit tests build it from fakes.
+ */
+
 import type { BerthConfig } from '../config/schema.js';
 import type { NetworkManager } from '../cni/network-manager.js';
 import type { ContainerService } from '../container/container-service.js';
@@ -9,10 +14,6 @@ import type { StatsService } from '../stats/stats-service.js';
 import type { BerthMetrics } from '../metrics/prometheus.js';
 import type { Logger } from '../log.js';
 
-/**
- * Everything an RPC handler may use. Only src/daemon.ts builds the real
- * one; unit tests build it from fakes.
- */
 export interface Deps {
   config: BerthConfig;
   log: Logger;

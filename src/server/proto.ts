@@ -1,8 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
-import { CRI_DESCRIPTOR } from '../generated/descriptor.js';
-import type { ProtoGrpcType } from '../generated/api.js';
-
 /**
  * The CRI services as grpc-js definitions, built from the descriptor that
  * scripts/gen-proto.sh compiles out of proto/cri/api.proto. Messages are
@@ -15,6 +10,12 @@ import type { ProtoGrpcType } from '../generated/api.js';
  * builds for server reflection, which berth does not serve: they made
  * loading the services the largest single cost of daemon start-up.
  */
+
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { CRI_DESCRIPTOR } from '../generated/descriptor.js';
+import type { ProtoGrpcType } from '../generated/api.js';
+
 export const CONVERSION: protobuf.IConversionOptions = {
   longs: String,
   enums: String,

@@ -1,5 +1,3 @@
-import { RuntimeError } from '../errors.js';
-
 /**
  * Names of sandboxes and containers (`k8s_<name>_<namespace>_<uid>_<attempt>`).
  * A name belongs to one object. When a client times out and sends the very
@@ -7,6 +5,9 @@ import { RuntimeError } from '../errors.js';
  * pain of other runtimes): it waits for, or receives, the first call's
  * result. A different request for a taken name is ALREADY_EXISTS.
  */
+
+import { RuntimeError } from '../errors.js';
+
 interface Reservation {
   key: string;
   /** Settles with the object id when the first call finishes. */

@@ -1,9 +1,3 @@
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
-import type { Logger } from '../log.js';
-import { writeJsonAtomic } from '../util/fs.js';
-import { KeyedMutex } from '../util/keyed-mutex.js';
-
 /**
  * Persistent records of sandboxes or containers: one directory per object
  * holding `meta.json` (written once at create: what the object is) and
@@ -12,6 +6,13 @@ import { KeyedMutex } from '../util/keyed-mutex.js';
  * and change memory after, so what List and Status answer from memory is
  * always on disk too.
  */
+
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
+
 const VERSION = 1;
 
 export interface StoredRecord<M, S> {

@@ -1,12 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { type PsiLine, parseFlatKeyed, parseNumber, parsePressure, parseProcCgroup } from './cgroup-files.js';
-
 /**
  * CPU, memory, swap, process and pressure figures of one cgroup, read from
  * cgroup v1 controllers or the v2 unified hierarchy, whichever holds each
  * controller on this host (this machine is a v1/v2 hybrid).
  */
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type PsiLine, parseFlatKeyed, parseNumber, parsePressure, parseProcCgroup } from './cgroup-files.js';
+
 export interface CgroupSample {
   cpuUsageNs?: number;
   memoryUsage?: number;

@@ -1,14 +1,15 @@
+/**
+ * cAdvisor-style metrics for ListMetricDescriptors and
+ * ListPodSandboxMetrics, derived from the same samples as the stats RPCs.
+ * The groups berth reports are configurable (`stats.included_pod_metrics`).
+ */
+
 import type { MetricDescriptor } from '../generated/runtime/v1/MetricDescriptor.js';
 import type { Metric } from '../generated/runtime/v1/Metric.js';
 import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics.js';
 import type { ContainerStats } from '../generated/runtime/v1/ContainerStats.js';
 import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats.js';
 
-/**
- * cAdvisor-style metrics for ListMetricDescriptors and
- * ListPodSandboxMetrics, derived from the same samples as the stats RPCs.
- * The groups berth reports are configurable (`stats.included_pod_metrics`).
- */
 export const METRIC_GROUPS = ['cpu', 'memory', 'network', 'disk', 'process'] as const;
 export type MetricGroup = (typeof METRIC_GROUPS)[number];
 

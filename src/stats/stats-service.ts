@@ -1,3 +1,10 @@
+/**
+ * Container and pod statistics for ContainerStats, PodSandboxStats and
+ * their list and stream forms: cgroup figures, a CPU rate over the time
+ * since the previous sample, writable-layer usage (cached) and pod network
+ * counters read from a process inside the pod's network namespace.
+ */
+
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerRecord, ContainerService } from '../container/container-service.js';
@@ -12,12 +19,6 @@ import { parseNetDev, type PsiLine } from './cgroup-files.js';
 import { type CgroupSample, cgroupPaths, readCgroup } from './cgroup-stats.js';
 import { LayerUsageCache } from './layer-usage.js';
 
-/**
- * Container and pod statistics for ContainerStats, PodSandboxStats and
- * their list and stream forms: cgroup figures, a CPU rate over the time
- * since the previous sample, writable-layer usage (cached) and pod network
- * counters read from a process inside the pod's network namespace.
- */
 const u64 = (v: number | undefined) => (v === undefined ? null : { value: String(Math.max(0, Math.round(v))) });
 
 export class StatsService {

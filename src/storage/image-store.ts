@@ -1,13 +1,14 @@
-import { readFile, readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
-import type { Logger } from '../log.js';
-import { ensureDir, writeJsonAtomic } from '../util/fs.js';
-
 /**
  * Image records: what berth knows of each pulled image, one versioned JSON
  * file per image id (`images/<hex>.json`), written atomically, with the
  * name indexes (tags, digests) kept in memory for List and Status.
  */
+
+import { readFile, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+
 export interface ImageLayer {
   digest: string;
   size: number;

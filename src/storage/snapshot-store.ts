@@ -1,15 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { RuntimeError, errnoCode, internal } from '../errors.js';
-import type { Logger } from '../log.js';
-import { ensureDir, syncDir, writeJsonAtomic } from '../util/fs.js';
-import { decompressLayer } from './decompress.js';
-import { TarFormatError, readTar } from './tar/reader.js';
-import { streamHash } from '../util/stream-hash.js';
-import { LayerUnpacker, type UnpackOps } from './unpack.js';
-
 /**
  * Unpacked layers, one directory per chain ID (the OCI identity of a layer
  * together with everything beneath it), in the snapshotter vocabulary of
@@ -25,6 +13,19 @@ import { LayerUnpacker, type UnpackOps } from './unpack.js';
  * A snapshot directory exists under its final name only once its content
  * was verified against both the blob digest and the diff ID.
  */
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { RuntimeError, errnoCode, internal } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ensureDir, syncDir, writeJsonAtomic } from '../util/fs.js';
+import { decompressLayer } from './decompress.js';
+import { TarFormatError, readTar } from './tar/reader.js';
+import { streamHash } from '../util/stream-hash.js';
+import { LayerUnpacker, type UnpackOps } from './unpack.js';
+
 export interface SnapshotMeta {
   chainId: string;
   diffId: string;

@@ -1,10 +1,3 @@
-import { constants } from 'node:fs';
-import { chmod, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
-import path from 'node:path';
-import { RuntimeError } from '../errors.js';
-import { S_IFBLK, S_IFCHR, S_IFIFO } from '../native/index.js';
-import type { TarEntry } from './tar/reader.js';
-
 /**
  * Unpacks one layer's tar stream into an empty directory in the form
  * overlayfs reads as a lower layer:
@@ -20,6 +13,14 @@ import type { TarEntry } from './tar/reader.js';
  * file already unpacked here is refused, and the whole layer fails. Files
  * are opened with O_NOFOLLOW|O_EXCL; nothing ever follows a symlink.
  */
+
+import { constants } from 'node:fs';
+import { chmod, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { S_IFBLK, S_IFCHR, S_IFIFO } from '../native/index.js';
+import type { TarEntry } from './tar/reader.js';
+
 export interface UnpackOps {
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;

@@ -1,9 +1,10 @@
-import type { Readable, Writable } from 'node:stream';
-
 /**
  * The channels of one remote-command session (exec or attach), whatever
  * the wire protocol: SPDY streams or WebSocket channels.
  */
+
+import type { Readable, Writable } from 'node:stream';
+
 export interface TerminalSize {
   width: number;
   height: number;

@@ -1,8 +1,3 @@
-import { Socket, connect } from 'node:net';
-import type { NativeOps } from '../native/index.js';
-import type { SpdyConnection, SpdyStream } from './spdy/connection.js';
-import { STREAM_CREATION_TIMEOUT_MS } from './spdy-channels.js';
-
 /**
  * Port forwarding over SPDY: for every local connection the client opens
  * an error stream and a data stream with the same `requestid` and a
@@ -10,6 +5,12 @@ import { STREAM_CREATION_TIMEOUT_MS } from './spdy-channels.js';
  * network namespace (127.0.0.1, then ::1) and copies both ways; a failure
  * is reported as text on the error stream.
  */
+
+import { Socket, connect } from 'node:net';
+import type { NativeOps } from '../native/index.js';
+import type { SpdyConnection, SpdyStream } from './spdy/connection.js';
+import { STREAM_CREATION_TIMEOUT_MS } from './spdy-channels.js';
+
 export type Dialer = (port: number) => Promise<Socket>;
 
 /** Dials inside a pinned network namespace, or on the host for host-network pods. */

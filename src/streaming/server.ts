@@ -1,3 +1,9 @@
+/**
+ * The streaming server behind Exec, Attach and PortForward: plain HTTP(S)
+ * whose requests upgrade to SPDY/3.1 (what the kubelet and crictl use by
+ * default) or WebSocket (crictl --transport websocket).
+ */
+
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -19,11 +25,6 @@ import { type StreamRequest, TokenStore } from './tokens.js';
 import { WS_EXEC_PROTOCOLS, wsChannels } from './ws-channels.js';
 import { WS_PORTFORWARD_CHANNEL_PROTOCOLS, serveWsPortForward } from './ws-portforward.js';
 
-/**
- * The streaming server behind Exec, Attach and PortForward: plain HTTP(S)
- * whose requests upgrade to SPDY/3.1 (what the kubelet and crictl use by
- * default) or WebSocket (crictl --transport websocket).
- */
 export const SPDY_EXEC_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 export const PORTFORWARD_PROTOCOL = 'portforward.k8s.io';
 const WS_PORTFORWARD_PROTOCOL = 'SPDY/3.1+portforward.k8s.io';

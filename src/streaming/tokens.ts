@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { RuntimeError } from '../errors.js';
-
 /**
  * Single-use, short-lived tokens for streaming URLs. The Exec, Attach and
  * PortForward RPCs store their validated request here; the first HTTP
  * request carrying the token takes it, and nobody can use it again.
  */
+
+import { randomBytes } from 'node:crypto';
+import { RuntimeError } from '../errors.js';
+
 export type StreamRequest =
   | { kind: 'exec'; containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
   | { kind: 'attach'; containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }

@@ -1,9 +1,3 @@
-import { PassThrough, Writable } from 'node:stream';
-import type { WebSocket } from 'ws';
-import { decodeWsMessage, wsSender } from './ws-frames.js';
-import type { Channels, Outcome, TerminalSize } from './channels.js';
-import { parseResizes, statusPayload } from './channels.js';
-
 /**
  * Remote-command channels over WebSocket (the Kubernetes channel
  * protocols): every message is [channel][payload] (0 stdin, 1 stdout,
@@ -11,6 +5,13 @@ import { parseResizes, statusPayload } from './channels.js';
  * of the channel digit and base64 payload. v5 adds [255, channel] to
  * half-close a channel (the client's end of stdin).
  */
+
+import { PassThrough, Writable } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { decodeWsMessage, wsSender } from './ws-frames.js';
+import type { Channels, Outcome, TerminalSize } from './channels.js';
+import { parseResizes, statusPayload } from './channels.js';
+
 export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io', 'channel.k8s.io'];
 
 export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): Channels {

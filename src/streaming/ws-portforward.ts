@@ -1,14 +1,15 @@
-import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
-import { decodeWsMessage, wsSender } from './ws-frames.js';
-import type { Dialer } from './portforward.js';
-
 /**
  * Port forwarding over WebSocket channels (the reference CRI server's
  * protocol): for the i-th requested port, channel 2i carries data and
  * 2i+1 errors; the first message on each channel is the port number as
  * two bytes, little-endian. base64 protocols send text messages instead.
  */
+
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { decodeWsMessage, wsSender } from './ws-frames.js';
+import type { Dialer } from './portforward.js';
+
 export const WS_PORTFORWARD_CHANNEL_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
 
 export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer): void {

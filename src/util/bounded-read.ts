@@ -1,8 +1,3 @@
-import { constants } from 'node:fs';
-import { type FileHandle, lstat, open } from 'node:fs/promises';
-import { RuntimeError, errnoCode } from '../errors.js';
-import { resolveInRoot } from './path-in-root.js';
-
 /**
  * Reads a file that a request or an image names, as untrusted input:
  * - only a regular file is opened: a FIFO would block a thread-pool thread
@@ -15,6 +10,12 @@ import { resolveInRoot } from './path-in-root.js';
  * - at most `maxBytes` are read; a longer file is refused, not truncated;
  * - errors name the path and the reason, never the file's content.
  */
+
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, open } from 'node:fs/promises';
+import { RuntimeError, errnoCode } from '../errors.js';
+import { resolveInRoot } from './path-in-root.js';
+
 export interface BoundedReadOptions {
   maxBytes: number;
   /** What the file is, for messages: "seccomp profile", "the image's". */

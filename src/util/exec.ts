@@ -1,11 +1,12 @@
-import path from 'node:path';
-import { spawnChild } from './spawn.js';
-import { RuntimeError } from '../errors.js';
-
 /**
  * Runs a helper program (runc, conmon, berth-pinns...) without blocking the
  * event loop, collecting its output up to a cap and honouring cancellation.
  */
+
+import path from 'node:path';
+import { spawnChild } from './spawn.js';
+import { RuntimeError } from '../errors.js';
+
 export interface RunOptions {
   input?: string | Buffer;
   signal?: AbortSignal;

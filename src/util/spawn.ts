@@ -1,10 +1,3 @@
-import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
-import { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
-import { spawnOps } from '../native/index.js';
-
 /**
  * Spawning helper programs (runc, conmon, CNI plugins) the cheap way.
  * Node's spawn forks, and fork(2) copies the daemon's page tables while
@@ -18,6 +11,14 @@ import { spawnOps } from '../native/index.js';
  * `stdio` streams for 'pipe' entries, `kill`, and the 'error', 'exit' and
  * 'close' events with the same meanings.
  */
+
+import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { spawnOps } from '../native/index.js';
+
 export type StdioEntry = 'pipe' | 'ignore';
 
 export interface SpawnOptions {

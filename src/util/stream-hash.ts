@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { hashOps } from '../native/index.js';
-
 /**
  * A digest over a stream of chunks, computed on the thread pool by the
  * native module (see native/berth_hash.c) so that the event loop keeps
@@ -8,6 +5,10 @@ import { hashOps } from '../native/index.js';
  * it. Chunks are hashed in order; `update` hands back a promise only when
  * too many are waiting, and a producer that awaits it keeps memory bounded.
  */
+
+import { createHash } from 'node:crypto';
+import { hashOps } from '../native/index.js';
+
 export interface StreamHash {
   update(chunk: Buffer): Promise<void> | undefined;
   /** The hex digest, once every chunk is in. */

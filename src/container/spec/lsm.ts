@@ -1,10 +1,11 @@
-import { invalidArgument } from '../../errors.js';
-import type { SecurityProfileLike } from './seccomp.js';
-
 /**
  * Linux security modules, applied only where the host has them: a host
  * without AppArmor or SELinux runs the container without, never fails.
  */
+
+import { invalidArgument } from '../../errors.js';
+import type { SecurityProfileLike } from './seccomp.js';
+
 export const DEFAULT_APPARMOR_PROFILE = 'berth-default';
 
 /**

@@ -1,6 +1,3 @@
-import { RuntimeError, invalidArgument } from '../../errors.js';
-import { readFileInRoot } from '../../util/bounded-read.js';
-
 /**
  * Who the container process runs as, by runc's rules for reading the
  * container's own /etc/passwd and /etc/group (through readFileInRoot, so a
@@ -14,6 +11,10 @@ import { readFileInRoot } from '../../util/bounded-read.js';
  * group, the groups listing the user in /etc/group (policy Merge only)
  * and the CRI's.
  */
+
+import { RuntimeError, invalidArgument } from '../../errors.js';
+import { readFileInRoot } from '../../util/bounded-read.js';
+
 export interface ResolvedUser {
   uid: number;
   gid: number;

@@ -1,12 +1,13 @@
+/**
+ * The filters of the list RPCs, shared by their unary and streaming forms
+ * so both return exactly the same items.
+ */
+
 import type { ContainerRecord } from '../../container/container-service.js';
 import type { SandboxRecord } from '../../sandbox/sandbox-service.js';
 import type { CallContext } from '../deps.js';
 import { matchesLabels } from './label-filter.js';
 
-/**
- * The filters of the list RPCs, shared by their unary and streaming forms
- * so both return exactly the same items.
- */
 export interface SandboxFilterLike {
   id?: string;
   state?: { state: string } | null;

@@ -1,11 +1,12 @@
-import { ByteReader, TarFormatError } from './byte-reader.js';
-
 /**
  * A streaming reader for the tar formats image layers use: ustar, GNU
  * (long names, base-256 numbers) and POSIX pax (extended headers with long
  * names and `SCHILY.xattr.*` extended attributes). Pax values stay raw
  * bytes, so binary attributes such as `security.capability` survive.
  */
+
+import { ByteReader, TarFormatError } from './byte-reader.js';
+
 export type EntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'directory' | 'fifo';
 
 export interface TarEntry {

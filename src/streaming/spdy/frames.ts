@@ -19,7 +19,6 @@ export const FLAG_FIN = 0x01;
 
 export const RstStatus = { PROTOCOL_ERROR: 1, INVALID_STREAM: 2, REFUSED_STREAM: 3, CANCEL: 5, INTERNAL_ERROR: 6 } as const;
 
-export const MAX_DATA_LENGTH = 0xffffff;
 /**
  * Kubernetes' control frames carry a handful of short headers: a larger
  * one is refused before it is buffered, and a header block may not
