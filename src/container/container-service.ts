@@ -5,7 +5,6 @@ import type { RuntimeConfig } from '../config/schema.js';
 import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
-import type { ImageService } from '../image/image-service.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { Monitor } from '../conmon/conmon.js';
@@ -13,7 +12,7 @@ import { ExitWatcher } from '../conmon/exit-watcher.js';
 import { leaveCgroup } from '../conmon/conmon-cgroup.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { LinuxResources, Process, Spec } from '../oci/spec-types.js';
-import type { PodContainers, SandboxService } from '../sandbox/sandbox-service.js';
+import type { ContainerPods, PodContainers } from '../sandbox/sandbox-service.js';
 import { RecordStore, type StoredRecord } from '../state/record-store.js';
 import { NameRegistry } from '../state/name-registry.js';
 import { CleanupStack } from '../util/cleanup.js';
@@ -27,7 +26,7 @@ import type { ContainerMeta, ContainerStatus } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { exitFields, withExit } from './exit-status.js';
 import { type RootfsPaths, rootfsPaths, unmountRootfs } from './rootfs.js';
-import { pidNamespaceFor, prepareBundle } from './bundle.js';
+import { type BundleRequest, pidNamespaceFor, prepareBundle } from './bundle.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { KillDeadline } from './kill-deadline.js';
 import { type LaunchDeps, launchContainer } from './launch.js';
@@ -39,14 +38,22 @@ import { checkContainerConfig } from './validate-config.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
+/** What the container side needs of the images (ImageService, or a fake). */
+export interface ContainerImages {
+  /** The image a container is made from: record, config and overlay lower directories. */
+  forContainer(text: string): Promise<BundleRequest['image']>;
+  /** Collects layers no container holds any more. */
+  releaseLayers(): Promise<void>;
+}
+
 export interface ContainerServiceOptions {
   root: string;
   runroot: string;
   runtime: RuntimeConfig;
   runtimes: Map<string, OciRuntime>;
   monitor: Monitor;
-  images: ImageService;
-  sandboxes: SandboxService;
+  images: ContainerImages;
+  sandboxes: ContainerPods;
   native: NativeOps;
   facts: HostFacts;
   /** Whether berth's default AppArmor profile could be loaded at start-up. */
@@ -122,13 +129,15 @@ export class ContainerService implements PodContainers {
   async create(sandboxId: string, config: ContainerConfig__Output | null): Promise<string> {
     if (!config?.metadata?.name) throw invalidArgument('CreateContainer: config.metadata.name is empty');
     if (!config.image?.image) throw invalidArgument('CreateContainer: config.image.image is empty');
-    const sandbox = this.opts.sandboxes.mustGet(sandboxId);
-    if (sandbox.status.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandbox.meta.id} is not ready`);
-    checkContainerConfig(config, sandbox.meta);
-    const md = sandbox.meta.config.metadata!;
-    const name = containerName(config.metadata, md);
-    const key = requestKey({ sandboxId: sandbox.meta.id, config });
-    return this.names.reserve(name, key, () => this.createReserved(sandbox.meta.id, name, key, config));
+    // The pod stays ready until the container exists: a StopPodSandbox
+    // waits, then stops it with the rest (and a create after it fails).
+    return this.opts.sandboxes.whileReady(sandboxId, async (sandbox) => {
+      checkContainerConfig(config, sandbox.meta);
+      const md = sandbox.meta.config.metadata!;
+      const name = containerName(config.metadata!, md);
+      const key = requestKey({ sandboxId: sandbox.meta.id, config });
+      return this.names.reserve(name, key, () => this.createReserved(sandbox.meta.id, name, key, config));
+    });
   }
 
   /**
@@ -224,17 +233,19 @@ export class ContainerService implements PodContainers {
 
   async start(id: string): Promise<void> {
     const record = this.mustGet(id);
+    // The infra container starts while its pod is being made (not ready yet).
+    if (record.meta.infra) return this.startLocked(record);
+    // A pod stop waits for the start to finish, then stops the container.
+    return this.opts.sandboxes.whileReady(record.meta.sandboxId, () => this.startLocked(record));
+  }
+
+  private async startLocked(record: ContainerRecord): Promise<void> {
     await this.locks.run(record.meta.id, async () => {
       if (record.status.reason === CREATE_FAILED) {
         throw failedPrecondition(`container ${record.meta.id} could not be created: ${record.status.message ?? ''}`);
       }
       if (record.status.state !== 'CONTAINER_CREATED') {
         throw failedPrecondition(`container ${record.meta.id} is ${stateWord(record.status.state)}, not created`);
-      }
-      // The pod may have been stopped since CreateContainer checked it.
-      const pod = this.opts.sandboxes.get(record.meta.sandboxId);
-      if (!record.meta.infra && pod && pod.status.state !== 'SANDBOX_READY') {
-        throw failedPrecondition(`pod sandbox ${record.meta.sandboxId} of container ${record.meta.id} is not ready`);
       }
       const runtime = this.runtimeFor(record.meta.runtimeHandler);
       // Taken before the process runs, so a quick exit never precedes it.

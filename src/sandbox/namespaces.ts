@@ -4,7 +4,7 @@
  * pod's hostname and sysctls, and are joined by path by every container.
  */
 
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError, errnoCode } from '../errors.js';
 import { MNT_DETACH, type NativeOps } from '../native/index.js';
@@ -27,6 +27,8 @@ export type PinnedNamespaces = { network?: string; ipc?: string; uts?: string; u
 export interface NamespacePinner {
   pin(req: PinRequest): Promise<PinnedNamespaces>;
   unpin(files: PinnedNamespaces): Promise<void>;
+  /** Whether every pinned namespace is still there (a reboot loses them all). */
+  intact(files: PinnedNamespaces): Promise<boolean>;
 }
 
 export class PinnsHelper implements NamespacePinner {
@@ -74,5 +76,19 @@ export class PinnsHelper implements NamespacePinner {
       }
       await rm(file, { force: true });
     }
+  }
+
+  async intact(files: PinnedNamespaces): Promise<boolean> {
+    for (const file of Object.values(files)) {
+      if (!file) continue;
+      try {
+        // A pinned namespace is an nsfs bind mount: its device differs from the directory's.
+        const [f, d] = await Promise.all([stat(file), stat(path.dirname(file))]);
+        if (f.dev === d.dev) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 }

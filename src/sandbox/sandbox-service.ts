@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, invalidArgument, messageOf, notFound } from '../errors.js';
+import { RuntimeError, failedPrecondition, invalidArgument, messageOf, notFound } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
@@ -9,12 +9,13 @@ import { NameRegistry } from '../state/name-registry.js';
 import { checkCgroupParent, ensureCgroupParent, removeCgroupDirs, removeDefaultParent } from '../cgroups/cgroup-parent.js';
 import { CleanupStack } from '../util/cleanup.js';
 import { newId, requestKey, sandboxName } from '../util/ids.js';
+import { KeyedGate } from '../util/keyed-gate.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { nowNs } from '../util/time.js';
 import { removeIfExists } from '../util/fs.js';
 import type { NetworkManager, PodNetwork } from '../cni/network-manager.js';
 import type { ContainerEventType, EventBus } from '../events/event-bus.js';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { NamespacePinner } from './namespaces.js';
 import { hostHostname, makeRunDir, writeHostname, writeResolvConf } from './pod-files.js';
@@ -37,6 +38,18 @@ export interface PodContainers {
   remove(id: string): Promise<void>;
 }
 
+/** What the container side needs from the sandbox side. */
+export interface ContainerPods {
+  get(idOrPrefix: string): SandboxRecord | undefined;
+  mustGet(id: string): SandboxRecord;
+  /**
+   * Runs `fn` while the pod is ready and stays so: StopPodSandbox waits
+   * until `fn` has finished, and `fn` is not run (FAILED_PRECONDITION) when
+   * the pod is not ready.
+   */
+  whileReady<T>(id: string, fn: (pod: SandboxRecord) => Promise<T>): Promise<T>;
+}
+
 /** Makes sure the pause image is present, pulling it if needed. */
 export type EnsureImage = (image: string) => Promise<void>;
 
@@ -56,10 +69,12 @@ export interface SandboxServiceOptions {
   events?: EventBus;
 }
 
-export class SandboxService {
+export class SandboxService implements ContainerPods {
   readonly store: RecordStore<SandboxMeta, SandboxStatus>;
   private readonly names = new NameRegistry();
   private readonly locks = new KeyedMutex();
+  /** Held shared by container creates and starts, exclusive by a pod stop (see whileReady). */
+  private readonly gates = new KeyedGate();
   /** The last CNI CHECK verdict per pod (see runNetworkCheck). */
   private readonly networkChecks = new Map<string, { result: string; checkedAt: string }>();
   private containers: PodContainers | undefined;
@@ -230,6 +245,19 @@ export class SandboxService {
     if (!id) throw invalidArgument('pod sandbox id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
+    await this.gates.exclusive(record.meta.id, () => this.stopLocked(record));
+  }
+
+  async whileReady<T>(id: string, fn: (pod: SandboxRecord) => Promise<T>): Promise<T> {
+    const pod = this.mustGet(id);
+    return this.gates.shared(pod.meta.id, async () => {
+      // Checked inside the gate: a stop that came first has finished by now.
+      if (pod.status.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${pod.meta.id} is not ready`);
+      return fn(pod);
+    });
+  }
+
+  private async stopLocked(record: SandboxRecord): Promise<void> {
     await this.locks.run(record.meta.id, async () => {
       await this.containers?.stopAll(record.meta.id);
       if (!record.status.released) {
@@ -283,7 +311,7 @@ export class SandboxService {
     await this.removeOrphanRunDirs();
     for (const record of loaded) {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
-      if (record.status.state === 'SANDBOX_READY' && !(await this.namespacesIntact(record))) {
+      if (record.status.state === 'SANDBOX_READY' && !(await this.opts.pinner.intact(record.meta.namespaces))) {
         this.opts.log.warn({ podSandboxId: record.meta.id }, 'pod namespaces are gone (reboot?): marking the sandbox not ready');
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: false }));
       }
@@ -314,20 +342,6 @@ export class SandboxService {
       await unmountShm(this.opts.native, path.join(runDir, 'shm'));
       await removeIfExists(runDir);
     }
-  }
-
-  private async namespacesIntact(record: SandboxRecord): Promise<boolean> {
-    for (const file of Object.values(record.meta.namespaces)) {
-      if (!file) continue;
-      try {
-        // A pinned namespace is an nsfs bind mount: its device differs from the directory's.
-        const [f, d] = await Promise.all([stat(file), stat(path.dirname(file))]);
-        if (f.dev === d.dev) return false;
-      } catch {
-        return false;
-      }
-    }
-    return true;
   }
 
   list(): SandboxRecord[] {

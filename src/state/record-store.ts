@@ -9,6 +9,7 @@
 
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -73,7 +74,7 @@ export class RecordStore<M extends { id: string }, S> {
   async update(id: string, change: (status: S) => S): Promise<S> {
     return this.writes.run(id, async () => {
       const record = this.records.get(id);
-      if (!record) throw new Error(`${this.kind} ${id} is not in the store`);
+      if (!record) throw notFound(`${this.kind} ${id} not found (removed meanwhile)`);
       const next = change(record.status);
       await writeJsonAtomic(path.join(this.dirOf(id), 'status.json'), VERSION, next as object);
       record.status = next;

@@ -1,0 +1,246 @@
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Lifecycle, latch, makeLifecycle } from './support/lifecycle-fakes.js';
+
+let dir: string;
+let lc: Lifecycle;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'berth-lifecycle-'));
+  lc = await makeLifecycle(dir);
+});
+afterEach(async () => {
+  await lc.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the container life cycle, against fakes of runc and conmon', () => {
+  it('creates, starts, stops and removes a container', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    expect(lc.containers.get(id)!.status.state).toBe('CONTAINER_CREATED');
+    await lc.containers.start(id);
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_RUNNING', pid: process.pid });
+    await lc.containers.stop(id, 10);
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 143 });
+    await lc.containers.remove(id);
+    expect(lc.containers.get(id)).toBeUndefined();
+    expect([...lc.native.mounts].map((m) => path.basename(m))).toEqual(['shm']); // the pod's, until it goes
+    await lc.sandboxes.remove(pod);
+    expect(lc.native.mounts.size).toBe(0);
+  });
+});
+
+/** Resolves once `check` holds, polling the event loop (no timers to tune). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const stateOf = (id: string) => lc.containers.get(id)?.status.state;
+
+describe('container exits and failures', () => {
+  it('records an exit by itself with its code and keeps when it started', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    await lc.runtime.exit(id, 3);
+    await until(() => stateOf(id) === 'CONTAINER_EXITED', 'the exit');
+    const s = lc.containers.get(id)!.status;
+    expect(s).toMatchObject({ exitCode: 3, reason: 'Error' });
+    expect(Number(s.startedAt)).toBeGreaterThan(0);
+    expect(Number(s.finishedAt)).toBeGreaterThanOrEqual(Number(s.startedAt));
+  });
+
+  it('keeps startedAt when the process exits while runc start is still answering', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    const hold = latch();
+    lc.runtime.startHold = hold.promise;
+    const starting = lc.containers.start(id);
+    await until(() => lc.runtime.calls.includes(`start ${id}`), 'runc start');
+    await lc.runtime.exit(id, 0);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the exit file is seen and handled meanwhile
+    hold.release();
+    await starting;
+    await until(() => stateOf(id) === 'CONTAINER_EXITED', 'the exit');
+    const s = lc.containers.get(id)!.status;
+    expect(s.exitCode).toBe(0);
+    expect(Number(s.startedAt)).toBeGreaterThan(0);
+  });
+
+  it('reports a runtime that could not create the container at StartContainer, and removes it', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.createError = new Error('runc create failed: no such file');
+    const id = await lc.createContainer(pod);
+    await expect(lc.containers.start(id)).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringContaining('no such file') });
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', reason: 'CreateContainerError' });
+    await lc.containers.remove(id);
+    expect(lc.containers.get(id)).toBeUndefined();
+  });
+
+  it('records a failed runc start as ContainerCannotRun', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    lc.runtime.startError = new Error('exec: "nope": executable file not found');
+    await expect(lc.containers.start(id)).rejects.toThrow('executable file not found');
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 128, reason: 'ContainerCannotRun' });
+  });
+
+  it('escalates to SIGKILL when the stop signal is ignored past the grace period', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc.runtime.ignored.add('SIGTERM');
+    await lc.containers.stop(id, 1);
+    expect(lc.runtime.calls.filter((c) => c.startsWith(`kill ${id}`))).toEqual([`kill ${id} SIGTERM`, `kill ${id} SIGKILL`]);
+    expect(lc.containers.get(id)!.status.exitCode).toBe(137);
+  });
+
+  it('kills a running container before removing it, and stops and removes are idempotent', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    await lc.containers.remove(id);
+    expect(lc.runtime.calls).toContain(`kill ${id} SIGKILL`);
+    expect(lc.containers.get(id)).toBeUndefined();
+    await lc.containers.stop(id, 0);
+    await lc.containers.remove(id);
+  });
+
+  it('waits for a launch still in flight before stopping the container', async () => {
+    const pod = await lc.runPod();
+    const hold = latch();
+    lc.monitor.createHold = hold.promise;
+    const id = await lc.createContainer(pod); // answered before conmon has finished
+    const stopping = lc.containers.stop(id, 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stateOf(id)).toBe('CONTAINER_CREATED');
+    hold.release();
+    await stopping;
+    expect(stateOf(id)).toBe('CONTAINER_EXITED');
+  });
+});
+
+describe('concurrent requests', () => {
+  it('answers identical concurrent creates with one container', async () => {
+    const pod = await lc.runPod();
+    const [a, b] = await Promise.all([lc.createContainer(pod), lc.createContainer(pod)]);
+    expect(a).toBe(b);
+    expect(lc.containers.list()).toHaveLength(1);
+    await expect(lc.createContainer(pod, 'main', { command: ['other'] } as never)).rejects.toMatchObject({ kind: 'already-exists' });
+  });
+
+  it("does not let a pod stop slip between CreateContainer's readiness check and the new record", async () => {
+    const pod = await lc.runPod();
+    const hold = latch();
+    lc.images.hold = hold.promise;
+    const creating = lc.createContainer(pod);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the create has found the pod ready
+    let stopped = false;
+    const stopping = lc.sandboxes.stop(pod).then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stopped).toBe(false); // the stop waits for the create
+    hold.release();
+    const id = await creating;
+    await stopping;
+    // The stop saw the new container and stopped it with the rest.
+    expect(stateOf(id)).toBe('CONTAINER_EXITED');
+    await expect(lc.containers.start(id)).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(lc.createContainer(pod, 'late')).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringContaining('is not ready') });
+  });
+
+  it('stops a container whose start a pod stop waited for', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    const hold = latch();
+    lc.runtime.startHold = hold.promise;
+    const starting = lc.containers.start(id);
+    await until(() => lc.runtime.calls.includes(`start ${id}`), 'runc start');
+    const stopping = lc.sandboxes.stop(pod);
+    hold.release();
+    await starting;
+    await stopping;
+    expect(stateOf(id)).toBe('CONTAINER_EXITED');
+    expect(lc.sandboxes.get(pod)!.status.state).toBe('SANDBOX_NOTREADY');
+  });
+});
+
+describe('restart reconciliation, one branch at a time', () => {
+  it('keeps a container whose process still runs', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc = await lc.restart();
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_RUNNING', pid: process.pid });
+    await lc.containers.stop(id, 0); // and its exit is still seen
+    expect(lc.containers.get(id)!.status.exitCode).toBe(137);
+  });
+
+  it("records an exit that happened while berth was down, from conmon's exit file", async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    await lc.close();
+    await lc.runtime.exit(id, 7);
+    lc = await lc.restart();
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 7 });
+  });
+
+  it('marks a running container whose process is gone and that the runtime no longer knows as exited, code unknown', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.pid = 2 ** 22 + 1; // above pid_max: never a live process
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc.runtime.containers.delete(id);
+    lc = await lc.restart();
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 255, reason: 'Error' });
+  });
+
+  it('keeps a container the runtime still runs though its recorded process is gone', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.pid = 2 ** 22 + 1;
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc = await lc.restart();
+    expect(stateOf(id)).toBe('CONTAINER_RUNNING');
+  });
+
+  it('fails a create that berth died in the middle of, when the runtime has nothing', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.createHold = new Promise(() => undefined); // conmon never answers this berth
+    const id = await lc.createContainer(pod);
+    lc = await lc.restart();
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', reason: 'CreateContainerError' });
+    expect(lc.runtime.calls).toContain(`delete ${id}`);
+  });
+
+  it('keeps a create that the runtime finished while berth was down, with conmon watching it', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.createHold = new Promise(() => undefined);
+    const id = await lc.createContainer(pod);
+    lc.runtime.containers.set(id, 'created');
+    // A live process named conmon, as berth checks the pid file's process by name.
+    const conmon = path.join(lc.dir, 'conmon');
+    await copyFile('/bin/sleep', conmon);
+    await chmod(conmon, 0o755);
+    const watcher = spawn(conmon, ['60'], { stdio: 'ignore' });
+    try {
+      await writeFile(path.join(lc.dir, 'run', 'containers', id, 'conmon-pidfile'), String(watcher.pid));
+      lc.monitor.createHold = undefined;
+      lc = await lc.restart();
+      expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_CREATED', pid: process.pid });
+      await lc.containers.start(id);
+      expect(stateOf(id)).toBe('CONTAINER_RUNNING');
+    } finally {
+      watcher.kill('SIGKILL');
+    }
+  });
+});
