@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/schema.js';
 import { RuntimeError } from '../src/errors.js';
@@ -72,5 +73,21 @@ describe('the gRPC adapter', () => {
       10,
     );
     expect(err?.code).toBe(status.CANCELLED);
+  });
+});
+
+describe('log lines of a call', () => {
+  it('carry the RPC name and a request number of their own, down into the services', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const d = { ...deps(true), log } as Deps;
+    // A handler that hands its logger to a service, which logs with a child of it.
+    const service = (callLog: CallContext['log']) => callLog.child({ containerId: 'c1' }).info('container created');
+    await invoke(d, async (ctx) => service(ctx.log));
+    await invoke(d, async (ctx) => service(ctx.log));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ rpc: 'Test', containerId: 'c1', msg: 'container created' });
+    expect(typeof lines[0]!.req).toBe('number');
+    expect(lines[1]!.req).toBe((lines[0]!.req as number) + 1);
   });
 });

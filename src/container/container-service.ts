@@ -126,7 +126,8 @@ export class ContainerService implements PodContainers {
     return new Set(this.store.list().flatMap((r) => r.meta.chainIds));
   }
 
-  async create(sandboxId: string, config: ContainerConfig__Output | null): Promise<string> {
+  /** `log`: the call's logger (its RPC and request id), kept by the launch that follows. */
+  async create(sandboxId: string, config: ContainerConfig__Output | null, log?: Logger): Promise<string> {
     if (!config?.metadata?.name) throw invalidArgument('CreateContainer: config.metadata.name is empty');
     if (!config.image?.image) throw invalidArgument('CreateContainer: config.image.image is empty');
     // The pod stays ready until the container exists: a StopPodSandbox
@@ -136,7 +137,7 @@ export class ContainerService implements PodContainers {
       const md = sandbox.meta.config.metadata!;
       const name = containerName(config.metadata!, md);
       const key = requestKey({ sandboxId: sandbox.meta.id, config });
-      return this.names.reserve(name, key, () => this.createReserved(sandbox.meta.id, name, key, config));
+      return this.names.reserve(name, key, () => this.createReserved(sandbox.meta.id, name, key, config, false, log));
     });
   }
 
@@ -175,10 +176,17 @@ export class ContainerService implements PodContainers {
   }
 
   /** Creates the container; runs while its name is reserved, so identical concurrent creates wait for this one's answer. */
-  private async createReserved(sandboxId: string, name: string, key: string, config: ContainerConfig__Output, infra = false): Promise<string> {
+  private async createReserved(
+    sandboxId: string,
+    name: string,
+    key: string,
+    config: ContainerConfig__Output,
+    infra = false,
+    callLog?: Logger,
+  ): Promise<string> {
     const sandbox = this.opts.sandboxes.mustGet(sandboxId);
     const id = newId();
-    const log = this.opts.log.child({ containerId: id });
+    const log = (callLog ?? this.opts.log).child({ containerId: id });
     const sc = config.linux?.securityContext;
     checkUserRequest(
       {
@@ -231,15 +239,16 @@ export class ContainerService implements PodContainers {
     }
   }
 
-  async start(id: string): Promise<void> {
+  async start(id: string, log?: Logger): Promise<void> {
     const record = this.mustGet(id);
+    const callLog = log ?? this.opts.log.child({ containerId: record.meta.id });
     // The infra container starts while its pod is being made (not ready yet).
-    if (record.meta.infra) return this.startLocked(record);
+    if (record.meta.infra) return this.startLocked(record, callLog);
     // A pod stop waits for the start to finish, then stops the container.
-    return this.opts.sandboxes.whileReady(record.meta.sandboxId, () => this.startLocked(record));
+    return this.opts.sandboxes.whileReady(record.meta.sandboxId, () => this.startLocked(record, callLog));
   }
 
-  private async startLocked(record: ContainerRecord): Promise<void> {
+  private async startLocked(record: ContainerRecord, log: Logger): Promise<void> {
     await this.locks.run(record.meta.id, async () => {
       if (record.status.reason === CREATE_FAILED) {
         throw failedPrecondition(`container ${record.meta.id} could not be created: ${record.status.message ?? ''}`);
@@ -277,7 +286,7 @@ export class ContainerService implements PodContainers {
       } finally {
         this.starting.delete(record.meta.id);
       }
-      this.opts.log.info({ containerId: record.meta.id }, 'container started');
+      log.info('container started');
     });
   }
 
@@ -379,23 +388,21 @@ export class ContainerService implements PodContainers {
   }
 
   /** Removes the container whatever its state (killing it first). Idempotent. */
-  async remove(id: string): Promise<void> {
+  async remove(id: string, callLog?: Logger): Promise<void> {
     if (!id) throw invalidArgument('container id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
+    const log = callLog ?? this.opts.log.child({ containerId: record.meta.id });
     // A stop waiting out a grace period escalates now instead of holding the lock.
     this.pendingStops.get(record.meta.id)?.deadline.bringForward(Date.now());
     await this.locks.run(record.meta.id, async () => {
       if (!this.store.get(record.meta.id)) return;
       const { meta } = record;
       if (record.status.state !== 'CONTAINER_EXITED')
-        await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) =>
-          this.opts.log.warn({ err, containerId: meta.id }, 'stop before remove failed'),
-        );
+        await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) => log.warn({ err }, 'stop before remove failed'));
       // Nothing may be mounted below the directories when they are deleted.
       await this.releaseRuntime(meta);
-      if (meta.conmonCgroup)
-        await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => this.opts.log.warn({ err, containerId: meta.id }, "removing conmon's cgroup failed"));
+      if (meta.conmonCgroup) await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => log.warn({ err }, "removing conmon's cgroup failed"));
       // The record directory goes first: once it is in the trash, a restart
       // no longer sees the container, and the rest are orphans at worst.
       await this.trash.discard(meta.persistDir);
@@ -410,7 +417,7 @@ export class ContainerService implements PodContainers {
       this.processes.delete(meta.id);
       this.emit(meta, 'CONTAINER_DELETED_EVENT');
       this.opts.onRemoved?.();
-      this.opts.log.info({ containerId: meta.id }, 'container removed');
+      log.info('container removed');
     });
     await this.opts.images.releaseLayers();
   }

@@ -103,7 +103,8 @@ export class SandboxService implements ContainerPods {
     return record;
   }
 
-  async run(config: PodSandboxConfig__Output | null, handler: string): Promise<string> {
+  /** `log`: the call's logger (its RPC and request id). */
+  async run(config: PodSandboxConfig__Output | null, handler: string, log?: Logger): Promise<string> {
     const md = config?.metadata;
     if (!config || !md?.name || !md.namespace || !md.uid) {
       throw invalidArgument('RunPodSandbox: config.metadata needs name, namespace and uid');
@@ -115,12 +116,12 @@ export class SandboxService implements ContainerPods {
     }
     await checkPodConfig(config);
     const name = sandboxName(md);
-    return this.names.reserve(name, requestKey({ config, handler }), () => this.create(name, config, runtimeHandler, requestKey({ config, handler })));
+    return this.names.reserve(name, requestKey({ config, handler }), () => this.create(name, config, runtimeHandler, requestKey({ config, handler }), log));
   }
 
-  private async create(name: string, config: PodSandboxConfig__Output, runtimeHandler: string, key: string): Promise<string> {
+  private async create(name: string, config: PodSandboxConfig__Output, runtimeHandler: string, key: string, callLog?: Logger): Promise<string> {
     const id = newId();
-    const log = this.opts.log.child({ podSandboxId: id });
+    const log = (callLog ?? this.opts.log).child({ podSandboxId: id });
     const cleanup = new CleanupStack(log);
     const nsOpts = config.linux?.securityContext?.namespaceOptions;
     const modes = {
@@ -241,11 +242,12 @@ export class SandboxService implements ContainerPods {
    * record stays (NOTREADY) until RemovePodSandbox. The CRI says this is
    * idempotent and must not fail for a sandbox that is already gone.
    */
-  async stop(id: string): Promise<void> {
+  async stop(id: string, callLog?: Logger): Promise<void> {
     if (!id) throw invalidArgument('pod sandbox id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
-    await this.gates.exclusive(record.meta.id, () => this.stopLocked(record));
+    const log = callLog ?? this.opts.log.child({ podSandboxId: record.meta.id });
+    await this.gates.exclusive(record.meta.id, () => this.stopLocked(record, log));
   }
 
   async whileReady<T>(id: string, fn: (pod: SandboxRecord) => Promise<T>): Promise<T> {
@@ -257,7 +259,7 @@ export class SandboxService implements ContainerPods {
     });
   }
 
-  private async stopLocked(record: SandboxRecord): Promise<void> {
+  private async stopLocked(record: SandboxRecord, log: Logger): Promise<void> {
     await this.locks.run(record.meta.id, async () => {
       await this.containers?.stopAll(record.meta.id);
       if (!record.status.released) {
@@ -270,7 +272,7 @@ export class SandboxService implements ContainerPods {
         }
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: true }));
         this.emit(record.meta.id, 'CONTAINER_STOPPED_EVENT');
-        this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox stopped');
+        log.info('pod sandbox stopped');
       }
     });
   }
@@ -283,11 +285,12 @@ export class SandboxService implements ContainerPods {
   }
 
   /** Removes the sandbox with all its containers. Idempotent, like Stop. */
-  async remove(id: string): Promise<void> {
+  async remove(id: string, callLog?: Logger): Promise<void> {
     if (!id) throw invalidArgument('pod sandbox id is empty');
     const record = this.store.resolve(id);
     if (!record) return;
-    await this.stop(record.meta.id);
+    const log = callLog ?? this.opts.log.child({ podSandboxId: record.meta.id });
+    await this.stop(record.meta.id, log);
     await this.locks.run(record.meta.id, async () => {
       if (!this.store.get(record.meta.id)) return;
       await this.containers?.removeAll(record.meta.id);
@@ -300,7 +303,7 @@ export class SandboxService implements ContainerPods {
       this.networkChecks.delete(record.meta.id);
       this.names.release(record.meta.name);
       if (last) this.emit(record.meta.id, 'CONTAINER_DELETED_EVENT', last);
-      this.opts.log.info({ podSandboxId: record.meta.id }, 'pod sandbox removed');
+      log.info('pod sandbox removed');
     });
   }
 

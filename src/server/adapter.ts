@@ -9,9 +9,12 @@ import { toGrpcStatus } from './grpc-status.js';
 export type UnaryHandler<Req, Res> = (ctx: CallContext, request: Req) => Promise<Res>;
 export type StreamHandler<Req, Res> = (ctx: CallContext, request: Req, send: (message: Res) => Promise<void>) => Promise<void>;
 
+/** Numbers calls, so that every log line a call causes can be told apart from a concurrent one's. */
+let lastRequest = 0;
+
 /** The ids worth binding to a call's log lines, when the request has them. */
-function logBindings(rpc: string, request: unknown): Record<string, string> {
-  const out: Record<string, string> = { rpc };
+function logBindings(rpc: string, req: number, request: unknown): Record<string, string | number> {
+  const out: Record<string, string | number> = { rpc, req };
   const r = request as { podSandboxId?: unknown; containerId?: unknown } | null;
   if (typeof r?.podSandboxId === 'string' && r.podSandboxId) out.podSandboxId = r.podSandboxId;
   if (typeof r?.containerId === 'string' && r.containerId) out.containerId = r.containerId;
@@ -29,6 +32,8 @@ class Call implements CallContext {
   private cancelled = false;
   /** Set once the answer is sent: grpc-js reports the stream's close as a cancellation too. */
   done = false;
+  /** The call's number in this daemon's life (`req` on its log lines). */
+  readonly req = ++lastRequest;
 
   constructor(
     readonly deps: Deps,
@@ -37,7 +42,7 @@ class Call implements CallContext {
   ) {}
 
   get log(): Logger {
-    this.logger ??= this.deps.log.child(logBindings(this.rpc, this.request));
+    this.logger ??= this.deps.log.child(logBindings(this.rpc, this.req, this.request));
     return this.logger;
   }
 

@@ -5,5 +5,5 @@ import type { CallContext } from '../deps.js';
 
 export async function createContainer(ctx: CallContext, req: CreateContainerRequest__Output): Promise<CreateContainerResponse> {
   if (!req.podSandboxId) throw invalidArgument('CreateContainer: pod_sandbox_id is empty');
-  return { containerId: await ctx.deps.containers.create(req.podSandboxId, req.config) };
+  return { containerId: await ctx.deps.containers.create(req.podSandboxId, req.config, ctx.log) };
 }

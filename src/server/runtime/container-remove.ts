@@ -4,6 +4,6 @@ import type { CallContext } from '../deps.js';
 
 /** Forcibly removes, running or not. Idempotent (api.proto: "must not return an error if the container has already been removed"). */
 export async function removeContainer(ctx: CallContext, req: RemoveContainerRequest__Output): Promise<RemoveContainerResponse> {
-  await ctx.deps.containers.remove(req.containerId);
+  await ctx.deps.containers.remove(req.containerId, ctx.log);
   return {};
 }

@@ -3,6 +3,6 @@ import type { StartContainerResponse } from '../../generated/runtime/v1/StartCon
 import type { CallContext } from '../deps.js';
 
 export async function startContainer(ctx: CallContext, req: StartContainerRequest__Output): Promise<StartContainerResponse> {
-  await ctx.deps.containers.start(req.containerId);
+  await ctx.deps.containers.start(req.containerId, ctx.log);
   return {};
 }

@@ -3,5 +3,5 @@ import type { RunPodSandboxResponse } from '../../generated/runtime/v1/RunPodSan
 import type { CallContext } from '../deps.js';
 
 export async function runPodSandbox(ctx: CallContext, req: RunPodSandboxRequest__Output): Promise<RunPodSandboxResponse> {
-  return { podSandboxId: await ctx.deps.sandboxes.run(req.config, req.runtimeHandler) };
+  return { podSandboxId: await ctx.deps.sandboxes.run(req.config, req.runtimeHandler, ctx.log) };
 }

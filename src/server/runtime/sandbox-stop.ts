@@ -4,6 +4,6 @@ import type { CallContext } from '../deps.js';
 
 /** Idempotent (api.proto: "must not return an error if all relevant resources have already been reclaimed"). */
 export async function stopPodSandbox(ctx: CallContext, req: StopPodSandboxRequest__Output): Promise<StopPodSandboxResponse> {
-  await ctx.deps.sandboxes.stop(req.podSandboxId);
+  await ctx.deps.sandboxes.stop(req.podSandboxId, ctx.log);
   return {};
 }
