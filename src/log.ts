@@ -52,3 +52,15 @@ export function setLogLevel(root: Logger, level: LogLevel): void {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * A catch handler for a failure berth carries on after (a cleanup that
+ * finds nothing to clean, a best-effort release): logged once at `level`
+ * with what was being done, never swallowed silently.
+ */
+export function logFailure(log: Logger, level: 'debug' | 'info' | 'warn', msg: string, fields: Record<string, unknown> = {}): (err: unknown) => undefined {
+  return (err: unknown) => {
+    log[level]({ ...fields, err }, msg);
+    return undefined;
+  };
+}

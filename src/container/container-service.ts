@@ -5,7 +5,7 @@ import type { RuntimeConfig } from '../config/schema.js';
 import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
-import type { Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { Monitor } from '../conmon/conmon.js';
 import { ExitWatcher } from '../conmon/exit-watcher.js';
@@ -321,7 +321,9 @@ export class ContainerService implements PodContainers {
         // Like containerd, whose StopContainer returns once the task is
         // deleted: the runtime's container and the mount are released here
         // rather than in RemoveContainer. A failure is RemoveContainer's to retry.
-        await this.releaseRuntime(record.meta).catch(() => undefined);
+        await this.releaseRuntime(record.meta).catch(
+          logFailure(this.opts.log, 'info', 'releasing a stopped container failed; RemoveContainer retries', { containerId: record.meta.id }),
+        );
       })
       .finally(() => {
         deadline.cancel();
@@ -355,7 +357,7 @@ export class ContainerService implements PodContainers {
     if (await this.waitForExit(id, all ? KILL_ALL_WAIT_MS : KILL_WAIT_MS)) return;
     if (all) {
       // What `kill --all` did not reach, killing the init still ends.
-      await runtime.kill(id, 'SIGKILL', false).catch(() => undefined);
+      await runtime.kill(id, 'SIGKILL', false).catch(logFailure(this.opts.log, 'debug', 'SIGKILL of the init after kill --all failed', { containerId: id }));
       if (await this.waitForExit(id, KILL_WAIT_MS)) return;
     }
     await reconcile(this.reconcileDeps(), record);

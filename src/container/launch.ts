@@ -1,7 +1,7 @@
 import type { RuntimeConfig } from '../config/schema.js';
 import type { Monitor } from '../conmon/conmon.js';
 import { messageOf } from '../errors.js';
-import type { Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { RecordStore } from '../state/record-store.js';
@@ -67,7 +67,7 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
     return;
   }
   log.warn({ err: failure }, 'the runtime could not create the container');
-  await runtime.delete(meta.id, true).catch(() => undefined);
+  await runtime.delete(meta.id, true).catch(logFailure(log, 'debug', 'runc delete after the failed create failed (nothing to delete?)'));
   await deps.store
     .update(meta.id, (s) => ({
       ...s,
@@ -77,6 +77,6 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
       reason: CREATE_FAILED,
       message: messageOf(failure),
     }))
-    .catch(() => undefined);
+    .catch(logFailure(log, 'warn', 'recording the failed create failed (removed meanwhile?)'));
   deps.failed(meta);
 }

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readExitFile } from '../conmon/exit-watcher.js';
-import type { Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { RecordStore, StoredRecord } from '../state/record-store.js';
@@ -37,13 +37,15 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
   if (status.state === 'CONTAINER_CREATED' && !status.pid) {
     // berth stopped while the runtime was creating it: keep what the
     // runtime finished, if its conmon lived on to watch it.
-    const state = await runtime.state(meta.id).catch(() => undefined);
+    const state = await runtime
+      .state(meta.id)
+      .catch(logFailure(deps.log, 'debug', 'runtime state of a half-created container failed', { containerId: meta.id }));
     if (state?.status === 'created' && state.pid > 0 && (await conmonAlive(path.join(meta.bundle, 'conmon-pidfile')))) {
       const pidStartTime = await processStartTime(state.pid);
       await deps.store.update(meta.id, (s) => ({ ...s, pid: state.pid, pidStartTime }));
       return;
     }
-    await runtime.delete(meta.id, true).catch(() => undefined);
+    await runtime.delete(meta.id, true).catch(logFailure(deps.log, 'debug', 'runc delete of a half-created container failed', { containerId: meta.id }));
     await deps.store.update(meta.id, (s) => ({
       ...s,
       state: 'CONTAINER_EXITED',
@@ -60,7 +62,9 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
     return;
   }
   if (await isSameProcess(status.pid, status.pidStartTime)) return;
-  const state = await runtime.state(meta.id).catch(() => undefined);
+  const state = await runtime
+    .state(meta.id)
+    .catch(logFailure(deps.log, 'info', 'runtime state failed: taking the container as gone', { containerId: meta.id }));
   if (state && (state.status === 'running' || state.status === 'created' || state.status === 'paused')) return;
   await deps.store.update(meta.id, (s) => ({
     ...s,
@@ -120,7 +124,7 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
     await deps
       .runtimeFor(deps.defaultRuntime)
       .delete(id, true)
-      .catch(() => undefined);
+      .catch(logFailure(deps.log, 'debug', 'runc delete of an orphan bundle failed', { containerId: id }));
     await unmountRootfs(deps.native, rootfsPaths(path.join(dir, id), deps.store.dirOf(id)));
     await releaseRecursiveReadOnly(deps.native, path.join(dir, id));
     await removeIfExists(path.join(dir, id));
