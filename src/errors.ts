@@ -17,6 +17,7 @@ export const ERROR_KINDS = [
   'canceled',
   'unimplemented',
   'internal',
+  'runtime-failed',
   'unknown',
 ] as const;
 
@@ -62,3 +63,5 @@ export const invalidArgument = (msg: string, cause?: unknown) => new RuntimeErro
 export const failedPrecondition = (msg: string, cause?: unknown) => new RuntimeError('failed-precondition', msg, { cause });
 export const unavailable = (msg: string, cause?: unknown) => new RuntimeError('unavailable', msg, { cause });
 export const internal = (msg: string, cause?: unknown) => new RuntimeError('internal', msg, { cause });
+/** A helper berth runs (the OCI runtime, conmon, a CNI plugin) failed; the message carries its own words. */
+export const runtimeFailed = (msg: string, cause?: unknown) => new RuntimeError('runtime-failed', msg, { cause });

@@ -66,7 +66,7 @@ export class ExecPluginRunner implements PluginRunner {
           return;
         }
         if (code !== 0) {
-          reject(new RuntimeError('unknown', `CNI plugin ${plugin} ${call.command} failed: ${describeError(stdout, stderr, code)}`));
+          reject(new RuntimeError('runtime-failed', `CNI plugin ${plugin} ${call.command} failed: ${describeError(stdout, stderr, code)}`));
           return;
         }
         if (stdout === '') {
@@ -76,7 +76,7 @@ export class ExecPluginRunner implements PluginRunner {
         try {
           resolve(JSON.parse(stdout));
         } catch {
-          reject(new RuntimeError('unknown', `CNI plugin ${plugin} ${call.command} printed something that is not JSON: ${stdout.slice(0, 200)}`));
+          reject(new RuntimeError('runtime-failed', `CNI plugin ${plugin} ${call.command} printed something that is not JSON: ${stdout.slice(0, 200)}`));
         }
       });
       child.stdin!.on('error', () => undefined);

@@ -74,7 +74,7 @@ export class NetworkManager {
     let prev: CniResult | undefined;
     for (const plugin of pod.network.plugins) {
       const result = (await this.call('ADD', pod, plugin, prev)) as CniResult | undefined;
-      if (!result) throw new RuntimeError('unknown', `CNI plugin ${plugin.type} ADD returned no result`);
+      if (!result) throw new RuntimeError('runtime-failed', `CNI plugin ${plugin.type} ADD returned no result`);
       prev = convertResult(result, pod.network.cniVersion);
     }
     pod.result = prev;
@@ -99,7 +99,7 @@ export class NetworkManager {
       }
     }
     if (errors.length > 0)
-      throw new RuntimeError('unknown', `tearing down the network of pod ${pod.identity.namespace}/${pod.identity.name}: ${errors.join('; ')}`);
+      throw new RuntimeError('runtime-failed', `tearing down the network of pod ${pod.identity.namespace}/${pod.identity.name}: ${errors.join('; ')}`);
   }
 
   /** CNI CHECK, where the configuration allows it; undefined when it does not apply. */

@@ -137,13 +137,13 @@ export class Conmon implements Monitor {
           return;
         }
         if (typeof msg.pid === 'number' && msg.pid > 0) finish(null, { pid: msg.pid });
-        else finish(new RuntimeError('unknown', `creating container ${o.id}: ${(msg.message ?? 'the OCI runtime failed').trim()}`));
+        else finish(new RuntimeError('runtime-failed', `creating container ${o.id}: ${(msg.message ?? 'the OCI runtime failed').trim()}`));
       });
       sync.on('error', () => undefined);
       start.on('error', () => undefined);
       sync.once('end', () => {
         // conmon closed the sync pipe without a word: it failed before forking.
-        setTimeout(() => finish(new RuntimeError('unknown', `creating container ${o.id}: conmon exited: ${stderr.trim() || 'no message'}`)), 50);
+        setTimeout(() => finish(new RuntimeError('runtime-failed', `creating container ${o.id}: conmon exited: ${stderr.trim() || 'no message'}`)), 50);
       });
       // conmon waits on its start pipe: place it first, then let it go.
       const place = o.beforeStart && child.pid ? o.beforeStart(child.pid) : Promise.resolve();

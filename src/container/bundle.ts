@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { errnoCode, invalidArgument, notFound } from '../errors.js';
+import { errnoCode, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageConfigFile } from '../image/media-types.js';
@@ -207,7 +207,8 @@ export function pidNamespaceFor(
   if (mode === 'NODE') return { mode };
   const joinOf = (id: string | undefined, what: string) => {
     const target = id ? resolve(id) : undefined;
-    if (target?.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw notFound(`${what} holding the PID namespace is not running`);
+    if (!target) throw notFound(`${what} holding the PID namespace does not exist`);
+    if (target.status.state !== 'CONTAINER_RUNNING' || !target.status.pid) throw failedPrecondition(`${what} holding the PID namespace is not running`);
     return `/proc/${target.status.pid}/ns/pid`;
   };
   if (mode === 'TARGET') return { mode, path: joinOf(ns?.targetId, `target container ${ns?.targetId}`) };

@@ -19,9 +19,9 @@ export async function checkpointToArchive(opts: { runtime: OciRuntime; meta: Con
     const signal = AbortSignal.timeout(opts.timeoutMs);
     const run = async (file: string, args: string[], what: string) => {
       const res = await runCommand(file, args, { signal }).catch((err: unknown) => {
-        throw new RuntimeError(signal.aborted ? 'deadline-exceeded' : 'unknown', `${what}: ${(err as Error).message}`);
+        throw new RuntimeError(signal.aborted ? 'deadline-exceeded' : 'runtime-failed', `${what}: ${(err as Error).message}`);
       });
-      if (res.code !== 0) throw new RuntimeError('unknown', `${what}: ${failureText(res)}`);
+      if (res.code !== 0) throw new RuntimeError('runtime-failed', `${what}: ${failureText(res)}`);
     };
     await run(
       opts.runtime.handler.path,

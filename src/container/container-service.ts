@@ -22,7 +22,7 @@ import { containerName, newId, requestKey } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { nowNs } from '../util/time.js';
 import type { ContainerEventType, EventBus } from '../events/event-bus.js';
-import type { ContainerMeta, ContainerStatus } from './container.js';
+import { type ContainerMeta, type ContainerStatus, mustBeRunning } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { exitFields, withExit } from './exit-status.js';
 import { type RootfsPaths, rootfsPaths, unmountRootfs } from './rootfs.js';
@@ -362,7 +362,7 @@ export class ContainerService implements PodContainers {
     }
     await reconcile(this.reconcileDeps(), record);
     if (this.store.get(id)?.status.state !== 'CONTAINER_EXITED') {
-      throw new RuntimeError('unknown', `container ${id} did not exit after SIGKILL`);
+      throw new RuntimeError('runtime-failed', `container ${id} did not exit after SIGKILL`);
     }
   }
 
@@ -465,7 +465,7 @@ export class ContainerService implements PodContainers {
   async execSync(id: string, cmd: string[], timeoutSeconds: number, signal: AbortSignal): Promise<ExecSyncResult> {
     const record = this.mustGet(id);
     if (cmd.length === 0) throw invalidArgument('ExecSync: cmd is empty');
-    if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
+    mustBeRunning(record);
     const process = await this.processOf(record);
     return execSync({
       runtime: this.runtimeFor(record.meta.runtimeHandler),
@@ -507,7 +507,7 @@ export class ContainerService implements PodContainers {
   /** Asks conmon to reopen the log file (the kubelet rotated it), and waits until it has. */
   async reopenLog(id: string): Promise<void> {
     const record = this.mustGet(id);
-    if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
+    mustBeRunning(record);
     const fh = await open(path.join(record.meta.bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
     try {
       await fh.write('2 0 0\n');
@@ -525,7 +525,7 @@ export class ContainerService implements PodContainers {
         return;
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new RuntimeError('unknown', `conmon did not reopen ${record.meta.logPath}`);
+    throw new RuntimeError('runtime-failed', `conmon did not reopen ${record.meta.logPath}`);
   }
 
   /**

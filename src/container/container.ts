@@ -10,6 +10,7 @@
  * and the runtime's state, so the kubelet never has to guess.
  */
 
+import { failedPrecondition } from '../errors.js';
 import type { LinuxResources } from '../oci/spec-types.js';
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
@@ -84,4 +85,9 @@ export interface ContainerStatus {
   message?: string;
   /** The cgroup resources currently applied. */
   resources?: LinuxResources;
+}
+
+/** The check of every call that needs a live process (exec, attach, port forward, update, checkpoint). */
+export function mustBeRunning(record: { meta: { id: string }; status: { state: ContainerState } }): void {
+  if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
 }

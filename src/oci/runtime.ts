@@ -3,6 +3,7 @@
  * `create`, which conmon runs so that it owns the container's stdio.
  */
 
+import { classifyRuntimeFailure } from './runtime-errors.js';
 import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { failureText, runCommand } from '../util/exec.js';
@@ -61,30 +62,30 @@ export class RuncRuntime implements OciRuntime {
 
   async start(id: string): Promise<void> {
     const res = await this.run(['start', id]);
-    if (res.code !== 0) throw new RuntimeError('unknown', `${this.handler.name} start ${id}: ${failureText(res)}`);
+    if (res.code !== 0) throw new RuntimeError('runtime-failed', `${this.handler.name} start ${id}: ${failureText(res)}`);
   }
 
   async kill(id: string, signal: string, all = false): Promise<boolean> {
     const res = await this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
     if (res.code === 0) return true;
     const text = failureText(res);
-    // runc says "container not running", crun "no such process"; both mean gone.
-    if (/not running|no such process|does not exist|not exist|invalid process/i.test(text)) return false;
-    throw new RuntimeError('unknown', `${this.handler.name} kill ${id} ${signal}: ${text}`);
+    // Not running, or not there at all: nothing was signalled.
+    if (classifyRuntimeFailure(text) !== 'failed') return false;
+    throw new RuntimeError('runtime-failed', `${this.handler.name} kill ${id} ${signal}: ${text}`);
   }
 
   async delete(id: string, force: boolean): Promise<void> {
     const res = await this.run(['delete', ...(force ? ['--force'] : []), id]);
     if (res.code === 0) return;
     const text = failureText(res);
-    if (/does not exist|not exist|no such file/i.test(text)) return;
-    throw new RuntimeError('unknown', `${this.handler.name} delete ${id}: ${text}`);
+    if (classifyRuntimeFailure(text) === 'gone') return;
+    throw new RuntimeError('runtime-failed', `${this.handler.name} delete ${id}: ${text}`);
   }
 
   async state(id: string): Promise<OciState | undefined> {
     const res = await this.run(['state', id]);
     if (res.code !== 0) {
-      if (/does not exist|not exist/i.test(failureText(res))) return undefined;
+      if (classifyRuntimeFailure(failureText(res)) === 'gone') return undefined;
       this.log.warn({ id, err: failureText(res) }, 'runtime state failed');
       return undefined;
     }
@@ -93,6 +94,6 @@ export class RuncRuntime implements OciRuntime {
 
   async update(id: string, resources: LinuxResources): Promise<void> {
     const res = await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
-    if (res.code !== 0) throw new RuntimeError('unknown', `${this.handler.name} update ${id}: ${failureText(res)}`);
+    if (res.code !== 0) throw new RuntimeError('runtime-failed', `${this.handler.name} update ${id}: ${failureText(res)}`);
   }
 }

@@ -83,7 +83,7 @@ function logOutcome(ctx: CallContext, start: number, err?: unknown): void {
     return;
   }
   const kind = errorKind(err);
-  const level = kind === 'unknown' || kind === 'internal' ? 'error' : 'info';
+  const level = kind === 'unknown' || kind === 'internal' ? 'error' : kind === 'runtime-failed' ? 'warn' : 'info';
   ctx.log[level]({ durationMs, kind, err: kind === 'unknown' ? err : undefined }, `call failed: ${messageOf(err)}`);
 }
 

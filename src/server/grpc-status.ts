@@ -15,6 +15,8 @@ export const STATUS_BY_KIND: Record<ErrorKind, status> = {
   canceled: status.CANCELLED,
   unimplemented: status.UNIMPLEMENTED,
   internal: status.INTERNAL,
+  // As containerd and CRI-O answer a runc or plugin failure.
+  'runtime-failed': status.UNKNOWN,
   unknown: status.UNKNOWN,
 };
 

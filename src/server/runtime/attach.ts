@@ -3,11 +3,12 @@ import type { AttachResponse } from '../../generated/runtime/v1/AttachResponse.j
 import { failedPrecondition } from '../../errors.js';
 import type { CallContext } from '../deps.js';
 import { checkStreams } from './stream-checks.js';
+import { mustBeRunning } from '../../container/container.js';
 
 export async function attach(ctx: CallContext, req: AttachRequest__Output): Promise<AttachResponse> {
   const record = ctx.deps.containers.mustGet(req.containerId);
   checkStreams('Attach', req);
-  if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
+  mustBeRunning(record);
   if (req.stdin && !record.meta.stdin) throw failedPrecondition(`container ${record.meta.id} was not created with stdin`);
   // The container's terminal setting decides how its output looks, not the request's.
   const tty = record.meta.tty;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { checkpointToArchive } from '../../container/checkpoint.js';
 import { failureText, runCommand } from '../../util/exec.js';
 import type { CallContext } from '../deps.js';
+import { mustBeRunning } from '../../container/container.js';
 
 const CRIU_PATHS = ['/usr/sbin/criu', '/usr/bin/criu', '/usr/local/sbin/criu'];
 
@@ -40,7 +41,7 @@ function criuProblem(): Promise<string | undefined> {
 export async function checkpointContainer(ctx: CallContext, req: CheckpointContainerRequest__Output): Promise<CheckpointContainerResponse> {
   const record = ctx.deps.containers.mustGet(req.containerId);
   if (!req.location) throw invalidArgument('CheckpointContainer: location is empty');
-  if (record.status.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${record.meta.id} is not running`);
+  mustBeRunning(record);
   if (!path.isAbsolute(req.location)) throw invalidArgument(`CheckpointContainer: location "${req.location}" must be an absolute path`);
   const problem = await criuProblem();
   if (problem) throw failedPrecondition(problem);
