@@ -110,12 +110,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   // prom-client is loaded only when metrics are served: it is a noticeable
   // part of start-up time otherwise spent for nothing.
   const prometheus = config.stats.metrics_address ? await import('./metrics/prometheus.js') : undefined;
-  const metrics = prometheus
-    ? new prometheus.BerthMetrics({
-        containers: () => countBy(containers.list(), (c) => c.status.state),
-        sandboxes: () => countBy(sandboxes.list(), (s) => s.status.state),
-      })
-    : undefined;
+  const metrics = prometheus ? new prometheus.BerthMetrics() : undefined;
   const containers = new ContainerService({
     root: config.root,
     runroot: config.runroot,
@@ -134,6 +129,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
+  metrics?.countObjects({
+    containers: () => countBy(containers.list(), (c) => c.status.state),
+    sandboxes: () => countBy(sandboxes.list(), (s) => s.status.state),
+  });
   const streaming = new StreamingServer({
     address: config.streaming.address,
     port: config.streaming.port,

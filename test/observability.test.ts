@@ -96,7 +96,8 @@ describe('the Grafana dashboard', () => {
     const dash = JSON.parse(await readFile(new URL('../conf/grafana/berth-dashboard.json', import.meta.url), 'utf8')) as {
       panels: { targets: { expr: string }[] }[];
     };
-    const metrics = new BerthMetrics({ containers: () => new Map([['CONTAINER_RUNNING', 1]]), sandboxes: () => new Map([['SANDBOX_READY', 1]]) });
+    const metrics = new BerthMetrics();
+    metrics.countObjects({ containers: () => new Map([['CONTAINER_RUNNING', 1]]), sandboxes: () => new Map([['SANDBOX_READY', 1]]) });
     metrics.observeCall('Version', 'OK', 0.001);
     const exported = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
     const used = dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/berth_[a-z_]+/g) ?? [])).map((n) => n.replace(/_(bucket|sum|count)$/, ''));

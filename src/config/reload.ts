@@ -6,8 +6,7 @@
  * no reload at all: berth re-reads them whenever they change.
  */
 
-import type { Logger } from '../log.js';
-import { setLogLevel } from '../log.js';
+import { type Logger, setLogLevel } from '../log.js';
 import { getPath } from './load.js';
 import { type BerthConfig, KEYS } from './schema.js';
 

@@ -59,7 +59,18 @@ export class BerthMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
 
-  constructor(counts: { containers: () => Map<string, number>; sandboxes: () => Map<string, number> }) {
+  /** Counts by state, given once the services exist (they take this object as their observer first). */
+  private counts: { containers: () => Map<string, number>; sandboxes: () => Map<string, number> } = {
+    containers: () => new Map(),
+    sandboxes: () => new Map(),
+  };
+
+  countObjects(counts: { containers: () => Map<string, number>; sandboxes: () => Map<string, number> }): void {
+    this.counts = counts;
+  }
+
+  constructor() {
+    const counts = () => this.counts;
     new Gauge({
       name: 'berth_containers',
       help: 'Containers by state.',
@@ -67,7 +78,7 @@ export class BerthMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [state, n] of counts.containers()) this.set({ state }, n);
+        for (const [state, n] of counts().containers()) this.set({ state }, n);
       },
     });
     new Gauge({
@@ -77,7 +88,7 @@ export class BerthMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [state, n] of counts.sandboxes()) this.set({ state }, n);
+        for (const [state, n] of counts().sandboxes()) this.set({ state }, n);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });

@@ -1,6 +1,5 @@
 import { RuntimeError } from '../errors.js';
-import type { Channels, Outcome, TerminalSize } from './channels.js';
-import { parseResizes, statusPayload } from './channels.js';
+import { type Channels, type Outcome, type TerminalSize, parseResizes, statusPayload } from './channels.js';
 import type { SpdyConnection, SpdyStream } from './spdy/connection.js';
 
 /** How long a client has to open every stream it announced. */

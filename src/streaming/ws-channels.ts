@@ -9,8 +9,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { decodeWsMessage, wsSender } from './ws-frames.js';
-import type { Channels, Outcome, TerminalSize } from './channels.js';
-import { parseResizes, statusPayload } from './channels.js';
+import { type Channels, type Outcome, type TerminalSize, parseResizes, statusPayload } from './channels.js';
 
 export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io', 'channel.k8s.io'];
 
