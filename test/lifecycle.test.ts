@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RuntimeError } from '../src/errors.js';
 import { type Lifecycle, latch, makeLifecycle } from './support/lifecycle-fakes.js';
 
 let dir: string;
@@ -124,6 +125,31 @@ describe('container exits and failures', () => {
     hold.release();
     await stopping;
     expect(stateOf(id)).toBe('CONTAINER_EXITED');
+  });
+});
+
+describe('helpers that time out', () => {
+  it('answers DEADLINE_EXCEEDED for a stop whose runc kill timed out, and frees the container for the next call', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc.runtime.killError = new RuntimeError('deadline-exceeded', 'runc kill: no answer within 1m0s');
+    await expect(lc.containers.stop(id, 0)).rejects.toMatchObject({ kind: 'deadline-exceeded' });
+    expect(stateOf(id)).toBe('CONTAINER_RUNNING');
+    lc.runtime.killError = undefined;
+    await lc.containers.stop(id, 0);
+    expect(stateOf(id)).toBe('CONTAINER_EXITED');
+  });
+
+  it('does not let a wedged runtime keep restore from finishing', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.pid = 2 ** 22 + 1; // the recorded process is gone: restore must ask the runtime
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc.runtime.stateHold = new Promise(() => undefined);
+    const restarted = await lc.restart(); // resolves: the reconcile goes on in the background
+    lc = restarted;
+    expect(stateOf(id)).toBe('CONTAINER_RUNNING');
   });
 });
 

@@ -62,6 +62,8 @@ export interface ContainerServiceOptions {
   events?: EventBus;
   /** Told of every removal, so memory is given back after churn (host/memory-reducer.ts). */
   onRemoved?: () => void;
+  /** How long start-up waits for restored containers to be reconciled (reconcile.ts has the default). */
+  restoreWaitMs?: number;
   /** Metrics hooks, when metrics are on. */
   observer?: { oomKill(): void; spawned(program: string, action: string, seconds: number): void };
 }
@@ -547,7 +549,7 @@ export class ContainerService implements PodContainers {
       this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
       if (!this.opts.sandboxes.get(record.meta.sandboxId)) this.opts.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
     }
-    await reconcileRestored(this.reconcileDeps(), loaded, (id, fn) => this.locks.run(id, fn));
+    await reconcileRestored(this.reconcileDeps(), loaded, (id, fn) => this.locks.run(id, fn), this.opts.restoreWaitMs);
     void this.trash.empty(); // what an earlier run left there
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
     await this.watcher.start();

@@ -52,6 +52,8 @@ export class FakeRuntime implements OciRuntime {
   readonly ignored = new Set<string>();
   /** Set to make state() hang (a wedged runtime). */
   stateHold: Promise<void> | undefined;
+  /** Set to make kill fail (a runtime that timed out: RuntimeRunner kills it and says DEADLINE_EXCEEDED). */
+  killError: Error | undefined;
 
   constructor(private readonly exitsDir: string) {}
 
@@ -67,6 +69,7 @@ export class FakeRuntime implements OciRuntime {
 
   async kill(id: string, signal: string): Promise<boolean> {
     this.calls.push(`kill ${id} ${signal}`);
+    if (this.killError) throw this.killError;
     // runc signals a created container's init too (it waits in runc's exec fifo).
     const state = this.containers.get(id);
     if (state !== 'running' && state !== 'created') return false;
@@ -278,6 +281,7 @@ export async function makeLifecycle(
     facts: FACTS,
     apparmorDefaultLoaded: false,
     log,
+    restoreWaitMs: 300,
   });
   sandboxes.attachContainers(containers);
   await sandboxes.restore();
