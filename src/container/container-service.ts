@@ -1,8 +1,7 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import { RuntimeError, failedPrecondition, invalidArgument, messageOf, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import { type Logger, logFailure } from '../log.js';
@@ -16,7 +15,6 @@ import type { ContainerPods, PodContainers } from '../sandbox/sandbox-service.js
 import { RecordStore, type StoredRecord } from '../state/record-store.js';
 import { NameRegistry } from '../state/name-registry.js';
 import { CleanupStack } from '../util/cleanup.js';
-import { removeIfExists } from '../util/fs.js';
 import { Trash } from '../util/trash.js';
 import { containerName, newId, requestKey } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -25,16 +23,18 @@ import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import { type ContainerMeta, type ContainerStatus, mustBeRunning } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { exitFields, withExit } from './exit-status.js';
-import { type RootfsPaths, rootfsPaths, unmountRootfs } from './rootfs.js';
 import { type BundleRequest, pidNamespaceFor, prepareBundle } from './bundle.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { KillDeadline } from './kill-deadline.js';
 import { type LaunchDeps, launchContainer } from './launch.js';
-import { CREATE_FAILED, type ReconcileDeps, reconcile, reconcileRestored, removeOrphanBundles } from './reconcile.js';
-import { releaseRecursiveReadOnly } from './rro.js';
+import { type ReconcileDeps, reconcile, restoreRecords } from './reconcile.js';
+import { RuntimeRelease } from './runtime-release.js';
+import { checkStartable, startFailed, started } from './transitions.js';
 import { type CriResources, ociResources } from './spec/resources.js';
 import { checkUserRequest } from './spec/user.js';
 import { checkContainerConfig } from './validate-config.js';
+import { reopenConmonLog } from '../conmon/reopen-log.js';
+import { infraContainerConfig } from './infra-config.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -86,13 +86,14 @@ export class ContainerService implements PodContainers {
   /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
   readonly socketDir: string;
   private watcher: ExitWatcher | undefined;
-  /** Per container, the release of what only a live container needs (see releaseRuntime). */
-  private readonly released = new Map<string, Promise<void>>();
+  /** What only a live container needs, released once it has exited. */
+  private readonly release: RuntimeRelease;
   private readonly trash: Trash;
 
   constructor(private readonly opts: ContainerServiceOptions) {
     this.store = new RecordStore(path.join(opts.root, 'containers'), 'container', opts.log);
     this.trash = new Trash([opts.root, opts.runroot], opts.log);
+    this.release = new RuntimeRelease((h) => this.runtimeFor(h), opts.native, opts.log);
     this.exitsDir = path.join(opts.runroot, 'exits');
     this.socketDir = path.join(opts.runroot, 'attach');
   }
@@ -150,26 +151,7 @@ export class ContainerService implements PodContainers {
    */
   async createInfra(sandboxId: string, image: string): Promise<string> {
     const sandbox = this.opts.sandboxes.mustGet(sandboxId);
-    const config = {
-      metadata: { name: 'POD', attempt: sandbox.meta.config.metadata?.attempt ?? 0 },
-      image: { image },
-      command: [],
-      args: [],
-      workingDir: '',
-      envs: [],
-      mounts: [],
-      devices: [],
-      labels: {},
-      annotations: {},
-      logPath: '',
-      stdin: false,
-      stdinOnce: false,
-      tty: false,
-      linux: { resources: null, securityContext: { readonlyRootfs: true, namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' } } },
-      windows: null,
-      CDIDevices: [],
-      stopSignal: 'SIGKILL',
-    } as unknown as ContainerConfig__Output;
+    const config = infraContainerConfig(image, sandbox.meta.config.metadata?.attempt ?? 0);
     const name = `k8s_POD_${sandbox.meta.name.slice(4)}`;
     const id = await this.createReserved(sandboxId, name, requestKey({ infra: sandboxId }), config, true);
     this.names.restore(name, id, requestKey({ infra: sandboxId }));
@@ -252,12 +234,7 @@ export class ContainerService implements PodContainers {
 
   private async startLocked(record: ContainerRecord, log: Logger): Promise<void> {
     await this.locks.run(record.meta.id, async () => {
-      if (record.status.reason === CREATE_FAILED) {
-        throw failedPrecondition(`container ${record.meta.id} could not be created: ${record.status.message ?? ''}`);
-      }
-      if (record.status.state !== 'CONTAINER_CREATED') {
-        throw failedPrecondition(`container ${record.meta.id} is ${stateWord(record.status.state)}, not created`);
-      }
+      checkStartable(record.meta.id, record.status);
       const runtime = this.runtimeFor(record.meta.runtimeHandler);
       // Taken before the process runs, so a quick exit never precedes it.
       const startedAt = nowNs();
@@ -268,20 +245,11 @@ export class ContainerService implements PodContainers {
           await runtime.start(record.meta.id);
           this.opts.observer?.spawned(runtime.handler.name, 'start', (performance.now() - t0) / 1000);
         } catch (err) {
-          await this.store.update(record.meta.id, (s) => ({
-            ...s,
-            state: 'CONTAINER_EXITED',
-            exitCode: 128,
-            finishedAt: nowNs(),
-            reason: 'ContainerCannotRun',
-            message: (err as Error).message,
-          }));
+          await this.store.update(record.meta.id, (s) => startFailed(s, messageOf(err)));
           throw err;
         }
         // The process may already have exited and been recorded: keep that.
-        await this.store.update(record.meta.id, (s) =>
-          s.state === 'CONTAINER_EXITED' ? { ...s, startedAt } : { ...s, state: 'CONTAINER_RUNNING', startedAt },
-        );
+        await this.store.update(record.meta.id, (s) => started(s, startedAt));
         this.emit(record.meta, 'CONTAINER_STARTED_EVENT');
         // An exit recorded while runc was starting it is told after the start.
         if (this.starting.get(record.meta.id)) this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
@@ -323,9 +291,9 @@ export class ContainerService implements PodContainers {
         // Like containerd, whose StopContainer returns once the task is
         // deleted: the runtime's container and the mount are released here
         // rather than in RemoveContainer. A failure is RemoveContainer's to retry.
-        await this.releaseRuntime(record.meta).catch(
-          logFailure(this.opts.log, 'info', 'releasing a stopped container failed; RemoveContainer retries', { containerId: record.meta.id }),
-        );
+        await this.release
+          .release(record.meta)
+          .catch(logFailure(this.opts.log, 'info', 'releasing a stopped container failed; RemoveContainer retries', { containerId: record.meta.id }));
       })
       .finally(() => {
         deadline.cancel();
@@ -386,7 +354,7 @@ export class ContainerService implements PodContainers {
     // Under the container's lock: a `runc kill` in flight (a stop) must not
     // find its cgroups deleted under it.
     this.locks
-      .run(id, () => this.releaseRuntime(record.meta))
+      .run(id, () => this.release.release(record.meta))
       .catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
     this.exitWaiters.notify(id);
   }
@@ -405,13 +373,13 @@ export class ContainerService implements PodContainers {
       if (record.status.state !== 'CONTAINER_EXITED')
         await this.stopLocked(record, new KillDeadline(0)).catch((err: unknown) => log.warn({ err }, 'stop before remove failed'));
       // Nothing may be mounted below the directories when they are deleted.
-      await this.releaseRuntime(meta);
+      await this.release.release(meta);
       if (meta.conmonCgroup) await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => log.warn({ err }, "removing conmon's cgroup failed"));
       // The record directory goes first: once it is in the trash, a restart
       // no longer sees the container, and the rest are orphans at worst.
       await this.trash.discard(meta.persistDir);
       this.store.forget(meta.id);
-      this.released.delete(meta.id);
+      this.release.forget(meta.id);
       await Promise.all([
         this.trash.discard(meta.bundle),
         rm(path.join(this.exitsDir, meta.id), { force: true }),
@@ -424,34 +392,6 @@ export class ContainerService implements PodContainers {
       log.info('container removed');
     });
     await this.opts.images.releaseLayers();
-  }
-
-  /**
-   * Releases what only a live container needs: the runtime's container
-   * (its state and cgroups) and the root filesystem mount. It starts as soon
-   * as the exit is recorded, as containerd deletes its task on exit, so that
-   * RemoveContainer rarely has anything left to wait for. Idempotent; a
-   * failed release is tried again by the next caller.
-   */
-  private releaseRuntime(meta: ContainerMeta): Promise<void> {
-    let release = this.released.get(meta.id);
-    if (!release) {
-      release = (async () => {
-        await this.runtimeFor(meta.runtimeHandler)
-          .delete(meta.id, true)
-          .catch((err: unknown) => {
-            // A runtime that is no longer installed must not make its
-            // containers impossible to remove: berth's part is released anyway.
-            if (!(err instanceof RuntimeError && err.kind === 'failed-precondition')) throw err;
-            this.opts.log.warn({ containerId: meta.id, err: err.message }, "the runtime cannot delete the container; releasing berth's side only");
-          });
-        await unmountRootfs(this.opts.native, rootfsPaths(meta.bundle, meta.persistDir));
-        await releaseRecursiveReadOnly(this.opts.native, meta.bundle);
-      })();
-      this.released.set(meta.id, release);
-      release.catch(() => this.released.delete(meta.id));
-    }
-    return release;
   }
 
   async stopAll(sandboxId: string): Promise<void> {
@@ -510,24 +450,7 @@ export class ContainerService implements PodContainers {
   async reopenLog(id: string): Promise<void> {
     const record = this.mustGet(id);
     mustBeRunning(record);
-    const fh = await open(path.join(record.meta.bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
-    try {
-      await fh.write('2 0 0\n');
-    } finally {
-      await fh.close();
-    }
-    if (!record.meta.logPath) return;
-    for (let i = 0; i < 50; i++) {
-      if (
-        await stat(record.meta.logPath).then(
-          () => true,
-          () => false,
-        )
-      )
-        return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new RuntimeError('runtime-failed', `conmon did not reopen ${record.meta.logPath}`);
+    await reopenConmonLog(record.meta.bundle, record.meta.logPath);
   }
 
   /**
@@ -538,18 +461,14 @@ export class ContainerService implements PodContainers {
   async restore(): Promise<void> {
     await mkdir(this.exitsDir, { recursive: true, mode: 0o700 });
     await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
-    const { loaded, broken } = await this.store.load();
-    for (const id of broken) {
-      await unmountRootfs(this.opts.native, rootfsPaths(path.join(this.opts.runroot, 'containers', id), this.store.dirOf(id)));
-      await removeIfExists(this.store.dirOf(id));
-      await removeIfExists(path.join(this.opts.runroot, 'containers', id));
-    }
-    await removeOrphanBundles(this.reconcileDeps(), path.join(this.opts.runroot, 'containers'));
-    for (const record of loaded) {
-      this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
-      if (!this.opts.sandboxes.get(record.meta.sandboxId)) this.opts.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
-    }
-    await reconcileRestored(this.reconcileDeps(), loaded, (id, fn) => this.locks.run(id, fn), this.opts.restoreWaitMs);
+    await restoreRecords({
+      ...this.reconcileDeps(),
+      names: this.names,
+      bundlesDir: path.join(this.opts.runroot, 'containers'),
+      hasPod: (id) => this.opts.sandboxes.get(id) !== undefined,
+      underLock: (id, fn) => this.locks.run(id, fn),
+      waitMs: this.opts.restoreWaitMs,
+    });
     void this.trash.empty(); // what an earlier run left there
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
     await this.watcher.start();
@@ -583,9 +502,3 @@ export class ContainerService implements PodContainers {
     this.watcher?.stop();
   }
 }
-
-function stateWord(state: string): string {
-  return state.replace('CONTAINER_', '').toLowerCase();
-}
-
-export type { RootfsPaths };

@@ -5,11 +5,10 @@ import { type Logger, logFailure } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { RecordStore } from '../state/record-store.js';
-import { nowNs } from '../util/time.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { placeConmon } from '../conmon/conmon-cgroup.js';
 import { processStartTime } from './process-info.js';
-import { CREATE_FAILED } from './reconcile.js';
+import { createFailed } from './transitions.js';
 import { releaseRecursiveReadOnly } from './rro.js';
 
 export interface LaunchDeps {
@@ -69,14 +68,7 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
   log.warn({ err: failure }, 'the runtime could not create the container');
   await runtime.delete(meta.id, true).catch(logFailure(log, 'debug', 'runc delete after the failed create failed (nothing to delete?)'));
   await deps.store
-    .update(meta.id, (s) => ({
-      ...s,
-      state: 'CONTAINER_EXITED',
-      exitCode: 128,
-      finishedAt: nowNs(),
-      reason: CREATE_FAILED,
-      message: messageOf(failure),
-    }))
+    .update(meta.id, (s) => createFailed(s, messageOf(failure)))
     .catch(logFailure(log, 'warn', 'recording the failed create failed (removed meanwhile?)'));
   deps.failed(meta);
 }

@@ -11,9 +11,8 @@ import type { ContainerMeta, ContainerStatus } from './container.js';
 import { conmonAlive, isSameProcess, processStartTime } from './process-info.js';
 import { rootfsPaths, unmountRootfs } from './rootfs.js';
 import { releaseRecursiveReadOnly } from './rro.js';
-
-/** The reason of a container the runtime failed to create. */
-export const CREATE_FAILED = 'CreateContainerError';
+import { createFailed } from './transitions.js';
+import type { NameRegistry } from '../state/name-registry.js';
 
 export interface ReconcileDeps {
   store: RecordStore<ContainerMeta, ContainerStatus>;
@@ -46,14 +45,7 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
       return;
     }
     await runtime.delete(meta.id, true).catch(logFailure(deps.log, 'debug', 'runc delete of a half-created container failed', { containerId: meta.id }));
-    await deps.store.update(meta.id, (s) => ({
-      ...s,
-      state: 'CONTAINER_EXITED',
-      exitCode: 128,
-      finishedAt: nowNs(),
-      reason: CREATE_FAILED,
-      message: 'berth stopped while the runtime was creating the container',
-    }));
+    await deps.store.update(meta.id, (s) => createFailed(s, 'berth stopped while the runtime was creating the container'));
     return;
   }
   const code = await readExitFile(path.join(meta.persistDir, 'exit'));
@@ -129,4 +121,33 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
     await releaseRecursiveReadOnly(deps.native, path.join(dir, id));
     await removeIfExists(path.join(dir, id));
   }
+}
+
+export interface RestoreDeps extends ReconcileDeps {
+  names: NameRegistry;
+  /** `<runroot>/containers`: one bundle per container. */
+  bundlesDir: string;
+  hasPod(id: string): boolean;
+  underLock: (id: string, fn: () => Promise<void>) => Promise<void>;
+  waitMs?: number;
+}
+
+/**
+ * Start-up's part for containers: records that cannot be read are removed
+ * with their bundles, bundles without a record too, names are taken again,
+ * and every record is reconciled with what conmon and the runtime say.
+ */
+export async function restoreRecords(deps: RestoreDeps): Promise<void> {
+  const { loaded, broken } = await deps.store.load();
+  for (const id of broken) {
+    await unmountRootfs(deps.native, rootfsPaths(path.join(deps.bundlesDir, id), deps.store.dirOf(id)));
+    await removeIfExists(deps.store.dirOf(id));
+    await removeIfExists(path.join(deps.bundlesDir, id));
+  }
+  await removeOrphanBundles(deps, deps.bundlesDir);
+  for (const record of loaded) {
+    deps.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
+    if (!deps.hasPod(record.meta.sandboxId)) deps.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
+  }
+  await reconcileRestored(deps, loaded, deps.underLock, deps.waitMs);
 }
