@@ -60,6 +60,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const images = new ImageService({
     storageRoot: path.join(config.root, 'storage'),
     registriesConf: config.image.registries_conf,
+    globalAuthFile: config.image.global_auth_file,
     pauseImage: config.image.pause_image,
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
@@ -129,6 +130,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   sandboxes.attachContainers(containers);
   images.setLayersInUse(() => containers.layersInUse());
+  images.setImageVolumeUsers(() => containers.imageVolumeUsers());
   metrics?.countObjects({
     containers: () => countBy(containers.list(), (c) => c.status.state),
     sandboxes: () => countBy(sandboxes.list(), (s) => s.status.state),
@@ -248,6 +250,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     const outcome = applyReload(config, next, log);
     // Keys whose users keep a copy: hand them the new value.
     if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
+    if (outcome.applied.includes('image.global_auth_file')) images.setGlobalAuthFile(config.image.global_auth_file);
     if (outcome.applied.includes('network.check_interval')) sandboxes.restartNetworkChecks(config.network.check_interval);
     if (outcome.applied.some((k) => k.startsWith('network.') && k !== 'network.check_interval')) {
       cniConfigs.reconfigure(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -268,5 +268,55 @@ describe('restart reconciliation, one branch at a time', () => {
     } finally {
       watcher.kill('SIGKILL');
     }
+  });
+});
+
+describe('image volumes', () => {
+  const volume = (image: string, subPath = '') =>
+    ({
+      mounts: [{ containerPath: '/data', hostPath: '', readonly: false, image: { image }, imageSubPath: subPath, propagation: 'PROPAGATION_PRIVATE' }],
+    }) as never;
+
+  it('mounts the image read-only and noexec, keeps it in use while the container exists, and leaves nothing mounted', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod, 'reader', volume('data:v1'));
+    const meta = lc.containers.get(id)!.meta;
+    expect(meta.imageVolumes).toEqual([{ containerPath: '/data', imageId: `sha256:${'d'.repeat(64)}`, chainIds: [`sha256:${'e'.repeat(64)}`] }]);
+    expect(meta.mounts).toEqual([expect.objectContaining({ containerPath: '/data', readonly: true, image: 'data:v1' })]);
+    const spec = JSON.parse(await readFile(path.join(meta.bundle, 'config.json'), 'utf8')) as {
+      mounts: { destination: string; source: string; options: string[] }[];
+    };
+    const bind = spec.mounts.find((m) => m.destination === '/data')!;
+    expect(bind.source).toBe(path.join(meta.bundle, 'image-volumes', '0'));
+    expect(bind.options).toEqual(expect.arrayContaining(['ro', 'noexec', 'nosuid', 'nodev']));
+    expect(lc.containers.layersInUse()).toContain(`sha256:${'e'.repeat(64)}`);
+    expect(lc.containers.imageVolumeUsers()).toEqual(new Map([[`sha256:${'d'.repeat(64)}`, [id]]]));
+    await lc.containers.start(id); // waits for the launch, which detaches the host's copy
+    expect([...lc.native.mounts].filter((m) => m.includes('image-volumes'))).toEqual([]);
+    await lc.containers.remove(id);
+    expect(lc.containers.imageVolumeUsers().size).toBe(0);
+  });
+
+  it('refuses a missing image, a sub-path outside the image or absent from it, and a host path beside an image, creating nothing', async () => {
+    const pod = await lc.runPod();
+    await expect(lc.createContainer(pod, 'a', volume('missing:v1'))).rejects.toMatchObject({
+      kind: 'not-found',
+      message: expect.stringContaining('image "missing:v1" is not present'),
+    });
+    await expect(lc.createContainer(pod, 'b', volume('data:v1', '../etc'))).rejects.toMatchObject({ kind: 'invalid-argument' });
+    await expect(lc.createContainer(pod, 'c', volume('data:v1', '/etc'))).rejects.toMatchObject({ kind: 'invalid-argument' });
+    await expect(lc.createContainer(pod, 'd', volume('data:v1', 'no/such/dir'))).rejects.toMatchObject({
+      kind: 'not-found',
+      message: expect.stringContaining('does not exist'),
+    });
+    const both = {
+      mounts: [{ containerPath: '/data', hostPath: '/tmp', image: { image: 'data:v1' }, imageSubPath: '', propagation: 'PROPAGATION_PRIVATE' }],
+    } as never;
+    await expect(lc.createContainer(pod, 'e', both)).rejects.toMatchObject({
+      kind: 'invalid-argument',
+      message: expect.stringContaining('takes no host_path'),
+    });
+    expect(lc.containers.list()).toEqual([]);
+    expect([...lc.native.mounts].filter((m) => m.includes('image-volumes'))).toEqual([]);
   });
 });

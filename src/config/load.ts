@@ -200,7 +200,7 @@ function coerceToml(source: string, spec: KeySpec, value: unknown): unknown {
 function checkString(spec: KeySpec, value: string, fail: (msg: string) => never): string {
   const s = spec.spec;
   if (s.type !== 'string') return value;
-  if (s.absolutePath && !path.isAbsolute(value)) fail(`must be an absolute path, got "${value}"`);
+  if (s.absolutePath && !(s.emptyAllowed && value === '') && !path.isAbsolute(value)) fail(`must be an absolute path, got "${value}"`);
   if (s.nonEmpty && value.trim() === '') fail('must not be empty');
   return value;
 }

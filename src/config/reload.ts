@@ -20,6 +20,7 @@ export const RELOADABLE = new Set([
   'runtime.log_size_max',
   'runtime.container_create_timeout',
   'image.pause_image',
+  'image.global_auth_file',
   'network.check_interval',
   // Pods keep the network configuration they were set up with (their
   // teardown uses it), so a new directory or network applies to new pods.

@@ -12,6 +12,7 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface ImageConfig {
   registries_conf: string;
+  global_auth_file: string;
   pause_image: string;
   pull_progress_timeout: number;
   max_concurrent_downloads: number;
@@ -81,7 +82,7 @@ export interface BerthConfig {
 }
 
 export type KeyType =
-  | { type: 'string'; absolutePath?: boolean; nonEmpty?: boolean }
+  | { type: 'string'; absolutePath?: boolean; nonEmpty?: boolean; emptyAllowed?: boolean }
   | { type: 'integer'; min: number; max: number }
   | { type: 'duration' }
   | { type: 'enum'; values: readonly string[] }
@@ -138,6 +139,12 @@ export const KEYS: readonly KeySpec[] = [
     spec: { type: 'string', absolutePath: true },
     flag: 'registries-conf',
     doc: 'containers-registries.conf(5) v2 file: mirrors, insecure and blocked registries, aliases.',
+  },
+  {
+    key: 'image.global_auth_file',
+    spec: { type: 'string', absolutePath: true, emptyAllowed: true },
+    flag: 'global-auth-file',
+    doc: 'containers-auth.json(5) file (what podman login and skopeo login write) whose credentials are used for pulls that bring none; the most specific of registry, registry/namespace or registry/repository keys wins; re-read when it changes ("" for none).',
   },
   {
     key: 'image.pause_image',
@@ -241,6 +248,7 @@ export function defaultConfig(): BerthConfig {
     shutdown_timeout: 30_000,
     image: {
       registries_conf: '/etc/containers/registries.conf',
+      global_auth_file: '',
       pause_image: 'registry.k8s.io/pause:3.10',
       pull_progress_timeout: 60_000,
       max_concurrent_downloads: 3,

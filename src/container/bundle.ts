@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { errnoCode, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import { errnoCode, errorKind, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import type { ImageConfigFile } from '../image/media-types.js';
@@ -22,13 +22,17 @@ import type { ContainerMeta, ContainerStatus } from './container.js';
 import { prepareMountTargets } from './mount-targets.js';
 import { signalName } from './process-info.js';
 import { mountRootfs, removeRootfs, rootfsPaths } from './rootfs.js';
-import { prepareRecursiveReadOnly, releaseRecursiveReadOnly, rroSupported } from './rro.js';
+import { releaseHostCopies } from './host-copies.js';
+import { prepareRecursiveReadOnly, rroSupported } from './rro.js';
 import { buildSpec } from './spec/build.js';
 import { hostCapabilities } from './spec/capabilities.js';
 import { type ResolvedUser, type UserRequest, resolveUser } from './spec/user.js';
+import { type ImageVolume, type VolumeImage, checkSubPath, mountImageVolume, releaseImageVolumes } from './image-volumes.js';
 
 export interface BundleDeps {
   native: NativeOps;
+  /** The image an image volume names (absent: image volumes are refused). */
+  volumeImage?: (text: string) => Promise<VolumeImage>;
   facts: HostFacts;
   runtime: RuntimeConfig;
   apparmorDefaultLoaded: boolean;
@@ -83,7 +87,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   await mkdir(path.dirname(bundle), { recursive: true, mode: 0o711 });
   await mkdir(bundle, { mode: 0o711 });
   cleanup.push('bundle', async () => {
-    await releaseRecursiveReadOnly(deps.native, bundle);
+    await releaseHostCopies(deps.native, bundle);
     await removeIfExists(bundle);
   });
   await mkdir(persistDir, { recursive: true, mode: 0o700 });
@@ -104,6 +108,20 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     }),
     makeWorkingDir(paths.mountpoint, cwd),
   ]);
+  const volumes: ImageVolume[] = [];
+  const prepareImageVolume = async (text: string, subPath: string, containerPath: string, index: number): Promise<string> => {
+    if (!deps.volumeImage) throw invalidArgument(`mount ${containerPath}: image volumes are not supported here`);
+    const sub = checkSubPath(subPath, containerPath);
+    const volumeImage = await deps.volumeImage(text).catch((err: unknown) => {
+      // The kubelet pulls an image volume's image before it creates the container.
+      if (errorKind(err) === 'not-found') throw notFound(`image volume ${containerPath}: image "${text}" is not present`, err);
+      throw err;
+    });
+    if (volumes.length === 0) cleanup.push('image volumes', () => releaseImageVolumes(deps.native, bundle));
+    const source = await mountImageVolume(deps.native, bundle, index, volumeImage, sub, containerPath);
+    volumes.push({ containerPath, imageId: volumeImage.record.id, chainIds: volumeImage.record.layers.map((l) => l.chainId) });
+    return source;
+  };
   const built = await buildSpec({
     id,
     config,
@@ -120,6 +138,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     pidNamespacePath: req.pid.path,
     rroSupported: rroSupported(),
     prepareRro: (source, index) => prepareRecursiveReadOnly(deps.native, bundle, source, index),
+    prepareImageVolume,
     apparmorDefaultLoaded: deps.apparmorDefaultLoaded,
     onDroppedResources: (what) => deps.log.debug({ containerId: id, dropped: what }, 'leaving out limits this host cannot enforce'),
   });
@@ -167,6 +186,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     // With a PID namespace of its own, killing its init ends every process.
     sharedPidNamespace: req.pid.mode !== 'CONTAINER',
     ...conmonCgroupOf(deps.runtime, sandbox.cgroupParent, id),
+    ...(volumes.length > 0 ? { imageVolumes: volumes } : {}),
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };

@@ -124,9 +124,18 @@ export class ContainerService implements PodContainers {
     return this.store.list().filter((r) => !r.meta.infra);
   }
 
-  /** Layers that containers' root filesystems are made of. */
+  /** Layers that containers' root filesystems and image volumes are made of. */
   layersInUse(): Set<string> {
-    return new Set(this.store.list().flatMap((r) => r.meta.chainIds));
+    return new Set(this.store.list().flatMap((r) => [...r.meta.chainIds, ...(r.meta.imageVolumes ?? []).flatMap((v) => v.chainIds)]));
+  }
+
+  /** The containers that mount each image as a volume, by image id. */
+  imageVolumeUsers(): Map<string, string[]> {
+    const users = new Map<string, string[]>();
+    for (const r of this.store.list()) {
+      for (const v of r.meta.imageVolumes ?? []) users.set(v.imageId, [...(users.get(v.imageId) ?? []), r.meta.id]);
+    }
+    return users;
   }
 
   /** `log`: the call's logger (its RPC and request id), kept by the launch that follows. */
@@ -185,7 +194,7 @@ export class ContainerService implements PodContainers {
     const cleanup = new CleanupStack(log);
     try {
       const pid = pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId, (cid) => this.store.resolve(cid));
-      const { meta, spec } = await prepareBundle(this.opts, cleanup, {
+      const { meta, spec } = await prepareBundle({ ...this.opts, volumeImage: (text) => this.opts.images.forContainer(text) }, cleanup, {
         id,
         name,
         key,

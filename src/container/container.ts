@@ -12,6 +12,7 @@
 
 import { failedPrecondition } from '../errors.js';
 import type { LinuxResources } from '../oci/spec-types.js';
+import type { ImageVolume } from './image-volumes.js';
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
@@ -22,6 +23,9 @@ export interface CriMountRecord {
   selinuxRelabel: boolean;
   propagation: string;
   recursiveReadOnly: boolean;
+  /** An image volume's image (reference or id) and sub-path. */
+  image?: string;
+  imageSubPath?: string;
 }
 
 export interface ContainerMeta {
@@ -61,6 +65,8 @@ export interface ContainerMeta {
   infra?: boolean;
   /** The cgroup (cgroupfs path) conmon was moved into, removed with the container. */
   conmonCgroup?: string;
+  /** Image volumes the container mounts: their images and layers stay in use while it exists. */
+  imageVolumes?: ImageVolume[];
   /** With the systemd driver, conmon's transient scope (systemd removes it once conmon has exited). */
   conmonScope?: { scope: string; slice: string };
   /** Whether the container shares a PID namespace (pod, node or another container's). */

@@ -9,7 +9,7 @@ import type { ContainerMeta, ContainerStatus } from './container.js';
 import { placeConmon } from '../conmon/conmon-cgroup.js';
 import { processStartTime } from './process-info.js';
 import { createFailed } from './transitions.js';
-import { releaseRecursiveReadOnly } from './rro.js';
+import { releaseHostCopies } from './host-copies.js';
 
 export interface LaunchDeps {
   monitor: Monitor;
@@ -55,7 +55,7 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
     deps.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
     // The container now has its own copies of the read-only trees; the host's
     // copies would keep their mount points busy (rmdir says EBUSY) for nothing.
-    await releaseRecursiveReadOnly(deps.native, meta.bundle);
+    await releaseHostCopies(deps.native, meta.bundle);
     created = { pid, pidStartTime: await processStartTime(pid) };
   } catch (err) {
     failure = err;

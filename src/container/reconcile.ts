@@ -10,7 +10,7 @@ import { nowNs } from '../util/time.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
 import { conmonAlive, isSameProcess, processStartTime } from './process-info.js';
 import { rootfsPaths, unmountRootfs } from './rootfs.js';
-import { releaseRecursiveReadOnly } from './rro.js';
+import { releaseHostCopies } from './host-copies.js';
 import { createFailed } from './transitions.js';
 import type { NameRegistry } from '../state/name-registry.js';
 
@@ -118,7 +118,7 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
       .delete(id, true)
       .catch(logFailure(deps.log, 'debug', 'runc delete of an orphan bundle failed', { containerId: id }));
     await unmountRootfs(deps.native, rootfsPaths(path.join(dir, id), deps.store.dirOf(id)));
-    await releaseRecursiveReadOnly(deps.native, path.join(dir, id));
+    await releaseHostCopies(deps.native, path.join(dir, id));
     await removeIfExists(path.join(dir, id));
   }
 }

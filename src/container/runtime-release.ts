@@ -12,7 +12,7 @@ import type { NativeOps } from '../native/index.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { ContainerMeta } from './container.js';
 import { rootfsPaths, unmountRootfs } from './rootfs.js';
-import { releaseRecursiveReadOnly } from './rro.js';
+import { releaseHostCopies } from './host-copies.js';
 
 export class RuntimeRelease {
   private readonly releases = new Map<string, Promise<void>>();
@@ -49,6 +49,6 @@ export class RuntimeRelease {
         this.log.warn({ containerId: meta.id, err: err.message }, "the runtime cannot delete the container; releasing berth's side only");
       });
     await unmountRootfs(this.native, rootfsPaths(meta.bundle, meta.persistDir));
-    await releaseRecursiveReadOnly(this.native, meta.bundle);
+    await releaseHostCopies(this.native, meta.bundle);
   }
 }

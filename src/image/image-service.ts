@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { RuntimeError, errorKind, invalidArgument } from '../errors.js';
+import { RuntimeError, errorKind, failedPrecondition, invalidArgument } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type AuthConfigLike, credentialsFrom } from '../registry/auth.js';
 import { RegistryTransport } from '../registry/client.js';
@@ -9,15 +9,18 @@ import { mountpointOf } from '../storage/mountpoint.js';
 import { SnapshotStore } from '../storage/snapshot-store.js';
 import type { UnpackOps } from '../storage/unpack.js';
 import type { ImageConfigFile } from './media-types.js';
-import { Puller } from './puller.js';
+import { type PullCredentials, Puller } from './puller.js';
 import { type ImageReference, digestedName, parseImageId, parseReference, repositoryName, taggedName } from './reference.js';
 import { RegistriesConfFile, aliasTarget } from './registries-conf.js';
 import { Mutex } from '../util/mutex.js';
+import { AuthFile } from './auth-file.js';
 
 export interface ImageServiceOptions {
   /** `<root>/storage`. */
   storageRoot: string;
   registriesConf: string;
+  /** containers-auth.json for pulls that bring no credentials ("" for none). */
+  globalAuthFile?: string;
   pauseImage: string;
   pullProgressTimeoutMs: number;
   maxConcurrentDownloads: number;
@@ -49,7 +52,9 @@ export class ImageService {
   private mountpoint = '/';
   /** Chain IDs that containers use: their layers outlive RemoveImage. */
   private layersInUse: () => Set<string> = () => new Set();
+  private volumeUsers: () => Map<string, string[]> = () => new Map();
   private readonly configs = new Map<string, ImageConfigFile>();
+  private authFile: AuthFile;
   private readonly storeLock = new Mutex();
 
   constructor(private readonly opts: ImageServiceOptions) {
@@ -59,6 +64,7 @@ export class ImageService {
     this.images = new ImageStore(root, opts.log);
     this.transport = new RegistryTransport({ connectMs: 30_000, bodyMs: opts.pullProgressTimeoutMs });
     this.registries = new RegistriesConfFile(opts.registriesConf);
+    this.authFile = new AuthFile(opts.globalAuthFile ?? '', opts.log);
     this.puller = new Puller({
       transport: this.transport,
       content: this.content,
@@ -90,6 +96,11 @@ export class ImageService {
     this.mountpoint = await mountpointOf(path.resolve(this.opts.storageRoot));
   }
 
+  /** A reload's new global auth file ("" for none). */
+  setGlobalAuthFile(file: string): void {
+    this.authFile = new AuthFile(file, this.opts.log);
+  }
+
   async pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
     try {
       return await this.pullAny(image, auth, signal);
@@ -101,7 +112,8 @@ export class ImageService {
 
   private async pullAny(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
     const candidates = await this.pullCandidates(image);
-    const creds = credentialsFrom(auth);
+    // The request's credentials, else the node's auth file for whichever registry is contacted.
+    const creds: PullCredentials = credentialsFrom(auth) ?? ((repository) => this.authFile.credentialsFor(repository));
     const conf = await this.registries.load();
     let lastError: unknown;
     for (const ref of candidates) {
@@ -240,14 +252,25 @@ export class ImageService {
     await this.storeLock.run(() => this.collectGarbage());
   }
 
+  /**
+   * Pinned images are exempt from the kubelet's garbage collection: the
+   * pause image, and images that containers mount as image volumes (the
+   * kubelet counts only container images as in use).
+   */
   isPinned(record: ImageRecord): boolean {
-    return this.pauseName !== undefined && record.repoTags.includes(this.pauseName);
+    return (this.pauseName !== undefined && record.repoTags.includes(this.pauseName)) || this.volumeUsers().has(record.id);
+  }
+
+  setImageVolumeUsers(fn: () => Map<string, string[]>): void {
+    this.volumeUsers = fn;
   }
 
   /** Removes the image with all its names; absent images are not an error. */
   async remove(text: string): Promise<void> {
     const record = this.resolve(text);
     if (!record) return;
+    const users = this.volumeUsers().get(record.id);
+    if (users) throw failedPrecondition(`image ${record.id} is mounted as an image volume by container ${users.join(', ')}; remove the container first`);
     await this.storeLock.run(async () => {
       await this.images.remove(record.id);
       this.configs.delete(record.id);

@@ -49,6 +49,13 @@ export interface PullerDeps {
  * same reference share one transfer; concurrent pulls of different images
  * share layers they have in common.
  */
+/**
+ * The credentials of a pull: the request's own, or a lookup by each
+ * source's repository (the node's auth file), as a mirror may need other
+ * credentials than the registry it stands in for.
+ */
+export type PullCredentials = Credentials | ((repository: string) => Promise<Credentials | undefined>) | undefined;
+
 export class Puller {
   private readonly pulls = new SharedOperations<ImageRecord>();
   private readonly layers = new SharedOperations<void>();
@@ -57,14 +64,14 @@ export class Puller {
 
   constructor(private readonly deps: PullerDeps) {}
 
-  pull(ref: ImageReference, conf: RegistriesConf, creds: Credentials | undefined, signal: AbortSignal): Promise<ImageRecord> {
+  pull(ref: ImageReference, conf: RegistriesConf, creds: PullCredentials, signal: AbortSignal): Promise<ImageRecord> {
     // Pulls with different credentials must not share a transfer: one
     // client's secret must not let another client's pull succeed.
-    const key = `${formatReference(ref)}\0${creds ? JSON.stringify(creds) : ''}`;
+    const key = `${formatReference(ref)}\0${typeof creds === 'function' ? 'node' : creds ? JSON.stringify(creds) : ''}`;
     return this.pulls.run(key, signal, (shared) => this.pullOnce(ref, conf, creds, shared));
   }
 
-  private async pullOnce(ref: ImageReference, conf: RegistriesConf, creds: Credentials | undefined, outer: AbortSignal): Promise<ImageRecord> {
+  private async pullOnce(ref: ImageReference, conf: RegistriesConf, creds: PullCredentials, outer: AbortSignal): Promise<ImageRecord> {
     const name = formatReference(ref);
     const controller = new AbortController();
     const signal = AbortSignal.any([outer, controller.signal]);
@@ -83,7 +90,7 @@ export class Puller {
     ref: ImageReference,
     name: string,
     conf: RegistriesConf,
-    creds: Credentials | undefined,
+    creds: PullCredentials,
     signal: AbortSignal,
     progress: PullProgress,
   ): Promise<ImageRecord> {
@@ -109,7 +116,7 @@ export class Puller {
     ref: ImageReference,
     name: string,
     conf: RegistriesConf,
-    creds: Credentials | undefined,
+    creds: PullCredentials,
     signal: AbortSignal,
     progress: PullProgress,
   ): Promise<PullPlan> {
@@ -214,13 +221,14 @@ export class Puller {
   private async fetchTopManifest(
     ref: ImageReference,
     conf: RegistriesConf,
-    creds: Credentials | undefined,
+    creds: PullCredentials,
     signal: AbortSignal,
   ): Promise<{ client: RepositoryClient; top: FetchedManifest }> {
     const sources = pullSources(conf, repositoryName(ref), ref.digest !== undefined);
     let lastError: unknown;
     for (const source of sources) {
-      const client = new RepositoryClient(this.deps.transport, source, creds, this.deps.log);
+      const sourceCreds = typeof creds === 'function' ? await creds(`${source.host}/${source.path}`) : creds;
+      const client = new RepositoryClient(this.deps.transport, source, sourceCreds, this.deps.log);
       try {
         const top = await client.getManifest(ref.digest ?? ref.tag!, MANIFEST_ACCEPT, signal);
         return { client, top };

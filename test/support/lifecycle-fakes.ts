@@ -24,6 +24,7 @@ import { SandboxService } from '../../src/sandbox/sandbox-service.js';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxConfig__Output } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig.js';
+import { RuntimeError } from '../../src/errors.js';
 
 const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGQUIT: 3, SIGHUP: 1, SIGUSR1: 10 };
 
@@ -206,11 +207,12 @@ class FakeImages implements ContainerImages {
 
   async forContainer(text: string): Promise<BundleRequest['image']> {
     if (this.hold) await this.hold;
-    if (!text.startsWith('busybox')) throw Object.assign(new Error(`image "${text}" is not present: pull it first`), { kind: 'not-found' });
+    if (!text.startsWith('busybox') && !text.startsWith('data')) throw new RuntimeError('not-found', `image "${text}" is not present: pull it first`);
     await mkdir(path.join(this.storageRoot, 'l', 'layer0'), { recursive: true });
-    const id = `sha256:${'a'.repeat(64)}`;
+    const id = `sha256:${(text.startsWith('data') ? 'd' : 'a').repeat(64)}`;
+    const layers = [{ chainId: `sha256:${(text.startsWith('data') ? 'e' : 'b').repeat(64)}`, diffId: '', digest: '', size: 1, mediaType: '' }];
     return {
-      record: { id, repoTags: ['docker.io/library/busybox:latest'], repoDigests: [], manifestDigest: id, layers: [], size: 1, user: '', pulledAt: '' },
+      record: { id, repoTags: [`docker.io/library/${text}`], repoDigests: [], manifestDigest: id, layers, size: 1, user: '', pulledAt: '' },
       config: { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } },
       lowerDirs: ['l/layer0'],
       storageRoot: this.storageRoot,

@@ -8,7 +8,7 @@ import { processArgs } from './args.js';
 import { capabilitySets } from './capabilities.js';
 import { criDevices, hostDevices } from './devices.js';
 import { buildEnv } from './env.js';
-import { type CriMount, type RroPreparer, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
+import { type CriMount, type ImageVolumePreparer, type RroPreparer, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
 import { type CriResources, oomScoreAdj, ociResources, rlimits } from './resources.js';
 import { selectSeccomp } from './seccomp.js';
 import { apparmorProfile, selinuxLabel } from './lsm.js';
@@ -34,6 +34,8 @@ export interface SpecPlan {
   rroSupported: boolean;
   /** Prepares recursive read-only trees on the host (see container/rro.ts). */
   prepareRro?: RroPreparer;
+  /** Mounts image volumes (absent: they are refused). */
+  prepareImageVolume?: ImageVolumePreparer;
   /** Whether berth's default AppArmor profile is loaded on this host. */
   apparmorDefaultLoaded: boolean;
   /** Told of requested limits the host cannot enforce, which were left out. */
@@ -89,9 +91,12 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       propagation: m.propagation,
       recursiveReadOnly: m.recursiveReadOnly,
       selinuxRelabel: m.selinuxRelabel,
+      image: m.image?.image || m.image?.imageRef || undefined,
+      imageSubPath: m.imageSubPath,
     })),
     plan.rroSupported,
     plan.prepareRro,
+    plan.prepareImageVolume,
   );
   const mounts = mergeMounts(
     defaultMounts(privileged, false),

@@ -11,6 +11,9 @@ export interface CriMount {
   propagation: string;
   recursiveReadOnly: boolean;
   selinuxRelabel: boolean;
+  /** An image volume: the image (reference or id) to mount instead of a host path. */
+  image?: string;
+  imageSubPath?: string;
 }
 
 /** Per-pod files that every container of the pod mounts. */
@@ -66,13 +69,32 @@ export function podMounts(files: PodFiles, readonlyRootfs: boolean): Mount[] {
  */
 /** Turns a host path into a recursively read-only tree to bind (absent: not supported). */
 export type RroPreparer = (source: string, index: number) => Promise<string>;
+/** Mounts an image volume on the host; returns the path to bind (see container/image-volumes.ts). */
+export type ImageVolumePreparer = (image: string, subPath: string, containerPath: string, index: number) => Promise<string>;
 
-export async function criMounts(mounts: CriMount[], rroSupported: boolean, prepareRro?: RroPreparer): Promise<{ mounts: Mount[]; reported: CriMount[] }> {
+/** Bind options of an image volume: read-only, and nothing in it runs or acts as a device. */
+const IMAGE_VOLUME_BIND = ['rbind', 'rprivate', 'ro', 'noexec', 'nosuid', 'nodev'];
+
+export async function criMounts(
+  mounts: CriMount[],
+  rroSupported: boolean,
+  prepareRro?: RroPreparer,
+  prepareImage?: ImageVolumePreparer,
+): Promise<{ mounts: Mount[]; reported: CriMount[] }> {
   const out: Mount[] = [];
   const reported: CriMount[] = [];
   const sorted = [...mounts].sort((a, b) => depth(a.containerPath) - depth(b.containerPath));
   for (const m of sorted) {
     if (!m.containerPath || !path.isAbsolute(m.containerPath)) throw invalidArgument(`mount container_path "${m.containerPath}" must be an absolute path`);
+    if (m.image) {
+      if (m.hostPath) throw invalidArgument(`mount ${m.containerPath}: an image volume takes no host_path`);
+      if (!prepareImage) throw invalidArgument(`mount ${m.containerPath}: image volumes are not supported here`);
+      const source = await prepareImage(m.image, m.imageSubPath ?? '', path.normalize(m.containerPath), out.length);
+      out.push({ destination: path.normalize(m.containerPath), type: 'bind', source, options: IMAGE_VOLUME_BIND });
+      reported.push({ ...m, readonly: true });
+      continue;
+    }
+    if (m.imageSubPath) throw invalidArgument(`mount ${m.containerPath}: image_sub_path without an image`);
     if (!m.hostPath || !path.isAbsolute(m.hostPath)) throw invalidArgument(`mount host_path "${m.hostPath}" for ${m.containerPath} must be an absolute path`);
     if (m.recursiveReadOnly && !m.readonly) throw invalidArgument(`mount ${m.containerPath}: recursive_read_only needs readonly`);
     if (m.recursiveReadOnly && (!rroSupported || !prepareRro))

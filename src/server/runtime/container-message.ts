@@ -54,7 +54,12 @@ export function toCriContainerStatus(r: ContainerRecord): ContainerStatus {
     message: status.message ?? '',
     labels: meta.labels,
     annotations: meta.annotations,
-    mounts: meta.mounts.map((m) => ({ ...m, propagation: (m.propagation || 'PROPAGATION_PRIVATE') as MountPropagation })),
+    mounts: meta.mounts.map(({ image, imageSubPath, ...m }) => ({
+      ...m,
+      propagation: (m.propagation || 'PROPAGATION_PRIVATE') as MountPropagation,
+      // An image volume reports its image as the CRI has it: a message, not a name.
+      ...(image ? { image: { image }, imageSubPath: imageSubPath ?? '' } : {}),
+    })),
     logPath: meta.logPath,
     resources: { linux: toCriResources(status.resources) },
     stopSignal: (meta.criStopSignal ?? 'RUNTIME_DEFAULT') as ContainerStatus['stopSignal'],
