@@ -1,5 +1,8 @@
-import { lstat, readFile, readdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { lstat, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Image__Output } from '../src/generated/runtime/v1/Image.js';
 import { nativeOps } from '../src/native/index.js';
@@ -12,6 +15,7 @@ import { testRegistriesConf } from './lib/registries-conf.js';
 const env = inject('env');
 const fx = env.fixtures;
 const open = env.openRegistry;
+const run = promisify(execFile);
 
 describe('ImageService against a real registry', () => {
   let berth: BerthDaemon;
@@ -232,5 +236,58 @@ describe('ImageService against a real registry', () => {
     expect(await snapshotNames()).toEqual([]);
     expect(await usage()).toBeLessThan(bytesBefore);
     expect(await usage()).toBe(0);
+  });
+});
+
+describe('the node-wide pull secret (image.global_auth_file)', () => {
+  let berth: BerthDaemon;
+  let authFile: string;
+  const ref = `${env.authRegistry}/berth-test/busybox:plain`;
+  const pull = (image: string, auth?: Record<string, string>) =>
+    call(berth.client.image, berth.client.image.PullImage, { image: { image }, auth: auth ?? null });
+  const remove = (image: string) => call(berth.client.image, berth.client.image.RemoveImage, { image: { image } });
+
+  beforeAll(async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-authfile-'));
+    authFile = path.join(dir, 'auth.json');
+    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), extraArgs: ['--global-auth-file', authFile] });
+  });
+  afterAll(async () => {
+    await berth.destroy();
+    await rm(path.dirname(authFile), { recursive: true, force: true });
+  });
+
+  it('pulls with what `skopeo login` wrote when the request brings no credentials', async () => {
+    expect(await codeOf(pull(ref))).toBe('UNAUTHENTICATED'); // no file yet: no credentials
+    // Written by an independent tool, as an operator would.
+    await run('skopeo', [
+      'login',
+      '--authfile',
+      authFile,
+      '--tls-verify=false',
+      '-u',
+      env.credentials.username,
+      '-p',
+      env.credentials.password,
+      env.authRegistry,
+    ]);
+    expect((await pull(ref)).imageRef).toBe(fx.plain.id);
+    // The request's own credentials win over the file's.
+    await remove(ref);
+    expect(await codeOf(pull(ref, { username: env.credentials.username, password: 'wrong' }))).toBe('UNAUTHENTICATED');
+    expect(await berth.logs()).not.toContain(env.credentials.password);
+  });
+
+  it('re-reads the file, the most specific key winning', async () => {
+    const good = Buffer.from(`${env.credentials.username}:${env.credentials.password}`).toString('base64');
+    const bad = Buffer.from(`${env.credentials.username}:not-it`).toString('base64');
+    await writeFile(authFile, JSON.stringify({ auths: { [env.authRegistry]: { auth: good }, [`${env.authRegistry}/berth-test`]: { auth: bad } } }));
+    await remove(ref);
+    expect(await codeOf(pull(ref))).toBe('UNAUTHENTICATED');
+    await writeFile(authFile, JSON.stringify({ auths: { [env.authRegistry]: { auth: bad }, [`${env.authRegistry}/berth-test/busybox`]: { auth: good } } }));
+    expect((await pull(ref)).imageRef).toBe(fx.plain.id);
+    await writeFile(authFile, '{ not json');
+    await remove(ref);
+    expect(await codeOf(pull(ref))).toBe('FAILED_PRECONDITION');
   });
 });
