@@ -61,6 +61,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     storageRoot: path.join(config.root, 'storage'),
     registriesConf: config.image.registries_conf,
     globalAuthFile: config.image.global_auth_file,
+    signaturePolicy: config.image.signature_policy,
+    registriesD: config.image.registries_d,
     pauseImage: config.image.pause_image,
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
@@ -251,6 +253,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     // Keys whose users keep a copy: hand them the new value.
     if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
     if (outcome.applied.includes('image.global_auth_file')) images.setGlobalAuthFile(config.image.global_auth_file);
+    if (outcome.applied.includes('image.signature_policy') || outcome.applied.includes('image.registries_d')) {
+      images.setSignaturePolicy(config.image.signature_policy, config.image.registries_d);
+    }
     if (outcome.applied.includes('network.check_interval')) sandboxes.restartNetworkChecks(config.network.check_interval);
     if (outcome.applied.some((k) => k.startsWith('network.') && k !== 'network.check_interval')) {
       cniConfigs.reconfigure(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network);

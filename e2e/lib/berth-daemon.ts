@@ -91,6 +91,15 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
     );
     cniArgs.push('--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni');
   }
+  // Unless a test brings its own, a policy that accepts any image, and an
+  // empty registries.d: the host's /etc/containers must not decide.
+  const policyArgs: string[] = [];
+  if (!(opts.extraArgs ?? []).includes('--signature-policy')) {
+    const policy = path.join(dir, 'policy.json');
+    await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+    await mkdir(path.join(dir, 'registries.d'), { recursive: true });
+    policyArgs.push('--signature-policy', policy, '--registries-d', path.join(dir, 'registries.d'));
+  }
   const args = [
     'serve',
     '--config',
@@ -108,6 +117,7 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
     '--log-level',
     'debug',
     ...cniArgs,
+    ...policyArgs,
     ...(opts.extraArgs ?? []),
   ];
   return { dir, socket, root, runroot, registriesConf, args };

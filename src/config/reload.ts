@@ -21,6 +21,8 @@ export const RELOADABLE = new Set([
   'runtime.container_create_timeout',
   'image.pause_image',
   'image.global_auth_file',
+  'image.signature_policy',
+  'image.registries_d',
   'network.check_interval',
   // Pods keep the network configuration they were set up with (their
   // teardown uses it), so a new directory or network applies to new pods.

@@ -13,6 +13,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export interface ImageConfig {
   registries_conf: string;
   global_auth_file: string;
+  signature_policy: string;
+  registries_d: string;
   pause_image: string;
   pull_progress_timeout: number;
   max_concurrent_downloads: number;
@@ -147,6 +149,18 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'containers-auth.json(5) file (what podman login and skopeo login write) whose credentials are used for pulls that bring none; the most specific of registry, registry/namespace or registry/repository keys wins; re-read when it changes ("" for none).',
   },
   {
+    key: 'image.signature_policy',
+    spec: { type: 'string', absolutePath: true },
+    flag: 'signature-policy',
+    doc: 'containers-policy.json(5) checked on every pull before any layer is fetched (insecureAcceptAnything, reject, signedBy with GPG keys, sigstoreSigned with public keys; scopes from the image down to the host); re-read when it changes; a missing file refuses every pull, as for CRI-O.',
+  },
+  {
+    key: 'image.registries_d',
+    spec: { type: 'string', absolutePath: true },
+    flag: 'registries-d',
+    doc: 'containers-registries.d(5) directory: where GPG signatures are stored (lookaside) and whether sigstore signatures are attached to images (use-sigstore-attachments).',
+  },
+  {
     key: 'image.pause_image',
     spec: { type: 'string', nonEmpty: true },
     doc: 'Infra image for pods that share a PID namespace; reported as pinned so it is never garbage-collected.',
@@ -249,6 +263,8 @@ export function defaultConfig(): BerthConfig {
     image: {
       registries_conf: '/etc/containers/registries.conf',
       global_auth_file: '',
+      signature_policy: '/etc/containers/policy.json',
+      registries_d: '/etc/containers/registries.d',
       pause_image: 'registry.k8s.io/pause:3.10',
       pull_progress_timeout: 60_000,
       max_concurrent_downloads: 3,

@@ -14,6 +14,7 @@ import { type ImageReference, digestedName, parseImageId, parseReference, reposi
 import { RegistriesConfFile, aliasTarget } from './registries-conf.js';
 import { Mutex } from '../util/mutex.js';
 import { AuthFile } from './auth-file.js';
+import { SignaturePolicy } from '../signature/enforcer.js';
 
 export interface ImageServiceOptions {
   /** `<root>/storage`. */
@@ -21,6 +22,9 @@ export interface ImageServiceOptions {
   registriesConf: string;
   /** containers-auth.json for pulls that bring no credentials ("" for none). */
   globalAuthFile?: string;
+  /** containers-policy.json checked on every pull, and the registries.d directory saying where signatures are. */
+  signaturePolicy?: string;
+  registriesD?: string;
   pauseImage: string;
   pullProgressTimeoutMs: number;
   maxConcurrentDownloads: number;
@@ -55,6 +59,7 @@ export class ImageService {
   private volumeUsers: () => Map<string, string[]> = () => new Map();
   private readonly configs = new Map<string, ImageConfigFile>();
   private authFile: AuthFile;
+  private signaturePolicy: SignaturePolicy | undefined;
   private readonly storeLock = new Mutex();
 
   constructor(private readonly opts: ImageServiceOptions) {
@@ -65,6 +70,7 @@ export class ImageService {
     this.transport = new RegistryTransport({ connectMs: 30_000, bodyMs: opts.pullProgressTimeoutMs });
     this.registries = new RegistriesConfFile(opts.registriesConf);
     this.authFile = new AuthFile(opts.globalAuthFile ?? '', opts.log);
+    this.setSignaturePolicy(opts.signaturePolicy ?? '', opts.registriesD ?? '');
     this.puller = new Puller({
       transport: this.transport,
       content: this.content,
@@ -74,6 +80,7 @@ export class ImageService {
       progressTimeoutMs: opts.pullProgressTimeoutMs,
       maxConcurrentDownloads: opts.maxConcurrentDownloads,
       storeLock: this.storeLock,
+      policy: () => this.signaturePolicy,
     });
     this.setPauseImage(opts.pauseImage);
   }
@@ -94,6 +101,11 @@ export class ImageService {
     await this.images.restore();
     await this.collectGarbage();
     this.mountpoint = await mountpointOf(path.resolve(this.opts.storageRoot));
+  }
+
+  /** The signature policy file and registries.d directory ("" policy: no checks, for tests that pull without one). */
+  setSignaturePolicy(policyFile: string, registriesD: string): void {
+    this.signaturePolicy = policyFile ? new SignaturePolicy(policyFile, registriesD, this.opts.log) : undefined;
   }
 
   /** A reload's new global auth file ("" for none). */

@@ -13,6 +13,7 @@ import { hostPlatform, selectPlatform } from './platform.js';
 import { PullProgress } from './pull-progress.js';
 import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
 import { type RegistriesConf, pullSources } from './registries-conf.js';
+import type { PullToCheck } from '../signature/enforcer.js';
 
 const MAX_CONFIG_BYTES = LIMITS.config;
 
@@ -40,6 +41,8 @@ export interface PullerDeps {
   maxConcurrentDownloads: number;
   /** Held while blobs and records are written, and by garbage collection. */
   storeLock: Mutex;
+  /** The signature policy, checked on the top-level manifest before anything else is fetched. */
+  policy?: () => { check(pull: PullToCheck): Promise<void> } | undefined;
 }
 
 /**
@@ -122,6 +125,7 @@ export class Puller {
   ): Promise<PullPlan> {
     const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal);
     progress.touch();
+    await this.deps.policy?.()?.check({ ref, manifestDigest: top.digest, client, signal });
     let manifestBlob = top;
     let index: FetchedManifest | undefined;
     if (isSchema1(top.mediaType)) {
