@@ -74,7 +74,7 @@ describe('the release package', () => {
   it('is a Debian package that depends on runc, conmon, the CNI plugins and iptables', async () => {
     const { stdout: control } = await run('dpkg-deb', ['--field', deb]);
     expect(control).toMatch(/^Package: berth$/m);
-    expect(control).toMatch(/^Depends: runc, conmon, containernetworking-plugins, iptables/m);
+    expect(control).toMatch(/^Depends: runc, conmon, containernetworking-plugins, iptables, golang-github-containers-common/m);
     const { stdout: contents } = await run('dpkg-deb', ['--contents', deb], { maxBuffer: 1 << 20 });
     for (const f of ['./usr/bin/berth', './usr/lib/berth/node/bin/node', './usr/lib/systemd/system/berth.service', './etc/berth/berth.conf']) {
       expect(contents).toContain(` ${f}`);

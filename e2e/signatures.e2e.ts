@@ -116,3 +116,137 @@ describe('pulls checked against a containers-policy.json with GPG signatures', (
     expect(await refusal(`${REG}/berth-sig/signed:1`)).toContain('is invalid: default[0]: unknown requirement type "bogus"');
   });
 });
+
+/**
+ * Debian 12's skopeo is built with sigstore signing disabled ("Debian-local
+ * change"), so sigstore signatures are made the way cosign makes them with
+ * independent tools: openssl generates the P-256 key and signs the claim
+ * (ECDSA with SHA-256, what `cosign sign --key` does), and skopeo pushes the
+ * signature manifest, an OCI layout the test writes, as the
+ * `sha256-<digest>.sig` attachment beside the image.
+ */
+async function attachSigstoreSignature(dir: string, repository: string, manifestDigest: string, keyFile: string, identity: string): Promise<void> {
+  const { createHash } = await import('node:crypto');
+  const work = await mkdtemp(path.join(dir, 'attach-'));
+  const payload = Buffer.from(
+    JSON.stringify({
+      critical: { identity: { 'docker-reference': identity }, image: { 'docker-manifest-digest': manifestDigest }, type: 'cosign container image signature' },
+      optional: null,
+    }),
+  );
+  await writeFile(path.join(work, 'payload.json'), payload);
+  await run('openssl', ['dgst', '-sha256', '-sign', keyFile, '-out', path.join(work, 'payload.sig'), path.join(work, 'payload.json')]);
+  const signature = (await import('node:fs/promises')).readFile(path.join(work, 'payload.sig'));
+  const layout = path.join(work, 'layout');
+  await mkdir(path.join(layout, 'blobs', 'sha256'), { recursive: true });
+  const blob = async (data: Buffer) => {
+    const hex = createHash('sha256').update(data).digest('hex');
+    await writeFile(path.join(layout, 'blobs', 'sha256', hex), data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  const config = await blob(
+    Buffer.from(
+      '{"architecture":"","config":{},"created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]}}',
+    ),
+  );
+  const layer = await blob(payload);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [
+        {
+          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+          ...layer,
+          annotations: { 'dev.cosignproject.cosign/signature': (await signature).toString('base64') },
+        },
+      ],
+    }),
+  );
+  const top = await blob(manifest);
+  await writeFile(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(
+    path.join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...top, annotations: { 'org.opencontainers.image.ref.name': 'sig' } }],
+    }),
+  );
+  const tag = `${manifestDigest.replace(':', '-')}.sig`;
+  await run('skopeo', [
+    'copy',
+    '--insecure-policy',
+    '--dest-tls-verify=false',
+    '--preserve-digests',
+    `oci:${layout}:sig`,
+    `docker://${REG}/${repository}:${tag}`,
+  ]);
+}
+
+describe('pulls checked against sigstoreSigned with cosign-format signatures made by openssl', () => {
+  let dir: string;
+  let berth: BerthDaemon;
+  const pull = (image: string) => call(berth.client.image, berth.client.image.PullImage, { image: { image } });
+  const refusal = (image: string) =>
+    pull(image).then(
+      () => '',
+      (err: { code: number; details: string }) => err.details,
+    );
+  const copy = (to: string) =>
+    run('skopeo', [
+      'copy',
+      '--insecure-policy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${REG}/berth-test/busybox:plain`,
+      `docker://${REG}/${to}`,
+    ]);
+  const digestOf = async (image: string) => {
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${REG}/${image}`]);
+    return `sha256:${(await import('node:crypto')).createHash('sha256').update(stdout).digest('hex')}`;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-sigstore-'));
+    for (const who of ['trusted', 'stranger']) {
+      await run('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', path.join(dir, `${who}.key`)]);
+      await run('openssl', ['ec', '-in', path.join(dir, `${who}.key`), '-pubout', '-out', path.join(dir, `${who}.pub`)]);
+    }
+    await copy('berth-cosign/signed:1');
+    await copy('berth-cosign/unsigned:1');
+    await copy('berth-cosign/stranger:1');
+    const digest = await digestOf('berth-cosign/signed:1');
+    await attachSigstoreSignature(dir, 'berth-cosign/signed', digest, path.join(dir, 'trusted.key'), `${REG}/berth-cosign/signed:1`);
+    await attachSigstoreSignature(dir, 'berth-cosign/stranger', digest, path.join(dir, 'stranger.key'), `${REG}/berth-cosign/stranger:1`);
+    await mkdir(path.join(dir, 'registries.d'));
+    await writeFile(path.join(dir, 'registries.d', 'e2e.yaml'), `docker:\n  ${REG}/berth-cosign:\n    use-sigstore-attachments: true\n`);
+    await writeFile(
+      path.join(dir, 'policy.json'),
+      JSON.stringify({
+        default: [{ type: 'insecureAcceptAnything' }],
+        transports: { docker: { [`${REG}/berth-cosign`]: [{ type: 'sigstoreSigned', keyPath: path.join(dir, 'trusted.pub') }] } },
+      }),
+    );
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, await freePort()),
+      extraArgs: ['--signature-policy', path.join(dir, 'policy.json'), '--registries-d', path.join(dir, 'registries.d')],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await berth?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('pulls an image whose attached signature verifies with the public key', async () => {
+    expect((await pull(`${REG}/berth-cosign/signed:1`)).imageRef).toBe(env.fixtures.plain.id);
+  });
+
+  it('refuses an unsigned image and one signed with another key', async () => {
+    expect(await refusal(`${REG}/berth-cosign/unsigned:1`)).toContain(
+      'requirement 1 (sigstoreSigned)): a sigstore signature was required, but none is attached',
+    );
+    expect(await refusal(`${REG}/berth-cosign/stranger:1`)).toContain('not signed by a trusted key');
+  });
+});

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { access, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { access, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { waitFor } from './ports.js';
 
@@ -14,16 +14,28 @@ import { waitFor } from './ports.js';
 const run = promisify(execFile);
 
 /** What the node has before berth's package: systemd, and what the package depends on. */
-const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'runc', 'conmon', 'containernetworking-plugins', 'iptables', 'libstdc++6'];
+const PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'runc',
+  'conmon',
+  'containernetworking-plugins',
+  'iptables',
+  'golang-github-containers-common',
+  'libstdc++6',
+];
 
 export async function ensureNodeRoot(root: string): Promise<void> {
-  if (
-    await access(`${root}/etc/os-release`).then(
-      () => true,
-      () => false,
-    )
-  )
-    return;
+  // The cached root is kept while it was made with today's package list.
+  const marker = `${root}.packages`;
+  const made = await readFile(marker, 'utf8').catch(() => '');
+  const present = await access(`${root}/etc/os-release`).then(
+    () => true,
+    () => false,
+  );
+  if (present && made === PACKAGES.join(',')) return;
+  await rm(root, { recursive: true, force: true });
   const tmp = `${root}.tmp`;
   await rm(tmp, { recursive: true, force: true });
   await run('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', tmp, 'http://deb.debian.org/debian'], {
@@ -31,6 +43,7 @@ export async function ensureNodeRoot(root: string): Promise<void> {
     maxBuffer: 16 << 20,
   });
   await rename(tmp, root);
+  await writeFile(marker, PACKAGES.join(','));
 }
 
 export interface BootedNode {
