@@ -1,4 +1,10 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ContainerConfig } from '../src/generated/runtime/v1/ContainerConfig.js';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
@@ -7,6 +13,7 @@ import { conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
+import { createTar } from '../test/support/tar-writer.js';
 
 /**
  * Image volumes as the kubelet asks for them (KEP-4639): the volume's image
@@ -88,6 +95,22 @@ describe('image volumes', () => {
     expect((await call(berth.client.runtime, berth.client.runtime.ListContainers, {})).containers.map((c) => c.id)).toEqual([ctrId]);
   });
 
+  it('mounts an OCI artifact: a plain-file layer by its title beside a tar layer, and refuses to run it', async () => {
+    const artifact = `${env.openRegistry}/berth-test/artifact:1`;
+    await pushArtifact(artifact);
+    await cri.pull(artifact);
+    expect(await codeOf(cri.createContainer(podId, containerConfig('runs-artifact', artifact, { command: ['true'] }), pod()))).toBe('FAILED_PRECONDITION');
+    const id = await cri.run(
+      podId,
+      containerConfig('artifact-reader', IMAGE, { command: ['sleep', '600'], mounts: [{ containerPath: '/model', hostPath: '', image: { image: artifact } }] }),
+      pod(),
+    );
+    expect((await cri.exec(id, ['cat', '/model/weights.txt', '/model/dir/file'])).stdout).toBe('model weights\nfrom a tar layer\n');
+    await cri.stop(id, 0);
+    await cri.removeContainer(id);
+    await call(berth.client.image, berth.client.image.RemoveImage, { image: { image: artifact } });
+  });
+
   it('keeps the volume across a daemon restart, and lets the image go with the container', async () => {
     await berth.stop();
     berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), reuse: { dir: berth.dir } });
@@ -102,3 +125,55 @@ describe('image volumes', () => {
     expect(await imageStatus()).toBeFalsy();
   });
 });
+
+/**
+ * An OCI artifact as ORAS pushes one (image-spec 1.1: an artifactType, the
+ * empty config, a plain file titled `weights.txt` and a gzipped tar layer),
+ * written as an OCI layout and pushed by skopeo.
+ */
+async function pushArtifact(target: string): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-artifact-'));
+  try {
+    await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const blob = async (data: Buffer) => {
+      const hex = createHash('sha256').update(data).digest('hex');
+      await writeFile(path.join(dir, 'blobs', 'sha256', hex), data);
+      return { digest: `sha256:${hex}`, size: data.length };
+    };
+    const config = await blob(Buffer.from('{}'));
+    const text = await blob(Buffer.from('model weights\n'));
+    const tarLayer = await blob(
+      gzipSync(
+        createTar([
+          { name: 'dir/', type: 'dir' },
+          { name: 'dir/file', content: 'from a tar layer\n' },
+        ]),
+      ),
+    );
+    const manifest = await blob(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          artifactType: 'application/vnd.berth.test.model.v1',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', ...config },
+          layers: [
+            { mediaType: 'text/plain', ...text, annotations: { 'org.opencontainers.image.title': 'weights.txt' } },
+            { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...tarLayer },
+          ],
+        }),
+      ),
+    );
+    await writeFile(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    await writeFile(
+      path.join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'a' } }],
+      }),
+    );
+    await promisify(execFile)('skopeo', ['copy', '--insecure-policy', '--dest-tls-verify=false', '--preserve-digests', `oci:${dir}:a`, `docker://${target}`]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -42,6 +42,8 @@ export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 export interface ContainerImages {
   /** The image a container is made from: record, config and overlay lower directories. */
   forContainer(text: string): Promise<BundleRequest['image']>;
+  /** The image (or OCI artifact) an image volume mounts. */
+  forVolume(text: string): Promise<BundleRequest['image']>;
   /** Collects layers no container holds any more. */
   releaseLayers(): Promise<void>;
 }
@@ -194,7 +196,7 @@ export class ContainerService implements PodContainers {
     const cleanup = new CleanupStack(log);
     try {
       const pid = pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId, (cid) => this.store.resolve(cid));
-      const { meta, spec } = await prepareBundle({ ...this.opts, volumeImage: (text) => this.opts.images.forContainer(text) }, cleanup, {
+      const { meta, spec } = await prepareBundle({ ...this.opts, volumeImage: (text) => this.opts.images.forVolume(text) }, cleanup, {
         id,
         name,
         key,

@@ -200,7 +200,9 @@ export class ImageService {
     return this.images.list();
   }
 
+  /** The image configuration; an artifact's config blob is the tool's own, not one: empty. */
   async config(record: ImageRecord): Promise<ImageConfigFile> {
+    if (record.artifact) return {};
     let config = this.configs.get(record.id);
     if (!config) {
       config = JSON.parse((await this.content.get(record.id)).toString('utf8')) as ImageConfigFile;
@@ -219,6 +221,16 @@ export class ImageService {
    * overlayfs lower directories, top layer first, relative to `storageRoot`.
    */
   async forContainer(
+    text: string,
+  ): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
+    const image = await this.forVolume(text);
+    if (image.record.artifact)
+      throw new RuntimeError('failed-precondition', `image "${text}" is an OCI artifact: it can be mounted as an image volume, not run`);
+    return image;
+  }
+
+  /** What an image volume needs of its image (or OCI artifact): as forContainer, artifacts included. */
+  async forVolume(
     text: string,
   ): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
     const record = this.resolve(text);

@@ -42,8 +42,37 @@ export interface ImageIndex {
 export interface ImageManifest {
   schemaVersion: number;
   mediaType?: string;
+  /** Set on OCI artifacts (image-spec 1.1). */
+  artifactType?: string;
   config: Descriptor;
   layers: Descriptor[];
+}
+
+/**
+ * An OCI artifact rather than an image: the manifest declares an
+ * artifactType, or its config is not an image configuration (the empty
+ * descriptor `application/vnd.oci.empty.v1+json`, a tool's own type). An
+ * artifact can be an image volume, never a container's root filesystem.
+ */
+export function isArtifact(m: ImageManifest): boolean {
+  return Boolean(m.artifactType) || (m.config.mediaType !== MT.ociConfig && m.config.mediaType !== MT.dockerConfig);
+}
+
+/** `type/subtype` as RFC 6838 allows it, parameters excluded. */
+export const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]{0,126}\/[A-Za-z0-9][\w!#$&^.+-]{0,126}$/;
+
+export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
+
+/**
+ * The file an artifact layer that is not a tar archive becomes: its
+ * `org.opencontainers.image.title` when that is a plain file name (ORAS
+ * sets it), else the digest's hex. A title cannot name a directory, a path
+ * or a dot file outside the volume.
+ */
+export function artifactFileName(layer: Descriptor): string {
+  const title = layer.annotations?.[TITLE_ANNOTATION];
+  if (typeof title === 'string' && /^[^/\0]{1,255}$/.test(title) && title !== '.' && title !== '..') return title;
+  return layer.digest.split(':')[1]!;
 }
 
 /** The parts of an image configuration berth reads. */

@@ -8,7 +8,19 @@ import type { ImageLayer, ImageRecord, ImageStore } from '../storage/image-store
 import { type SnapshotStore, chainIds } from '../storage/snapshot-store.js';
 import type { Mutex } from '../util/mutex.js';
 import { SharedOperations } from '../util/shared-operation.js';
-import { type ImageConfigFile, type ImageIndex, type ImageManifest, MANIFEST_ACCEPT, isIndex, isLayerMediaType, isManifest, isSchema1 } from './media-types.js';
+import {
+  type ImageConfigFile,
+  type ImageIndex,
+  type ImageManifest,
+  MANIFEST_ACCEPT,
+  MEDIA_TYPE,
+  artifactFileName,
+  isArtifact,
+  isIndex,
+  isLayerMediaType,
+  isManifest,
+  isSchema1,
+} from './media-types.js';
 import { hostPlatform, selectPlatform } from './platform.js';
 import { PullProgress } from './pull-progress.js';
 import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
@@ -29,6 +41,8 @@ interface PullPlan {
   configBody: Buffer;
   config: ImageConfigFile;
   layers: ImageLayer[];
+  /** An OCI artifact (see media-types.ts): mountable, not runnable. */
+  artifact?: boolean;
 }
 
 export interface PullerDeps {
@@ -101,7 +115,7 @@ export class Puller {
     const { layers } = plan;
     for (const l of layers) this.pinnedByPulls.set(l.chainId, (this.pinnedByPulls.get(l.chainId) ?? 0) + 1);
     try {
-      await this.fetchLayers(plan.client, layers, signal, progress);
+      await this.fetchLayers(plan.client, layers, signal, progress, plan.artifact === true);
     } catch (err) {
       this.unpin(layers);
       await this.discardUnreferenced(layers.map((l) => l.chainId));
@@ -144,9 +158,11 @@ export class Puller {
     }
     const manifest = JSON.parse(manifestBlob.body.toString('utf8')) as ImageManifest;
     if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw failedPrecondition(`${name}: malformed image manifest`);
+    const artifact = isArtifact(manifest);
     // Every digest and size is checked before it is used, as a URL or a file name.
     for (const layer of manifest.layers) {
-      if (!isLayerMediaType(layer.mediaType)) throw failedPrecondition(`${name}: unsupported layer media type "${layer.mediaType}"`);
+      const acceptable = isLayerMediaType(layer.mediaType) || (artifact && typeof layer.mediaType === 'string' && MEDIA_TYPE.test(layer.mediaType));
+      if (!acceptable) throw failedPrecondition(`${name}: unsupported layer media type "${layer.mediaType}"`);
       checkDigest(layer.digest, `${name}: layer`);
       checkSize(layer.size, `${name}: layer ${layer.digest}`);
     }
@@ -157,6 +173,7 @@ export class Puller {
     const configBody = this.deps.content.has(configDigest)
       ? await this.deps.content.get(configDigest)
       : await client.getBlobBuffer(configDigest, configSize, signal);
+    if (artifact) return this.artifactPlan({ ref, name, client, top, index, manifest: manifestBlob, configDigest, configBody }, manifest);
     let config: ImageConfigFile;
     try {
       config = JSON.parse(configBody.toString('utf8')) as ImageConfigFile;
@@ -178,6 +195,25 @@ export class Puller {
       chainId: chains[i]!,
     }));
     return { ref, name, client, top, index, manifest: manifestBlob, configDigest, configBody, config, layers };
+  }
+
+  /**
+   * An OCI artifact: no image configuration and no diff IDs, so each layer
+   * is known by its blob digest (verified as it streams); a layer that is
+   * not a tar archive becomes one file named by its title.
+   */
+  private artifactPlan(base: Omit<PullPlan, 'config' | 'layers' | 'artifact'>, manifest: ImageManifest): PullPlan {
+    const diffIds = manifest.layers.map((l) => l.digest);
+    const chains = chainIds(diffIds);
+    const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
+      digest: l.digest,
+      size: l.size,
+      mediaType: l.mediaType,
+      diffId: diffIds[i]!,
+      chainId: chains[i]!,
+      ...(isLayerMediaType(l.mediaType) ? {} : { file: artifactFileName(l) }),
+    }));
+    return { ...base, config: {}, layers, artifact: true };
   }
 
   private unpin(layers: ImageLayer[]): void {
@@ -209,6 +245,7 @@ export class Puller {
         size,
         user: plan.config.config?.User ?? '',
         pulledAt: new Date().toISOString(),
+        ...(plan.artifact ? { artifact: true } : {}),
       },
       tag ? [tag] : [],
       // Pulled by tag through an index, both the index's and the platform
@@ -248,7 +285,7 @@ export class Puller {
     throw lastError;
   }
 
-  private async fetchLayers(client: RepositoryClient, layers: ImageLayer[], outer: AbortSignal, progress: PullProgress): Promise<void> {
+  private async fetchLayers(client: RepositoryClient, layers: ImageLayer[], outer: AbortSignal, progress: PullProgress, artifact: boolean): Promise<void> {
     const missing = layers.filter((l) => !this.deps.snapshots.has(l.chainId));
     for (const l of missing) progress.addTotal(l.size);
     const controller = new AbortController();
@@ -271,6 +308,8 @@ export class Puller {
               { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
               { stream: blob.body, size: layer.size, onBytes: (n) => progress.add(n) },
               layerSignal,
+              // An artifact's layers have no diff ID of their own: the blob digest stands for it.
+              artifact ? { file: layer.file, diffIdIsBlobDigest: true } : {},
             );
           },
           { waitForSettle: true },

@@ -15,6 +15,8 @@ export interface ImageLayer {
   mediaType: string;
   diffId: string;
   chainId: string;
+  /** An artifact layer that is one plain file, stored under this name (not a tar archive). */
+  file?: string;
 }
 
 export interface ImageRecord {
@@ -31,6 +33,8 @@ export interface ImageRecord {
   /** `User` from the image config, kept here so List needs no disk read. */
   user: string;
   pulledAt: string;
+  /** An OCI artifact: mountable as an image volume, not runnable. */
+  artifact?: boolean;
 }
 
 const RECORD_VERSION = 1;

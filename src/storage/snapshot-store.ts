@@ -15,7 +15,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeError, errnoCode, internal } from '../errors.js';
@@ -38,6 +38,18 @@ export interface SnapshotMeta {
 }
 
 const META_VERSION = 1;
+
+/** How a layer is stored: a tar archive (an image's, the default), or one plain file of an artifact. */
+export interface LayerForm {
+  /** Store the blob as this one file instead of unpacking it. */
+  file?: string;
+  /** The layer has no diff ID of its own (an artifact): its blob digest, already verified, stands for it. */
+  diffIdIsBlobDigest?: boolean;
+}
+
+async function* passThrough(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield* chunks;
+}
 
 export interface LayerSource {
   /** The compressed blob as it arrives from the registry. */
@@ -127,7 +139,12 @@ export class SnapshotStore {
    * tar unpacker into a new snapshot. Nothing is kept unless both digests
    * match.
    */
-  async unpack(meta: Omit<SnapshotMeta, 'bytes' | 'inodes' | 'createdAt'>, source: LayerSource, signal: AbortSignal): Promise<SnapshotMeta> {
+  async unpack(
+    meta: Omit<SnapshotMeta, 'bytes' | 'inodes' | 'createdAt'>,
+    source: LayerSource,
+    signal: AbortSignal,
+    form: LayerForm = {},
+  ): Promise<SnapshotMeta> {
     const existing = this.snapshots.get(meta.chainId);
     if (existing) return existing;
     const tmp = path.join(this.dir, `.ingest-${randomBytes(8).toString('hex')}`);
@@ -138,6 +155,27 @@ export class SnapshotStore {
       const blobHash = streamHash(blobAlg);
       const diffHash = streamHash(meta.diffId.split(':')[0]!);
       const unpacker = new LayerUnpacker(fsDir, this.ops);
+      let fileBytes = 0;
+      const consume = form.file
+        ? // One plain file (an artifact layer): written as it streams, never decompressed.
+          async (chunks: AsyncIterable<Buffer>) => {
+            const handle = await open(path.join(fsDir, form.file!), 'wx', 0o644);
+            try {
+              for await (const chunk of chunks) {
+                signal.throwIfAborted();
+                await handle.write(chunk);
+                fileBytes += chunk.length;
+              }
+            } finally {
+              await handle.close();
+            }
+          }
+        : async (chunks: AsyncIterable<Buffer>) => {
+            for await (const { entry, body } of readTar(chunks)) {
+              signal.throwIfAborted();
+              await unpacker.apply(entry, body);
+            }
+          };
       await pipeline(
         source.stream,
         async function* hashBlob(chunks: AsyncIterable<Buffer>) {
@@ -155,7 +193,7 @@ export class SnapshotStore {
             yield chunk;
           }
         },
-        decompressLayer,
+        form.file ? passThrough : decompressLayer,
         async function* hashDiff(chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
             const backlog = diffHash.update(chunk);
@@ -163,20 +201,15 @@ export class SnapshotStore {
             yield chunk;
           }
         },
-        async (chunks: AsyncIterable<Buffer>) => {
-          for await (const { entry, body } of readTar(chunks)) {
-            signal.throwIfAborted();
-            await unpacker.apply(entry, body);
-          }
-        },
+        consume,
         { signal },
       );
       const blobDigest = `${blobAlg}:${await blobHash.digest()}`;
       if (blobDigest !== meta.blobDigest) throw internal(`layer ${meta.blobDigest}: downloaded content hashes to ${blobDigest}`);
       const diffId = `${meta.diffId.split(':')[0]}:${await diffHash.digest()}`;
-      if (diffId !== meta.diffId)
+      if (diffId !== meta.diffId && !form.diffIdIsBlobDigest)
         throw internal(`layer ${meta.blobDigest}: uncompressed content hashes to ${diffId}, but the image config says ${meta.diffId}`);
-      const usage = await unpacker.finish();
+      const usage = form.file ? { bytes: fileBytes, inodes: 1 } : await unpacker.finish();
       const full: SnapshotMeta = { ...meta, bytes: usage.bytes, inodes: usage.inodes, createdAt: new Date().toISOString() };
       await writeJsonAtomic(path.join(tmp, 'meta.json'), META_VERSION, full);
       const final = path.join(this.dir, meta.chainId.split(':')[1]!);

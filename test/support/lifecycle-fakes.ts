@@ -220,6 +220,10 @@ class FakeImages implements ContainerImages {
     };
   }
 
+  forVolume(text: string): Promise<BundleRequest['image']> {
+    return this.forContainer(text);
+  }
+
   async releaseLayers(): Promise<void> {
     this.releases++;
   }
