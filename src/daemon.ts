@@ -29,6 +29,7 @@ import { buildServices } from './server/service.js';
 import { prepareSocketPath, restrictSocket } from './server/socket.js';
 import { ensureDir } from './util/fs.js';
 import { versionInfo } from './version.js';
+import { HooksDirs } from './hooks/hooks-dirs.js';
 
 export interface RunningDaemon {
   /** Resolves when the daemon has stopped. */
@@ -90,6 +91,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const cniConfigs = new CniConfigSource(config.network.cni_config_dir, config.network.cni_plugin_dirs, config.network.default_network, netLog);
   const network = new NetworkManager(cniConfigs, new ExecPluginRunner(), config.network.plugin_timeout, netLog);
   const events = new EventBus();
+  const hooks = new HooksDirs(config.runtime.hooks_dirs, log.child({ component: 'hooks' }));
   const sandboxes = new SandboxService({
     root: config.root,
     runroot: config.runroot,
@@ -101,6 +103,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     pauseImage: () => config.image.pause_image,
     network,
     events,
+    hooks,
     ensureImage: async (image) => {
       if (!images.resolve(image)) await images.pull(image, null, AbortSignal.timeout(10 * 60_000));
     },
@@ -128,6 +131,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     apparmorDefaultLoaded: await loadDefaultAppArmorProfile(facts.apparmor, config.runroot, log),
     events,
     observer: metrics,
+    hooks,
     onRemoved: () => memory.note(),
   });
   sandboxes.attachContainers(containers);
@@ -252,6 +256,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     const outcome = applyReload(config, next, log);
     // Keys whose users keep a copy: hand them the new value.
     if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
+    if (outcome.applied.includes('runtime.hooks_dirs')) hooks.setDirs(config.runtime.hooks_dirs);
     if (outcome.applied.includes('image.global_auth_file')) images.setGlobalAuthFile(config.image.global_auth_file);
     if (outcome.applied.includes('image.signature_policy') || outcome.applied.includes('image.registries_d')) {
       images.setSignaturePolicy(config.image.signature_policy, config.image.registries_d);

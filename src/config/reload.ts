@@ -19,6 +19,7 @@ export const RELOADABLE = new Set([
   'runtime.default_capabilities',
   'runtime.log_size_max',
   'runtime.container_create_timeout',
+  'runtime.hooks_dirs',
   'image.pause_image',
   'image.global_auth_file',
   'image.signature_policy',

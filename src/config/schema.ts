@@ -35,6 +35,7 @@ export interface RuntimeConfig {
   container_create_timeout: number;
   runtime_timeout: number;
   conmon_cgroup: 'pod' | '';
+  hooks_dirs: string[];
 }
 
 export interface NetworkConfig {
@@ -194,6 +195,12 @@ export const KEYS: readonly KeySpec[] = [
   },
   { key: 'runtime.container_create_timeout', spec: { type: 'duration' }, doc: 'How long creating a container through conmon and the OCI runtime may take.' },
   {
+    key: 'runtime.hooks_dirs',
+    spec: { type: 'string-list', absolutePaths: true },
+    flag: 'hooks-dir',
+    doc: "Directories of OCI hook files (oci-hooks(5), schema 1.0.0), a file in a later directory masking the same name in an earlier one; matching hooks are injected into containers' specs (and poststop hooks run when a pod stops); re-read on change, broken files logged and skipped.",
+  },
+  {
     key: 'runtime.conmon_cgroup',
     spec: { type: 'enum', values: ['pod', ''] },
     doc: 'Where each container\'s conmon runs: "pod" (beside the pod\'s containers: the cgroup <pod parent>/berth-conmon-<id> with cgroupfs, the transient scope berth-conmon-<id>.scope in the pod\'s slice with systemd; so restarting berth under systemd keeps containers running) or "" (berth\'s own cgroup).',
@@ -281,6 +288,7 @@ export function defaultConfig(): BerthConfig {
       container_create_timeout: 240_000,
       runtime_timeout: 60_000,
       conmon_cgroup: 'pod',
+      hooks_dirs: ['/usr/share/containers/oci/hooks.d', '/etc/containers/oci/hooks.d'],
     },
     network: {
       cni_config_dir: '/etc/cni/net.d',

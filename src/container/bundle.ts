@@ -28,9 +28,13 @@ import { buildSpec } from './spec/build.js';
 import { hostCapabilities } from './spec/capabilities.js';
 import { type ResolvedUser, type UserRequest, resolveUser } from './spec/user.js';
 import { type ImageVolume, type VolumeImage, checkSubPath, mountImageVolume, releaseImageVolumes } from './image-volumes.js';
+import type { HookDefinition } from '../hooks/hook-file.js';
+import { injectHooks } from '../hooks/hooks-dirs.js';
 
 export interface BundleDeps {
   native: NativeOps;
+  /** OCI hook definitions to inject where they match (absent: none). */
+  hooks?: { current(): Promise<HookDefinition[]> };
   /** The image an image volume names (absent: image volumes are refused). */
   volumeImage?: (text: string) => Promise<VolumeImage>;
   facts: HostFacts;
@@ -144,6 +148,16 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   });
   const userns = sandbox.userns;
   if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
+  // A pod's own poststop hooks are the pod's (sandbox-service.ts), not its infra container's.
+  const hookDefs = req.infra ? [] : ((await deps.hooks?.current()) ?? []);
+  if (hookDefs.length > 0) {
+    const injected = injectHooks(
+      built.spec,
+      hookDefs,
+      config.mounts.some((m) => m.hostPath !== ''),
+    );
+    if (injected.length > 0) deps.log.debug({ containerId: id, hooks: injected }, 'OCI hooks injected');
+  }
   await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
   const logPath = containerLogPath(sandbox.config.logDirectory, config.logPath);
   if (logPath) {

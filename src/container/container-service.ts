@@ -35,6 +35,7 @@ import { checkUserRequest } from './spec/user.js';
 import { checkContainerConfig } from './validate-config.js';
 import { reopenConmonLog } from '../conmon/reopen-log.js';
 import { infraContainerConfig } from './infra-config.js';
+import type { HookDefinition } from '../hooks/hook-file.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -64,6 +65,8 @@ export interface ContainerServiceOptions {
   events?: EventBus;
   /** Told of every removal, so memory is given back after churn (host/memory-reducer.ts). */
   onRemoved?: () => void;
+  /** OCI hooks to inject into containers' specs (runtime.hooks_dirs). */
+  hooks?: { current(): Promise<HookDefinition[]> };
   /** How long start-up waits for restored containers to be reconciled (reconcile.ts has the default). */
   restoreWaitMs?: number;
   /** Metrics hooks, when metrics are on. */

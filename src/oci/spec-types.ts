@@ -9,8 +9,21 @@ export interface Spec {
   hostname?: string;
   mounts: Mount[];
   annotations?: Record<string, string>;
+  hooks?: Hooks;
   linux: Linux;
 }
+
+/** An OCI hook: a program runc runs at a stage of the container's life, with its state on stdin. */
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export const HOOK_STAGES = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
+export type HookStage = (typeof HOOK_STAGES)[number];
+export type Hooks = Partial<Record<HookStage, Hook[]>>;
 
 export interface User {
   uid: number;

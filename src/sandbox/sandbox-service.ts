@@ -23,6 +23,9 @@ import { mountShm, unmountShm } from './shm.js';
 import { checkSysctls } from './sysctls.js';
 import { podUserns } from './userns.js';
 import { checkPodConfig } from './validate-config.js';
+import type { HookDefinition } from '../hooks/hook-file.js';
+import { matchingHooks } from '../hooks/hooks-dirs.js';
+import { runPoststopHooks } from '../hooks/run-hook.js';
 
 export type SandboxRecord = StoredRecord<SandboxMeta, SandboxStatus>;
 
@@ -66,6 +69,8 @@ export interface SandboxServiceOptions {
   network: NetworkManager;
   log: Logger;
   events?: EventBus;
+  /** OCI hooks: the pod's poststop hooks run when it stops. */
+  hooks?: { current(): Promise<HookDefinition[]> };
 }
 
 export class SandboxService implements ContainerPods {
@@ -281,6 +286,16 @@ export class SandboxService implements ContainerPods {
     if (meta.network) await this.opts.network.tearDown(meta.network);
     await this.opts.pinner.unpin(meta.namespaces);
     if (meta.files.shm) await unmountShm(this.opts.native, meta.files.shm);
+    await this.runPoststopHooks(record);
+  }
+
+  /** The poststop hooks whose conditions the pod meets (its annotations; no command, no bind mounts). */
+  private async runPoststopHooks(record: SandboxRecord): Promise<void> {
+    const defs = (await this.opts.hooks?.current()) ?? [];
+    if (defs.length === 0) return;
+    const annotations = record.meta.config.annotations ?? {};
+    const poststop = matchingHooks(defs, { annotations, command: '', hasBindMounts: false }).poststop ?? [];
+    if (poststop.length > 0) await runPoststopHooks(poststop, { id: record.meta.id, bundle: record.meta.runDir, annotations }, this.opts.log);
   }
 
   /** Removes the sandbox with all its containers. Idempotent, like Stop. */
