@@ -30,6 +30,7 @@ import { prepareSocketPath, restrictSocket } from './server/socket.js';
 import { ensureDir } from './util/fs.js';
 import { versionInfo } from './version.js';
 import { HooksDirs } from './hooks/hooks-dirs.js';
+import { CdiRegistry } from './cdi/registry.js';
 
 export interface RunningDaemon {
   /** Resolves when the daemon has stopped. */
@@ -117,6 +118,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   // part of start-up time otherwise spent for nothing.
   const prometheus = config.stats.metrics_address ? await import('./metrics/prometheus.js') : undefined;
   const metrics = prometheus ? new prometheus.BerthMetrics() : undefined;
+  const cdi = new CdiRegistry(config.runtime.cdi_spec_dirs, log.child({ component: 'cdi' }));
   const containers = new ContainerService({
     root: config.root,
     runroot: config.runroot,
@@ -132,6 +134,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     events,
     observer: metrics,
     hooks,
+    cdi,
     onRemoved: () => memory.note(),
   });
   sandboxes.attachContainers(containers);
@@ -257,6 +260,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     // Keys whose users keep a copy: hand them the new value.
     if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
     if (outcome.applied.includes('runtime.hooks_dirs')) hooks.setDirs(config.runtime.hooks_dirs);
+    if (outcome.applied.includes('runtime.cdi_spec_dirs')) cdi.setDirs(config.runtime.cdi_spec_dirs);
     if (outcome.applied.includes('image.global_auth_file')) images.setGlobalAuthFile(config.image.global_auth_file);
     if (outcome.applied.includes('image.signature_policy') || outcome.applied.includes('image.registries_d')) {
       images.setSignaturePolicy(config.image.signature_policy, config.image.registries_d);

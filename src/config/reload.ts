@@ -20,6 +20,7 @@ export const RELOADABLE = new Set([
   'runtime.log_size_max',
   'runtime.container_create_timeout',
   'runtime.hooks_dirs',
+  'runtime.cdi_spec_dirs',
   'image.pause_image',
   'image.global_auth_file',
   'image.signature_policy',

@@ -36,6 +36,7 @@ export interface RuntimeConfig {
   runtime_timeout: number;
   conmon_cgroup: 'pod' | '';
   hooks_dirs: string[];
+  cdi_spec_dirs: string[];
 }
 
 export interface NetworkConfig {
@@ -195,6 +196,12 @@ export const KEYS: readonly KeySpec[] = [
   },
   { key: 'runtime.container_create_timeout', spec: { type: 'duration' }, doc: 'How long creating a container through conmon and the OCI runtime may take.' },
   {
+    key: 'runtime.cdi_spec_dirs',
+    spec: { type: 'string-list', absolutePaths: true },
+    flag: 'cdi-spec-dir',
+    doc: "Directories of CDI spec files (JSON or YAML, cdiVersion 0.3.0 to 1.0.0), a later directory overriding an earlier one's devices; devices named in CreateContainer (CDIDevices, cdi.k8s.io/ annotations) get their edits; re-read on change.",
+  },
+  {
     key: 'runtime.hooks_dirs',
     spec: { type: 'string-list', absolutePaths: true },
     flag: 'hooks-dir',
@@ -289,6 +296,7 @@ export function defaultConfig(): BerthConfig {
       runtime_timeout: 60_000,
       conmon_cgroup: 'pod',
       hooks_dirs: ['/usr/share/containers/oci/hooks.d', '/etc/containers/oci/hooks.d'],
+      cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
     },
     network: {
       cni_config_dir: '/etc/cni/net.d',

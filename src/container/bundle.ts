@@ -30,9 +30,13 @@ import { type ResolvedUser, type UserRequest, resolveUser } from './spec/user.js
 import { type ImageVolume, type VolumeImage, checkSubPath, mountImageVolume, releaseImageVolumes } from './image-volumes.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
 import { injectHooks } from '../hooks/hooks-dirs.js';
+import { applyCdiDevices } from '../cdi/apply.js';
+import { type ResolvedDevice, requestedCdiDevices } from '../cdi/registry.js';
 
 export interface BundleDeps {
   native: NativeOps;
+  /** The node's CDI devices (absent: requests for CDI devices are refused). */
+  cdi?: { resolve(names: string[]): Promise<ResolvedDevice[]> };
   /** OCI hook definitions to inject where they match (absent: none). */
   hooks?: { current(): Promise<HookDefinition[]> };
   /** The image an image volume names (absent: image volumes are refused). */
@@ -86,6 +90,10 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   const { id, config, sandbox, image, bundle, persistDir } = req;
   const sc = config.linux?.securityContext;
   const paths = rootfsPaths(bundle, persistDir);
+  // CDI devices are resolved before anything is made: an unknown one is the request's fault.
+  const cdiNames = requestedCdiDevices(config.CDIDevices ?? [], config.annotations);
+  if (cdiNames.length > 0 && !deps.cdi) throw invalidArgument('CDI devices are not supported here');
+  const cdiDevices = cdiNames.length > 0 ? await deps.cdi!.resolve(cdiNames) : [];
   // Traversable (not listable): in a user namespace the container's root
   // is an unprivileged host uid that must still reach its root filesystem.
   await mkdir(path.dirname(bundle), { recursive: true, mode: 0o711 });
@@ -147,6 +155,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     onDroppedResources: (what) => deps.log.debug({ containerId: id, dropped: what }, 'leaving out limits this host cannot enforce'),
   });
   const userns = sandbox.userns;
+  if (cdiDevices.length > 0) deps.log.debug({ containerId: id, devices: await applyCdiDevices(built.spec, cdiDevices) }, 'CDI devices applied');
   if (userns) await prepareMountTargets(paths.mountpoint, paths.upper, built.spec.mounts, userns.uidMappings[0]!.hostID, userns.gidMappings[0]!.hostID);
   // A pod's own poststop hooks are the pod's (sandbox-service.ts), not its infra container's.
   const hookDefs = req.infra ? [] : ((await deps.hooks?.current()) ?? []);

@@ -36,6 +36,7 @@ import { checkContainerConfig } from './validate-config.js';
 import { reopenConmonLog } from '../conmon/reopen-log.js';
 import { infraContainerConfig } from './infra-config.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
+import type { ResolvedDevice } from '../cdi/registry.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -65,6 +66,8 @@ export interface ContainerServiceOptions {
   events?: EventBus;
   /** Told of every removal, so memory is given back after churn (host/memory-reducer.ts). */
   onRemoved?: () => void;
+  /** The node's CDI devices (runtime.cdi_spec_dirs). */
+  cdi?: { resolve(names: string[]): Promise<ResolvedDevice[]> };
   /** OCI hooks to inject into containers' specs (runtime.hooks_dirs). */
   hooks?: { current(): Promise<HookDefinition[]> };
   /** How long start-up waits for restored containers to be reconciled (reconcile.ts has the default). */
