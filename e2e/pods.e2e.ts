@@ -1,4 +1,4 @@
-import { readFile, readlink, stat } from 'node:fs/promises';
+import { mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { UserNamespace } from '../src/generated/runtime/v1/UserNamespace.js';
@@ -97,6 +97,49 @@ describe('pod sandboxes', () => {
       .split('\n')
       .find((l) => l.startsWith('Uid:'))!;
     expect(hostUid).toMatch(/^Uid:\s+200000\s/);
+  });
+
+  it("maps the image's owners into a pod's user namespace with idmapped layers: root-owned files are the container root's, writes land mapped on the host", async () => {
+    const map = [{ containerId: 0, hostId: 300000, length: 65536 }];
+    const ns = { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD', usernsOptions: { mode: 'POD', uids: map, gids: map } } } as const;
+    const pod = podConfig('idmap', logDir('idmap'), { linux: { securityContext: ns } });
+    const id = await cri.runPod(pod);
+    pods.push(id);
+    // A volume whose files root owns on the host, mounted with the pod's mappings (idmapped).
+    const volume = path.join(berth.dir, 'idmap-volume');
+    await mkdir(volume, { recursive: true });
+    await writeFile(path.join(volume, 'owned-by-root'), 'x');
+    const c = await cri.run(
+      id,
+      containerConfig('c', IMAGE, {
+        command: ['sleep', '600'],
+        linux: { securityContext: { namespaceOptions: ns.namespaceOptions } },
+        mounts: [{ containerPath: '/vol', hostPath: volume, uidMappings: map, gidMappings: map }],
+      }),
+      pod,
+    );
+    const sh = async (script: string) => cri.exec(c, ['sh', '-c', script]);
+    expect((await sh('stat -c "%u" /vol/owned-by-root; grep " /vol " /proc/self/mountinfo')).stdout).toMatch(/^0\n.* \/vol .*idmapped/s);
+    expect((await sh('touch /vol/from-pod && echo ok')).stdout).toBe('ok\n');
+    expect((await stat(path.join(volume, 'from-pod'))).uid).toBe(0); // the pod's root is the host's root through the mapping
+    // The image's root owns /bin/busybox and /etc; inside the pod that is uid 0, not the overflow id.
+    expect((await sh('stat -c "%u %g" /bin/busybox /etc')).stdout).toBe('0 0\n0 0\n');
+    // Writing, copying up and chown'ing work as the image's owners would.
+    const writes = await sh('echo extra >> /etc/passwd && touch /etc/made && mkdir -p /srv/data && chown 1000:1000 /srv/data && echo ok');
+    expect(writes).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
+    const upper = path.join(berth.root, 'containers', c, 'fs', 'upper');
+    const owner = async (p: string) => {
+      const st = await stat(path.join(upper, p));
+      return `${st.uid}:${st.gid}`;
+    };
+    expect(await owner('etc/made')).toBe('300000:300000');
+    expect(await owner('etc/passwd')).toBe('300000:300000');
+    expect(await owner('srv/data')).toBe('301000:301000');
+    // The lower layers themselves keep their on-disk owners.
+    const verbose = JSON.parse((await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: c, verbose: true })).info.info!) as {
+      idmappedRootfs?: boolean;
+    };
+    expect(verbose.idmappedRootfs).toBe(true);
   });
 
   it('refuses user namespace settings it cannot honour', async () => {

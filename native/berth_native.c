@@ -28,7 +28,7 @@
 #include <linux/mount.h>
 #include <malloc.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE, OP_TRIM };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE, OP_TRIM, OP_IDMAP };
 
 struct job {
   napi_async_work work;
@@ -185,6 +185,34 @@ static void run_write_file(struct job *j) {
   close(fd);
 }
 
+/*
+ * An idmapped copy of the tree at `path`, attached at `target`: open_tree
+ * clones it detached, mount_setattr gives the clone the ID mapping of the
+ * user namespace pinned at `name` (MOUNT_ATTR_IDMAP), move_mount attaches
+ * it. Files owned by N on disk appear owned by the namespace's mapping of
+ * N, so a user-namespaced container sees the image's owners as its own.
+ */
+static void run_idmap(struct job *j) {
+  j->syscall = "open_tree";
+  int tree = (int)syscall(__NR_open_tree, AT_FDCWD, j->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0) { j->err = errno; return; }
+  j->syscall = "open";
+  int userns = open(j->name, O_RDONLY | O_CLOEXEC);
+  if (userns < 0) { j->err = errno; close(tree); return; }
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = (unsigned long long)userns;
+  j->syscall = "mount_setattr";
+  if (syscall(__NR_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) j->err = errno;
+  close(userns);
+  if (!j->err) {
+    j->syscall = "move_mount";
+    if (syscall(__NR_move_mount, tree, "", AT_FDCWD, j->target, MOVE_MOUNT_F_EMPTY_PATH) != 0) j->err = errno;
+  }
+  close(tree);
+}
+
 static void execute(napi_env env, void *arg) {
   (void)env;
   struct job *j = arg;
@@ -226,6 +254,9 @@ static void execute(napi_env env, void *arg) {
        free but resident. */
     j->syscall = "malloc_trim";
     malloc_trim(0);
+    break;
+  case OP_IDMAP:
+    run_idmap(j);
     break;
   case OP_RDONLY_RECURSIVE: {
     /* mount_setattr(2) with AT_RECURSIVE: every mount of the tree read-only. */
@@ -421,6 +452,21 @@ static napi_value js_connect_in_netns(napi_env env, napi_callback_info info) {
   return start(env, j);
 }
 
+/* idmapMount(source, target, usernsPath): an idmapped clone of source attached at target. */
+static napi_value js_idmap_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  struct job *j = new_job(env, info, OP_IDMAP, 3, argv);
+  if (!j) return NULL;
+  j->target = get_string(env, argv[1]);
+  j->name = get_string(env, argv[2]);
+  if (!j->target || !j->name) {
+    job_free(env, j);
+    napi_throw_type_error(env, NULL, "target and user namespace path must be strings");
+    return NULL;
+  }
+  return start(env, j);
+}
+
 /* readOnlyRecursive(path): makes the mount at path and all below it read-only. */
 static napi_value js_read_only_recursive(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -473,6 +519,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
     {"connectInNetns", NULL, js_connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
     {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"idmapMount", NULL, js_idmap_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeFile", NULL, js_write_file, NULL, NULL, NULL, napi_enumerable, NULL},
     {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
     {"memoryPressure", NULL, berth_memory_pressure, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
 import { errnoCode, errorKind, failedPrecondition, invalidArgument, notFound } from '../errors.js';
@@ -22,9 +22,10 @@ import type { ContainerMeta, ContainerStatus } from './container.js';
 import { prepareMountTargets } from './mount-targets.js';
 import { signalName } from './process-info.js';
 import { mountRootfs, removeRootfs, rootfsPaths } from './rootfs.js';
-import { releaseHostCopies } from './host-copies.js';
+import { idmapVolumesDir, releaseHostCopies } from './host-copies.js';
 import { prepareRecursiveReadOnly, rroSupported } from './rro.js';
 import { buildSpec } from './spec/build.js';
+import type { CriMount } from './spec/mounts.js';
 import { hostCapabilities } from './spec/capabilities.js';
 import { type ResolvedUser, type UserRequest, resolveUser } from './spec/user.js';
 import { type ImageVolume, type VolumeImage, checkSubPath, mountImageVolume, releaseImageVolumes } from './image-volumes.js';
@@ -104,7 +105,24 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   });
   await mkdir(persistDir, { recursive: true, mode: 0o700 });
   cleanup.push('persist dir', () => removeIfExists(persistDir));
-  await mountRootfs(deps.native, paths, image.lowerDirs, image.storageRoot);
+  // A pod with a user namespace of its own sees the image's files through idmapped layers.
+  const usernsPath = sandbox.userns ? sandbox.namespaces.user : undefined;
+  const idmapped = await mountRootfs(
+    deps.native,
+    paths,
+    image.lowerDirs,
+    image.storageRoot,
+    usernsPath && sandbox.userns
+      ? {
+          usernsPath,
+          stageDir: path.join(bundle, 'idmap'),
+          rootUid: sandbox.userns.uidMappings[0]!.hostID,
+          rootGid: sandbox.userns.gidMappings[0]!.hostID,
+        }
+      : undefined,
+  );
+  if (usernsPath && !idmapped)
+    deps.log.warn({ containerId: id }, "idmapped layers are not supported here: the image's files keep their host owners in the container");
   cleanup.push('rootfs', () => removeRootfs(deps.native, paths));
   const cwd = config.workingDir || image.config.config?.WorkingDir || '/';
   if (!path.isAbsolute(cwd)) throw invalidArgument(`working_dir "${cwd}" must be absolute`);
@@ -134,6 +152,23 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     volumes.push({ containerPath, imageId: volumeImage.record.id, chainIds: volumeImage.record.layers.map((l) => l.chainId) });
     return source;
   };
+  // Volumes asking for ID mappings get idmapped copies, mapped as the pod's user namespace.
+  let idmapCleanup = false;
+  const prepareIdmap = async (source: string, m: CriMount, index: number): Promise<string> => {
+    const nsPath = sandbox.namespaces.user;
+    if (!sandbox.userns || !nsPath) throw invalidArgument(`mount ${m.containerPath}: ID mappings need a pod with a user namespace of its own`);
+    if (!sameMappings(m.uidMappings ?? [], sandbox.userns.uidMappings) || !sameMappings(m.gidMappings ?? [], sandbox.userns.gidMappings)) {
+      throw invalidArgument(`mount ${m.containerPath}: its ID mappings must be the pod's (the volume is mapped into the pod's user namespace)`);
+    }
+    const target = path.join(idmapVolumesDir(bundle), String(index));
+    await mkdir(idmapVolumesDir(bundle), { recursive: true, mode: 0o700 });
+    if ((await stat(source)).isDirectory()) await mkdir(target);
+    else await writeFile(target, '', { mode: 0o600 });
+    if (!idmapCleanup) cleanup.push('idmapped volumes', () => releaseHostCopies(deps.native, bundle));
+    idmapCleanup = true;
+    await deps.native.idmapMount(source, target, nsPath);
+    return target;
+  };
   const built = await buildSpec({
     id,
     config,
@@ -151,6 +186,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     rroSupported: rroSupported(),
     prepareRro: (source, index) => prepareRecursiveReadOnly(deps.native, bundle, source, index),
     prepareImageVolume,
+    prepareIdmap,
     apparmorDefaultLoaded: deps.apparmorDefaultLoaded,
     onDroppedResources: (what) => deps.log.debug({ containerId: id, dropped: what }, 'leaving out limits this host cannot enforce'),
   });
@@ -210,6 +246,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     sharedPidNamespace: req.pid.mode !== 'CONTAINER',
     ...conmonCgroupOf(deps.runtime, sandbox.cgroupParent, id),
     ...(volumes.length > 0 ? { imageVolumes: volumes } : {}),
+    ...(idmapped ? { idmappedRootfs: true } : {}),
     ...(req.infra ? { infra: true } : {}),
   };
   return { meta, spec: built.spec };
@@ -260,4 +297,11 @@ export function pidNamespaceFor(
     return { mode, path: joinOf(infraId, "the pod's infra container") };
   }
   return { mode: 'CONTAINER' };
+}
+
+/** Whether a mount's CRI mappings are exactly the pod's user namespace mappings (order included). */
+function sameMappings(mount: { hostId: number; containerId: number; length: number }[], pod: { hostID: number; containerID: number; size: number }[]): boolean {
+  return (
+    mount.length === pod.length && mount.every((m, i) => m.hostId === pod[i]!.hostID && m.containerId === pod[i]!.containerID && m.length === pod[i]!.size)
+  );
 }

@@ -65,6 +65,8 @@ export interface ContainerMeta {
   infra?: boolean;
   /** The cgroup (cgroupfs path) conmon was moved into, removed with the container. */
   conmonCgroup?: string;
+  /** The root filesystem's layers are idmapped into the pod's user namespace. */
+  idmappedRootfs?: boolean;
   /** Image volumes the container mounts: their images and layers stay in use while it exists. */
   imageVolumes?: ImageVolume[];
   /** With the systemd driver, conmon's transient scope (systemd removes it once conmon has exited). */

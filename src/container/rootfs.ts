@@ -6,7 +6,7 @@
  * one-page limit on mount data.
  */
 
-import { mkdir, rm } from 'node:fs/promises';
+import { lchown, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { MNT_DETACH, type NativeOps } from '../native/index.js';
@@ -21,7 +21,26 @@ export function rootfsPaths(bundle: string, persistDir: string): RootfsPaths {
   return { mountpoint: path.join(bundle, 'rootfs'), upper: path.join(persistDir, 'fs', 'upper'), work: path.join(persistDir, 'fs', 'work') };
 }
 
-export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDirs: string[], storageRoot: string): Promise<void> {
+/** A user namespace to map the image's layers into (a pod's, pinned), and where to stage the idmapped layers. */
+export interface LayerIdmap {
+  usernsPath: string;
+  /** `<bundle>/idmap`: one idmapped mount per layer while the overlay is made. */
+  stageDir: string;
+  /** The host ids of the namespace's root: the root directory (the upper layer's) is theirs. */
+  rootUid: number;
+  rootGid: number;
+}
+
+/**
+ * Mounts the overlay. With `idmap`, each lower layer is first an idmapped
+ * mount (the pod's user namespace mapping), so the container sees the
+ * image's files owned by their owners inside it, with no chown; overlayfs
+ * keeps private clones of its layers, so the staged mounts are detached
+ * right after. Files the container writes land in the upper layer with the
+ * mapped (host) ids. Returns whether the layers were idmapped: where the
+ * kernel or filesystem cannot, the caller falls back to plain layers.
+ */
+export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDirs: string[], storageRoot: string, idmap?: LayerIdmap): Promise<boolean> {
   await mkdir(paths.upper, { recursive: true, mode: 0o755 });
   await mkdir(paths.work, { recursive: true, mode: 0o700 });
   await mkdir(paths.mountpoint, { recursive: true, mode: 0o755 });
@@ -32,8 +51,47 @@ export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDi
     await mkdir(empty, { recursive: true });
     lowers = [empty];
   }
-  const data = `lowerdir=${lowers.join(':')},upperdir=${paths.upper},workdir=${paths.work}`;
+  const overlayData = (lower: string[]) => `lowerdir=${lower.join(':')},upperdir=${paths.upper},workdir=${paths.work}`;
+  // Before the mount: overlayfs takes the root inode's owner from the upper
+  // directory when it mounts, and permission checks use that.
+  if (idmap) await lchown(paths.upper, idmap.rootUid, idmap.rootGid);
+  if (idmap) {
+    try {
+      await mkdir(idmap.stageDir, { recursive: true, mode: 0o700 });
+      for (const [i, lower] of lowers.entries()) {
+        const target = path.join(idmap.stageDir, String(i));
+        await mkdir(target);
+        await native.idmapMount(path.resolve(storageRoot, lower), target, idmap.usernsPath);
+      }
+      // Short relative names against the staging directory: the list must fit one page.
+      await native.mount('overlay', paths.mountpoint, 'overlay', 0, overlayData(lowers.map((_, i) => String(i))), idmap.stageDir);
+      return true;
+    } catch (err) {
+      if (!IDMAP_UNSUPPORTED.has(errnoCode(err) ?? '')) throw err;
+      await mountPlain(native, paths, overlayData(lowers), storageRoot);
+      return false;
+    } finally {
+      await releaseStagedLayers(native, idmap.stageDir);
+    }
+  }
+  await mountPlain(native, paths, overlayData(lowers), storageRoot);
+  return false;
+}
+
+/** Errors that mean "no idmapped layers here" (old kernel, a filesystem without idmap support), not "broken". */
+const IDMAP_UNSUPPORTED = new Set(['EINVAL', 'ENOSYS', 'EOPNOTSUPP', 'EPERM']);
+
+async function mountPlain(native: NativeOps, paths: RootfsPaths, data: string, storageRoot: string): Promise<void> {
   await native.mount('overlay', paths.mountpoint, 'overlay', 0, data, storageRoot);
+}
+
+async function releaseStagedLayers(native: NativeOps, stageDir: string): Promise<void> {
+  for (const n of await readdir(stageDir).catch(() => [] as string[])) {
+    await native.umount2(path.join(stageDir, n), MNT_DETACH).catch((err: unknown) => {
+      if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'ENOENT') throw err;
+    });
+  }
+  await rm(stageDir, { recursive: true, force: true });
 }
 
 export async function unmountRootfs(native: NativeOps, paths: RootfsPaths): Promise<void> {

@@ -31,6 +31,8 @@ export interface NativeOps {
   connectInNetns(nsPath: string, address: string, port: number): Promise<number>;
   /** mount_setattr(2) with AT_RECURSIVE: the mount at `path` and every mount below it become read-only. */
   readOnlyRecursive(path: string): Promise<void>;
+  /** An idmapped clone of `source` (open_tree, mount_setattr MOUNT_ATTR_IDMAP, move_mount) at `target`, mapped as the user namespace pinned at `usernsPath`. */
+  idmapMount(source: string, target: string, usernsPath: string): Promise<void>;
 }
 
 export const MS_REC = 0x4000;
@@ -58,6 +60,7 @@ interface RawModule {
   umount2(target: string, flags: number): Promise<void>;
   connectInNetns(nsPath: string, address: string, port: number): Promise<number>;
   readOnlyRecursive(path: string): Promise<void>;
+  idmapMount(source: string, target: string, usernsPath: string): Promise<void>;
 }
 
 /** posix_spawn with exits watched through pidfds (see native/berth_spawn.c). */
@@ -151,6 +154,7 @@ export function nativeOps(): NativeOps {
     umount2: (target, flags) => raw.umount2(target, flags),
     connectInNetns: (nsPath, address, port) => raw.connectInNetns(nsPath, address, port),
     readOnlyRecursive: (p) => raw.readOnlyRecursive(p),
+    idmapMount: (source, target, userns) => raw.idmapMount(source, target, userns),
   };
   return loaded;
 }

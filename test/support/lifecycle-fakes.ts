@@ -184,6 +184,9 @@ export function fakeNative(): NativeOps & { mounts: Set<string> } {
       throw new Error('no network namespaces in unit tests');
     },
     readOnlyRecursive: async () => undefined,
+    idmapMount: async (_source, target) => {
+      mounts.add(target);
+    },
   };
 }
 

@@ -8,7 +8,7 @@ import { processArgs } from './args.js';
 import { capabilitySets } from './capabilities.js';
 import { criDevices, hostDevices } from './devices.js';
 import { buildEnv } from './env.js';
-import { type CriMount, type ImageVolumePreparer, type RroPreparer, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
+import { type CriMount, type IdmapPreparer, type ImageVolumePreparer, type RroPreparer, criMounts, defaultMounts, mergeMounts, podMounts } from './mounts.js';
 import { type CriResources, oomScoreAdj, ociResources, rlimits } from './resources.js';
 import { selectSeccomp } from './seccomp.js';
 import { apparmorProfile, selinuxLabel } from './lsm.js';
@@ -36,6 +36,8 @@ export interface SpecPlan {
   prepareRro?: RroPreparer;
   /** Mounts image volumes (absent: they are refused). */
   prepareImageVolume?: ImageVolumePreparer;
+  /** Idmapped binds for mounts with ID mappings (absent: refused). */
+  prepareIdmap?: IdmapPreparer;
   /** Whether berth's default AppArmor profile is loaded on this host. */
   apparmorDefaultLoaded: boolean;
   /** Told of requested limits the host cannot enforce, which were left out. */
@@ -93,10 +95,13 @@ export async function buildSpec(plan: SpecPlan): Promise<BuiltSpec> {
       selinuxRelabel: m.selinuxRelabel,
       image: m.image?.image || m.image?.imageRef || undefined,
       imageSubPath: m.imageSubPath,
+      uidMappings: (m.uidMappings ?? []).map((x) => ({ hostId: x.hostId, containerId: x.containerId, length: x.length })),
+      gidMappings: (m.gidMappings ?? []).map((x) => ({ hostId: x.hostId, containerId: x.containerId, length: x.length })),
     })),
     plan.rroSupported,
     plan.prepareRro,
     plan.prepareImageVolume,
+    plan.prepareIdmap,
   );
   const mounts = mergeMounts(
     defaultMounts(privileged, false),

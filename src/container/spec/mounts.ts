@@ -11,10 +11,23 @@ export interface CriMount {
   propagation: string;
   recursiveReadOnly: boolean;
   selinuxRelabel: boolean;
+  /** ID mappings for an idmapped bind (a user-namespaced pod's volume); empty: none. */
+  uidMappings?: IdMappingRequest[];
+  gidMappings?: IdMappingRequest[];
   /** An image volume: the image (reference or id) to mount instead of a host path. */
   image?: string;
   imageSubPath?: string;
 }
+
+/** A CRI IDMapping: `length` ids from `containerId` inside map to `hostId` outside. */
+export interface IdMappingRequest {
+  hostId: number;
+  containerId: number;
+  length: number;
+}
+
+/** Makes an idmapped copy of a host path to bind (absent: idmapped mounts are refused). */
+export type IdmapPreparer = (source: string, mount: CriMount, index: number) => Promise<string>;
 
 /** Per-pod files that every container of the pod mounts. */
 export interface PodFiles {
@@ -80,6 +93,7 @@ export async function criMounts(
   rroSupported: boolean,
   prepareRro?: RroPreparer,
   prepareImage?: ImageVolumePreparer,
+  prepareIdmap?: IdmapPreparer,
 ): Promise<{ mounts: Mount[]; reported: CriMount[] }> {
   const out: Mount[] = [];
   const reported: CriMount[] = [];
@@ -117,6 +131,10 @@ export async function criMounts(
       source = await realpath(m.hostPath);
     }
     const propagation = PROPAGATION[m.propagation] ?? 'rprivate';
+    if (m.uidMappings?.length || m.gidMappings?.length) {
+      if (!prepareIdmap) throw invalidArgument(`mount ${m.containerPath}: ID mappings need a pod with a user namespace of its own`);
+      source = await prepareIdmap(source, m, out.length);
+    }
     if (m.recursiveReadOnly && prepareRro) source = await prepareRro(source, out.length);
     const access = m.readonly || m.recursiveReadOnly ? 'ro' : 'rw';
     out.push({ destination: path.normalize(m.containerPath), type: 'bind', source, options: ['rbind', propagation, access] });

@@ -55,6 +55,7 @@ export async function containerInfo(ctx: CallContext, record: ContainerRecord): 
     runtimeHandler: meta.runtimeHandler,
     bundle: meta.bundle,
     persistDir: meta.persistDir,
+    idmappedRootfs: meta.idmappedRootfs ?? false,
   };
 }
 
