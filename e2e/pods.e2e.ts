@@ -123,7 +123,7 @@ describe('pod sandboxes', () => {
     expect((await sh('touch /vol/from-pod && echo ok')).stdout).toBe('ok\n');
     expect((await stat(path.join(volume, 'from-pod'))).uid).toBe(0); // the pod's root is the host's root through the mapping
     // The image's root owns /bin/busybox and /etc; inside the pod that is uid 0, not the overflow id.
-    expect((await sh('stat -c "%u %g" /bin/busybox /etc')).stdout).toBe('0 0\n0 0\n');
+    expect((await sh('stat -c "%u %g" /bin/busybox /etc /home/user/notes')).stdout).toBe('0 0\n0 0\n1000 1000\n');
     // Writing, copying up and chown'ing work as the image's owners would.
     const writes = await sh('echo extra >> /etc/passwd && touch /etc/made && mkdir -p /srv/data && chown 1000:1000 /srv/data && echo ok');
     expect(writes).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
@@ -135,6 +135,9 @@ describe('pod sandboxes', () => {
     expect(await owner('etc/made')).toBe('300000:300000');
     expect(await owner('etc/passwd')).toBe('300000:300000');
     expect(await owner('srv/data')).toBe('301000:301000');
+    // A file of the image's uid 1000, changed in the container, is uid 1000's in the pod and 301000 on the host.
+    expect((await sh('echo more >> /home/user/notes && stat -c %u /home/user/notes')).stdout).toBe('1000\n');
+    expect(await owner('home/user/notes')).toBe('301000:301000');
     // The lower layers themselves keep their on-disk owners.
     const verbose = JSON.parse((await call(berth.client.runtime, berth.client.runtime.ContainerStatus, { containerId: c, verbose: true })).info.info!) as {
       idmappedRootfs?: boolean;
