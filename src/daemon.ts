@@ -31,6 +31,7 @@ import { ensureDir } from './util/fs.js';
 import { versionInfo } from './version.js';
 import { HooksDirs } from './hooks/hooks-dirs.js';
 import { CdiRegistry } from './cdi/registry.js';
+import { configureTracing, stopTracing } from './tracing/tracing.js';
 
 export interface RunningDaemon {
   /** Resolves when the daemon has stopped. */
@@ -47,6 +48,13 @@ export interface RunningDaemon {
  */
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<RunningDaemon> {
   const info = await versionInfo();
+  const tracingOptions = () => ({
+    endpoint: config.tracing.endpoint,
+    samplingRatePerMillion: config.tracing.sampling_rate_per_million,
+    serviceVersion: info.version,
+  });
+  await configureTracing(tracingOptions());
+  if (config.tracing.endpoint) log.info({ endpoint: config.tracing.endpoint }, 'tracing on: spans go to the OTLP collector');
   log.info({ version: info.version, commit: info.gitCommit, listen: config.listen, root: config.root, runroot: config.runroot }, 'berth starting');
   // Taken before any helper runs: they must not inherit $NOTIFY_SOCKET.
   const systemd = new SystemdNotifier(log);
@@ -248,6 +256,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
       await streaming.stop();
       metricsServer?.close();
       await images.close();
+      await stopTracing().catch((err: unknown) => log.warn({ err }, 'sending the last spans failed'));
       log.info('berth stopped');
       resolveStopped();
     })();
@@ -260,6 +269,9 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     // Keys whose users keep a copy: hand them the new value.
     if (outcome.applied.includes('image.pause_image')) images.setPauseImage(config.image.pause_image);
     if (outcome.applied.includes('runtime.hooks_dirs')) hooks.setDirs(config.runtime.hooks_dirs);
+    if (outcome.applied.some((k) => k.startsWith('tracing.'))) {
+      configureTracing(tracingOptions()).catch((err: unknown) => log.error({ err }, 'tracing could not be reconfigured'));
+    }
     if (outcome.applied.includes('runtime.cdi_spec_dirs')) cdi.setDirs(config.runtime.cdi_spec_dirs);
     if (outcome.applied.includes('image.global_auth_file')) images.setGlobalAuthFile(config.image.global_auth_file);
     if (outcome.applied.includes('image.signature_policy') || outcome.applied.includes('image.registries_d')) {

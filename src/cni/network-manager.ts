@@ -14,6 +14,7 @@ import type { PluginCall, PluginRunner } from './invoke.js';
 import { convertResult } from './result.js';
 import { type PodNetworkIdentity, type RuntimeInputs, cniArgs, runtimeConfig } from './runtime-args.js';
 import type { CniResult, NetworkConfigList } from './types.js';
+import { span } from '../tracing/tracing.js';
 
 export interface PodNetwork {
   network: NetworkConfigList;
@@ -156,16 +157,19 @@ export class NetworkManager {
     const config: Record<string, unknown> = { ...plugin, cniVersion: pod.network.cniVersion, name: pod.network.name };
     if (Object.keys(rc).length > 0) config.runtimeConfig = rc;
     if (prev) config.prevResult = prev;
-    return this.runner.run({
-      binary,
-      command,
-      containerId: pod.identity.sandboxId,
-      netns: pod.netns,
-      ifname: pod.ifname,
-      args: cniArgs(pod.identity),
-      path: this.source.pluginPath,
-      config,
-      timeoutMs: this.timeoutMs,
-    });
+    const attributes = { 'cni.plugin': plugin.type, 'cni.network': pod.network.name, 'k8s.pod.sandbox.id': pod.identity.sandboxId };
+    return span(`cni.${command.toLowerCase()}`, attributes, () =>
+      this.runner.run({
+        binary,
+        command,
+        containerId: pod.identity.sandboxId,
+        netns: pod.netns,
+        ifname: pod.ifname,
+        args: cniArgs(pod.identity),
+        path: this.source.pluginPath,
+        config,
+        timeoutMs: this.timeoutMs,
+      }),
+    );
   }
 }

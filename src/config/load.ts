@@ -113,6 +113,13 @@ function checkWhole(config: BerthConfig, sourceOf: (key: string) => string): voi
   if (config.stats.metrics_address && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(config.stats.metrics_address)) {
     throw new ConfigError(sourceOf('stats.metrics_address'), 'stats.metrics_address', `must be host:port, got "${config.stats.metrics_address}"`);
   }
+  if (config.tracing.endpoint && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(config.tracing.endpoint)) {
+    throw new ConfigError(
+      sourceOf('tracing.endpoint'),
+      'tracing.endpoint',
+      `must be an http(s) URL such as http://127.0.0.1:4318, got "${config.tracing.endpoint}"`,
+    );
+  }
   if (Boolean(config.streaming.tls_cert) !== Boolean(config.streaming.tls_key)) {
     throw new ConfigError(
       sourceOf(config.streaming.tls_cert ? 'streaming.tls_cert' : 'streaming.tls_key'),

@@ -32,6 +32,8 @@ export const RELOADABLE = new Set([
   'network.cni_plugin_dirs',
   'network.default_network',
   'network.plugin_timeout',
+  'tracing.endpoint',
+  'tracing.sampling_rate_per_million',
 ]);
 
 export interface ReloadOutcome {

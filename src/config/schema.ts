@@ -61,6 +61,11 @@ export interface StatsConfig {
   metrics_address: string;
 }
 
+export interface TracingConfig {
+  endpoint: string;
+  sampling_rate_per_million: number;
+}
+
 /** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
 export interface RuntimeHandlerConfig {
   runtime_path: string;
@@ -82,6 +87,7 @@ export interface BerthConfig {
   network: NetworkConfig;
   streaming: StreamingConfig;
   stats: StatsConfig;
+  tracing: TracingConfig;
   runtimes: Record<string, RuntimeHandlerConfig>;
 }
 
@@ -108,6 +114,7 @@ export const SECTIONS: Record<string, string> = {
   network: 'Pod networking through CNI plugins.',
   streaming: 'The HTTP server behind Exec, Attach and PortForward (SPDY/3.1 and WebSocket).',
   stats: 'Statistics and metrics the kubelet reads through the CRI.',
+  tracing: 'OpenTelemetry traces of CRI calls and their work, exported over OTLP/HTTP.',
 };
 
 /**
@@ -262,6 +269,17 @@ export const KEYS: readonly KeySpec[] = [
     flag: 'metrics-address',
     doc: 'host:port serving berth\'s Prometheus metrics on /metrics ("": off).',
   },
+  {
+    key: 'tracing.endpoint',
+    spec: { type: 'string' },
+    flag: 'tracing-endpoint',
+    doc: 'Base URL of an OpenTelemetry collector (http://127.0.0.1:4318): a span for every CRI call and its work (image pulls and layers, conmon and runc, CNI plugins, exec) is sent to <endpoint>/v1/traces as OTLP/HTTP protobuf, continuing the trace the kubelet sends ("": tracing off).',
+  },
+  {
+    key: 'tracing.sampling_rate_per_million',
+    spec: { type: 'integer', min: 0, max: 1_000_000 },
+    doc: "Of the traces berth starts, how many per million are recorded; a trace the client continues follows the client's decision.",
+  },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -307,6 +325,7 @@ export function defaultConfig(): BerthConfig {
       cni_conf_template: '',
     },
     stats: { included_pod_metrics: ['cpu', 'memory', 'network', 'disk', 'process'], metrics_address: '' },
+    tracing: { endpoint: '', sampling_rate_per_million: 1_000_000 },
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout: 4 * 3_600_000 },
     runtimes: {
       runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },

@@ -37,6 +37,7 @@ import { reopenConmonLog } from '../conmon/reopen-log.js';
 import { infraContainerConfig } from './infra-config.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
 import type { ResolvedDevice } from '../cdi/registry.js';
+import { span } from '../tracing/tracing.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -259,7 +260,7 @@ export class ContainerService implements PodContainers {
       this.starting.set(record.meta.id, false);
       try {
         try {
-          await runtime.start(record.meta.id);
+          await span('runc.start', { 'k8s.container.id': record.meta.id }, () => runtime.start(record.meta.id));
           this.opts.observer?.spawned(runtime.handler.name, 'start', (performance.now() - t0) / 1000);
         } catch (err) {
           await this.store.update(record.meta.id, (s) => startFailed(s, messageOf(err)));
@@ -426,15 +427,17 @@ export class ContainerService implements PodContainers {
     if (cmd.length === 0) throw invalidArgument('ExecSync: cmd is empty');
     mustBeRunning(record);
     const process = await this.processOf(record);
-    return execSync({
-      runtime: this.runtimeFor(record.meta.runtimeHandler),
-      id: record.meta.id,
-      bundle: record.meta.bundle,
-      process,
-      cmd,
-      timeoutSeconds,
-      signal,
-    });
+    return span('runc.exec', { 'k8s.container.id': record.meta.id }, () =>
+      execSync({
+        runtime: this.runtimeFor(record.meta.runtimeHandler),
+        id: record.meta.id,
+        bundle: record.meta.bundle,
+        process,
+        cmd,
+        timeoutSeconds,
+        signal,
+      }),
+    );
   }
 
   /** The container's process spec (config.json), the template of exec'd processes. */

@@ -10,6 +10,7 @@ import { placeConmon } from '../conmon/conmon-cgroup.js';
 import { processStartTime } from './process-info.js';
 import { createFailed } from './transitions.js';
 import { releaseHostCopies } from './host-copies.js';
+import { span } from '../tracing/tracing.js';
 
 export interface LaunchDeps {
   monitor: Monitor;
@@ -34,24 +35,26 @@ export async function launchContainer(deps: LaunchDeps, meta: ContainerMeta, run
   let failure: unknown;
   const placement = meta.conmonCgroup ? { cgroup: meta.conmonCgroup } : meta.conmonScope;
   try {
-    const { pid } = await deps.monitor.create({
-      id: meta.id,
-      name: meta.name,
-      bundle: meta.bundle,
-      exitDir: deps.exitsDir,
-      persistDir: meta.persistDir,
-      logPath: meta.logPath,
-      socketDir: deps.socketDir,
-      runtime,
-      tty: meta.tty,
-      stdin: meta.stdin,
-      stdinOnce: meta.stdinOnce,
-      logSizeMax: deps.runtime.log_size_max,
-      timeoutMs: deps.runtime.container_create_timeout,
-      beforeStart: placement
-        ? (pid) => placeConmon(placement, pid, meta.id).catch((err: unknown) => log.warn({ err, placement }, "conmon stays in berth's cgroup"))
-        : undefined,
-    });
+    const { pid } = await span('conmon.create', { 'k8s.container.id': meta.id }, () =>
+      deps.monitor.create({
+        id: meta.id,
+        name: meta.name,
+        bundle: meta.bundle,
+        exitDir: deps.exitsDir,
+        persistDir: meta.persistDir,
+        logPath: meta.logPath,
+        socketDir: deps.socketDir,
+        runtime,
+        tty: meta.tty,
+        stdin: meta.stdin,
+        stdinOnce: meta.stdinOnce,
+        logSizeMax: deps.runtime.log_size_max,
+        timeoutMs: deps.runtime.container_create_timeout,
+        beforeStart: placement
+          ? (pid) => placeConmon(placement, pid, meta.id).catch((err: unknown) => log.warn({ err, placement }, "conmon stays in berth's cgroup"))
+          : undefined,
+      }),
+    );
     deps.observer?.spawned('conmon', 'create', (performance.now() - spawnStarted) / 1000);
     // The container now has its own copies of the read-only trees; the host's
     // copies would keep their mount points busy (rmdir says EBUSY) for nothing.

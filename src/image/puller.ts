@@ -26,6 +26,7 @@ import { PullProgress } from './pull-progress.js';
 import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
 import { type RegistriesConf, pullSources } from './registries-conf.js';
 import type { PullToCheck } from '../signature/enforcer.js';
+import { span } from '../tracing/tracing.js';
 
 const MAX_CONFIG_BYTES = LIMITS.config;
 
@@ -94,7 +95,7 @@ export class Puller {
     const signal = AbortSignal.any([outer, controller.signal]);
     const progress = new PullProgress(name, this.deps.log, this.deps.progressTimeoutMs, (reason) => controller.abort(reason));
     try {
-      return await this.fetchImage(ref, name, conf, creds, signal, progress);
+      return await span('image.pull', { 'container.image.name': name }, () => this.fetchImage(ref, name, conf, creds, signal, progress));
     } catch (err) {
       if (signal.aborted && signal.reason instanceof RuntimeError) throw signal.reason;
       throw err;
@@ -304,12 +305,14 @@ export class Puller {
               discardBody(blob.body);
               throw new RuntimeError('internal', `layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
             }
-            await this.deps.snapshots.unpack(
-              { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
-              { stream: blob.body, size: layer.size, onBytes: (n) => progress.add(n) },
-              layerSignal,
-              // An artifact's layers have no diff ID of their own: the blob digest stands for it.
-              artifact ? { file: layer.file, diffIdIsBlobDigest: true } : {},
+            await span('image.layer', { 'oci.layer.digest': layer.digest, 'oci.layer.size': layer.size }, () =>
+              this.deps.snapshots.unpack(
+                { chainId: layer.chainId, diffId: layer.diffId, parent, blobDigest: layer.digest },
+                { stream: blob.body, size: layer.size, onBytes: (n) => progress.add(n) },
+                layerSignal,
+                // An artifact's layers have no diff ID of their own: the blob digest stands for it.
+                artifact ? { file: layer.file, diffIdIsBlobDigest: true } : {},
+              ),
             );
           },
           { waitForSettle: true },

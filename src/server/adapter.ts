@@ -5,6 +5,7 @@ import { RuntimeError, errorKind, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallContext, Deps } from './deps.js';
 import { toGrpcStatus } from './grpc-status.js';
+import { type Attributes, callSpan } from '../tracing/tracing.js';
 
 export type UnaryHandler<Req, Res> = (ctx: CallContext, request: Req) => Promise<Res>;
 export type StreamHandler<Req, Res> = (ctx: CallContext, request: Req, send: (message: Res) => Promise<void>) => Promise<void>;
@@ -65,6 +66,27 @@ class Call implements CallContext {
   }
 }
 
+const IMAGE_RPCS = new Set(['ListImages', 'StreamImages', 'ImageStatus', 'PullImage', 'RemoveImage', 'ImageFsInfo']);
+
+/** A CRI call as a span: the gRPC method, the ids it concerns, in the trace the client's metadata continues. */
+function traced<T>(rpc: string, call: { metadata: grpc.Metadata }, request: unknown, fn: () => Promise<T>): Promise<T> {
+  const service = IMAGE_RPCS.has(rpc) ? 'runtime.v1.ImageService' : 'runtime.v1.RuntimeService';
+  const attributes: Attributes = { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': rpc };
+  const r = request as { podSandboxId?: unknown; containerId?: unknown; image?: { image?: unknown } } | null;
+  if (typeof r?.podSandboxId === 'string' && r.podSandboxId) attributes['k8s.pod.sandbox.id'] = r.podSandboxId;
+  if (typeof r?.containerId === 'string' && r.containerId) attributes['k8s.container.id'] = r.containerId;
+  if (typeof r?.image?.image === 'string' && r.image.image) attributes['container.image.name'] = r.image.image;
+  const carrier = () => {
+    const out: Record<string, string> = {};
+    for (const key of ['traceparent', 'tracestate']) {
+      const value = call.metadata.get(key)[0];
+      if (typeof value === 'string') out[key] = value;
+    }
+    return out;
+  };
+  return callSpan(`${service}/${rpc}`, attributes, carrier, fn);
+}
+
 function begin(deps: Deps, rpc: string, call: { on(event: 'cancelled', listener: () => void): unknown }, request: unknown) {
   const ctx = new Call(deps, rpc, request);
   call.on('cancelled', () => ctx.cancel());
@@ -95,10 +117,11 @@ function logOutcome(ctx: CallContext, start: number, err?: unknown): void {
 export function unary<Req, Res>(deps: Deps, rpc: string, handler: UnaryHandler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const { ctx, start } = begin(deps, rpc, call, call.request);
-    const run = async () => {
-      checkReady(deps);
-      return handler(ctx, call.request);
-    };
+    const run = () =>
+      traced(rpc, call, call.request, async () => {
+        checkReady(deps);
+        return handler(ctx, call.request);
+      });
     run().then(
       (response) => {
         ctx.done = true;
@@ -138,10 +161,11 @@ export function serverStream<Req, Res>(deps: Deps, rpc: string, handler: StreamH
           ctx.signal.addEventListener('abort', onAbort, { once: true });
         }
       });
-    const run = async () => {
-      checkReady(deps);
-      await handler(ctx, call.request, send);
-    };
+    const run = () =>
+      traced(rpc, call, call.request, async () => {
+        checkReady(deps);
+        await handler(ctx, call.request, send);
+      });
     run().then(
       () => {
         ctx.done = true;
