@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -318,5 +318,44 @@ describe('image volumes', () => {
     });
     expect(lc.containers.list()).toEqual([]);
     expect([...lc.native.mounts].filter((m) => m.includes('image-volumes'))).toEqual([]);
+  });
+});
+
+describe('the pod life cycle', () => {
+  it('undoes everything a failed RunPodSandbox made', async () => {
+    lc.pinner.pinError = new Error('berth-pinns: sysctl refused');
+    await expect(lc.runPod('failing')).rejects.toThrow('sysctl refused');
+    expect(lc.sandboxes.list()).toEqual([]);
+    expect(lc.native.mounts.size).toBe(0); // the shm mount made before the namespaces was undone
+    expect(await readdir(path.join(lc.dir, 'run', 'sandboxes')).catch(() => [])).toEqual([]);
+    lc.pinner.pinError = undefined;
+    expect(await lc.runPod('failing')).toMatch(/^[0-9a-f]{64}$/); // the name is free again
+  });
+
+  it('removes a pod with its containers, and stops and removes idempotently', async () => {
+    const pod = await lc.runPod();
+    const a = await lc.createContainer(pod, 'a');
+    await lc.containers.start(a);
+    await lc.createContainer(pod, 'b');
+    await lc.sandboxes.remove(pod);
+    expect(lc.containers.list()).toEqual([]);
+    expect(lc.sandboxes.get(pod)).toBeUndefined();
+    expect(lc.native.mounts.size).toBe(0);
+    await lc.sandboxes.stop(pod);
+    await lc.sandboxes.remove(pod);
+  });
+
+  it('marks a pod whose namespaces are gone (a reboot) not ready at restore, and its containers exited', async () => {
+    const pod = await lc.runPod();
+    lc.monitor.pid = 2 ** 22 + 1;
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    await lc.close();
+    await rm(path.join(lc.dir, 'run', 'sandboxes', pod, 'ns'), { recursive: true, force: true });
+    lc.runtime.containers.clear(); // the runtime's state went with the reboot
+    lc = await lc.restart();
+    expect(lc.sandboxes.get(pod)!.status.state).toBe('SANDBOX_NOTREADY');
+    expect(lc.containers.get(id)!.status.state).toBe('CONTAINER_EXITED');
+    await lc.sandboxes.remove(pod);
   });
 });

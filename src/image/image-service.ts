@@ -113,16 +113,16 @@ export class ImageService {
     this.authFile = new AuthFile(file, this.opts.log);
   }
 
-  async pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
+  async pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal, log?: Logger): Promise<ImageRecord> {
     try {
-      return await this.pullAny(image, auth, signal);
+      return await this.pullAny(image, auth, signal, log ?? this.opts.log);
     } finally {
       // Decompression and unpacking leave tens of MiB free but resident.
       await this.opts.releaseMemory?.().catch(() => undefined);
     }
   }
 
-  private async pullAny(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal): Promise<ImageRecord> {
+  private async pullAny(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal, log: Logger): Promise<ImageRecord> {
     const candidates = await this.pullCandidates(image);
     // The request's credentials, else the node's auth file for whichever registry is contacted.
     const creds: PullCredentials = credentialsFrom(auth) ?? ((repository) => this.authFile.credentialsFor(repository));
@@ -130,7 +130,7 @@ export class ImageService {
     let lastError: unknown;
     for (const ref of candidates) {
       try {
-        return await this.puller.pull(ref, conf, creds, signal);
+        return await this.puller.pull(ref, conf, creds, signal, log);
       } catch (err) {
         lastError = err;
         if (errorKind(err) !== 'not-found' || ref === candidates[candidates.length - 1]) throw err;
@@ -290,7 +290,7 @@ export class ImageService {
   }
 
   /** Removes the image with all its names; absent images are not an error. */
-  async remove(text: string): Promise<void> {
+  async remove(text: string, log: Logger = this.opts.log): Promise<void> {
     const record = this.resolve(text);
     if (!record) return;
     const users = this.volumeUsers().get(record.id);
@@ -300,7 +300,7 @@ export class ImageService {
       this.configs.delete(record.id);
       await this.collectGarbage();
     });
-    this.opts.log.info({ id: record.id, tags: record.repoTags }, 'image removed');
+    log.info({ id: record.id, tags: record.repoTags }, 'image removed');
   }
 
   /** Deletes snapshots and blobs that no image record references. */

@@ -82,20 +82,21 @@ export class Puller {
 
   constructor(private readonly deps: PullerDeps) {}
 
-  pull(ref: ImageReference, conf: RegistriesConf, creds: PullCredentials, signal: AbortSignal): Promise<ImageRecord> {
+  /** `log`: the calling RPC's logger (a shared transfer logs with the first caller's). */
+  pull(ref: ImageReference, conf: RegistriesConf, creds: PullCredentials, signal: AbortSignal, log: Logger = this.deps.log): Promise<ImageRecord> {
     // Pulls with different credentials must not share a transfer: one
     // client's secret must not let another client's pull succeed.
     const key = `${formatReference(ref)}\0${typeof creds === 'function' ? 'node' : creds ? JSON.stringify(creds) : ''}`;
-    return this.pulls.run(key, signal, (shared) => this.pullOnce(ref, conf, creds, shared));
+    return this.pulls.run(key, signal, (shared) => this.pullOnce(ref, conf, creds, shared, log));
   }
 
-  private async pullOnce(ref: ImageReference, conf: RegistriesConf, creds: PullCredentials, outer: AbortSignal): Promise<ImageRecord> {
+  private async pullOnce(ref: ImageReference, conf: RegistriesConf, creds: PullCredentials, outer: AbortSignal, log: Logger): Promise<ImageRecord> {
     const name = formatReference(ref);
     const controller = new AbortController();
     const signal = AbortSignal.any([outer, controller.signal]);
-    const progress = new PullProgress(name, this.deps.log, this.deps.progressTimeoutMs, (reason) => controller.abort(reason));
+    const progress = new PullProgress(name, log, this.deps.progressTimeoutMs, (reason) => controller.abort(reason));
     try {
-      return await span('image.pull', { 'container.image.name': name }, () => this.fetchImage(ref, name, conf, creds, signal, progress));
+      return await span('image.pull', { 'container.image.name': name }, () => this.fetchImage(ref, name, conf, creds, signal, progress, log));
     } catch (err) {
       if (signal.aborted && signal.reason instanceof RuntimeError) throw signal.reason;
       throw err;
@@ -111,8 +112,9 @@ export class Puller {
     creds: PullCredentials,
     signal: AbortSignal,
     progress: PullProgress,
+    log: Logger,
   ): Promise<ImageRecord> {
-    const plan = await this.resolve(ref, name, conf, creds, signal, progress);
+    const plan = await this.resolve(ref, name, conf, creds, signal, progress, log);
     const { layers } = plan;
     for (const l of layers) this.pinnedByPulls.set(l.chainId, (this.pinnedByPulls.get(l.chainId) ?? 0) + 1);
     try {
@@ -123,7 +125,7 @@ export class Puller {
       throw err;
     }
     try {
-      return await this.record(plan);
+      return await this.record(plan, log);
     } finally {
       this.unpin(layers);
     }
@@ -137,8 +139,9 @@ export class Puller {
     creds: PullCredentials,
     signal: AbortSignal,
     progress: PullProgress,
+    log: Logger,
   ): Promise<PullPlan> {
-    const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal);
+    const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal, log);
     progress.touch();
     await this.deps.policy?.()?.check({ ref, manifestDigest: top.digest, client, signal });
     let manifestBlob = top;
@@ -226,11 +229,11 @@ export class Puller {
   }
 
   /** The layers are in: store the small blobs, then the record that makes the image visible. */
-  private async record(plan: PullPlan): Promise<ImageRecord> {
-    return this.deps.storeLock.run(() => this.recordLocked(plan));
+  private async record(plan: PullPlan, log: Logger): Promise<ImageRecord> {
+    return this.deps.storeLock.run(() => this.recordLocked(plan, log));
   }
 
-  private async recordLocked(plan: PullPlan): Promise<ImageRecord> {
+  private async recordLocked(plan: PullPlan, log: Logger): Promise<ImageRecord> {
     const { ref, manifest, configDigest, configBody, layers } = plan;
     if (plan.index) await this.deps.content.put(plan.index.digest, plan.index.body);
     await this.deps.content.put(configDigest, configBody);
@@ -255,7 +258,7 @@ export class Puller {
       // that); the other still finds the image (ImageService.resolve).
       plan.index && !ref.digest ? [digestedName(ref, plan.top.digest), digestedName(ref, manifest.digest)] : [digestedName(ref, plan.top.digest)],
     );
-    this.deps.log.info({ image: plan.name, id: record.id, source: plan.client.displayName }, 'image pulled');
+    log.info({ image: plan.name, id: record.id, source: plan.client.displayName }, 'image pulled');
     return record;
   }
 
@@ -265,12 +268,13 @@ export class Puller {
     conf: RegistriesConf,
     creds: PullCredentials,
     signal: AbortSignal,
+    log: Logger,
   ): Promise<{ client: RepositoryClient; top: FetchedManifest }> {
     const sources = pullSources(conf, repositoryName(ref), ref.digest !== undefined);
     let lastError: unknown;
     for (const source of sources) {
       const sourceCreds = typeof creds === 'function' ? await creds(`${source.host}/${source.path}`) : creds;
-      const client = new RepositoryClient(this.deps.transport, source, sourceCreds, this.deps.log);
+      const client = new RepositoryClient(this.deps.transport, source, sourceCreds, log);
       try {
         const top = await client.getManifest(ref.digest ?? ref.tag!, MANIFEST_ACCEPT, signal);
         return { client, top };
@@ -280,7 +284,7 @@ export class Puller {
         const kind = errorKind(err);
         const retryable = kind === 'not-found' || kind === 'unavailable' || kind === 'unauthenticated' || kind === 'permission-denied';
         if (!source.mirror || !retryable) throw err;
-        this.deps.log.info({ mirror: source.host, err: (err as Error).message }, 'mirror failed; trying the next source');
+        log.info({ mirror: source.host, err: (err as Error).message }, 'mirror failed; trying the next source');
       }
     }
     throw lastError;

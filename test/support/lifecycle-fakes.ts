@@ -133,7 +133,11 @@ export class FakeMonitor implements Monitor {
 
 /** berth-pinns: empty files stand for the pinned namespaces. */
 export class FakePinner implements NamespacePinner {
+  /** Set to make the next pin fail (berth-pinns refusing a sysctl, say). */
+  pinError: Error | undefined;
+
   async pin(req: PinRequest): Promise<PinnedNamespaces> {
+    if (this.pinError) throw this.pinError;
     await mkdir(req.dir, { recursive: true });
     const files: PinnedNamespaces = {};
     for (const kind of ['network', 'ipc', 'uts'] as const) {
@@ -234,6 +238,7 @@ class FakeImages implements ContainerImages {
 
 export interface Lifecycle {
   dir: string;
+  pinner: FakePinner;
   runtime: FakeRuntime;
   monitor: FakeMonitor;
   native: ReturnType<typeof fakeNative>;
@@ -263,6 +268,7 @@ export async function makeLifecycle(
   const monitor = shared?.monitor ?? new FakeMonitor(runtime);
   const native = shared?.native ?? fakeNative();
   const images = new FakeImages(path.join(root, 'storage'));
+  const pinner = new FakePinner();
   const cniDir = path.join(dir, 'cni');
   await mkdir(cniDir, { recursive: true });
   const network = new NetworkManager(new CniConfigSource(cniDir, [], '', log), { run: async () => ({}) }, 1000, log);
@@ -272,7 +278,7 @@ export async function makeLifecycle(
     runtime: config.runtime,
     runtimeHandlers: () => ['runc'],
     native,
-    pinner: new FakePinner(),
+    pinner,
     pauseImage: () => 'busybox:pause',
     ensureImage: async () => undefined,
     network,
@@ -298,6 +304,7 @@ export async function makeLifecycle(
   let pods = 0;
   const lifecycle: Lifecycle = {
     dir,
+    pinner,
     runtime,
     monitor,
     native,

@@ -10,6 +10,6 @@ import type { CallContext } from '../deps.js';
 export async function removeImage(ctx: CallContext, req: RemoveImageRequest__Output): Promise<RemoveImageResponse> {
   const text = req.image?.image ?? '';
   if (!text.trim()) throw invalidArgument('RemoveImage: image.image is empty');
-  await ctx.deps.images.remove(text);
+  await ctx.deps.images.remove(text, ctx.log);
   return {};
 }
