@@ -6,12 +6,11 @@
  * to go (a failed create, a release, an orphan found at start-up).
  */
 
-import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode } from '../errors.js';
-import { MNT_DETACH, type NativeOps } from '../native/index.js';
+import type { NativeOps } from '../native/index.js';
 import { releaseImageVolumes } from './image-volumes.js';
 import { releaseRecursiveReadOnly } from './rro.js';
+import { detachAllUnder } from './detach.js';
 
 /** `<bundle>/idmap-volumes/<n>`: idmapped copies of volumes, for pods with a user namespace. */
 export function idmapVolumesDir(bundle: string): string {
@@ -21,22 +20,5 @@ export function idmapVolumesDir(bundle: string): string {
 export async function releaseHostCopies(native: NativeOps, bundle: string): Promise<void> {
   await releaseRecursiveReadOnly(native, bundle);
   await releaseImageVolumes(native, bundle);
-  await detachAll(native, idmapVolumesDir(bundle));
-}
-
-/** Detaches every mount directly below `dir`, then removes it. */
-async function detachAll(native: NativeOps, dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const n of names) {
-    await native.umount2(path.join(dir, n), MNT_DETACH).catch((err: unknown) => {
-      if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'ENOENT') throw err;
-    });
-  }
-  await rm(dir, { recursive: true, force: true });
+  await detachAllUnder(native, idmapVolumesDir(bundle));
 }

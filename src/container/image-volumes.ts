@@ -12,11 +12,12 @@
  * image reported pinned, and not removable) while the container exists.
  */
 
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode, invalidArgument, notFound } from '../errors.js';
 import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type NativeOps } from '../native/index.js';
 import { resolveInRoot } from '../util/path-in-root.js';
+import { detachAllUnder } from './detach.js';
 
 /** What a container records of each image volume, to keep its image and layers in use. */
 export interface ImageVolume {
@@ -86,19 +87,5 @@ export async function mountImageVolume(
 
 /** Detaches the host's copies of a container's image volumes (after create, or before its bundle goes). */
 export async function releaseImageVolumes(native: NativeOps, bundle: string): Promise<void> {
-  const dir = imageVolumesDir(bundle);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const n of names) {
-    if (n.startsWith('empty')) continue;
-    await native.umount2(path.join(dir, n), MNT_DETACH).catch((err: unknown) => {
-      if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'ENOENT') throw err;
-    });
-  }
-  await rm(dir, { recursive: true, force: true });
+  await detachAllUnder(native, imageVolumesDir(bundle), (n) => n.startsWith('empty'));
 }

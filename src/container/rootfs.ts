@@ -6,10 +6,11 @@
  * one-page limit on mount data.
  */
 
-import { lchown, mkdir, readdir, rm } from 'node:fs/promises';
+import { lchown, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { MNT_DETACH, type NativeOps } from '../native/index.js';
+import { detachAllUnder } from './detach.js';
 
 export interface RootfsPaths {
   mountpoint: string;
@@ -71,7 +72,7 @@ export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDi
       await mountPlain(native, paths, overlayData(lowers), storageRoot);
       return false;
     } finally {
-      await releaseStagedLayers(native, idmap.stageDir);
+      await detachAllUnder(native, idmap.stageDir);
     }
   }
   await mountPlain(native, paths, overlayData(lowers), storageRoot);
@@ -83,15 +84,6 @@ const IDMAP_UNSUPPORTED = new Set(['EINVAL', 'ENOSYS', 'EOPNOTSUPP', 'EPERM']);
 
 async function mountPlain(native: NativeOps, paths: RootfsPaths, data: string, storageRoot: string): Promise<void> {
   await native.mount('overlay', paths.mountpoint, 'overlay', 0, data, storageRoot);
-}
-
-async function releaseStagedLayers(native: NativeOps, stageDir: string): Promise<void> {
-  for (const n of await readdir(stageDir).catch(() => [] as string[])) {
-    await native.umount2(path.join(stageDir, n), MNT_DETACH).catch((err: unknown) => {
-      if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'ENOENT') throw err;
-    });
-  }
-  await rm(stageDir, { recursive: true, force: true });
 }
 
 export async function unmountRootfs(native: NativeOps, paths: RootfsPaths): Promise<void> {

@@ -1,8 +1,8 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { release } from 'node:os';
 import path from 'node:path';
-import { errnoCode } from '../errors.js';
 import { MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC, type NativeOps } from '../native/index.js';
+import { detachAllUnder } from './detach.js';
 
 /**
  * Recursive read-only mounts. runc 1.1 cannot apply them itself, so berth
@@ -38,18 +38,5 @@ export async function prepareRecursiveReadOnly(native: NativeOps, bundle: string
 
 /** Detaches every prepared tree of a container (before its bundle is removed). */
 export async function releaseRecursiveReadOnly(native: NativeOps, bundle: string): Promise<void> {
-  const dir = rroDir(bundle);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const n of names) {
-    await native.umount2(path.join(dir, n), MNT_DETACH).catch((err: unknown) => {
-      if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'ENOENT') throw err;
-    });
-  }
-  await rm(dir, { recursive: true, force: true });
+  await detachAllUnder(native, rroDir(bundle));
 }
