@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,8 @@ describe('pulling', () => {
   let server: Server;
   let host: string;
   let blobRequests = 0;
+  /** Every request the registry answered, by path. */
+  let requests: string[] = [];
   /** While set, the layer blob sends half its bytes and waits for this promise. */
   let gate: Promise<void> | undefined;
   let service: ImageService;
@@ -41,9 +43,11 @@ describe('pulling', () => {
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'berth-pull-'));
     blobRequests = 0;
+    requests = [];
     gate = undefined;
     server = createServer((req, res) => {
       const url = req.url ?? '';
+      requests.push(`${req.method} ${url}`);
       if (url.includes('/manifests/')) {
         res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
         return void res.end(manifest);
@@ -95,6 +99,22 @@ describe('pulling', () => {
     expect(images.isPinned(record)).toBe(true);
     expect(images.resolve(sha(config).slice(7, 19))?.id).toBe(sha(config));
     expect(images.fsUsage().bytes).toBeGreaterThan(200_000);
+  });
+
+  it('pulls an image already present with one manifest request, writing nothing', async () => {
+    const images = await start();
+    await images.pull(`${host}/app:1`, null, AbortSignal.timeout(5000));
+    const recordFile = path.join(dir, 'storage', 'images', `${sha(config).slice(7)}.json`);
+    const before = await stat(recordFile);
+    requests = [];
+    const again = await images.pull(`${host}/app:1`, null, AbortSignal.timeout(5000));
+    expect(again.id).toBe(sha(config));
+    expect(requests.filter((r) => !r.endsWith('/v2/'))).toEqual(['GET /v2/app/manifests/1']);
+    expect((await stat(recordFile)).mtimeMs).toBe(before.mtimeMs);
+    // Another tag of the same content: still one request, and the new name is recorded.
+    requests = [];
+    expect((await images.pull(`${host}/app:2`, null, AbortSignal.timeout(5000))).repoTags).toEqual([`${host}/app:1`, `${host}/app:2`]);
+    expect(requests.filter((r) => !r.endsWith('/v2/'))).toEqual(['GET /v2/app/manifests/2']);
   });
 
   it('fails a pull that stops making progress, keeping nothing', async () => {

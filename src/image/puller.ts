@@ -114,7 +114,13 @@ export class Puller {
     progress: PullProgress,
     log: Logger,
   ): Promise<ImageRecord> {
-    const plan = await this.resolve(ref, name, conf, creds, signal, progress, log);
+    const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal, log);
+    progress.touch();
+    // Every pull, a repeated one too, meets the signature policy before anything else.
+    await this.deps.policy?.()?.check({ ref, manifestDigest: top.digest, client, signal });
+    const present = await this.alreadyPresent(ref, top);
+    if (present) return present;
+    const plan = await this.resolve(ref, name, client, top, signal, progress);
     const { layers } = plan;
     for (const l of layers) this.pinnedByPulls.set(l.chainId, (this.pinnedByPulls.get(l.chainId) ?? 0) + 1);
     try {
@@ -131,19 +137,33 @@ export class Puller {
     }
   }
 
-  /** Everything but the layers: manifests, platform choice, config. Nothing is stored yet. */
+  /**
+   * An image already stored whose top-level manifest is the one the
+   * registry just named: a repeated pull needs nothing more than that one
+   * manifest request. Names the pull adds (a tag that moved here, a repo
+   * digest) are recorded; when there are none, nothing is written.
+   */
+  private async alreadyPresent(ref: ImageReference, top: FetchedManifest): Promise<ImageRecord | undefined> {
+    const record = this.deps.images.list().find((r) => r.manifestDigest === top.digest || r.indexDigest === top.digest);
+    if (!record?.layers.every((l) => this.deps.snapshots.has(l.chainId))) return undefined;
+    const tags = ref.digest ? [] : [taggedName(ref)!];
+    const throughIndex = record.indexDigest === top.digest && !ref.digest;
+    const digests = throughIndex ? [digestedName(ref, top.digest), digestedName(ref, record.manifestDigest)] : [digestedName(ref, top.digest)];
+    const known = new Set([...record.repoTags, ...record.repoDigests]);
+    if ([...tags, ...digests].every((n) => known.has(n))) return record;
+    const { repoTags: _tags, repoDigests: _digests, ...stored } = record;
+    return this.deps.storeLock.run(() => this.deps.images.save(stored, tags, digests));
+  }
+
+  /** Everything but the layers: the platform's manifest and the config. Nothing is stored yet. */
   private async resolve(
     ref: ImageReference,
     name: string,
-    conf: RegistriesConf,
-    creds: PullCredentials,
+    client: RepositoryClient,
+    top: FetchedManifest,
     signal: AbortSignal,
     progress: PullProgress,
-    log: Logger,
   ): Promise<PullPlan> {
-    const { client, top } = await this.fetchTopManifest(ref, conf, creds, signal, log);
-    progress.touch();
-    await this.deps.policy?.()?.check({ ref, manifestDigest: top.digest, client, signal });
     let manifestBlob = top;
     let index: FetchedManifest | undefined;
     if (isSchema1(top.mediaType)) {
