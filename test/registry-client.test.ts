@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { parseChallenges } from '../src/registry/auth.js';
-import { RegistryTransport, RepositoryClient, apiHost } from '../src/registry/client.js';
+import { AuthorizationCache, RegistryTransport, RepositoryClient, apiHost } from '../src/registry/client.js';
 
 /**
  * A registry and a token server on loopback, speaking just enough of the
@@ -104,6 +104,31 @@ describe('registry client', () => {
     expect(token.authorization).toBeUndefined();
   });
 
+  it('reuses a token across clients of the same transport, and fetches a new one when it is refused', async () => {
+    const shared = new RegistryTransport({ connectMs: 2000, bodyMs: 5000 });
+    const fresh = () => new RepositoryClient(shared, { host: new URL(base).host, path: 'cached/app', insecure: true }, undefined, silentLogger());
+    await fresh().getManifest('latest', 'application/vnd.oci.image.manifest.v1+json', signal());
+    seen.length = 0;
+    await fresh().getManifest('latest', 'application/vnd.oci.image.manifest.v1+json', signal());
+    expect(seen.map((s) => s.url)).toEqual(['/v2/cached/app/manifests/latest']); // one request, the token sent at once
+    // A token the registry no longer takes is dropped and replaced.
+    const key = AuthorizationCache.key({ host: new URL(base).host, path: 'cached/app', insecure: true }, undefined);
+    shared.authorizations.set(key, 'Bearer stale', 60_000);
+    seen.length = 0;
+    await fresh().getManifest('latest', 'application/vnd.oci.image.manifest.v1+json', signal());
+    expect(seen.map((s) => s.url.split('?')[0])).toEqual(['/v2/cached/app/manifests/latest', '/token', '/v2/cached/app/manifests/latest']);
+    expect(shared.authorizations.get(key)).toBe('Bearer anonymous');
+    // Other credentials are another key: no token of someone else's is used.
+    seen.length = 0;
+    await new RepositoryClient(
+      shared,
+      { host: new URL(base).host, path: 'private/app', insecure: true },
+      { kind: 'basic', username: 'alice', password: 'pw' },
+      silentLogger(),
+    ).getManifest('latest', 'application/vnd.oci.image.manifest.v1+json', signal());
+    expect(seen.some((s) => s.url.startsWith('/token'))).toBe(true);
+  });
+
   it('sends basic credentials to the token server only', async () => {
     await client('private/app', { kind: 'basic', username: 'alice', password: 'pw' }).getManifest('v1', '*/*', signal());
     expect(seen.filter((s) => s.authorization?.startsWith('Basic')).every((s) => s.url.startsWith('/token'))).toBe(true);
@@ -166,5 +191,19 @@ describe('WWW-Authenticate parsing', () => {
     ]);
     expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
     expect(parseChallenges('Basic realm=x, Bearer realm="y"').map((c) => c.scheme)).toEqual(['basic', 'bearer']);
+  });
+});
+
+describe('the authorization cache', () => {
+  it('forgets entries when they expire, and the oldest when full', () => {
+    const cache = new AuthorizationCache();
+    cache.set('a', 'Bearer a', 1000, 0);
+    expect(cache.get('a', 999)).toBe('Bearer a');
+    expect(cache.get('a', 1000)).toBeUndefined();
+    cache.set('b', 'Bearer b', 10 * 60_000, 0);
+    expect(cache.get('b', 5 * 60_000 + 1)).toBeUndefined(); // at most five minutes, whatever the server said
+    for (let i = 0; i <= AuthorizationCache.MAX_ENTRIES; i++) cache.set(`k${i}`, 'x', 1000, 0);
+    expect(cache.get('k0', 0)).toBeUndefined();
+    expect(cache.get(`k${AuthorizationCache.MAX_ENTRIES}`, 0)).toBe('x');
   });
 });

@@ -59,8 +59,47 @@ interface Agents {
  * whose images are all present never needs, and loading it would cost
  * every daemon start about 60 ms.
  */
+/**
+ * Authorizations that worked, kept across pulls: a repeated pull then sends
+ * its manifest request with the token at once instead of meeting a 401 and
+ * asking the token server again. Keyed by endpoint and a hash of the
+ * credentials (never the credentials), each for the lifetime the token
+ * server gave it (at most five minutes); a 401 drops it.
+ */
+export class AuthorizationCache {
+  private readonly entries = new Map<string, { authorization: string; expiresAt: number }>();
+  static readonly MAX_ENTRIES = 256;
+  static readonly MAX_TTL_MS = 5 * 60_000;
+
+  static key(endpoint: RepositoryEndpoint, credentials: Credentials | undefined): string {
+    const who = credentials ? createHash('sha256').update(JSON.stringify(credentials)).digest('hex') : 'anonymous';
+    return `${endpoint.host}/${endpoint.path}\0${who}`;
+  }
+
+  get(key: string, now = Date.now()): string | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.authorization;
+  }
+
+  set(key: string, authorization: string, ttlMs: number, now = Date.now()): void {
+    this.entries.delete(key);
+    if (this.entries.size >= AuthorizationCache.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { authorization, expiresAt: now + Math.min(ttlMs, AuthorizationCache.MAX_TTL_MS) });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+}
+
 export class RegistryTransport {
   private agents?: Promise<Agents>;
+  readonly authorizations = new AuthorizationCache();
   /** Scheme that answered for an insecure host (https first, else http). */
   private readonly schemeByHost = new Map<string, 'https' | 'http'>();
 
@@ -115,6 +154,8 @@ export class RegistryTransport {
 
 export class RepositoryClient {
   private authorization: string | undefined;
+  /** How long the authorization may be reused by later pulls (the token's lifetime). */
+  private authorizationTtlMs = 60_000;
   private tokenTried = false;
 
   constructor(
@@ -177,13 +218,20 @@ export class RepositoryClient {
   private async send(what: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
     const base = await this.wrapNetwork(() => this.transport.baseUrl(apiHost(this.endpoint.host), this.endpoint.insecure, signal), signal);
     const url = `${base}/v2/${this.endpoint.path}/${what}`;
+    const cacheKey = AuthorizationCache.key(this.endpoint, this.credentials);
+    this.authorization ??= this.transport.authorizations.get(cacheKey);
     let res = await this.get(url, headers, signal, true);
     if (res.statusCode === 401 && !this.tokenTried) {
       const challenge = String(res.headers['www-authenticate'] ?? '');
       await res.body.dump();
       this.tokenTried = true;
+      this.transport.authorizations.delete(cacheKey);
+      this.authorization = undefined;
       await this.authenticate(challenge, signal);
       res = await this.get(url, headers, signal, true);
+      if (res.statusCode >= 200 && res.statusCode < 300 && this.authorization) {
+        this.transport.authorizations.set(cacheKey, this.authorization, this.authorizationTtlMs);
+      }
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await this.httpError(res, what);
@@ -219,7 +267,10 @@ export class RepositoryClient {
         this.authorization = `Bearer ${creds.token}`;
         return;
       }
-      this.authorization = `Bearer ${await this.fetchToken(bearer.params, signal)}`;
+      const { token, expiresInS } = await this.fetchToken(bearer.params, signal);
+      this.authorization = `Bearer ${token}`;
+      // The distribution spec's default lifetime is 60 s; a little is kept in hand.
+      this.authorizationTtlMs = Math.max(0, (expiresInS ?? 60) - 10) * 1000;
       return;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
@@ -233,7 +284,7 @@ export class RepositoryClient {
     );
   }
 
-  private async fetchToken(params: Record<string, string>, signal: AbortSignal): Promise<string> {
+  private async fetchToken(params: Record<string, string>, signal: AbortSignal): Promise<{ token: string; expiresInS?: number }> {
     const realm = params.realm;
     if (!realm) throw new RuntimeError('unauthenticated', `${this.endpoint.host} sent a bearer challenge without a realm`);
     const scope = params.scope ?? `repository:${this.endpoint.path}:pull`;
@@ -271,7 +322,7 @@ export class RepositoryClient {
       await res.body.dump();
       throw new RuntimeError('unavailable', `token server ${realmUrl.host} answered HTTP ${res.statusCode}`);
     }
-    let body: { token?: unknown; access_token?: unknown };
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse((await readBounded(res.body, LIMITS.token, `token server ${realmUrl.host}'s answer`)).toString('utf8')) as typeof body;
     } catch (err) {
@@ -281,7 +332,7 @@ export class RepositoryClient {
     const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : '';
     if (!token || /[^\x21-\x7e]/.test(token)) throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} returned no token`);
     this.log.debug({ registry: this.endpoint.host }, 'obtained registry token');
-    return token;
+    return { token, ...(typeof body.expires_in === 'number' && body.expires_in > 0 ? { expiresInS: body.expires_in } : {}) };
   }
 
   private async httpError(res: HttpResponse, what: string): Promise<RuntimeError> {
