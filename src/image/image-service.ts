@@ -323,5 +323,6 @@ export class ImageService {
 
   async close(): Promise<void> {
     await this.transport.close();
+    await this.snapshots.settled();
   }
 }

@@ -64,6 +64,8 @@ export class SnapshotStore {
   private readonly dir: string;
   private readonly linkDir: string;
   private readonly snapshots = new Map<string, SnapshotMeta>();
+  /** Layer directories being deleted in the background. */
+  private readonly deletions = new Set<Promise<void>>();
 
   constructor(
     private readonly root: string,
@@ -238,16 +240,30 @@ export class SnapshotStore {
     const hex = chainId.split(':')[1]!;
     const final = path.join(this.dir, hex);
     // Rename first so a crash mid-removal leaves an ingest directory that
-    // start-up cleans, not a half-deleted snapshot that looks whole.
-    const doomed = path.join(this.dir, `.ingest-rm-${hex}`);
+    // start-up cleans, not a half-deleted snapshot that looks whole. Once
+    // renamed the snapshot is gone for everyone: the files themselves are
+    // deleted in the background (RemoveImage need not wait for thousands
+    // of unlinks).
+    const doomed = path.join(this.dir, `.ingest-rm-${hex}-${randomBytes(4).toString('hex')}`);
+    let renamed = true;
     try {
       await rename(final, doomed);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
+      renamed = false;
     }
     this.snapshots.delete(chainId);
     await rm(path.join(this.root, this.linkOf(chainId)), { force: true });
-    await rm(doomed, { recursive: true, force: true });
+    if (!renamed) return;
+    const deletion = rm(doomed, { recursive: true, force: true })
+      .catch((err: unknown) => this.log.warn({ err, dir: doomed }, 'deleting a removed layer failed; start-up will retry'))
+      .finally(() => this.deletions.delete(deletion));
+    this.deletions.add(deletion);
+  }
+
+  /** Resolves once every layer deletion in the background has finished (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.deletions.size > 0) await Promise.all([...this.deletions]);
   }
 
   usage(): { bytes: number; inodes: number } {
