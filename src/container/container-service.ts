@@ -138,14 +138,22 @@ export class ContainerService implements PodContainers {
     return new Set(this.store.list().flatMap((r) => [...r.meta.chainIds, ...(r.meta.imageVolumes ?? []).flatMap((v) => v.chainIds)]));
   }
 
-  /** The containers that mount each image as a volume, by image id. */
+  /**
+   * The containers that mount each image as a volume, by image id. Asked
+   * for every image ListImages and ImageStatus report (pinned or not), so
+   * it is kept until the records change.
+   */
   imageVolumeUsers(): Map<string, string[]> {
+    if (this.volumeUsers?.generation === this.store.generation) return this.volumeUsers.users;
     const users = new Map<string, string[]>();
     for (const r of this.store.list()) {
       for (const v of r.meta.imageVolumes ?? []) users.set(v.imageId, [...(users.get(v.imageId) ?? []), r.meta.id]);
     }
+    this.volumeUsers = { generation: this.store.generation, users };
     return users;
   }
+
+  private volumeUsers: { generation: number; users: Map<string, string[]> } | undefined;
 
   /** `log`: the call's logger (its RPC and request id), kept by the launch that follows. */
   async create(sandboxId: string, config: ContainerConfig__Output | null, log?: Logger): Promise<string> {
