@@ -75,6 +75,25 @@ describe('container exits and failures', () => {
     expect(Number(s.startedAt)).toBeGreaterThan(0);
   });
 
+  it('keeps startedAt when a start is recorded while the exit is being read (the exit applies to the status as it is then)', async () => {
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    const startHold = latch();
+    lc.runtime.startHold = startHold.promise;
+    const starting = lc.containers.start(id);
+    await until(() => lc.runtime.calls.includes(`start ${id}`), 'runc start');
+    // The process ends at once; conmon reports it while runc start is still answering.
+    const exitHold = latch();
+    lc.exitHold.current = exitHold.promise;
+    await lc.runtime.exit(id, 0);
+    await new Promise((resolve) => setTimeout(resolve, 30)); // the exit is being read, its snapshot taken
+    startHold.release();
+    await starting; // the start is recorded meanwhile
+    exitHold.release();
+    await until(() => stateOf(id) === 'CONTAINER_EXITED', 'the exit');
+    expect(Number(lc.containers.get(id)!.status.startedAt)).toBeGreaterThan(0);
+  });
+
   it('reports a runtime that could not create the container at StartContainer, and removes it', async () => {
     const pod = await lc.runPod();
     lc.monitor.createError = new Error('runc create failed: no such file');

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -112,5 +112,25 @@ describe('exit watcher', () => {
       ['after', 137],
     ]);
     await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('record store writes settled', () => {
+  it('waits for the writes queued before it, and writes nothing itself', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-settled-'));
+    try {
+      const store = new RecordStore<{ id: string }, { n: number }>(dir, 'thing', silentLogger());
+      await store.create({ id: 'a' }, { n: 0 });
+      const file = path.join(store.dirOf('a'), 'status.json');
+      const writes = [1, 2, 3].map((n) => store.update('a', () => ({ n })));
+      await store.settled('a');
+      expect(store.get('a')!.status.n).toBe(3);
+      const mtime = (await stat(file)).mtimeMs;
+      await store.settled('a');
+      expect((await stat(file)).mtimeMs).toBe(mtime);
+      await Promise.all(writes);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -71,6 +71,8 @@ export interface ContainerServiceOptions {
   cdi?: { resolve(names: string[]): Promise<ResolvedDevice[]> };
   /** OCI hooks to inject into containers' specs (runtime.hooks_dirs). */
   hooks?: { current(): Promise<HookDefinition[]> };
+  /** Reads what conmon left about an exit (exit-status.ts; a seam for tests that hold it). */
+  readExit?: typeof exitFields;
   /** How long start-up waits for restored containers to be reconciled (reconcile.ts has the default). */
   restoreWaitMs?: number;
   /** Metrics hooks, when metrics are on. */
@@ -367,7 +369,7 @@ export class ContainerService implements PodContainers {
     const record = this.store.get(id);
     if (!record) return;
     if (record.status.state !== 'CONTAINER_EXITED') {
-      const exit = await exitFields(record.meta, exitCode);
+      const exit = await (this.opts.readExit ?? exitFields)(record.meta, exitCode);
       // Merged into the status as it stands when written: a start recorded
       // meanwhile keeps its startedAt.
       await this.store.update(id, (s) => (s.state === 'CONTAINER_EXITED' ? s : withExit(s, exit)));
@@ -402,7 +404,9 @@ export class ContainerService implements PodContainers {
       await this.release.release(meta);
       if (meta.conmonCgroup) await leaveCgroup(meta.conmonCgroup).catch((err: unknown) => log.warn({ err }, "removing conmon's cgroup failed"));
       // The record directory goes first: once it is in the trash, a restart
-      // no longer sees the container, and the rest are orphans at worst.
+      // no longer sees the container, and the rest are orphans at worst. A
+      // status write still queued (an exit being recorded) lands before.
+      await this.store.settled(meta.id);
       await this.trash.discard(meta.persistDir);
       this.store.forget(meta.id);
       this.release.forget(meta.id);

@@ -83,6 +83,11 @@ export class RecordStore<M extends { id: string }, S> {
     });
   }
 
+  /** Resolves once the status writes already queued for `id` are on disk; writes nothing itself. */
+  settled(id: string): Promise<void> {
+    return this.writes.run(id, async () => undefined);
+  }
+
   /** Drops the record from memory only: the caller has moved its directory away. */
   forget(id: string): void {
     this.records.delete(id);

@@ -25,6 +25,7 @@ import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandbox
 import type { PodSandboxConfig__Output } from '../../src/generated/runtime/v1/PodSandboxConfig.js';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig.js';
 import { RuntimeError } from '../../src/errors.js';
+import { exitFields } from '../../src/container/exit-status.js';
 
 const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGQUIT: 3, SIGHUP: 1, SIGUSR1: 10 };
 
@@ -238,6 +239,8 @@ class FakeImages implements ContainerImages {
 
 export interface Lifecycle {
   dir: string;
+  /** Set to hold every exit between conmon's report and its record (the race with a start). */
+  exitHold: { current: Promise<void> | undefined };
   pinner: FakePinner;
   runtime: FakeRuntime;
   monitor: FakeMonitor;
@@ -268,6 +271,7 @@ export async function makeLifecycle(
   const monitor = shared?.monitor ?? new FakeMonitor(runtime);
   const native = shared?.native ?? fakeNative();
   const images = new FakeImages(path.join(root, 'storage'));
+  const exitHold: { current: Promise<void> | undefined } = { current: undefined };
   const pinner = new FakePinner();
   const cniDir = path.join(dir, 'cni');
   await mkdir(cniDir, { recursive: true });
@@ -297,6 +301,10 @@ export async function makeLifecycle(
     apparmorDefaultLoaded: false,
     log,
     restoreWaitMs: 300,
+    readExit: async (meta, code) => {
+      if (exitHold.current) await exitHold.current;
+      return exitFields(meta, code);
+    },
   });
   sandboxes.attachContainers(containers);
   await sandboxes.restore();
@@ -304,6 +312,7 @@ export async function makeLifecycle(
   let pods = 0;
   const lifecycle: Lifecycle = {
     dir,
+    exitHold,
     pinner,
     runtime,
     monitor,
