@@ -462,10 +462,11 @@ export class ContainerService implements PodContainers {
     return p;
   }
 
-  async updateResources(id: string, resources: CriResources | null): Promise<LinuxResources> {
+  async updateResources(id: string, resources: CriResources | null, callLog?: Logger): Promise<LinuxResources> {
     const record = this.mustGet(id);
+    const log = callLog ?? this.opts.log.child({ containerId: record.meta.id });
     const next = ociResources(resources, this.opts.facts, this.opts.runtime.pids_limit, (what) =>
-      this.opts.log.debug({ containerId: record.meta.id, dropped: what }, 'leaving out limits this host cannot enforce'),
+      log.debug({ dropped: what }, 'leaving out limits this host cannot enforce'),
     );
     delete next.devices; // devices are fixed at create
     // Under the lock: a container just created may still be in the runtime's hands.

@@ -4,6 +4,6 @@ import type { CriResources } from '../../container/spec/resources.js';
 import type { CallContext } from '../deps.js';
 
 export async function updateContainerResources(ctx: CallContext, req: UpdateContainerResourcesRequest__Output): Promise<UpdateContainerResourcesResponse> {
-  await ctx.deps.containers.updateResources(req.containerId, req.linux as CriResources | null);
+  await ctx.deps.containers.updateResources(req.containerId, req.linux as CriResources | null, ctx.log);
   return {};
 }
