@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, failedPrecondition, invalidArgument, messageOf, notFound } from '../errors.js';
+import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
@@ -26,6 +26,7 @@ import { checkPodConfig } from './validate-config.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
 import { matchingHooks } from '../hooks/hooks-dirs.js';
 import { runPoststopHooks } from '../hooks/run-hook.js';
+import { type CheckVerdict, NetworkChecks } from './network-checks.js';
 
 export type SandboxRecord = StoredRecord<SandboxMeta, SandboxStatus>;
 
@@ -79,12 +80,13 @@ export class SandboxService implements ContainerPods {
   private readonly locks = new KeyedMutex();
   /** Held shared by container creates and starts, exclusive by a pod stop (see whileReady). */
   private readonly gates = new KeyedGate();
-  /** The last CNI CHECK verdict per pod (see runNetworkCheck). */
-  private readonly networkChecks = new Map<string, { result: string; checkedAt: string }>();
+  /** CNI CHECK in the background, and the last verdict per pod. */
+  private readonly checks: NetworkChecks;
   private containers: PodContainers | undefined;
 
   constructor(private readonly opts: SandboxServiceOptions) {
     this.store = new RecordStore(path.join(opts.root, 'sandboxes'), 'sandbox', opts.log);
+    this.checks = new NetworkChecks(opts.network, this.store, opts.log);
   }
 
   attachContainers(containers: PodContainers): void {
@@ -200,7 +202,7 @@ export class SandboxService implements ContainerPods {
       this.emit(id, 'CONTAINER_STARTED_EVENT');
       // One CHECK right after ADD, in the background, for verbose status.
       const created = this.store.get(id);
-      if (created && network) void this.runNetworkCheck(created);
+      if (created && network) void this.checks.run(created);
       log.info({ name }, 'pod sandbox ready');
       return id;
     } catch (err) {
@@ -314,7 +316,7 @@ export class SandboxService implements ContainerPods {
       await removeIfExists(record.meta.runDir);
       const last = this.store.get(record.meta.id);
       await this.store.remove(record.meta.id);
-      this.networkChecks.delete(record.meta.id);
+      this.checks.forget(record.meta.id);
       this.names.release(record.meta.name);
       if (last) this.emit(record.meta.id, 'CONTAINER_DELETED_EVENT', last);
       log.info('pod sandbox removed');
@@ -380,59 +382,22 @@ export class SandboxService implements ContainerPods {
     await this.opts.network.collectGarbage(live);
   }
 
-  private checkTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * Runs CNI CHECK on every ready pod every `intervalMs` (0: never) and
-   * logs the pods whose network is no longer what ADD set up.
-   */
+  /** Runs CNI CHECK on every ready pod every `intervalMs` (0: never); see network-checks.ts. */
   startNetworkChecks(intervalMs: number): void {
-    if (intervalMs <= 0) return;
-    let running = false;
-    this.checkTimer = setInterval(() => {
-      if (running) return;
-      running = true;
-      void (async () => {
-        for (const record of this.store.list()) await this.runNetworkCheck(record);
-      })().finally(() => {
-        running = false;
-      });
-    }, intervalMs);
-    this.checkTimer.unref();
-  }
-
-  /**
-   * Runs CNI CHECK for a pod and keeps the verdict for verbose status, which
-   * reports the last one instead of starting plugins on every call (crictl
-   * inspectp, critest). A plugin that fails or crashes is a verdict, never
-   * an error of the caller.
-   */
-  async runNetworkCheck(record: SandboxRecord): Promise<void> {
-    const result = await this.checkNetwork(record).catch((err: unknown) => `CHECK failed: ${messageOf(err)}`);
-    if (result === undefined) return;
-    if (!this.store.get(record.meta.id)) return;
-    this.networkChecks.set(record.meta.id, { result, checkedAt: new Date().toISOString() });
-    if (result !== 'ok') this.opts.log.warn({ podSandboxId: record.meta.id, check: result }, 'CNI CHECK failed for a pod');
-  }
-
-  /** The last CNI CHECK verdict of a pod, if one ran since berth started. */
-  lastNetworkCheck(id: string): { result: string; checkedAt: string } | undefined {
-    return this.networkChecks.get(id);
-  }
-
-  close(): void {
-    clearInterval(this.checkTimer);
+    this.checks.start(intervalMs);
   }
 
   /** A reload changed network.check_interval. */
   restartNetworkChecks(intervalMs: number): void {
-    clearInterval(this.checkTimer);
-    this.startNetworkChecks(intervalMs);
+    this.checks.start(intervalMs);
   }
 
-  /** CNI CHECK of one pod; undefined where the configuration does not support it. */
-  async checkNetwork(record: SandboxRecord): Promise<string | undefined> {
-    if (!record.meta.network || record.status.state !== 'SANDBOX_READY') return undefined;
-    return this.opts.network.check(record.meta.network);
+  /** The last CNI CHECK verdict of a pod, if one ran since berth started. */
+  lastNetworkCheck(id: string): CheckVerdict | undefined {
+    return this.checks.last(id);
+  }
+
+  close(): void {
+    this.checks.stop();
   }
 }
