@@ -210,14 +210,7 @@ export class Puller {
     if (diffIds.length !== manifest.layers.length) {
       throw failedPrecondition(`${name}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
     }
-    const chains = chainIds(diffIds);
-    const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
-      digest: l.digest,
-      size: l.size,
-      mediaType: l.mediaType,
-      diffId: diffIds[i]!,
-      chainId: chains[i]!,
-    }));
+    const layers = imageLayers(manifest, diffIds, false);
     return { ref, name, client, top, index, manifest: manifestBlob, configDigest, configBody, config, layers };
   }
 
@@ -227,16 +220,11 @@ export class Puller {
    * not a tar archive becomes one file named by its title.
    */
   private artifactPlan(base: Omit<PullPlan, 'config' | 'layers' | 'artifact'>, manifest: ImageManifest): PullPlan {
-    const diffIds = manifest.layers.map((l) => l.digest);
-    const chains = chainIds(diffIds);
-    const layers: ImageLayer[] = manifest.layers.map((l, i) => ({
-      digest: l.digest,
-      size: l.size,
-      mediaType: l.mediaType,
-      diffId: diffIds[i]!,
-      chainId: chains[i]!,
-      ...(isLayerMediaType(l.mediaType) ? {} : { file: artifactFileName(l) }),
-    }));
+    const layers = imageLayers(
+      manifest,
+      manifest.layers.map((l) => l.digest),
+      true,
+    );
     return { ...base, config: {}, layers, artifact: true };
   }
 
@@ -366,4 +354,17 @@ export class Puller {
       if (!used.has(chainId) && !this.pinnedByPulls.has(chainId) && this.deps.snapshots.has(chainId)) await this.deps.snapshots.delete(chainId);
     }
   }
+}
+
+/** The layers of a manifest as records keep them: with their diff IDs and chain IDs, and for an artifact the file a plain layer becomes. */
+function imageLayers(manifest: ImageManifest, diffIds: string[], artifact: boolean): ImageLayer[] {
+  const chains = chainIds(diffIds);
+  return manifest.layers.map((l, i) => ({
+    digest: l.digest,
+    size: l.size,
+    mediaType: l.mediaType,
+    diffId: diffIds[i]!,
+    chainId: chains[i]!,
+    ...(artifact && !isLayerMediaType(l.mediaType) ? { file: artifactFileName(l) } : {}),
+  }));
 }
