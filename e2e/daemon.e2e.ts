@@ -331,11 +331,12 @@ describe('berth start-up and shutdown', () => {
     expect(stdout).toMatch(/^ok {4}CNI plugin bridge: /m);
     expect(stdout.trimEnd().split('\n').pop()).toBe('every required check passed');
     const conf = path.join(dir, 'doctor.conf');
-    await writeFile(conf, '[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
+    await writeFile(conf, '[image]\nsignature_policy = "/no/such/policy.json"\n[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
     const failed = await run(process.execPath, [BERTH_BIN, 'doctor', '--config', conf, '--config-dir', path.join(dir, 'empty.d')]).catch(
       (e: { code: number; stdout: string }) => e,
     );
     expect(failed).toMatchObject({ code: 1, stdout: expect.stringMatching(/^fail {2}runtime runc: \/no\/such\/runc is missing$/m) });
+    expect(failed).toMatchObject({ stdout: expect.stringMatching(/^fail {2}signature policy \/no\/such\/policy.json is absent: every pull will be refused/m) });
   });
 
   it('answers -h, --help, help, -v and --version', async () => {
@@ -372,7 +373,7 @@ describe('berth start-up and shutdown', () => {
 
   it('refuses to start without its runtime, naming the key and the path', async () => {
     const conf = path.join(dir, 'no-runtime.conf');
-    await writeFile(conf, '[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
+    await writeFile(conf, '[image]\nsignature_policy = "/no/such/policy.json"\n[runtimes.runc]\nruntime_path = "/no/such/runc"\n');
     const { code, stderr } = await exitOf(
       spawnBerth([
         '--config',

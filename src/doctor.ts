@@ -97,6 +97,14 @@ export async function doctorChecks(config: BerthConfig): Promise<Check[]> {
     () => false,
   );
   add(registries, `registries.conf ${config.image.registries_conf}${registries ? '' : ' is absent (images come from the registries their names say)'}`, 'warn');
+  const policy = await access(config.image.signature_policy).then(
+    () => true,
+    () => false,
+  );
+  add(
+    policy,
+    `signature policy ${config.image.signature_policy}${policy ? '' : ' is absent: every pull will be refused (apt-get install golang-github-containers-common)'}`,
+  );
   return checks;
 }
 
