@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,6 +93,35 @@ describe('the berth daemon', () => {
       berth.process.kill('SIGHUP');
     }
     await waitFor('the defaults again', async () => (await configOf()).runtime.default_capabilities.length > 2);
+  });
+
+  it('reloads the signature policy, the CDI spec directories and the hooks directories', async () => {
+    const conf = path.join(berth.dir, 'conf.d', '80-images.conf');
+    const image = `${env.openRegistry}/berth-test/busybox:plain`;
+    const pull = () => call(berth.client.image, berth.client.image.PullImage, { image: { image } });
+    const cdiDir = path.join(berth.dir, 'cdi-reloaded');
+    await mkdir(cdiDir, { recursive: true });
+    await writeFile(
+      path.join(cdiDir, 'x.json'),
+      JSON.stringify({ cdiVersion: '0.6.0', kind: 'berth.test/reload', devices: [{ name: 'r0', containerEdits: { env: ['R=1'] } }] }),
+    );
+    await writeFile(path.join(berth.dir, 'reject.json'), JSON.stringify({ default: [{ type: 'reject' }] }));
+    try {
+      await writeFile(
+        conf,
+        `[image]\nsignature_policy = "${path.join(berth.dir, 'reject.json')}"\n[runtime]\ncdi_spec_dirs = ["${cdiDir}"]\nhooks_dirs = ["${path.join(berth.dir, 'no-hooks')}"]\n`,
+      );
+      berth.process.kill('SIGHUP');
+      await waitFor('the new policy', async () => (await codeOf(pull())) === 'FAILED_PRECONDITION');
+      const logs = await berth.logs();
+      expect(logs).toMatch(/"applied":\[[^\]]*"image.signature_policy"[^\]]*\]/);
+      expect(logs).toMatch(/"applied":\[[^\]]*"runtime.cdi_spec_dirs"[^\]]*\]/);
+      expect(logs).toMatch(/"applied":\[[^\]]*"runtime.hooks_dirs"[^\]]*\]/);
+    } finally {
+      await rm(conf, { force: true });
+      berth.process.kill('SIGHUP');
+    }
+    await waitFor('the default policy again', async () => (await codeOf(pull())) === 'OK');
   });
 
   it('reloads the runtimes table and the CNI settings, refusing a runtime it cannot run', async () => {

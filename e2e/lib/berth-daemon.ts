@@ -92,13 +92,16 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
     cniArgs.push('--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni');
   }
   // Unless a test brings its own, a policy that accepts any image, and an
-  // empty registries.d: the host's /etc/containers must not decide.
-  const policyArgs: string[] = [];
+  // empty registries.d: the host's /etc/containers must not decide. In a
+  // conf.d file, not flags, so that a later file of a test can change them.
   if (!(opts.extraArgs ?? []).includes('--signature-policy')) {
     const policy = path.join(dir, 'policy.json');
     await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
     await mkdir(path.join(dir, 'registries.d'), { recursive: true });
-    policyArgs.push('--signature-policy', policy, '--registries-d', path.join(dir, 'registries.d'));
+    await writeFile(
+      path.join(dir, 'conf.d', '00-e2e-policy.conf'),
+      `[image]\nsignature_policy = "${policy}"\nregistries_d = "${path.join(dir, 'registries.d')}"\n`,
+    );
   }
   const args = [
     'serve',
@@ -117,7 +120,6 @@ export async function prepareBerth(opts: DaemonOptions = {}): Promise<PreparedBe
     '--log-level',
     'debug',
     ...cniArgs,
-    ...policyArgs,
     ...(opts.extraArgs ?? []),
   ];
   return { dir, socket, root, runroot, registriesConf, args };
