@@ -1,4 +1,5 @@
 import { RuntimeError, errorKind, failedPrecondition } from '../errors.js';
+import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Credentials } from '../registry/auth.js';
 import { LIMITS, checkDigest, checkSize, discardBody } from '../registry/bounded-body.js';
@@ -220,11 +221,16 @@ export class Puller {
    * not a tar archive becomes one file named by its title.
    */
   private artifactPlan(base: Omit<PullPlan, 'config' | 'layers' | 'artifact'>, manifest: ImageManifest): PullPlan {
-    const layers = imageLayers(
-      manifest,
-      manifest.layers.map((l) => l.digest),
-      true,
+    // A plain layer's snapshot is one file with a name: the same blob under
+    // another title is another snapshot, so the name is part of its identity.
+    const identities = manifest.layers.map((l) =>
+      isLayerMediaType(l.mediaType)
+        ? l.digest
+        : `sha256:${createHash('sha256')
+            .update(`file\0${artifactFileName(l)}\0${l.digest}`)
+            .digest('hex')}`,
     );
+    const layers = imageLayers(manifest, identities, true);
     return { ...base, config: {}, layers, artifact: true };
   }
 
