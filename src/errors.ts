@@ -65,3 +65,10 @@ export const unavailable = (msg: string, cause?: unknown) => new RuntimeError('u
 export const internal = (msg: string, cause?: unknown) => new RuntimeError('internal', msg, { cause });
 /** A helper berth runs (the OCI runtime, conmon, a CNI plugin) failed; the message carries its own words. */
 export const runtimeFailed = (msg: string, cause?: unknown) => new RuntimeError('runtime-failed', msg, { cause });
+export const alreadyExists = (msg: string, cause?: unknown) => new RuntimeError('already-exists', msg, { cause });
+export const permissionDenied = (msg: string, cause?: unknown) => new RuntimeError('permission-denied', msg, { cause });
+export const unauthenticated = (msg: string, cause?: unknown) => new RuntimeError('unauthenticated', msg, { cause });
+export const resourceExhausted = (msg: string, cause?: unknown) => new RuntimeError('resource-exhausted', msg, { cause });
+export const deadlineExceeded = (msg: string, cause?: unknown) => new RuntimeError('deadline-exceeded', msg, { cause });
+export const canceled = (msg: string, cause?: unknown) => new RuntimeError('canceled', msg, { cause });
+export const unimplemented = (msg: string, cause?: unknown) => new RuntimeError('unimplemented', msg, { cause });

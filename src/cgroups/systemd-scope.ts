@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { RuntimeError } from '../errors.js';
+import { invalidArgument, deadlineExceeded, failedPrecondition } from '../errors.js';
 import { runCommand } from '../util/exec.js';
 
 /**
@@ -17,9 +17,9 @@ const UNIT_NAME = /^[A-Za-z0-9:_.\\-]+\.(scope|slice)$/;
 
 /** busctl's arguments for StartTransientUnit(name, mode, properties, aux). */
 export function startScopeArgs(unit: string, slice: string, pid: number, description: string): string[] {
-  if (!UNIT_NAME.test(unit) || !unit.endsWith('.scope')) throw new RuntimeError('invalid-argument', `"${unit}" is not a scope unit name`);
-  if (!UNIT_NAME.test(slice) || !slice.endsWith('.slice')) throw new RuntimeError('invalid-argument', `"${slice}" is not a slice unit name`);
-  if (!Number.isSafeInteger(pid) || pid <= 1) throw new RuntimeError('invalid-argument', `${pid} is not a process to move`);
+  if (!UNIT_NAME.test(unit) || !unit.endsWith('.scope')) throw invalidArgument(`"${unit}" is not a scope unit name`);
+  if (!UNIT_NAME.test(slice) || !slice.endsWith('.slice')) throw invalidArgument(`"${slice}" is not a slice unit name`);
+  if (!Number.isSafeInteger(pid) || pid <= 1) throw invalidArgument(`${pid} is not a process to move`);
   return [
     'call',
     '--quiet',
@@ -79,14 +79,14 @@ export async function startScope(
 ): Promise<void> {
   const res = await run('busctl', startScopeArgs(unit, slice, pid, description), { timeoutMs: 10_000, maxOutput: 64 << 10 });
   if (res.code !== 0) {
-    throw new RuntimeError('failed-precondition', `systemd did not create ${unit}: ${res.stderr.trim() || `busctl exited with ${res.code ?? res.signal}`}`);
+    throw failedPrecondition(`systemd did not create ${unit}: ${res.stderr.trim() || `busctl exited with ${res.code ?? res.signal}`}`);
   }
   const deadline = Date.now() + waitMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     const cgroups = await readCgroup(pid);
     if (cgroups.split('\n').some((line) => line.endsWith(`/${unit}`))) return;
-    if (cgroups === '') throw new RuntimeError('failed-precondition', `process ${pid} exited before systemd moved it into ${unit}`);
-    if (Date.now() > deadline) throw new RuntimeError('deadline-exceeded', `systemd did not move process ${pid} into ${unit} within ${waitMs} ms`);
+    if (cgroups === '') throw failedPrecondition(`process ${pid} exited before systemd moved it into ${unit}`);
+    if (Date.now() > deadline) throw deadlineExceeded(`systemd did not move process ${pid} into ${unit} within ${waitMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }

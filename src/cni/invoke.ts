@@ -6,7 +6,7 @@
  */
 
 import { spawnChild } from '../util/spawn.js';
-import { RuntimeError } from '../errors.js';
+import { deadlineExceeded, failedPrecondition, runtimeFailed } from '../errors.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS' | 'VERSION';
 
@@ -55,18 +55,18 @@ export class ExecPluginRunner implements PluginRunner {
       const plugin = call.binary.split('/').pop();
       child.once('error', (e: Error) => {
         clearTimeout(timer);
-        reject(new RuntimeError('failed-precondition', `CNI plugin ${plugin}: cannot run ${call.binary}: ${e.message}`));
+        reject(failedPrecondition(`CNI plugin ${plugin}: cannot run ${call.binary}: ${e.message}`));
       });
       child.once('close', (code: number | null) => {
         clearTimeout(timer);
         const stdout = Buffer.concat(out).toString('utf8').trim();
         const stderr = Buffer.concat(err).toString('utf8').trim();
         if (timedOut) {
-          reject(new RuntimeError('deadline-exceeded', `CNI plugin ${plugin} ${call.command} did not finish within ${call.timeoutMs} ms`));
+          reject(deadlineExceeded(`CNI plugin ${plugin} ${call.command} did not finish within ${call.timeoutMs} ms`));
           return;
         }
         if (code !== 0) {
-          reject(new RuntimeError('runtime-failed', `CNI plugin ${plugin} ${call.command} failed: ${describeError(stdout, stderr, code)}`));
+          reject(runtimeFailed(`CNI plugin ${plugin} ${call.command} failed: ${describeError(stdout, stderr, code)}`));
           return;
         }
         if (stdout === '') {
@@ -76,7 +76,7 @@ export class ExecPluginRunner implements PluginRunner {
         try {
           resolve(JSON.parse(stdout));
         } catch {
-          reject(new RuntimeError('runtime-failed', `CNI plugin ${plugin} ${call.command} printed something that is not JSON: ${stdout.slice(0, 200)}`));
+          reject(runtimeFailed(`CNI plugin ${plugin} ${call.command} printed something that is not JSON: ${stdout.slice(0, 200)}`));
         }
       });
       child.stdin!.on('error', () => undefined);

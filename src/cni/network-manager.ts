@@ -7,7 +7,7 @@
  */
 
 import { stat } from 'node:fs/promises';
-import { RuntimeError, failedPrecondition, messageOf } from '../errors.js';
+import { failedPrecondition, messageOf, runtimeFailed } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CniConfigSource, NetworkSelection } from './config-source.js';
 import type { PluginCall, PluginRunner } from './invoke.js';
@@ -75,7 +75,7 @@ export class NetworkManager {
     let prev: CniResult | undefined;
     for (const plugin of pod.network.plugins) {
       const result = (await this.call('ADD', pod, plugin, prev)) as CniResult | undefined;
-      if (!result) throw new RuntimeError('runtime-failed', `CNI plugin ${plugin.type} ADD returned no result`);
+      if (!result) throw runtimeFailed(`CNI plugin ${plugin.type} ADD returned no result`);
       prev = convertResult(result, pod.network.cniVersion);
     }
     pod.result = prev;
@@ -99,8 +99,7 @@ export class NetworkManager {
         errors.push(messageOf(err));
       }
     }
-    if (errors.length > 0)
-      throw new RuntimeError('runtime-failed', `tearing down the network of pod ${pod.identity.namespace}/${pod.identity.name}: ${errors.join('; ')}`);
+    if (errors.length > 0) throw runtimeFailed(`tearing down the network of pod ${pod.identity.namespace}/${pod.identity.name}: ${errors.join('; ')}`);
   }
 
   /** CNI CHECK, where the configuration allows it; undefined when it does not apply. */

@@ -10,7 +10,7 @@
  */
 
 import type { Readable, Writable } from 'node:stream';
-import { RuntimeError } from '../errors.js';
+import { internal, deadlineExceeded, failedPrecondition, runtimeFailed } from '../errors.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { spawnChild } from '../util/spawn.js';
 
@@ -117,14 +117,12 @@ export class Conmon implements Monitor {
       };
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        finish(new RuntimeError('deadline-exceeded', `creating container ${o.id}: conmon gave no answer within ${o.timeoutMs} ms`));
+        finish(deadlineExceeded(`creating container ${o.id}: conmon gave no answer within ${o.timeoutMs} ms`));
       }, o.timeoutMs);
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString();
       });
-      child.once('error', (err: Error) =>
-        finish(new RuntimeError('failed-precondition', `cannot run conmon (${this.conmonPath}): ${err.message}`, { cause: err })),
-      );
+      child.once('error', (err: Error) => finish(failedPrecondition(`cannot run conmon (${this.conmonPath}): ${err.message}`, err)));
       sync.on('data', (d: Buffer) => {
         buffer += d.toString();
         const nl = buffer.indexOf('\n');
@@ -133,17 +131,17 @@ export class Conmon implements Monitor {
         try {
           msg = JSON.parse(buffer.slice(0, nl)) as { pid?: number; message?: string };
         } catch {
-          finish(new RuntimeError('internal', `conmon sent an unreadable message: ${buffer.slice(0, nl)}`));
+          finish(internal(`conmon sent an unreadable message: ${buffer.slice(0, nl)}`));
           return;
         }
         if (typeof msg.pid === 'number' && msg.pid > 0) finish(null, { pid: msg.pid });
-        else finish(new RuntimeError('runtime-failed', `creating container ${o.id}: ${(msg.message ?? 'the OCI runtime failed').trim()}`));
+        else finish(runtimeFailed(`creating container ${o.id}: ${(msg.message ?? 'the OCI runtime failed').trim()}`));
       });
       sync.on('error', () => undefined);
       start.on('error', () => undefined);
       sync.once('end', () => {
         // conmon closed the sync pipe without a word: it failed before forking.
-        setTimeout(() => finish(new RuntimeError('runtime-failed', `creating container ${o.id}: conmon exited: ${stderr.trim() || 'no message'}`)), 50);
+        setTimeout(() => finish(runtimeFailed(`creating container ${o.id}: conmon exited: ${stderr.trim() || 'no message'}`)), 50);
       });
       // conmon waits on its start pipe: place it first, then let it go.
       const place = o.beforeStart && child.pid ? o.beforeStart(child.pid) : Promise.resolve();

@@ -1,6 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, runtimeFailed } from '../errors.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { failureText, runCommand } from '../util/exec.js';
 import type { ContainerMeta } from './container.js';
@@ -21,7 +21,7 @@ export async function checkpointToArchive(opts: { runtime: OciRuntime; meta: Con
       const res = await runCommand(file, args, { signal }).catch((err: unknown) => {
         throw new RuntimeError(signal.aborted ? 'deadline-exceeded' : 'runtime-failed', `${what}: ${(err as Error).message}`);
       });
-      if (res.code !== 0) throw new RuntimeError('runtime-failed', `${what}: ${failureText(res)}`);
+      if (res.code !== 0) throw runtimeFailed(`${what}: ${failureText(res)}`);
     };
     await run(
       opts.runtime.handler.path,

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, failedPrecondition, invalidArgument, messageOf, notFound } from '../errors.js';
+import { failedPrecondition, invalidArgument, messageOf, notFound, runtimeFailed } from '../errors.js';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig.js';
 import type { HostFacts } from '../host/host-facts.js';
 import { type Logger, logFailure } from '../log.js';
@@ -116,7 +116,7 @@ export class ContainerService implements PodContainers {
 
   runtimeFor(handler: string): OciRuntime {
     const runtime = this.opts.runtimes.get(handler);
-    if (!runtime) throw new RuntimeError('failed-precondition', `runtime handler "${handler}" is not configured`);
+    if (!runtime) throw failedPrecondition(`runtime handler "${handler}" is not configured`);
     return runtime;
   }
 
@@ -360,7 +360,7 @@ export class ContainerService implements PodContainers {
     }
     await reconcile(this.reconcileDeps(), record);
     if (this.store.get(id)?.status.state !== 'CONTAINER_EXITED') {
-      throw new RuntimeError('runtime-failed', `container ${id} did not exit after SIGKILL`);
+      throw runtimeFailed(`container ${id} did not exit after SIGKILL`);
     }
   }
 

@@ -11,7 +11,7 @@ import { spawnChild } from '../util/spawn.js';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { deadlineExceeded, failedPrecondition, canceled } from '../errors.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { Process } from '../oci/spec-types.js';
 
@@ -71,8 +71,8 @@ export async function execSync(opts: {
         child.stderr?.destroy();
         // runc exec waits for whatever holds the process's output: it must not outlive the call.
         if (!exit) child.kill('SIGKILL');
-        if (timedOut) reject(new RuntimeError('deadline-exceeded', `command timed out after ${opts.timeoutSeconds}s and was killed`));
-        else if (opts.signal.aborted) reject(new RuntimeError('canceled', 'ExecSync cancelled'));
+        if (timedOut) reject(deadlineExceeded(`command timed out after ${opts.timeoutSeconds}s and was killed`));
+        else if (opts.signal.aborted) reject(canceled('ExecSync cancelled'));
         else resolve({ stdout: out.value(), stderr: err.value(), exitCode: exit?.code ?? (exit?.sig ? 128 + 9 : -1) });
       };
       const drainThenFinish = () => {
@@ -105,7 +105,7 @@ export async function execSync(opts: {
         finished = true;
         clearTimeout(timer);
         opts.signal.removeEventListener('abort', onAbort);
-        reject(new RuntimeError('failed-precondition', `cannot run ${opts.runtime.handler.path}: ${e.message}`));
+        reject(failedPrecondition(`cannot run ${opts.runtime.handler.path}: ${e.message}`));
       });
       child.once('exit', (code: number | null, sig: NodeJS.Signals | null) => {
         exit = { code, sig };

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { RuntimeError, errorKind, failedPrecondition, invalidArgument } from '../errors.js';
+import { errorKind, failedPrecondition, invalidArgument, internal, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type AuthConfigLike, credentialsFrom } from '../registry/auth.js';
 import { RegistryTransport } from '../registry/client.js';
@@ -224,8 +224,7 @@ export class ImageService {
     text: string,
   ): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
     const image = await this.forVolume(text);
-    if (image.record.artifact)
-      throw new RuntimeError('failed-precondition', `image "${text}" is an OCI artifact: it can be mounted as an image volume, not run`);
+    if (image.record.artifact) throw failedPrecondition(`image "${text}" is an OCI artifact: it can be mounted as an image volume, not run`);
     return image;
   }
 
@@ -234,10 +233,10 @@ export class ImageService {
     text: string,
   ): Promise<{ record: ImageRecord; config: ImageConfigFile; lowerDirs: string[]; storageRoot: string; names: { name: string; ref: string } }> {
     const record = this.resolve(text);
-    if (!record) throw new RuntimeError('not-found', `image "${text}" is not present: pull it first`);
+    if (!record) throw notFound(`image "${text}" is not present: pull it first`);
     const config = await this.config(record);
     for (const l of record.layers) {
-      if (!this.snapshots.has(l.chainId)) throw new RuntimeError('internal', `image ${record.id} is missing layer ${l.chainId}`);
+      if (!this.snapshots.has(l.chainId)) throw internal(`image ${record.id} is missing layer ${l.chainId}`);
     }
     const lowerDirs = record.layers.map((l) => this.snapshots.linkOf(l.chainId)).reverse();
     return { record, config, lowerDirs, storageRoot: this.snapshots.storageRoot, names: this.containerImageNames(text, record) };

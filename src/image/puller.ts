@@ -1,4 +1,4 @@
-import { RuntimeError, errorKind, failedPrecondition } from '../errors.js';
+import { RuntimeError, errorKind, failedPrecondition, internal } from '../errors.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Credentials } from '../registry/auth.js';
@@ -321,7 +321,7 @@ export class Puller {
             const blob = await client.getBlob(layer.digest, layerSignal);
             if (blob.length !== undefined && blob.length !== layer.size) {
               discardBody(blob.body);
-              throw new RuntimeError('internal', `layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
+              throw internal(`layer ${layer.digest}: registry sent ${blob.length} bytes, the manifest says ${layer.size}`);
             }
             await span('image.layer', { 'oci.layer.digest': layer.digest, 'oci.layer.size': layer.size }, () =>
               this.deps.snapshots.unpack(

@@ -4,7 +4,7 @@
  */
 
 import { classifyRuntimeFailure } from './runtime-errors.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, runtimeFailed } from '../errors.js';
 import type { Logger } from '../log.js';
 import { failureText, runCommand } from '../util/exec.js';
 import type { LinuxResources } from './spec-types.js';
@@ -62,7 +62,7 @@ export class RuncRuntime implements OciRuntime {
 
   async start(id: string): Promise<void> {
     const res = await this.run(['start', id]);
-    if (res.code !== 0) throw new RuntimeError('runtime-failed', `${this.handler.name} start ${id}: ${failureText(res)}`);
+    if (res.code !== 0) throw runtimeFailed(`${this.handler.name} start ${id}: ${failureText(res)}`);
   }
 
   async kill(id: string, signal: string, all = false): Promise<boolean> {
@@ -71,7 +71,7 @@ export class RuncRuntime implements OciRuntime {
     const text = failureText(res);
     // Not running, or not there at all: nothing was signalled.
     if (classifyRuntimeFailure(text) !== 'failed') return false;
-    throw new RuntimeError('runtime-failed', `${this.handler.name} kill ${id} ${signal}: ${text}`);
+    throw runtimeFailed(`${this.handler.name} kill ${id} ${signal}: ${text}`);
   }
 
   async delete(id: string, force: boolean): Promise<void> {
@@ -79,7 +79,7 @@ export class RuncRuntime implements OciRuntime {
     if (res.code === 0) return;
     const text = failureText(res);
     if (classifyRuntimeFailure(text) === 'gone') return;
-    throw new RuntimeError('runtime-failed', `${this.handler.name} delete ${id}: ${text}`);
+    throw runtimeFailed(`${this.handler.name} delete ${id}: ${text}`);
   }
 
   async state(id: string): Promise<OciState | undefined> {
@@ -94,6 +94,6 @@ export class RuncRuntime implements OciRuntime {
 
   async update(id: string, resources: LinuxResources): Promise<void> {
     const res = await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
-    if (res.code !== 0) throw new RuntimeError('runtime-failed', `${this.handler.name} update ${id}: ${failureText(res)}`);
+    if (res.code !== 0) throw runtimeFailed(`${this.handler.name} update ${id}: ${failureText(res)}`);
   }
 }

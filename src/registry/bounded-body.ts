@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, failedPrecondition } from '../errors.js';
 import { isDigest } from '../image/reference.js';
 
 /**
@@ -79,7 +79,7 @@ function quietOnDestroy(body: Readable): void {
 /** Only sha256, sha384 and sha512 digests with hex of the right length are ever used (also as file names). */
 export function checkDigest(value: unknown, what: string): string {
   if (typeof value !== 'string' || !isDigest(value)) {
-    throw new RuntimeError('failed-precondition', `${what}: digest ${JSON.stringify(value)?.slice(0, 140)} is not sha256, sha384 or sha512 with its full hex`);
+    throw failedPrecondition(`${what}: digest ${JSON.stringify(value)?.slice(0, 140)} is not sha256, sha384 or sha512 with its full hex`);
   }
   return value;
 }
@@ -87,7 +87,7 @@ export function checkDigest(value: unknown, what: string): string {
 /** A descriptor's size: a non-negative safe integer. */
 export function checkSize(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RuntimeError('failed-precondition', `${what}: size ${JSON.stringify(value)?.slice(0, 40)} is not a non-negative integer`);
+    throw failedPrecondition(`${what}: size ${JSON.stringify(value)?.slice(0, 40)} is not a non-negative integer`);
   }
   return value;
 }

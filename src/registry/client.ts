@@ -8,7 +8,19 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { RuntimeError, type ErrorKind, isAbortError, messageOf } from '../errors.js';
+import {
+  RuntimeError,
+  type ErrorKind,
+  isAbortError,
+  messageOf,
+  unauthenticated,
+  internal,
+  failedPrecondition,
+  permissionDenied,
+  notFound,
+  canceled,
+  unavailable,
+} from '../errors.js';
 import type { Logger } from '../log.js';
 import { type Credentials, basicHeader, parseChallenges } from './auth.js';
 import { LIMITS, checkDigest, readBounded, readPrefix } from './bounded-body.js';
@@ -174,7 +186,7 @@ export class RepositoryClient {
     const declared = Number(res.headers['content-length'] ?? 0);
     if (declared > MAX_MANIFEST_BYTES) {
       await res.body.dump();
-      throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+      throw failedPrecondition(`manifest ${reference} from ${this.displayName} is larger than ${MAX_MANIFEST_BYTES} bytes`);
     }
     const body = await readBounded(res.body, MAX_MANIFEST_BYTES, `manifest ${reference} from ${this.displayName}`);
     const contentType = String(res.headers['content-type'] ?? '')
@@ -185,14 +197,14 @@ export class RepositoryClient {
       const parsed = JSON.parse(body.toString('utf8')) as { mediaType?: unknown };
       if (typeof parsed.mediaType === 'string' && parsed.mediaType) mediaType = parsed.mediaType;
     } catch {
-      throw new RuntimeError('failed-precondition', `manifest ${reference} from ${this.displayName} is not valid JSON`);
+      throw failedPrecondition(`manifest ${reference} from ${this.displayName} is not valid JSON`);
     }
     const byDigest = reference.includes(':');
     if (byDigest) checkDigest(reference, `manifest from ${this.displayName}`);
     const algorithm = byDigest ? reference.split(':')[0]! : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
     if (byDigest && digest !== reference) {
-      throw new RuntimeError('internal', `manifest digest mismatch from ${this.displayName}: asked for ${reference}, content hashes to ${digest}`);
+      throw internal(`manifest digest mismatch from ${this.displayName}: asked for ${reference}, content hashes to ${digest}`);
     }
     return { mediaType, digest, body };
   }
@@ -210,7 +222,7 @@ export class RepositoryClient {
     const data = await readBounded(body, maxBytes, `blob ${digest} from ${this.displayName}`);
     const algorithm = digest.split(':')[0]!;
     const actual = `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
-    if (actual !== digest) throw new RuntimeError('internal', `blob digest mismatch from ${this.displayName}: expected ${digest}, got ${actual}`);
+    if (actual !== digest) throw internal(`blob digest mismatch from ${this.displayName}: expected ${digest}, got ${actual}`);
     return data;
   }
 
@@ -249,13 +261,13 @@ export class RepositoryClient {
       if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
         const location = res.headers.location;
         await res.body.dump();
-        if (typeof location !== 'string') throw new RuntimeError('unavailable', `redirect without location from ${url}`);
+        if (typeof location !== 'string') throw unavailable(`redirect without location from ${url}`);
         url = new URL(location, url).toString();
         continue;
       }
       return res;
     }
-    throw new RuntimeError('unavailable', `too many redirects fetching ${startUrl}`);
+    throw unavailable(`too many redirects fetching ${startUrl}`);
   }
 
   private async authenticate(header: string, signal: AbortSignal): Promise<void> {
@@ -274,7 +286,7 @@ export class RepositoryClient {
       return;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
-      if (creds?.kind !== 'basic') throw new RuntimeError('unauthenticated', `${this.endpoint.host} requires credentials (basic auth) for ${this.displayName}`);
+      if (creds?.kind !== 'basic') throw unauthenticated(`${this.endpoint.host} requires credentials (basic auth) for ${this.displayName}`);
       this.authorization = basicHeader(creds.username, creds.password);
       return;
     }
@@ -286,7 +298,7 @@ export class RepositoryClient {
 
   private async fetchToken(params: Record<string, string>, signal: AbortSignal): Promise<{ token: string; expiresInS?: number }> {
     const realm = params.realm;
-    if (!realm) throw new RuntimeError('unauthenticated', `${this.endpoint.host} sent a bearer challenge without a realm`);
+    if (!realm) throw unauthenticated(`${this.endpoint.host} sent a bearer challenge without a realm`);
     const scope = params.scope ?? `repository:${this.endpoint.path}:pull`;
     const creds = this.credentials;
     const realmUrl = new URL(realm);
@@ -320,17 +332,17 @@ export class RepositoryClient {
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       await res.body.dump();
-      throw new RuntimeError('unavailable', `token server ${realmUrl.host} answered HTTP ${res.statusCode}`);
+      throw unavailable(`token server ${realmUrl.host} answered HTTP ${res.statusCode}`);
     }
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse((await readBounded(res.body, LIMITS.token, `token server ${realmUrl.host}'s answer`)).toString('utf8')) as typeof body;
     } catch (err) {
       if (err instanceof RuntimeError) throw err;
-      throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} answered with something that is not JSON`);
+      throw unauthenticated(`token server ${realmUrl.host} answered with something that is not JSON`);
     }
     const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : '';
-    if (!token || /[^\x21-\x7e]/.test(token)) throw new RuntimeError('unauthenticated', `token server ${realmUrl.host} returned no token`);
+    if (!token || /[^\x21-\x7e]/.test(token)) throw unauthenticated(`token server ${realmUrl.host} returned no token`);
     this.log.debug({ registry: this.endpoint.host }, 'obtained registry token');
     return { token, ...(typeof body.expires_in === 'number' && body.expires_in > 0 ? { expiresInS: body.expires_in } : {}) };
   }
@@ -349,13 +361,13 @@ export class RepositoryClient {
     const suffix = words ? `: ${words}` : '';
     switch (res.statusCode) {
       case 404:
-        return new RuntimeError('not-found', `${where} not found${suffix}`);
+        return notFound(`${where} not found${suffix}`);
       case 401:
-        return new RuntimeError('unauthenticated', `${where}: registry requires valid credentials${suffix}`);
+        return unauthenticated(`${where}: registry requires valid credentials${suffix}`);
       case 403:
-        return new RuntimeError('permission-denied', `${where}: access denied by the registry${suffix}`);
+        return permissionDenied(`${where}: access denied by the registry${suffix}`);
       case 429:
-        return new RuntimeError('unavailable', `${where}: registry rate limit reached${suffix}`);
+        return unavailable(`${where}: registry rate limit reached${suffix}`);
       default:
         return new RuntimeError(res.statusCode >= 500 ? 'unavailable' : 'failed-precondition', `${where}: registry answered HTTP ${res.statusCode}${suffix}`);
     }
@@ -367,11 +379,11 @@ export class RepositoryClient {
       return await fn();
     } catch (err) {
       if (err instanceof RuntimeError) throw err;
-      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new RuntimeError('canceled', 'pull cancelled');
-      if (isAbortError(err)) throw new RuntimeError('canceled', 'pull cancelled', { cause: err });
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : canceled('pull cancelled');
+      if (isAbortError(err)) throw canceled('pull cancelled', err);
       const cause = (err as { cause?: unknown }).cause;
       const detail = cause ? messageOf(cause) : messageOf(err);
-      throw new RuntimeError('unavailable', `cannot reach registry ${this.endpoint.host}: ${detail || messageOf(err)}`, { cause: err });
+      throw unavailable(`cannot reach registry ${this.endpoint.host}: ${detail || messageOf(err)}`, err);
     }
   }
 }

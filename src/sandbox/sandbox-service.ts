@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
-import { RuntimeError, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import { failedPrecondition, invalidArgument, notFound, internal } from '../errors.js';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig.js';
 import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
@@ -234,7 +234,7 @@ export class SandboxService implements ContainerPods {
 
   /** The pause container that holds a PID namespace shared by the pod's containers. */
   private async startInfra(id: string, cleanup: CleanupStack): Promise<void> {
-    if (!this.containers) throw new RuntimeError('internal', 'no container service attached');
+    if (!this.containers) throw internal('no container service attached');
     const pause = this.opts.pauseImage();
     await this.opts.ensureImage(pause);
     const containers = this.containers;

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { RuntimeError, errorKind, messageOf } from '../errors.js';
+import { type RuntimeError, canceled, errorKind, messageOf, unimplemented as unimplementedError, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallContext, Deps } from './deps.js';
 import { toGrpcStatus } from './grpc-status.js';
@@ -62,7 +62,7 @@ class Call implements CallContext {
   }
 
   private reason(): RuntimeError {
-    return new RuntimeError('canceled', `${this.rpc}: call cancelled by the client`);
+    return canceled(`${this.rpc}: call cancelled by the client`);
   }
 }
 
@@ -96,7 +96,7 @@ function begin(deps: Deps, rpc: string, call: { on(event: 'cancelled', listener:
 }
 
 function checkReady(deps: Deps): void {
-  if (!deps.lifecycle.ready) throw new RuntimeError('unavailable', 'berth is starting: restoring state, try again shortly');
+  if (!deps.lifecycle.ready) throw unavailable('berth is starting: restoring state, try again shortly');
 }
 
 function logOutcome(ctx: CallContext, start: number, err?: unknown): void {
@@ -188,7 +188,7 @@ export function serverStream<Req, Res>(deps: Deps, rpc: string, handler: StreamH
 /** The handler of an RPC that a later version of berth implements. */
 export function unimplemented(rpc: string): UnaryHandler<unknown, never> {
   return async () => {
-    throw new RuntimeError('unimplemented', `${rpc} is not implemented by this version of berth`);
+    throw unimplementedError(`${rpc} is not implemented by this version of berth`);
   };
 }
 

@@ -6,7 +6,7 @@
  * result. A different request for a taken name is ALREADY_EXISTS.
  */
 
-import { RuntimeError } from '../errors.js';
+import { alreadyExists } from '../errors.js';
 
 interface Reservation {
   key: string;
@@ -26,7 +26,7 @@ export class NameRegistry {
     const existing = this.names.get(name);
     if (existing) {
       if (existing.key === requestKey) return existing.result;
-      throw new RuntimeError('already-exists', `name "${name}" is already in use by ${existing.id ?? 'an object being created'}`);
+      throw alreadyExists(`name "${name}" is already in use by ${existing.id ?? 'an object being created'}`);
     }
     const reservation: Reservation = { key: requestKey, result: Promise.resolve('') };
     reservation.result = (async () => {

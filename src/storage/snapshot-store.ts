@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { RuntimeError, errnoCode, internal } from '../errors.js';
+import { RuntimeError, errnoCode, internal, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, syncDir, writeJsonAtomic } from '../util/fs.js';
 import { decompressLayer } from './decompress.js';
@@ -228,9 +228,9 @@ export class SnapshotStore {
       return full;
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
-      if (err instanceof TarFormatError) throw new RuntimeError('failed-precondition', `layer ${meta.blobDigest} is not a valid tar archive: ${err.message}`);
+      if (err instanceof TarFormatError) throw failedPrecondition(`layer ${meta.blobDigest} is not a valid tar archive: ${err.message}`);
       if ((err as { code?: string }).code === 'Z_DATA_ERROR' || (err as { code?: string }).code === 'Z_BUF_ERROR') {
-        throw new RuntimeError('failed-precondition', `layer ${meta.blobDigest} is not valid gzip: ${(err as Error).message}`);
+        throw failedPrecondition(`layer ${meta.blobDigest} is not valid gzip: ${(err as Error).message}`);
       }
       throw err;
     }

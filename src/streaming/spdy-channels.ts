@@ -1,4 +1,4 @@
-import { RuntimeError } from '../errors.js';
+import { deadlineExceeded, canceled } from '../errors.js';
 import { type Channels, type Outcome, type TerminalSize, parseResizes, statusPayload } from './channels.js';
 import type { SpdyConnection, SpdyStream } from './spdy/connection.js';
 
@@ -21,7 +21,7 @@ export function spdyChannels(
     const streams = new Map<string, SpdyStream>();
     const timer = setTimeout(() => {
       conn.close();
-      reject(new RuntimeError('deadline-exceeded', 'timed out waiting for the client to create streams'));
+      reject(deadlineExceeded('timed out waiting for the client to create streams'));
     }, STREAM_CREATION_TIMEOUT_MS);
     const onStream = (s: SpdyStream) => {
       const type = s.headers.streamtype ?? '';
@@ -38,7 +38,7 @@ export function spdyChannels(
     conn.on('stream', onStream);
     conn.on('close', () => {
       clearTimeout(timer);
-      reject(new RuntimeError('canceled', 'the client closed the connection before creating its streams'));
+      reject(canceled('the client closed the connection before creating its streams'));
     });
   });
 }

@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, resourceExhausted } from '../errors.js';
 
 export type StreamRequest =
   | { kind: 'exec'; containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }
@@ -26,7 +26,7 @@ export class TokenStore {
 
   put(request: StreamRequest): string {
     this.sweep();
-    if (this.tokens.size >= MAX_TOKENS) throw new RuntimeError('resource-exhausted', `too many streaming requests waiting (${MAX_TOKENS})`);
+    if (this.tokens.size >= MAX_TOKENS) throw resourceExhausted(`too many streaming requests waiting (${MAX_TOKENS})`);
     const target = targetOf(request);
     let forTarget = 0;
     for (const e of this.tokens.values()) if (targetOf(e.request) === target) forTarget++;

@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import { spawnChild } from './spawn.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, failedPrecondition } from '../errors.js';
 
 export interface RunOptions {
   input?: string | Buffer;
@@ -53,7 +53,7 @@ export function runCommand(file: string, args: string[], opts: RunOptions = {}):
       errLen += d.length;
     });
     child.once('error', (e: Error) => {
-      if ((e as { code?: string }).code === 'ENOENT') reject(new RuntimeError('failed-precondition', `cannot run ${file}: not installed`, { cause: e }));
+      if ((e as { code?: string }).code === 'ENOENT') reject(failedPrecondition(`cannot run ${file}: not installed`, e));
       else reject(e);
     });
     const result = (code: number | null, signal: NodeJS.Signals | null): RunResult => ({

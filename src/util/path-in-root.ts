@@ -1,6 +1,6 @@
 import { lstat, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { RuntimeError, errnoCode } from '../errors.js';
+import { errnoCode, invalidArgument } from '../errors.js';
 
 /**
  * Resolves `unsafe` as a path inside `root` the way the container will
@@ -30,7 +30,7 @@ export async function resolveInRoot(root: string, unsafe: string): Promise<strin
       resolved.push(part);
       continue;
     }
-    if (++links > 255) throw new RuntimeError('invalid-argument', `too many symbolic links resolving ${unsafe} in the container`);
+    if (++links > 255) throw invalidArgument(`too many symbolic links resolving ${unsafe} in the container`);
     const target = await readlink(candidate);
     if (target.startsWith('/')) resolved.length = 0;
     pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));

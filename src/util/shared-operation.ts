@@ -1,4 +1,4 @@
-import { RuntimeError } from '../errors.js';
+import { canceled } from '../errors.js';
 
 /**
  * Runs one operation per key no matter how many callers ask for it at
@@ -41,8 +41,8 @@ export class SharedOperations<T> {
         settled = true;
         current.waiters--;
         const last = current.waiters === 0;
-        if (last) current.controller.abort(new RuntimeError('canceled', 'pull cancelled: every client waiting for it went away'));
-        const reason = signal.reason instanceof Error ? signal.reason : new RuntimeError('canceled', 'cancelled');
+        if (last) current.controller.abort(canceled('pull cancelled: every client waiting for it went away'));
+        const reason = signal.reason instanceof Error ? signal.reason : canceled('cancelled');
         if (last && options.waitForSettle)
           current.promise.then(
             () => reject(reason),

@@ -12,7 +12,7 @@
  * and the CRI's.
  */
 
-import { RuntimeError, invalidArgument } from '../../errors.js';
+import { invalidArgument, failedPrecondition } from '../../errors.js';
 import { readFileInRoot } from '../../util/bounded-read.js';
 
 export interface ResolvedUser {
@@ -89,7 +89,7 @@ export async function resolveUser(rootfs: string, req: UserRequest): Promise<Res
     }
   } else {
     const entry = passwd.find((p) => p.name === userPart);
-    if (!entry) throw new RuntimeError('failed-precondition', `user "${userPart}" is not in the container's /etc/passwd`);
+    if (!entry) throw failedPrecondition(`user "${userPart}" is not in the container's /etc/passwd`);
     uid = entry.uid;
     gid = entry.gid;
     name = entry.name;
@@ -98,7 +98,7 @@ export async function resolveUser(rootfs: string, req: UserRequest): Promise<Res
     if (isNumeric(groupPart)) gid = Number(groupPart);
     else {
       const g = groups.find((x) => x.name === groupPart);
-      if (!g) throw new RuntimeError('failed-precondition', `group "${groupPart}" is not in the container's /etc/group`);
+      if (!g) throw failedPrecondition(`group "${groupPart}" is not in the container's /etc/group`);
       gid = g.gid;
     }
   }

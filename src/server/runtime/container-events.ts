@@ -1,6 +1,6 @@
 import type { ContainerEventResponse } from '../../generated/runtime/v1/ContainerEventResponse.js';
 import type { GetEventsRequest__Output } from '../../generated/runtime/v1/GetEventsRequest.js';
-import { RuntimeError } from '../../errors.js';
+import { resourceExhausted } from '../../errors.js';
 import type { CallContext } from '../deps.js';
 import { toCriContainerStatus } from './container-message.js';
 import { toCriSandboxStatus } from './sandbox-message.js';
@@ -31,7 +31,7 @@ export async function getContainerEvents(ctx: CallContext, _req: GetEventsReques
         containersStatuses: containers.map(toCriContainerStatus),
       });
     }
-    if (sub.overflowed) throw new RuntimeError('resource-exhausted', 'event subscriber fell too far behind; relist and subscribe again');
+    if (sub.overflowed) throw resourceExhausted('event subscriber fell too far behind; relist and subscribe again');
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     sub.close();
