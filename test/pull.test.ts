@@ -74,7 +74,9 @@ describe('pulling', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function start(pullProgressTimeoutMs = 10_000): Promise<ImageService> {
+  let releases = 0;
+  async function start(pullProgressTimeoutMs = 10_000, releaseMemoryAfterBytes?: number): Promise<ImageService> {
+    releases = 0;
     const conf = path.join(dir, 'registries.conf');
     await import('node:fs/promises').then((fs) => fs.writeFile(conf, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`));
     service = new ImageService({
@@ -84,6 +86,8 @@ describe('pulling', () => {
       pullProgressTimeoutMs,
       maxConcurrentDownloads: 2,
       unpackOps: new RecordingOps(),
+      releaseMemory: async () => void releases++,
+      releaseMemoryAfterBytes,
       log: silentLogger(),
     });
     await service.restore();
@@ -115,6 +119,19 @@ describe('pulling', () => {
     requests = [];
     expect((await images.pull(`${host}/app:2`, null, AbortSignal.timeout(5000))).repoTags).toEqual([`${host}/app:1`, `${host}/app:2`]);
     expect(requests.filter((r) => !r.endsWith('/v2/'))).toEqual(['GET /v2/app/manifests/2']);
+  });
+
+  it('gives memory back after a pull that fetched enough, not after a small or repeated one', async () => {
+    const small = await start();
+    await small.pull(`${host}/app:1`, null, AbortSignal.timeout(5000));
+    expect(releases).toBe(0);
+    await small.close();
+    await rm(path.join(dir, 'storage'), { recursive: true, force: true });
+    const images = await start(10_000, layer.length);
+    await images.pull(`${host}/app:1`, null, AbortSignal.timeout(5000));
+    expect(releases).toBe(1);
+    await images.pull(`${host}/app:1`, null, AbortSignal.timeout(5000));
+    expect(releases).toBe(1);
   });
 
   it('fails a pull that stops making progress, keeping nothing', async () => {

@@ -16,6 +16,9 @@ import { Mutex } from '../util/mutex.js';
 import { AuthFile } from './auth-file.js';
 import { SignaturePolicy } from '../signature/enforcer.js';
 
+/** Compressed bytes a pull must have fetched before memory is handed back after it. */
+const RELEASE_AFTER_BYTES = 16 * 1024 * 1024;
+
 export interface ImageServiceOptions {
   /** `<root>/storage`. */
   storageRoot: string;
@@ -30,8 +33,10 @@ export interface ImageServiceOptions {
   maxConcurrentDownloads: number;
   /** Privileged file operations for unpacking (real ones need root). */
   unpackOps: UnpackOps;
-  /** Gives memory back to the kernel (see host/memory-reducer.ts); called after each pull. */
+  /** Gives memory back to the kernel (see host/memory-reducer.ts); called after a pull that fetched a lot. */
   releaseMemory?: () => Promise<void>;
+  /** How much a pull must fetch (compressed layer bytes) before memory is given back; 16 MiB unless set. */
+  releaseMemoryAfterBytes?: number;
   log: Logger;
 }
 
@@ -81,6 +86,12 @@ export class ImageService {
       maxConcurrentDownloads: opts.maxConcurrentDownloads,
       storeLock: this.storeLock,
       policy: () => this.signaturePolicy,
+      afterTransfer: (bytes) => {
+        // Decompression and unpacking leave tens of MiB free but resident.
+        // A small or no-op pull leaves little, and the collection it would
+        // start costs the calls right after it more than it saves.
+        if (bytes >= (opts.releaseMemoryAfterBytes ?? RELEASE_AFTER_BYTES)) void this.opts.releaseMemory?.().catch(() => undefined);
+      },
     });
     this.setPauseImage(opts.pauseImage);
   }
@@ -113,13 +124,8 @@ export class ImageService {
     this.authFile = new AuthFile(file, this.opts.log);
   }
 
-  async pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal, log?: Logger): Promise<ImageRecord> {
-    try {
-      return await this.pullAny(image, auth, signal, log ?? this.opts.log);
-    } finally {
-      // Decompression and unpacking leave tens of MiB free but resident.
-      await this.opts.releaseMemory?.().catch(() => undefined);
-    }
+  pull(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal, log?: Logger): Promise<ImageRecord> {
+    return this.pullAny(image, auth, signal, log ?? this.opts.log);
   }
 
   private async pullAny(image: string, auth: AuthConfigLike | null | undefined, signal: AbortSignal, log: Logger): Promise<ImageRecord> {

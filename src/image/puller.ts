@@ -59,6 +59,8 @@ export interface PullerDeps {
   storeLock: Mutex;
   /** The signature policy, checked on the top-level manifest before anything else is fetched. */
   policy?: () => { check(pull: PullToCheck): Promise<void> } | undefined;
+  /** Told how many compressed layer bytes a pull set out to fetch, once it has ended (either way). */
+  afterTransfer?: (bytes: number) => void;
 }
 
 /**
@@ -124,17 +126,20 @@ export class Puller {
     const plan = await this.resolve(ref, name, client, top, signal, progress);
     const { layers } = plan;
     for (const l of layers) this.pinnedByPulls.set(l.chainId, (this.pinnedByPulls.get(l.chainId) ?? 0) + 1);
+    let transferred = 0;
     try {
-      await this.fetchLayers(plan.client, layers, signal, progress, plan.artifact === true);
+      transferred = await this.fetchLayers(plan.client, layers, signal, progress, plan.artifact === true);
     } catch (err) {
       this.unpin(layers);
       await this.discardUnreferenced(layers.map((l) => l.chainId));
+      this.deps.afterTransfer?.(layers.reduce((sum, l) => sum + l.size, 0));
       throw err;
     }
     try {
       return await this.record(plan, log);
     } finally {
       this.unpin(layers);
+      this.deps.afterTransfer?.(transferred);
     }
   }
 
@@ -304,7 +309,8 @@ export class Puller {
     throw lastError;
   }
 
-  private async fetchLayers(client: RepositoryClient, layers: ImageLayer[], outer: AbortSignal, progress: PullProgress, artifact: boolean): Promise<void> {
+  /** Fetches the layers not yet unpacked; returns their compressed size. */
+  private async fetchLayers(client: RepositoryClient, layers: ImageLayer[], outer: AbortSignal, progress: PullProgress, artifact: boolean): Promise<number> {
     const missing = layers.filter((l) => !this.deps.snapshots.has(l.chainId));
     for (const l of missing) progress.addTotal(l.size);
     const controller = new AbortController();
@@ -346,6 +352,7 @@ export class Puller {
     );
     await Promise.all(workers);
     if (firstError !== undefined) throw firstError;
+    return missing.reduce((sum, l) => sum + l.size, 0);
   }
 
   /** Whether a pull in progress is about to reference this layer. */
