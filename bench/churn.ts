@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { call, type CriClient } from '../e2e/lib/cri-client.js';
-import { podConfig } from '../e2e/lib/pods.js';
 import { processFigures } from './measure.js';
-import { removePod, sleeper } from './workloads.js';
+import { benchPod, removePod, sleeper } from './workloads.js';
 
 export interface ChurnFigures {
   cycles: number;
@@ -17,7 +16,7 @@ export interface ChurnFigures {
  */
 export async function churn(client: CriClient, pid: () => number, image: string, logDir: string, cycles: number, tag: string): Promise<ChurnFigures> {
   const rt = client.runtime;
-  const pod = podConfig(`churn-${tag}`, path.join(logDir, `churn-${tag}`));
+  const pod = await benchPod(`churn-${tag}`, path.join(logDir, `churn-${tag}`));
   const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
   const out: ChurnFigures = { cycles, rss: [] };
   const every = Math.max(1, Math.floor(cycles / 50));

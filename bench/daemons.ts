@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { prepareBerth, spawnBerth, startBerth, type BerthDaemon, type DaemonOptions } from '../e2e/lib/berth-daemon.js';
 import type { CriClient } from '../e2e/lib/cri-client.js';
+import { type Crio, type CrioBinaries, type CrioOptions, prepareCrio, spawnCrio, startCrio, unmountCrio } from './crio.js';
 import { prepareContainerd, spawnContainerd, startContainerd, type Containerd, type ContainerdOptions } from './containerd.js';
 
 /**
@@ -8,8 +9,11 @@ import { prepareContainerd, spawnContainerd, startContainerd, type Containerd, t
  * left running and brought back: the restart workload spawns it unmanaged
  * for timing, then `start` gives it back to the rest of the run.
  */
+/** berth and the anchors it is measured against. */
+export type RuntimeName = 'berth' | 'containerd' | 'crio';
+
 export interface BenchDaemon {
-  readonly name: 'berth' | 'containerd';
+  readonly name: RuntimeName;
   client: CriClient;
   pid: number;
   readonly socket: string;
@@ -54,6 +58,29 @@ export async function benchContainerd(dir: string, opts: ContainerdOptions): Pro
       daemon = await startContainerd(dir, opts);
       side.client = daemon.client;
       side.pid = daemon.pid;
+    },
+  };
+  return side;
+}
+
+export async function benchCrio(dir: string, bins: CrioBinaries, opts: CrioOptions): Promise<BenchDaemon & { destroy(): Promise<void> }> {
+  let daemon: Crio = await startCrio(dir, bins, opts);
+  const { args, logFile } = await prepareCrio(dir, bins, opts);
+  const side = {
+    name: 'crio' as const,
+    client: daemon.client,
+    pid: daemon.pid,
+    socket: daemon.socket,
+    stop: () => daemon.stop(),
+    spawn: () => spawnCrio(bins.crio, args, logFile),
+    start: async () => {
+      daemon = await startCrio(dir, bins, opts);
+      side.client = daemon.client;
+      side.pid = daemon.pid;
+    },
+    destroy: async () => {
+      await daemon.stop();
+      await unmountCrio(dir);
     },
   };
   return side;

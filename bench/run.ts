@@ -8,7 +8,10 @@ import { readHostFacts } from '../src/host/host-facts.js';
 import { startRegistry } from '../e2e/lib/registry.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
 import { prepareContainerd, spawnContainerd } from './containerd.js';
-import { benchBerth, benchContainerd, type BenchDaemon } from './daemons.js';
+import { benchBerth, benchContainerd, benchCrio, type BenchDaemon, type RuntimeName } from './daemons.js';
+import { findCrio, prepareCrio, spawnCrio, unmountCrio } from './crio.js';
+import { imageCalls } from './images.js';
+import { httpTransferMs } from './http-floor.js';
 import { buildBigImage, tarFloorMs } from './big-image.js';
 import { churn } from './churn.js';
 import { restartToReady } from './restart.js';
@@ -19,23 +22,36 @@ import { measureFloor } from './floor.js';
 import { median, nodeBusyMs, processFigures, timed } from './measure.js';
 import { writeReport, type BenchResults, type RuntimeResults } from './report.js';
 import { measureCniFloor, removeBenchNetwork, writeBenchNetwork } from './network.js';
-import { execProbes, lifecycle, parallelStart, removeAllPods, removePod, runSleeperPod, type RunningPod } from './workloads.js';
+import { removeCgroupTree } from './cgroups.js';
+import { BENCH_CGROUP, execProbes, lifecycle, parallelStart, removeAllPods, removePod, runSleeperPod, type RunningPod } from './workloads.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 60);
-const DENSITY_PODS = Number(process.env.BENCH_DENSITY_PODS ?? 100);
+const IMAGE_RUNS = Number(process.env.BENCH_IMAGE_RUNS ?? 20);
+/** One density workload per size, in order (BENCH_DENSITY_PODS="100,250"). */
+const DENSITY_PODS = (process.env.BENCH_DENSITY_PODS ?? '100,250')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const DENSITY_SECONDS = Number(process.env.BENCH_DENSITY_SECONDS ?? 60);
 const CHURN_CYCLES = Number(process.env.BENCH_CHURN_CYCLES ?? 500);
 const BIG_PULLS = Number(process.env.BENCH_BIG_PULLS ?? 3);
 
 /**
- * The side-by-side benchmark: berth and containerd on private sockets and
- * paths, the same images from one loopback registry, the same CNI bridge
- * network; workloads interleaved so that drift on the machine hits both.
+ * The side-by-side benchmark: berth, containerd and (when given a binary)
+ * CRI-O on private sockets and paths, the same images from one loopback
+ * registry, the same CNI bridge network; workloads interleaved so that
+ * drift on the machine hits every runtime alike.
  */
 async function main(): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), 'berth-bench-'));
   const cleanups: (() => Promise<unknown>)[] = [];
+  // An interrupted run still takes down what it started.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`${signal}: cleaning up`);
+    void runCleanups(cleanups, work).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     const registry = await startRegistry(path.join(work, 'registry'));
     cleanups.push(() => registry.stop());
@@ -45,9 +61,23 @@ async function main(): Promise<void> {
 
     const cniDir = await writeBenchNetwork(path.join(work, 'cni'));
     cleanups.push(removeBenchNetwork);
+    // Runs after every runtime has stopped (cleanups run in reverse).
+    cleanups.push(async () => {
+      await removeCgroupTree(BENCH_CGROUP);
+      await removeCgroupTree('crio');
+    });
 
     const restrictOom = !(await readHostFacts()).hasSysResource;
-    const berthStart = await timeDaemonStart(async (dir) => {
+    const crioBins = await findCrio();
+    const notes: string[] = [];
+    if ('skipped' in crioBins) {
+      notes.push(crioBins.skipped);
+      console.error(crioBins.skipped);
+    }
+
+    console.error('start to first Version, five fresh starts each');
+    const startTimes: Partial<Record<RuntimeName, number[]>> = {};
+    startTimes.berth = await timeDaemonStart(async (dir) => {
       await mkdir(path.join(dir, 'conf.d'), { recursive: true });
       const socket = path.join(dir, 'run', 'berth.sock');
       return {
@@ -74,6 +104,21 @@ async function main(): Promise<void> {
           ]),
       };
     });
+    const anchorOpts = { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom };
+    startTimes.containerd = await timeDaemonStart(async (dir) => {
+      const { config, socket } = await prepareContainerd(dir, anchorOpts);
+      return { socket, spawnDaemon: () => spawnContainerd(config) };
+    });
+    if (!('skipped' in crioBins)) {
+      startTimes.crio = await timeDaemonStart(
+        async (dir) => {
+          const { args, socket, logFile } = await prepareCrio(dir, crioBins, anchorOpts);
+          return { socket, spawnDaemon: () => spawnCrio(crioBins.crio, args, logFile) };
+        },
+        (dir) => unmountCrio(dir),
+      );
+    }
+
     const berth = await benchBerth({
       registriesConf: insecure(registry.host),
       config: `[image]\npause_image = "${pause}"\n`,
@@ -83,38 +128,49 @@ async function main(): Promise<void> {
       await removeAllPods(berth.client).catch(() => undefined);
       await berth.destroy();
     });
-    const ctrStart = await timeDaemonStart(async (dir) => {
-      const { config, socket } = await prepareContainerd(dir, { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
-      return { socket, spawnDaemon: () => spawnContainerd(config) };
-    });
-    const containerd = await benchContainerd(path.join(work, 'containerd'), { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
+    const containerd = await benchContainerd(path.join(work, 'containerd'), anchorOpts);
     cleanups.push(async () => {
       await removeAllPods(containerd.client).catch(() => undefined);
       await containerd.stop();
     });
-
     const sides: BenchDaemon[] = [berth, containerd];
-    const results: Record<'berth' | 'containerd', RuntimeResults> = {
-      berth: emptyResults(berthStart),
-      containerd: emptyResults(ctrStart),
+    if (!('skipped' in crioBins)) {
+      const crio = await benchCrio(path.join(work, 'crio'), crioBins, anchorOpts);
+      cleanups.push(async () => {
+        await removeAllPods(crio.client).catch(() => undefined);
+        await crio.destroy();
+      });
+      sides.push(crio);
+    }
+
+    const results: Partial<Record<RuntimeName, RuntimeResults>> = {};
+    const resultsOf = (side: BenchDaemon): RuntimeResults => {
+      results[side.name] ??= emptyResults(startTimes[side.name] ?? []);
+      return results[side.name]!;
     };
+    const smallImage = `${registry.host}/${fixtures.plain.repo}:${fixtures.plain.tag}`;
     for (const side of sides) {
-      const r = results[side.name];
+      const r = resultsOf(side);
       const idle = await processFigures(side.pid);
       r.idleRssBytes = idle.rssBytes;
       r.idleRssAnonBytes = idle.rssAnonBytes;
-      const [, pullMs] = await timed(() => call(side.client.image, side.client.image.PullImage, { image: { image } }, 120_000));
-      r.pullMs = pullMs;
+      await call(side.client.image, side.client.image.PullImage, { image: { image } }, 120_000);
       await call(side.client.image, side.client.image.PullImage, { image: { image: pause } }, 120_000);
-      for (let i = 0; i < 20; i++) r.listImagesMs.push((await timed(() => call(side.client.image, side.client.image.ListImages, {})))[1]);
+    }
+    console.error(`image calls x${IMAGE_RUNS}, interleaved`);
+    for (let done = 0; done < IMAGE_RUNS; done += 5) {
+      for (const side of sides) {
+        const got = await imageCalls(side.client, smallImage, Math.min(5, IMAGE_RUNS - done));
+        for (const [k, v] of Object.entries(got)) append(resultsOf(side).images, k, v);
+      }
     }
 
     console.error(`building ${BIG_PULLS} pull images (6 gzip layers, >100 MB each, each its own random content)`);
     const bigs = [];
     for (let i = 0; i < BIG_PULLS; i++) bigs.push(await buildBigImage(registry, path.join(work, `big${i}`), `v${i}`));
-    const pulls: Record<string, PullFigures[]> = { berth: [], containerd: [] };
-    for (const big of bigs) for (const side of sides) pulls[side.name]!.push(await bigPull(side, big.ref));
-    for (const side of sides) results[side.name].bigPull = medianPull(pulls[side.name]!);
+    const pulls: Partial<Record<RuntimeName, PullFigures[]>> = {};
+    for (const big of bigs) for (const side of sides) append(pulls, side.name, [await bigPull(side, big.ref)]);
+    for (const side of sides) resultsOf(side).bigPull = medianPull(pulls[side.name] ?? []);
     const tarFloors: number[] = [];
     for (const big of bigs) tarFloors.push(await tarFloorMs(big, path.join(work, 'tar-floor')));
     const big = bigs[0]!;
@@ -127,18 +183,15 @@ async function main(): Promise<void> {
     for (let done = 0; done < RUNS; done += 5) {
       for (const side of sides) {
         const got = await lifecycle(side.client, image, logs, Math.min(5, RUNS - done), `${side.name}-${done}`);
-        for (const [k, v] of Object.entries(got)) {
-          results[side.name].lifecycle[k] ??= [];
-          results[side.name].lifecycle[k].push(...v);
-        }
+        for (const [k, v] of Object.entries(got)) append(resultsOf(side).lifecycle, k, v);
       }
     }
     console.error('parallel start x20');
-    for (const side of sides) results[side.name].parallelStartMs = await parallelStart(side.client, image, logs, 20, side.name);
+    for (const side of sides) resultsOf(side).parallelStartMs = await parallelStart(side.client, image, logs, 20, side.name);
 
     console.error(`exec probes: 10 containers for ${PROBE_SECONDS} s`);
     for (const side of sides) {
-      const r = results[side.name];
+      const r = resultsOf(side);
       const ids: RunningPod[] = [];
       for (let i = 0; i < 10; i++) ids.push(await runSleeperPod(side.client, image, logs, `probe-${side.name}-${i}`));
       const busy0 = await nodeBusyMs();
@@ -154,42 +207,58 @@ async function main(): Promise<void> {
       for (const { podId } of ids) await removePod(side.client, podId);
     }
 
-    console.error(`density: ${DENSITY_PODS} pods polled for ${DENSITY_SECONDS} s, then a restart`);
-    for (const side of sides) {
-      const pods: RunningPod[] = [];
-      try {
-        await startDensePods(side.client, image, logs, DENSITY_PODS, side.name, pods);
-        results[side.name].density = await pollDense(side.client, side.pid, DENSITY_PODS, DENSITY_SECONDS);
-        results[side.name].restartMs = await restartToReady(side, DENSITY_PODS);
-      } finally {
-        for (const { podId } of pods) await removePod(side.client, podId);
+    for (const pods of DENSITY_PODS) {
+      console.error(`density: ${pods} pods polled for ${DENSITY_SECONDS} s, then a restart`);
+      for (const side of sides) {
+        const running: RunningPod[] = [];
+        try {
+          await startDensePods(side.client, image, logs, pods, side.name, running);
+          const figures = await pollDense(side.client, side.pid, pods, DENSITY_SECONDS);
+          resultsOf(side).density.push({ ...figures, restartMs: await restartToReady(side, pods) });
+        } finally {
+          for (const { podId } of running) await removePod(side.client, podId);
+        }
       }
     }
 
     console.error(`churn: ${CHURN_CYCLES} container create/start/stop/remove cycles`);
-    for (const side of sides) results[side.name].churn = await churn(side.client, () => side.pid, image, logs, CHURN_CYCLES, side.name);
+    for (const side of sides) resultsOf(side).churn = await churn(side.client, () => side.pid, image, logs, CHURN_CYCLES, side.name);
 
     console.error('raw runc floor');
     const floor = await measureFloor(path.join(work, 'floor'), Math.min(RUNS, 30));
     const cni = await measureCniFloor(10);
     const nodeBaseline = await emptyNodeFigures();
+    const smallPullHttpMs = await httpTransferMs(registry.host, fixtures.plain.repo, fixtures.plain.tag, IMAGE_RUNS);
     const bench: BenchResults = {
       date: new Date().toISOString(),
       runs: RUNS,
+      imageRuns: IMAGE_RUNS,
       probeSeconds: PROBE_SECONDS,
-      berth: results.berth,
-      containerd: results.containerd,
+      runtimes: results,
+      notes,
       floor,
       cniAddDelMs: cni,
+      smallPullHttpMs,
       bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor },
       nodeBaseline,
     };
     const out = await writeReport(bench);
     console.error(`report: ${out}`);
   } finally {
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
-    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await runCleanups(cleanups, work);
   }
+}
+
+async function runCleanups(cleanups: (() => Promise<unknown>)[], work: string): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
+  await rm(work, { recursive: true, force: true }).catch(() => undefined);
+}
+
+function append<K extends string, T>(into: Partial<Record<K, T[]>>, key: K, values: T[]): void {
+  const list = into[key] ?? [];
+  list.push(...values);
+  into[key] = list;
 }
 
 function emptyResults(startMs: number[]): RuntimeResults {
@@ -198,23 +267,35 @@ function emptyResults(startMs: number[]): RuntimeResults {
     idleRssBytes: 0,
     idleRssAnonBytes: 0,
     busyRssBytes: 0,
-    pullMs: 0,
-    listImagesMs: [],
+    images: {},
     lifecycle: {},
     parallelStartMs: 0,
     execProbeMs: [],
     execProbeNodeCpuMs: 0,
     execProbeDaemonCpuMs: 0,
+    density: [],
   };
 }
 
-/** Resident memory of a node process that does nothing. */
-async function emptyNodeFigures(): Promise<{ rssBytes: number; rssAnonBytes: number }> {
+/** Resident memory of a node process that does nothing, and how long an empty script takes from spawn to exit. */
+async function emptyNodeFigures(): Promise<BenchResults['nodeBaseline']> {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
   const { rssBytes, rssAnonBytes } = await processFigures(child.pid!);
   await stopChild(child);
-  return { rssBytes, rssAnonBytes };
+  const starts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const [, ms] = await timed(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const c = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+          c.once('error', reject);
+          c.once('exit', () => resolve());
+        }),
+    );
+    starts.push(ms);
+  }
+  return { rssBytes, rssAnonBytes, startMs: median(starts) };
 }
 
 function insecure(host: string): string {
@@ -222,7 +303,10 @@ function insecure(host: string): string {
 }
 
 /** Daemon start on fresh paths until its first answered Version, five times. */
-async function timeDaemonStart(prepare: (dir: string) => Promise<{ socket: string; spawnDaemon: () => ChildProcess }>): Promise<number[]> {
+async function timeDaemonStart(
+  prepare: (dir: string) => Promise<{ socket: string; spawnDaemon: () => ChildProcess }>,
+  afterStop?: (dir: string) => Promise<void>,
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < 5; i++) {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-start-'));
@@ -231,6 +315,7 @@ async function timeDaemonStart(prepare: (dir: string) => Promise<{ socket: strin
       const { ms, child } = await timeToReady(spawnDaemon, socket);
       out.push(ms);
       await stopChild(child);
+      await afterStop?.(dir);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,12 +1,45 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { call, type CriClient } from '../e2e/lib/cri-client.js';
 import { containerConfig, podConfig } from '../e2e/lib/pods.js';
 import { timed } from './measure.js';
 
-/** The workload container: containerd takes PATH only from the image, which has none. */
+/**
+ * The workload container, as the kubelet sends it: the image as the pod
+ * names it beside the reference (CRI-O checks signatures against that
+ * name and refuses a container without it), the pod's namespace options
+ * repeated; PATH given, because
+ * containerd takes PATH only from the image, which has none.
+ */
 export function sleeper(image: string) {
-  return containerConfig('c', image, { command: ['/bin/sleep', '600'], envs: [{ key: 'PATH', value: Buffer.from('/usr/sbin:/usr/bin:/sbin:/bin') }] });
+  return containerConfig('c', image, {
+    image: { image, userSpecifiedImage: image },
+    linux: { securityContext: { namespaceOptions: KUBELET_NAMESPACES } },
+    command: ['/bin/sleep', '600'],
+    envs: [{ key: 'PATH', value: Buffer.from('/usr/sbin:/usr/bin:/sbin:/bin') }],
+  });
 }
+
+/**
+ * A pod as the kubelet asks for one by default: each container its own
+ * PID namespace (shareProcessNamespace unset), so no runtime needs an infra
+ * (pause) process for it. Its log directory and the sleeper's are made
+ * first, as the kubelet does: CRI-O (conmon) does not create them.
+ */
+export async function benchPod(name: string, logDirectory: string) {
+  await mkdir(path.join(logDirectory, 'c'), { recursive: true });
+  const pod = podConfig(name, logDirectory);
+  // A cgroup parent per pod, as the kubelet gives (cgroupfs layout), all
+  // under one tree the benchmark removes at the end.
+  pod.linux = { cgroupParent: `/${BENCH_CGROUP}/pod${pod.metadata?.uid ?? name}`, securityContext: { namespaceOptions: KUBELET_NAMESPACES } };
+  return pod;
+}
+
+/** The cgroup (in every hierarchy) under which the benchmark's pods run. */
+export const BENCH_CGROUP = 'berth-bench';
+
+/** The kubelet's namespace options for a pod and each of its containers by default. */
+const KUBELET_NAMESPACES = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } as const;
 
 export interface RunningPod {
   podId: string;
@@ -16,15 +49,22 @@ export interface RunningPod {
 /** A pod with one running sleeper container. */
 export async function runSleeperPod(client: CriClient, image: string, logDir: string, name: string): Promise<RunningPod> {
   const rt = client.runtime;
-  const pod = podConfig(name, path.join(logDir, name));
+  const pod = await benchPod(name, path.join(logDir, name));
   const podId = (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId;
   const { containerId } = await call(rt, rt.CreateContainer, { podSandboxId: podId, config: sleeper(image), sandboxConfig: pod });
   await call(rt, rt.StartContainer, { containerId });
   return { podId, containerId };
 }
 
+/**
+ * As the kubelet tears a pod down: its containers stopped first (here with
+ * no grace period), then the sandbox. CRI-O would otherwise give each
+ * container its full stop timeout inside StopPodSandbox.
+ */
 export async function removePod(client: CriClient, podId: string): Promise<void> {
   const rt = client.runtime;
+  const { containers } = await call(rt, rt.ListContainers, { filter: { podSandboxId: podId } });
+  for (const c of containers) if (c.state === 'CONTAINER_RUNNING') await call(rt, rt.StopContainer, { containerId: c.id, timeout: 0 });
   await call(rt, rt.StopPodSandbox, { podSandboxId: podId });
   await call(rt, rt.RemovePodSandbox, { podSandboxId: podId });
 }
@@ -57,7 +97,7 @@ export async function lifecycle(
   const rt = client.runtime;
   const out = Object.fromEntries([...LIFECYCLE_CALLS, 'total'].map((k) => [k, [] as number[]])) as Record<LifecycleCall | 'total', number[]>;
   for (let i = 0; i < runs; i++) {
-    const pod = podConfig(`bench-${tag}-${i}`, path.join(logDir, `${tag}-${i}`));
+    const pod = await benchPod(`bench-${tag}-${i}`, path.join(logDir, `${tag}-${i}`));
     const [podId, a] = await timed(async () => (await call(rt, rt.RunPodSandbox, { config: pod })).podSandboxId);
     const cfg = sleeper(image);
     const [id, b] = await timed(async () => (await call(rt, rt.CreateContainer, { podSandboxId: podId, config: cfg, sandboxConfig: pod })).containerId);
