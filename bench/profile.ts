@@ -8,7 +8,8 @@ import { startRegistry } from '../e2e/lib/registry.js';
 import { median, processFigures, timed } from './measure.js';
 import { buildBigImage } from './big-image.js';
 import { pollDense, startDensePods } from './density.js';
-import { lifecycle, LIFECYCLE_CALLS, removeAllPods, type RunningPod } from './workloads.js';
+import { IMAGE_CALLS, imageCalls } from './images.js';
+import { lifecycle, LIFECYCLE_CALLS, removeAllPods, type RunningPod, runSleeperPod } from './workloads.js';
 
 /**
  * Profiles berth alone with the daemon under `--cpu-prof`, then prints
@@ -17,6 +18,9 @@ import { lifecycle, LIFECYCLE_CALLS, removeAllPods, type RunningPod } from './wo
  *   lifecycle (default)  BENCH_RUNS pod + container life cycles, with call medians
  *   poll                 30 running pods under a PLEG-like poll for 20 s
  *   pull                 a cold pull of the benchmark's 120 MB image
+ *   images               BENCH_RUNS rounds of the image calls (bench/images.ts)
+ *   calls                the cheap calls the kubelet polls (Version, ImageStatus,
+ *                        ListImages, ListPodSandbox, ContainerStatus), 2000 each
  */
 interface ProfileNode {
   id: number;
@@ -84,6 +88,25 @@ async function main(): Promise<void> {
         console.log(
           `pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms; daemon RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (anonymous ${mib(before.rssAnonBytes)} -> ${mib(after.rssAnonBytes)})`,
         );
+      } else if (MODE === 'images') {
+        const got = await imageCalls(berth.client, `${registry.host}/${fixtures.plain.repo}:${fixtures.plain.tag}`, RUNS);
+        for (const k of IMAGE_CALLS) console.log(`${k.padEnd(20)} p50 ${median(got[k]).toFixed(2)} ms  (${got[k].map((x) => x.toFixed(1)).join(' ')})`);
+      } else if (MODE === 'calls') {
+        const pod = await runSleeperPod(berth.client, image, logs, 'calls');
+        const rt = berth.client.runtime;
+        const img = berth.client.image;
+        const calls: [string, () => Promise<unknown>][] = [
+          ['Version', () => call(rt, rt.Version, {})],
+          ['ImageStatus', () => call(img, img.ImageStatus, { image: { image } })],
+          ['ListImages', () => call(img, img.ListImages, {})],
+          ['ListPodSandbox', () => call(rt, rt.ListPodSandbox, {})],
+          ['ContainerStatus', () => call(rt, rt.ContainerStatus, { containerId: pod.containerId })],
+        ];
+        for (const [name, fn] of calls) {
+          const samples: number[] = [];
+          for (let i = 0; i < 2000; i++) samples.push((await timed(fn))[1]);
+          console.log(`${name.padEnd(18)} p50 ${median(samples).toFixed(3)} ms`);
+        }
       } else if (MODE === 'poll') {
         const pods: RunningPod[] = [];
         await startDensePods(berth.client, image, logs, 30, 'profile', pods);
