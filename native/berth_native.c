@@ -38,6 +38,8 @@ struct job {
   char *name;
   void *data;
   size_t data_len;
+  /* Set when `data` is a JS Buffer's own memory, held alive by this reference. */
+  napi_ref data_ref;
   unsigned int mode;
   unsigned int major;
   unsigned int minor;
@@ -57,7 +59,8 @@ static void job_free(napi_env env, struct job *j) {
   if (j->work) napi_delete_async_work(env, j->work);
   free(j->path);
   free(j->name);
-  free(j->data);
+  if (j->data_ref) napi_delete_reference(env, j->data_ref);
+  else free(j->data);
   free(j->target);
   free(j->fstype);
   free(j->cwd);
@@ -360,6 +363,23 @@ static int copy_buffer(napi_env env, napi_value value, struct job *j) {
   return 1;
 }
 
+/*
+ * The Buffer's own bytes, used by the worker thread without a copy: a
+ * reference keeps the Buffer (whose memory never moves) alive until the job
+ * is freed. A copy of each small file of a layer meant a malloc (a fresh
+ * mapping past glibc's mmap threshold), its page faults and a memcpy on the
+ * main thread. The caller hands over a Buffer it no longer writes to.
+ */
+static int borrow_buffer(napi_env env, napi_value value, struct job *j) {
+  void *buf;
+  size_t len;
+  if (napi_get_buffer_info(env, value, &buf, &len) != napi_ok) return 0;
+  if (napi_create_reference(env, value, 1, &j->data_ref) != napi_ok) return 0;
+  j->data = buf;
+  j->data_len = len;
+  return 1;
+}
+
 /* mknod(path, mode, major, minor): mode includes the file type bits. */
 static napi_value js_mknod(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -480,7 +500,7 @@ static napi_value js_write_file(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   struct job *j = new_job(env, info, OP_WRITE_FILE, 6, argv);
   if (!j) return NULL;
-  if (!copy_buffer(env, argv[1], j)) {
+  if (!borrow_buffer(env, argv[1], j)) {
     job_free(env, j);
     napi_throw_type_error(env, NULL, "data must be a Buffer");
     return NULL;

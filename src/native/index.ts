@@ -11,7 +11,7 @@ export interface NativeOps {
   /** mknod(2); `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
-  /** Creates a file (O_EXCL, not following symlinks) with its content, owner, mode and mtime in one call. */
+  /** Creates a file (O_EXCL, not following symlinks) with its content, owner, mode and mtime in one call; `data` is read in place, so it must not change until the promise settles. */
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
   /** malloc_trim(0): returns the C heap's free pages to the kernel. */
   trimMemory(): Promise<void>;
