@@ -152,11 +152,15 @@ describe('ImageService against a real registry', () => {
   it('shares one transfer between concurrent pulls of the same image', async () => {
     // By id: no record of that content may stay (another tag of it would make the pull a no-op).
     await remove(fx.oci.id);
-    const before = (await berth.logs()).split('\n').filter((l) => l.includes('"image pulled"')).length;
+    const pulled = async () => (await berth.logs()).split('\n').filter((l) => l.includes('"image pulled"')).length;
+    const before = await pulled();
     const results = await Promise.all([1, 2, 3].map(() => pull(`${open}/berth-test/busybox:oci`)));
     expect(new Set(results.map((r) => r.imageRef))).toEqual(new Set([fx.oci.id]));
-    const after = (await berth.logs()).split('\n').filter((l) => l.includes('"image pulled"')).length;
-    expect(after - before).toBe(1);
+    // The daemon's log is written asynchronously: wait for the line, then
+    // give a second transfer's line time to show if there was one.
+    await waitFor('the pull to be logged', async () => (await pulled()) > before, 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await pulled()) - before).toBe(1);
   });
 
   it('StreamImages returns what ListImages returns', async () => {
