@@ -19,6 +19,8 @@ export interface RuntimeResults {
   busyRssBytes: number;
   /** Per image call (IMAGE_CALLS), every sample. */
   images: Record<string, number[]>;
+  /** Version on the running daemon, call after call. */
+  versionMs: number[];
   lifecycle: Record<string, number[]>;
   parallelStartMs: number;
   execProbeMs: number[];
@@ -43,6 +45,8 @@ export interface BenchResults {
   cniAddDelMs: number[];
   /** The small image's manifest, config and layers fetched over HTTP, summed, per run. */
   smallPullHttpMs: number[];
+  /** Version answered by a bare grpc-js server (bench/grpc-floor-server.ts): Node's own floor for a call. */
+  grpcFloorMs: number[];
   bigImage: { compressedBytes: number; unpackedBytes: number; layers: number; tarFloorMs: number };
   /** An empty node process on this machine: the floor of any Node daemon's memory. */
   nodeBaseline: { rssBytes: number; rssAnonBytes: number; startMs: number };
@@ -71,6 +75,7 @@ export function callMeasures(r: BenchResults): CallMeasure[] {
     out.push({ call: `ListContainers at ${pods} pods`, samples: (x) => at(x)?.listContainersMs ?? [] });
     out.push({ call: `ContainerStatus at ${pods} pods`, samples: (x) => at(x)?.containerStatusMs ?? [] });
   });
+  out.push({ call: 'Version', samples: (x) => x.versionMs });
   out.push({ call: 'Version, from process start', samples: (x) => x.startToVersionMs });
   return out;
 }

@@ -12,6 +12,7 @@ import { benchBerth, benchContainerd, benchCrio, type BenchDaemon, type RuntimeN
 import { findCrio, prepareCrio, spawnCrio, unmountCrio } from './crio.js';
 import { imageCalls } from './images.js';
 import { httpTransferMs } from './http-floor.js';
+import { grpcFloorMs, versionCalls } from './grpc-floor.js';
 import { buildBigImage, tarFloorMs } from './big-image.js';
 import { churn } from './churn.js';
 import { restartToReady } from './restart.js';
@@ -165,6 +166,10 @@ async function main(): Promise<void> {
       }
     }
 
+    console.error('Version x500 on each running daemon, interleaved, and on a bare grpc-js server');
+    for (let done = 0; done < 500; done += 100) for (const side of sides) resultsOf(side).versionMs.push(...(await versionCalls(side.client, 100)));
+    const grpcFloor = await grpcFloorMs(work, 1000);
+
     console.error(`building ${BIG_PULLS} pull images (6 gzip layers, >100 MB each, each its own random content)`);
     const bigs = [];
     for (let i = 0; i < BIG_PULLS; i++) bigs.push(await buildBigImage(registry, path.join(work, `big${i}`), `v${i}`));
@@ -239,6 +244,7 @@ async function main(): Promise<void> {
       floor,
       cniAddDelMs: cni,
       smallPullHttpMs,
+      grpcFloorMs: grpcFloor,
       bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor },
       nodeBaseline,
     };
@@ -268,6 +274,7 @@ function emptyResults(startMs: number[]): RuntimeResults {
     idleRssAnonBytes: 0,
     busyRssBytes: 0,
     images: {},
+    versionMs: [],
     lifecycle: {},
     parallelStartMs: 0,
     execProbeMs: [],

@@ -68,13 +68,25 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       .map(([n, x]) => `${n} ${ms(pair(x))}`)
       .join(', ')}. ` +
     "Each runtime puts runc create (about 60 ms here) on one side of the pair: containerd and berth behind CreateContainer's answer, in StartContainer; CRI-O inside CreateContainer. No runtime can be below the best of both sides at once, so the pair is what compares";
+  // Calls whose handler is a lookup: what they cost beyond Node's gRPC stack.
+  const floor = median(r.grpcFloorMs);
+  const transport = () =>
+    `a bare grpc-js server (bench/grpc-floor-server.ts) answers Version in ${ms(floor)}; berth's Version takes ${ms(median(b.versionMs))} ` +
+    `(berth's own code adds ${ms(median(b.versionMs) - floor)} per call), ${anchorsIn(r)
+      .map(([n, x]) => `${n}'s ${ms(median(x.versionMs))}`)
+      .join(', ')}: the rest of the gap is gRPC over HTTP/2 in JavaScript (grpc-js) against Go's`;
   const causes: Record<string, () => string> = {
     CreateContainer: () => `berth writes the bundle, mounts the overlay and persists the record in CreateContainer. ${pairs()}`,
     StartContainer: () => `StartContainer waits for the runc create started behind CreateContainer. ${pairs()}`,
+    Version: transport,
+    ImageStatus: transport,
+    ListImages: transport,
+    RemoveContainer: transport,
     'Version, from process start': () =>
       `an empty node script takes ${ms(r.nodeBaseline.startMs)} from spawn to exit on this machine before any berth code runs; BENCH_MAIN=start-time with BENCH_CPU_PROF shows where the rest goes`,
   };
   for (const m of callMeasures(r)) {
+    if (/^(ListPodSandbox|ListContainers|ContainerStatus) at /.test(m.call)) causes[m.call] = transport;
     const anchor = bestAnchor(r, (x) => median(m.samples(x)));
     if (!anchor) continue;
     const anchorResults = r.runtimes[anchor.name]!;
@@ -115,6 +127,7 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const anchor = bestAnchor(r, (x) => restartAt(x, d.pods));
     if (anchor) check(`restart with ${d.pods} running containers ≤ best anchor (${anchor.name})`, d.restartMs, anchor.value, ms);
   }
+  check('Version ≤ a bare grpc-js server + 0.2 ms', median(b.versionMs), floor + 0.2, ms, transport);
   check('start to first Version < 100 ms', median(b.startToVersionMs), 100, ms, causes['Version, from process start']);
   const nodeCause = (rss: number, anon: number) => () =>
     `an empty node process is already ${mib(r.nodeBaseline.rssBytes)} resident (${mib(r.nodeBaseline.rssBytes - r.nodeBaseline.rssAnonBytes)} of it the pages of the node binary and its libraries); ` +

@@ -12,6 +12,7 @@ function side(over: Partial<RuntimeResults>, lifecycle: Record<string, number>, 
     idleRssAnonBytes: 15 * MiB,
     busyRssBytes: 0,
     images: samples(images),
+    versionMs: [0.5],
     lifecycle: samples(lifecycle),
     parallelStartMs: 500,
     execProbeMs: [],
@@ -78,6 +79,7 @@ describe('the benchmark targets', () => {
     floor: { plain: [60], overlay: [80] },
     cniAddDelMs: [35],
     smallPullHttpMs: [30],
+    grpcFloorMs: [0.45],
     bigImage: { compressedBytes: 120e6, unpackedBytes: 164e6, layers: 6, tarFloorMs: 1100 },
     nodeBaseline: { rssBytes: 40 * MiB, rssAnonBytes: 6 * MiB, startMs: 40 },
   });
@@ -101,6 +103,9 @@ describe('the benchmark targets', () => {
     expect(version.cause).toContain('40.0 ms from spawn to exit');
     expect(byName.get('restart with 100 running containers ≤ best anchor (containerd)')?.met).toBe(false);
     expect(byName.get('daemon RSS per pod ≤ best anchor (containerd)')?.met).toBe(true);
+    expect(byName.get('Version ≤ a bare grpc-js server + 0.2 ms')?.met).toBe(true);
+    const status = byName.get('ImageStatus ≤ best anchor (containerd)')!;
+    expect(status.cause).toContain('a bare grpc-js server (bench/grpc-floor-server.ts) answers Version in 0.5 ms');
     expect([...byName.values()].filter((c) => c.met).every((c) => c.cause === undefined)).toBe(true);
   });
 

@@ -30,6 +30,8 @@ export interface ReceivedSpan {
   name: string;
   attributes: Record<string, string | number | boolean>;
   service: string;
+  /** End minus start, in milliseconds. */
+  durationMs: number;
 }
 
 export interface OtlpReceiver {
@@ -65,6 +67,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               name: String(s.name),
               attributes: attrs(s.attributes),
               service,
+              durationMs: Number(BigInt(String(s.endTimeUnixNano ?? 0)) - BigInt(String(s.startTimeUnixNano ?? 0))) / 1e6,
             });
           }
         }
