@@ -69,7 +69,8 @@ export async function reconcile(deps: ReconcileDeps, record: StoredRecord<Contai
 }
 
 /** Restored records reconciled side by side, and how long start-up waits for them. */
-const RESTORE_CONCURRENCY = 4;
+/** Reconciliations at once: most are a file read and a /proc read; a few spawn the runtime. */
+const RESTORE_CONCURRENCY = 16;
 const RESTORE_WAIT_MS = 10_000;
 
 type Record = StoredRecord<ContainerMeta, ContainerStatus>;

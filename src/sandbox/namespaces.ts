@@ -79,16 +79,16 @@ export class PinnsHelper implements NamespacePinner {
   }
 
   async intact(files: PinnedNamespaces): Promise<boolean> {
-    for (const file of Object.values(files)) {
-      if (!file) continue;
+    const pinned = async (file: string) => {
       try {
         // A pinned namespace is an nsfs bind mount: its device differs from the directory's.
         const [f, d] = await Promise.all([stat(file), stat(path.dirname(file))]);
-        if (f.dev === d.dev) return false;
+        return f.dev !== d.dev;
       } catch {
         return false;
       }
-    }
-    return true;
+    };
+    const checks = await Promise.all(Object.values(files).flatMap((file) => (file ? [pinned(file)] : [])));
+    return checks.every(Boolean);
   }
 }

@@ -27,6 +27,7 @@ import type { HookDefinition } from '../hooks/hook-file.js';
 import { matchingHooks } from '../hooks/hooks-dirs.js';
 import { runPoststopHooks } from '../hooks/run-hook.js';
 import { type CheckVerdict, NetworkChecks } from './network-checks.js';
+import { eachLimit } from '../util/each-limit.js';
 
 export type SandboxRecord = StoredRecord<SandboxMeta, SandboxStatus>;
 
@@ -328,13 +329,14 @@ export class SandboxService implements ContainerPods {
     const { loaded, broken } = await this.store.load();
     for (const id of broken) await removeIfExists(this.store.dirOf(id));
     await this.removeOrphanRunDirs();
-    for (const record of loaded) {
-      this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
+    for (const record of loaded) this.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
+    // Several pods at a time: each check is a few stats on the thread pool.
+    await eachLimit(loaded, 16, async (record) => {
       if (record.status.state === 'SANDBOX_READY' && !(await this.opts.pinner.intact(record.meta.namespaces))) {
         this.opts.log.warn({ podSandboxId: record.meta.id }, 'pod namespaces are gone (reboot?): marking the sandbox not ready');
         await this.store.update(record.meta.id, (s) => ({ ...s, state: 'SANDBOX_NOTREADY', released: false }));
       }
-    }
+    });
   }
 
   /** Run directories without a record (berth died mid-create): release and delete. */
