@@ -1,6 +1,8 @@
 #!/bin/sh
 # The side-by-side benchmark (not part of the tests): installs containerd
 # from Debian beside berth's own dependencies, compiles bench/ and runs it.
+# CRI-O is measured too when BENCH_CRIO names a crio binary the operator
+# built or installed; nothing of CRI-O is installed or built here.
 # The report lands in bench/results/<date>/report.md.
 set -eu
 cd "$(dirname "$0")/.."
