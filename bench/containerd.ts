@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { waitFor } from '../e2e/lib/ports.js';
+import { stopDaemon } from './startup.js';
 import { connectCri, call, type CriClient } from '../e2e/lib/cri-client.js';
 
 /**
@@ -90,12 +91,6 @@ export async function startContainerd(dir: string, opts: ContainerdOptions): Pro
     socket,
     pid: child.pid!,
     client,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        client.close();
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopDaemon(child, client),
   };
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { call, connectCri, type CriClient } from '../e2e/lib/cri-client.js';
 import { mountsUnder } from '../e2e/lib/leftovers.js';
 import { waitFor } from '../e2e/lib/ports.js';
+import { stopDaemon } from './startup.js';
 
 /**
  * CRI-O as a third runtime, only when the operator hands the benchmark a
@@ -170,13 +171,7 @@ export async function startCrio(dir: string, bins: CrioBinaries, opts: CrioOptio
     socket,
     pid: child.pid!,
     client,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        client.close();
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopDaemon(child, client),
   };
 }
 

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { prepareBerth, spawnBerth, startBerth, type BerthDaemon, type DaemonOptions } from '../e2e/lib/berth-daemon.js';
 import type { CriClient } from '../e2e/lib/cri-client.js';
-import { type Crio, type CrioBinaries, type CrioOptions, prepareCrio, spawnCrio, startCrio, unmountCrio } from './crio.js';
-import { prepareContainerd, spawnContainerd, startContainerd, type Containerd, type ContainerdOptions } from './containerd.js';
+import { type CrioBinaries, type CrioOptions, prepareCrio, spawnCrio, startCrio, unmountCrio } from './crio.js';
+import { prepareContainerd, spawnContainerd, startContainerd, type ContainerdOptions } from './containerd.js';
 
 /**
  * One runtime under test, managed so it can be stopped with its containers
@@ -44,44 +44,59 @@ export async function benchBerth(opts: DaemonOptions): Promise<BenchDaemon & { d
   return side;
 }
 
-export async function benchContainerd(dir: string, opts: ContainerdOptions): Promise<BenchDaemon> {
-  let daemon: Containerd = await startContainerd(dir, opts);
-  const { config } = await prepareContainerd(dir, opts);
+/** A runtime the benchmark started and can stop: what an anchor's start gives back. */
+interface RunningAnchor {
+  socket: string;
+  pid: number;
+  client: CriClient;
+  stop(): Promise<void>;
+}
+
+/** An anchor as a bench side: `start` runs it on its paths, `spawn` the same unmanaged (for restart timing). */
+async function anchorSide(
+  name: RuntimeName,
+  start: () => Promise<RunningAnchor>,
+  spawn: () => ChildProcess,
+): Promise<BenchDaemon & { current(): RunningAnchor }> {
+  let daemon = await start();
   const side = {
-    name: 'containerd' as const,
+    name,
     client: daemon.client,
     pid: daemon.pid,
     socket: daemon.socket,
     stop: () => daemon.stop(),
-    spawn: () => spawnContainerd(config),
+    spawn,
     start: async () => {
-      daemon = await startContainerd(dir, opts);
+      daemon = await start();
       side.client = daemon.client;
       side.pid = daemon.pid;
     },
+    current: () => daemon,
   };
   return side;
 }
 
+export async function benchContainerd(dir: string, opts: ContainerdOptions): Promise<BenchDaemon> {
+  const { config } = await prepareContainerd(dir, opts);
+  return anchorSide(
+    'containerd',
+    () => startContainerd(dir, opts),
+    () => spawnContainerd(config),
+  );
+}
+
 export async function benchCrio(dir: string, bins: CrioBinaries, opts: CrioOptions): Promise<BenchDaemon & { destroy(): Promise<void> }> {
-  let daemon: Crio = await startCrio(dir, bins, opts);
   const { args, logFile } = await prepareCrio(dir, bins, opts);
-  const side = {
-    name: 'crio' as const,
-    client: daemon.client,
-    pid: daemon.pid,
-    socket: daemon.socket,
-    stop: () => daemon.stop(),
-    spawn: () => spawnCrio(bins.crio, args, logFile),
-    start: async () => {
-      daemon = await startCrio(dir, bins, opts);
-      side.client = daemon.client;
-      side.pid = daemon.pid;
-    },
+  const side = await anchorSide(
+    'crio',
+    () => startCrio(dir, bins, opts),
+    () => spawnCrio(bins.crio, args, logFile),
+  );
+  // The same object (its start() updates client and pid in place), given a destroy.
+  return Object.assign(side, {
     destroy: async () => {
-      await daemon.stop();
+      await side.current().stop();
       await unmountCrio(dir);
     },
-  };
-  return side;
+  });
 }

@@ -16,8 +16,7 @@ const ratio = (a: number, b: number) => (Number.isFinite(a) && b > 0 ? `${(a / b
 const mib = (b: number) => (Number.isFinite(b) ? (b / 1048576).toFixed(1) : '–');
 
 /** Markdown tables and SVG charts of one run, with its raw results. */
-export async function writeReport(r: BenchResults): Promise<string> {
-  const dir = path.join(RESULTS, r.date.replace(/[:.]/g, '-'));
+export async function writeReport(r: BenchResults, dir = path.join(RESULTS, r.date.replace(/[:.]/g, '-'))): Promise<string> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
   await writeFile(path.join(dir, 'lifecycle.svg'), lifecycleChart(r));

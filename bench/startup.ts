@@ -58,3 +58,9 @@ export function stopChild(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
   });
 }
+
+/** Closes a client, then stops its daemon and waits for it to exit. */
+export async function stopDaemon(child: ChildProcess, client: CriClient): Promise<void> {
+  client.close();
+  await stopChild(child);
+}
