@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { waitFor } from '../e2e/lib/ports.js';
 import { stopDaemon } from './startup.js';
+import { sweepLeftovers } from './sweep.js';
 import { connectCri, call, type CriClient } from '../e2e/lib/cri-client.js';
 
 /**
@@ -73,6 +74,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 export function spawnContainerd(config: string): ChildProcess {
   return spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+/** Shims and containers a containerd stopped mid-workload left under `dir`. */
+export function sweepContainerd(dir: string): Promise<void> {
+  return sweepLeftovers({ runcRoot: '/run/containerd/runc/k8s.io', under: dir, monitors: `containerd-shim-runc-v2 .*-address ${dir}/` });
 }
 
 export async function startContainerd(dir: string, opts: ContainerdOptions): Promise<Containerd> {

@@ -6,6 +6,7 @@ import { call, connectCri, type CriClient } from '../e2e/lib/cri-client.js';
 import { mountsUnder } from '../e2e/lib/leftovers.js';
 import { waitFor } from '../e2e/lib/ports.js';
 import { stopDaemon } from './startup.js';
+import { sweepLeftovers } from './sweep.js';
 
 /**
  * CRI-O as a third runtime, only when the operator hands the benchmark a
@@ -177,10 +178,12 @@ export async function startCrio(dir: string, bins: CrioBinaries, opts: CrioOptio
 
 /**
  * containers/storage leaves its overlay home (and any layer still
- * mounted) mounted when CRI-O stops: the benchmark takes down whatever is
- * mounted under CRI-O's directory, deepest first.
+ * mounted) mounted when CRI-O stops: the benchmark takes down containers
+ * an interrupt left, then whatever is mounted under CRI-O's directory,
+ * deepest first.
  */
 export async function unmountCrio(dir: string): Promise<void> {
+  await sweepLeftovers({ runcRoot: path.join(dir, 'state', 'runc'), under: dir, monitors: `conmon .*${dir}/` });
   const mounts = (await mountsUnder(`${dir}/`)).sort((a, b) => b.length - a.length);
   for (const m of mounts) {
     await new Promise<void>((resolve) => {

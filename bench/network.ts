@@ -29,8 +29,25 @@ export async function writeBenchNetwork(dir: string): Promise<string> {
 
 /** Removes what the plugins leave on the host once every pod is gone. */
 export async function removeBenchNetwork(): Promise<void> {
+  await removeStrayNamespaces();
   await sh('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
   await rm(`/var/lib/cni/networks/${NETWORK.name}`, { recursive: true, force: true });
+}
+
+/**
+ * Pod namespaces an interrupted run left behind: any named namespace with
+ * an address in the bench subnet is one of ours (no other network uses it).
+ */
+async function removeStrayNamespaces(): Promise<void> {
+  const { stdout } = await sh('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
+  const prefix = `inet ${BRIDGE_PLUGIN.ipam.ranges[0]![0]!.subnet.split('.').slice(0, 2).join('.')}.`;
+  for (const name of stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((n): n is string => !!n)) {
+    const { stdout: addrs } = await sh('ip', ['-n', name, '-4', '-o', 'addr']).catch(() => ({ stdout: '' }));
+    if (addrs.includes(prefix)) await sh('ip', ['netns', 'del', name]).catch(() => undefined);
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { call } from '../e2e/lib/cri-client.js';
 import { readHostFacts } from '../src/host/host-facts.js';
 import { startRegistry } from '../e2e/lib/registry.js';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
-import { prepareContainerd, spawnContainerd } from './containerd.js';
+import { prepareContainerd, spawnContainerd, sweepContainerd } from './containerd.js';
 import { benchBerth, benchContainerd, benchCrio, type BenchDaemon, type RuntimeName } from './daemons.js';
 import { findCrio, prepareCrio, spawnCrio, unmountCrio } from './crio.js';
 import { imageCalls } from './images.js';
@@ -131,8 +131,9 @@ async function main(): Promise<void> {
     });
     const containerd = await benchContainerd(path.join(work, 'containerd'), anchorOpts);
     cleanups.push(async () => {
-      await removeAllPods(containerd.client).catch(() => undefined);
+      await removeAllPods(containerd.client).catch((err: unknown) => console.error(`containerd: ${String(err)}`));
       await containerd.stop();
+      await sweepContainerd(path.join(work, 'containerd'));
     });
     const sides: BenchDaemon[] = [berth, containerd];
     if (!('skipped' in crioBins)) {

@@ -72,7 +72,10 @@ export async function removePod(client: CriClient, podId: string): Promise<void>
 /** Stops and removes every pod a runtime has: the benchmark leaves nothing behind. */
 export async function removeAllPods(client: CriClient): Promise<void> {
   const { items } = await call(client.runtime, client.runtime.ListPodSandbox, {});
-  for (const pod of items) await removePod(client, pod.id);
+  // One pod caught half-made by an interrupt must not leave the others behind.
+  let failed = 0;
+  for (const pod of items) await removePod(client, pod.id).catch(() => failed++);
+  if (failed > 0) throw new Error(`${failed} of ${items.length} pods could not be removed`);
 }
 
 /** The CRI calls of one pod and container life, timed call by call. */
