@@ -20,14 +20,15 @@ export function quantile(values: number[], q: number): number {
  * process allocated, as opposed to pages of its executable and libraries),
  * and its CPU time so far (user + system, ms).
  */
-export async function processFigures(pid: number): Promise<{ rssBytes: number; rssAnonBytes: number; cpuMs: number }> {
+export async function processFigures(pid: number): Promise<{ rssBytes: number; rssAnonBytes: number; cpuMs: number; sysCpuMs: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const anonKb = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  return { rssBytes: rssKb * 1024, rssAnonBytes: anonKb * 1024, cpuMs: ticks * 10 };
+  // utime + stime; stime alone is the kernel's share (file system work, mostly).
+  return { rssBytes: rssKb * 1024, rssAnonBytes: anonKb * 1024, cpuMs: ticks * 10, sysCpuMs: Number(fields[12] ?? 0) * 10 };
 }
 
 /** Busy CPU time of the whole node so far (all cores, ms), from /proc/stat. */

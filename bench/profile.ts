@@ -86,7 +86,7 @@ async function main(): Promise<void> {
         const after = await processFigures(berth.process.pid!);
         const mib = (n: number) => (n / 1048576).toFixed(1);
         console.log(
-          `pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms, daemon CPU ${after.cpuMs - before.cpuMs} ms; daemon RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (anonymous ${mib(before.rssAnonBytes)} -> ${mib(after.rssAnonBytes)})`,
+          `pull of ${(big.compressedBytes / 1e6).toFixed(0)} MB: ${ms.toFixed(0)} ms, daemon CPU ${after.cpuMs - before.cpuMs} ms (${after.sysCpuMs - before.sysCpuMs} ms in the kernel); daemon RSS ${mib(before.rssBytes)} -> ${mib(after.rssBytes)} MiB (anonymous ${mib(before.rssAnonBytes)} -> ${mib(after.rssAnonBytes)})`,
         );
       } else if (MODE === 'images') {
         const got = await imageCalls(berth.client, `${registry.host}/${fixtures.plain.repo}:${fixtures.plain.tag}`, RUNS);

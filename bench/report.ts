@@ -81,7 +81,8 @@ function markdown(r: BenchResults): string {
     '',
     `Floor: raw runc create + start + kill + delete ${f1(median(r.floor.plain))} ms (${f1(floorOverlay)} ms on overlayfs); CNI bridge ADD + DEL ${f1(cni)} ms.`,
     b ? `berth's whole life cycle / (overlay floor + CNI): ${ratio(total(b), floorOverlay + cni)}.` : '',
-    `The small image's manifest, config and layers fetched over HTTP one after another: ${f1(median(r.smallPullHttpMs))} ms.`,
+    `The small image's manifest, config and layers fetched over HTTP one after another: ${f1(median(r.smallPullHttpMs))} ms` +
+      (r.smallPullUnpackMs ? `; with each layer streamed into GNU tar as well: ${f1(median(r.smallPullUnpackMs))} ms.` : '.'),
     '',
     '![life cycle medians](lifecycle.svg)',
     '',
@@ -148,6 +149,7 @@ function bigPullSection(r: BenchResults, names: readonly (typeof RUNTIMES)[numbe
     `|---|${names.map(() => '---|').join('')}`,
     `| wall (ms) | ${cells((p) => p.ms)} |`,
     `| daemon CPU (ms) | ${cells((p) => p.daemonCpuMs)} |`,
+    `| … of which in the kernel (ms) | ${cells((p) => p.daemonSysCpuMs ?? NaN)} |`,
     `| node CPU (ms) | ${cells((p) => p.nodeCpuMs)} |`,
     '',
     `Floor: GNU \`tar -xzpf\` of the same layers in order, from local files: ${f1(img.tarFloorMs)} ms.`,

@@ -45,6 +45,8 @@ export interface BenchResults {
   cniAddDelMs: number[];
   /** The small image's manifest, config and layers fetched over HTTP, summed, per run. */
   smallPullHttpMs: number[];
+  /** The same fetches with every layer streamed into GNU tar (absent in older results). */
+  smallPullUnpackMs?: number[];
   /** Version answered by a bare grpc-js server (bench/grpc-floor-server.ts): Node's own floor for a call. */
   grpcFloorMs: number[];
   bigImage: { compressedBytes: number; unpackedBytes: number; layers: number; tarFloorMs: number };

@@ -11,7 +11,7 @@ import { prepareContainerd, spawnContainerd, sweepContainerd } from './container
 import { benchBerth, benchContainerd, benchCrio, type BenchDaemon, type RuntimeName } from './daemons.js';
 import { findCrio, prepareCrio, spawnCrio, unmountCrio } from './crio.js';
 import { imageCalls } from './images.js';
-import { httpTransferMs } from './http-floor.js';
+import { httpTransferMs, httpUnpackMs } from './http-floor.js';
 import { grpcFloorMs, versionCalls } from './grpc-floor.js';
 import { buildBigImage, tarFloorMs } from './big-image.js';
 import { churn } from './churn.js';
@@ -235,6 +235,7 @@ async function main(): Promise<void> {
     const cni = await measureCniFloor(10);
     const nodeBaseline = await emptyNodeFigures();
     const smallPullHttpMs = await httpTransferMs(registry.host, fixtures.plain.repo, fixtures.plain.tag, IMAGE_RUNS);
+    const smallPullUnpackMs = await httpUnpackMs(registry.host, fixtures.plain.repo, fixtures.plain.tag, IMAGE_RUNS, path.join(work, 'small-unpack'));
     const bench: BenchResults = {
       date: new Date().toISOString(),
       runs: RUNS,
@@ -245,6 +246,7 @@ async function main(): Promise<void> {
       floor,
       cniAddDelMs: cni,
       smallPullHttpMs,
+      smallPullUnpackMs,
       grpcFloorMs: grpcFloor,
       bigImage: { compressedBytes: big.compressedBytes, unpackedBytes: big.unpackedBytes, layers: big.layers, tarFloorMs: tarFloor },
       nodeBaseline,
