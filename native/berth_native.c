@@ -9,6 +9,7 @@
 #include <node_api.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,7 +29,17 @@
 #include <linux/mount.h>
 #include <malloc.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE, OP_TRIM, OP_IDMAP };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE, OP_WRITE_FILES, OP_TRIM, OP_IDMAP };
+
+/* One file of a writeFiles batch; its bytes are a JS Buffer held by `ref`. */
+struct file_item {
+  char *path;
+  void *data;
+  size_t len;
+  napi_ref ref;
+  unsigned int uid, gid, mode;
+  double mtime;
+};
 
 struct job {
   napi_async_work work;
@@ -53,6 +64,8 @@ struct job {
   ssize_t result_len;
   int err;
   const char *syscall;
+  struct file_item *items;
+  uint32_t item_count;
 };
 
 static void job_free(napi_env env, struct job *j) {
@@ -64,6 +77,11 @@ static void job_free(napi_env env, struct job *j) {
   free(j->target);
   free(j->fstype);
   free(j->cwd);
+  for (uint32_t i = 0; i < j->item_count; i++) {
+    free(j->items[i].path);
+    if (j->items[i].ref) napi_delete_reference(env, j->items[i].ref);
+  }
+  free(j->items);
   free(j);
 }
 
@@ -162,30 +180,49 @@ static void run_getxattr(struct job *j, int list) {
  * would otherwise queue six file system calls for each. chmod comes after
  * chown, which clears the setuid and setgid bits.
  */
-static void run_write_file(struct job *j) {
-  j->syscall = "open";
-  int fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) { j->err = errno; return; }
+static int write_one(const char *path, const void *data, size_t len, unsigned int uid, unsigned int gid, unsigned int mode, double mtime, const char **syscall) {
+  *syscall = "open";
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  int err = 0;
   size_t off = 0;
-  while (off < j->data_len) {
-    ssize_t n = write(fd, (char *)j->data + off, j->data_len - off);
+  while (off < len) {
+    ssize_t n = write(fd, (const char *)data + off, len - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      j->err = errno; j->syscall = "write"; break;
+      err = errno; *syscall = "write"; break;
     }
     off += (size_t)n;
   }
-  if (!j->err && fchown(fd, (uid_t)j->uid, (gid_t)j->gid) != 0) { j->err = errno; j->syscall = "fchown"; }
-  if (!j->err && fchmod(fd, (mode_t)j->mode) != 0) { j->err = errno; j->syscall = "fchmod"; }
-  if (!j->err) {
+  if (!err && fchown(fd, (uid_t)uid, (gid_t)gid) != 0) { err = errno; *syscall = "fchown"; }
+  if (!err && fchmod(fd, (mode_t)mode) != 0) { err = errno; *syscall = "fchmod"; }
+  if (!err) {
     struct timespec ts[2];
-    ts[0].tv_sec = (time_t)j->mtime;
-    ts[0].tv_nsec = (long)((j->mtime - (double)ts[0].tv_sec) * 1e9);
+    ts[0].tv_sec = (time_t)mtime;
+    ts[0].tv_nsec = (long)((mtime - (double)ts[0].tv_sec) * 1e9);
     if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000L) ts[0].tv_nsec = 0;
     ts[1] = ts[0];
-    if (futimens(fd, ts) != 0) { j->err = errno; j->syscall = "futimens"; }
+    if (futimens(fd, ts) != 0) { err = errno; *syscall = "futimens"; }
   }
   close(fd);
+  return err;
+}
+
+static void run_write_file(struct job *j) {
+  j->err = write_one(j->path, j->data, j->data_len, j->uid, j->gid, j->mode, j->mtime, &j->syscall);
+}
+
+/* The files of a batch in order; the first failure stops it and names its path. */
+static void run_write_files(struct job *j) {
+  for (uint32_t i = 0; i < j->item_count; i++) {
+    struct file_item *f = &j->items[i];
+    int err = write_one(f->path, f->data, f->len, f->uid, f->gid, f->mode, f->mtime, &j->syscall);
+    if (err) {
+      j->err = err;
+      j->path = strdup(f->path);
+      return;
+    }
+  }
 }
 
 /*
@@ -250,6 +287,9 @@ static void execute(napi_env env, void *arg) {
     break;
   case OP_WRITE_FILE:
     run_write_file(j);
+    break;
+  case OP_WRITE_FILES:
+    run_write_files(j);
     break;
   case OP_TRIM:
     /* Gives the C heap's free pages back to the kernel, in every arena:
@@ -512,6 +552,54 @@ static napi_value js_write_file(napi_env env, napi_callback_info info) {
   return start(env, j);
 }
 
+/*
+ * writeFiles(paths: string[], data: Buffer[], meta: Float64Array): many new
+ * files in one trip to the thread pool, each as writeFile makes it; meta
+ * holds uid, gid, mode and mtime for each file in turn. A layer of
+ * thousands of small files otherwise pays a promise, a job and a wake-up
+ * per file on the event loop.
+ */
+static napi_value js_write_files(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t n = 0, nd = 0;
+  napi_typedarray_type type;
+  size_t meta_len = 0;
+  void *meta_data = NULL;
+  if (argc < 3 || napi_get_array_length(env, argv[0], &n) != napi_ok || napi_get_array_length(env, argv[1], &nd) != napi_ok || nd != n ||
+      napi_get_typedarray_info(env, argv[2], &type, &meta_len, &meta_data, NULL, NULL) != napi_ok || type != napi_float64_array || meta_len != (size_t)n * 4) {
+    napi_throw_type_error(env, NULL, "writeFiles(paths: string[], data: Buffer[], meta: Float64Array of 4 per file)");
+    return NULL;
+  }
+  struct job *j = calloc(1, sizeof *j);
+  if (!j || (n > 0 && !(j->items = calloc(n, sizeof *j->items)))) {
+    free(j);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  j->kind = OP_WRITE_FILES;
+  const double *meta = meta_data;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value p, d;
+    struct file_item *f = &j->items[i];
+    j->item_count = i + 1;
+    napi_get_element(env, argv[0], i, &p);
+    napi_get_element(env, argv[1], i, &d);
+    f->path = get_string(env, p);
+    if (!f->path || napi_get_buffer_info(env, d, &f->data, &f->len) != napi_ok || napi_create_reference(env, d, 1, &f->ref) != napi_ok) {
+      job_free(env, j);
+      napi_throw_type_error(env, NULL, "writeFiles: each path must be a string and each data a Buffer");
+      return NULL;
+    }
+    f->uid = (unsigned int)meta[i * 4];
+    f->gid = (unsigned int)meta[i * 4 + 1];
+    f->mode = (unsigned int)meta[i * 4 + 2];
+    f->mtime = meta[i * 4 + 3];
+  }
+  return start(env, j);
+}
+
 /* trimMemory(): malloc_trim(0) on the thread pool. */
 static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
   (void)info;
@@ -541,6 +629,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
     {"idmapMount", NULL, js_idmap_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeFile", NULL, js_write_file, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"writeFiles", NULL, js_write_files, NULL, NULL, NULL, napi_enumerable, NULL},
     {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
     {"memoryPressure", NULL, berth_memory_pressure, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -75,7 +75,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     pauseImage: config.image.pause_image,
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
-    unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid), writeFile: native.writeFile },
+    unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid), writeFiles: native.writeFiles },
     releaseMemory: () => memory.release(),
     log: log.child({ component: 'images' }),
   });

@@ -90,6 +90,39 @@ describe('layer unpacking', () => {
     expect((await lstat(path.join(dir, 'd'))).isSymbolicLink()).toBe(true);
   });
 
+  it('creates small files in batches that links, replacements and later entries still see in order', async () => {
+    const batching = new OneCallRecordingOps();
+    ops = batching;
+    const many: TarInput[] = Array.from({ length: 150 }, (_, i) => ({ name: `etc/conf${i}`, content: `value ${i}`, mode: 0o640, uid: 7 }));
+    await unpack([
+      ...many,
+      { name: 'etc/conf3', content: 'replaced' },
+      { name: 'etc/link', type: 'hardlink', linkname: 'etc/conf149' },
+      { name: 'etc/conf5', type: 'symlink', linkname: 'conf6' },
+      { name: 'var/last', content: 'tail' },
+    ]);
+    expect(batching.batches.length).toBeGreaterThan(2);
+    expect(Math.max(...batching.batches)).toBeGreaterThan(1);
+    // The replacement of etc/conf3 goes the long way (the old file must go first).
+    expect(batching.oneCallFiles.length).toBe(150 + 1);
+    expect(await readFile(path.join(dir, 'etc/conf100'), 'utf8')).toBe('value 100');
+    expect((await stat(path.join(dir, 'etc/conf100'))).mode & 0o777).toBe(0o640);
+    expect(await readFile(path.join(dir, 'etc/conf3'), 'utf8')).toBe('replaced');
+    expect((await stat(path.join(dir, 'etc/link'))).ino).toBe((await stat(path.join(dir, 'etc/conf149'))).ino);
+    expect(await readlink(path.join(dir, 'etc/conf5'))).toBe('conf6');
+    expect(await readFile(path.join(dir, 'var/last'), 'utf8')).toBe('tail');
+  });
+
+  it('refuses an entry beneath a small file still waiting in a batch', async () => {
+    ops = new OneCallRecordingOps();
+    await expect(
+      unpack([
+        { name: 'a', content: 'x' },
+        { name: 'a/b', content: 'y' },
+      ]),
+    ).rejects.toThrow(/non-directory/);
+  });
+
   it('ignores overlayfs attributes smuggled in the tar', async () => {
     await unpack([{ name: 'f', content: '', xattrs: { 'trusted.overlay.redirect': Buffer.from('/etc'), 'user.ok': Buffer.from('1') } }]);
     expect([...(ops.xattrs.get(path.join(dir, 'f'))?.keys() ?? [])]).toEqual(['user.ok']);

@@ -13,6 +13,8 @@ export interface NativeOps {
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   /** Creates a file (O_EXCL, not following symlinks) with its content, owner, mode and mtime in one call; `data` is read in place, so it must not change until the promise settles. */
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
+  /** Many files as writeFile makes each, in order, in one trip to the thread pool; stops at the first failure. */
+  writeFiles(files: readonly NewFile[]): Promise<void>;
   /** malloc_trim(0): returns the C heap's free pages to the kernel. */
   trimMemory(): Promise<void>;
   /** Tells V8 the process is under moderate memory pressure: an incremental mark-compact starts. */
@@ -35,6 +37,16 @@ export interface NativeOps {
   idmapMount(source: string, target: string, usernsPath: string): Promise<void>;
 }
 
+/** A file for writeFiles: `data` is read in place and must not change until the promise settles. */
+export interface NewFile {
+  path: string;
+  data: Buffer;
+  uid: number;
+  gid: number;
+  mode: number;
+  mtime: number;
+}
+
 export const MS_REC = 0x4000;
 export const MS_PRIVATE = 0x40000;
 export const MS_RDONLY = 0x1;
@@ -52,6 +64,7 @@ interface RawModule {
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
+  writeFiles(paths: string[], data: Buffer[], meta: Float64Array): Promise<void>;
   trimMemory(): Promise<void>;
   memoryPressure(): void;
   lgetxattr(path: string, name: string): Promise<Buffer | null>;
@@ -146,6 +159,15 @@ export function nativeOps(): NativeOps {
     mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
     writeFile: (p, data, uid, gid, mode, mtime) => raw.writeFile(p, data, uid, gid, mode, mtime),
+    writeFiles: (files) => {
+      const meta = new Float64Array(files.length * 4);
+      for (const [i, f] of files.entries()) meta.set([f.uid, f.gid, f.mode, f.mtime], i * 4);
+      return raw.writeFiles(
+        files.map((f) => f.path),
+        files.map((f) => f.data),
+        meta,
+      );
+    },
     trimMemory: () => raw.trimMemory(),
     memoryPressure: () => raw.memoryPressure(),
     lgetxattr: (p, name) => raw.lgetxattr(p, name),

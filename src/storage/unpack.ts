@@ -18,7 +18,7 @@ import { constants } from 'node:fs';
 import { chmod, link, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { S_IFBLK, S_IFCHR, S_IFIFO } from '../native/index.js';
+import { type NewFile, S_IFBLK, S_IFCHR, S_IFIFO } from '../native/index.js';
 import type { TarEntry } from './tar/reader.js';
 
 export interface UnpackOps {
@@ -26,15 +26,18 @@ export interface UnpackOps {
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
   lchown(path: string, uid: number, gid: number): Promise<void>;
   /**
-   * Creates a small file with its content, owner, mode and mtime at once
-   * (the native module does it in one thread-pool job). Without it, files
-   * are written and their attributes set call by call.
+   * Creates small files, each with its content, owner, mode and mtime, in
+   * order (the native module does a whole batch in one thread-pool job).
+   * Without it, files are written and their attributes set call by call.
    */
-  writeFile?(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
+  writeFiles?(files: readonly NewFile[]): Promise<void>;
 }
 
-/** Files up to this size are read whole and created in one call when the ops can. */
+/** Files up to this size are read whole and created in batches when the ops can. */
 const SMALL_FILE = 256 << 10;
+/** A batch goes out at this many files or bytes, or before any entry that is not a new small file. */
+const BATCH_FILES = 64;
+const BATCH_BYTES = 1 << 20;
 
 export interface UnpackResult {
   /** Bytes of file content written (hard links counted once). */
@@ -66,6 +69,13 @@ export class LayerUnpacker {
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
   private readonly dirAttrs = new Map<string, TarEntry>();
   private readonly result: UnpackResult = { bytes: 0, inodes: 0 };
+  /**
+   * Small files read but not yet created. Only new small files join a
+   * batch; any other entry sends it first, so links, replacements,
+   * whiteouts and attributes always find the files before them on disk.
+   */
+  private batch: NewFile[] = [];
+  private batchBytes = 0;
 
   constructor(
     private readonly root: string,
@@ -103,6 +113,7 @@ export class LayerUnpacker {
     const parts = cleanEntryPath(entry.name);
     const base = parts[parts.length - 1] ?? '';
     if (base.startsWith(WHITEOUT_PREFIX)) {
+      await this.sendBatch();
       await this.whiteout(parts, entry.name);
       return;
     }
@@ -112,6 +123,12 @@ export class LayerUnpacker {
       if (entry.type === 'directory') this.dirAttrs.set('', entry);
       return;
     }
+    if (this.ops.writeFiles && entry.type === 'file' && entry.size <= SMALL_FILE && entry.xattrs.size === 0 && !this.kinds.has(rel)) {
+      await this.ensureParents(parts, entry.name);
+      await this.addToBatch(rel, entry, body);
+      return;
+    }
+    await this.sendBatch();
     await this.ensureParents(parts, entry.name);
     const full = this.full(rel);
     const existing = this.kinds.get(rel);
@@ -126,16 +143,6 @@ export class LayerUnpacker {
         this.dirAttrs.set(rel, entry);
         return;
       case 'file':
-        if (this.ops.writeFile && entry.size <= SMALL_FILE) {
-          const chunks: Buffer[] = [];
-          for await (const chunk of body) chunks.push(chunk);
-          await this.ops.writeFile(full, Buffer.concat(chunks), entry.uid, entry.gid, entry.mode, entry.mtime);
-          this.kinds.set(rel, 'file');
-          this.result.bytes += entry.size;
-          this.result.inodes++;
-          await this.setXattrs(full, entry);
-          return;
-        }
         await this.writeFile(full, body);
         this.kinds.set(rel, 'file');
         this.result.bytes += entry.size;
@@ -165,6 +172,26 @@ export class LayerUnpacker {
     }
     this.result.inodes++;
     await this.setAttributes(full, entry);
+  }
+
+  private async addToBatch(rel: string, entry: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    this.batch.push({ path: this.full(rel), data, uid: entry.uid, gid: entry.gid, mode: entry.mode, mtime: entry.mtime });
+    this.batchBytes += data.length;
+    this.kinds.set(rel, 'file');
+    this.result.bytes += entry.size;
+    this.result.inodes++;
+    if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) await this.sendBatch();
+  }
+
+  private async sendBatch(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const files = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    await this.ops.writeFiles!(files);
   }
 
   private async writeFile(full: string, body: AsyncIterable<Buffer>): Promise<void> {
@@ -222,6 +249,7 @@ export class LayerUnpacker {
 
   /** Applies directory modes and times last, deepest first, so writes inside them were possible. */
   async finish(): Promise<UnpackResult> {
+    await this.sendBatch();
     const dirs = [...this.dirAttrs.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
     for (const [rel, entry] of dirs) await this.setAttributes(this.full(rel), entry);
     return this.result;

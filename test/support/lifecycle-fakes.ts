@@ -175,6 +175,9 @@ export function fakeNative(): NativeOps & { mounts: Set<string> } {
     mknod: async () => undefined,
     lsetxattr: async () => undefined,
     writeFile: async (p, data) => writeFile(p, data),
+    writeFiles: async (files) => {
+      for (const f of files) await writeFile(f.path, f.data);
+    },
     trimMemory: async () => undefined,
     memoryPressure: () => undefined,
     lgetxattr: async () => null,

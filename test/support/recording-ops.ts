@@ -1,4 +1,5 @@
 import { chmod, utimes, writeFile } from 'node:fs/promises';
+import type { NewFile } from '../../src/native/index.js';
 import type { UnpackOps } from '../../src/storage/unpack.js';
 
 /**
@@ -26,15 +27,20 @@ export class RecordingOps implements UnpackOps {
   };
 }
 
-/** The same, with small files created in one call, as the native module does it. */
+/** The same, with small files created in batches, as the native module does it. */
 export class OneCallRecordingOps extends RecordingOps {
   readonly oneCallFiles: string[] = [];
+  /** How many files each batch held. */
+  readonly batches: number[] = [];
 
-  writeFile = async (p: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number) => {
-    await writeFile(p, data, { flag: 'wx', mode: 0o600 });
-    this.owners.set(p, { uid, gid });
-    await chmod(p, mode);
-    await utimes(p, mtime, mtime);
-    this.oneCallFiles.push(p);
+  writeFiles = async (files: readonly NewFile[]) => {
+    this.batches.push(files.length);
+    for (const { path: p, data, uid, gid, mode, mtime } of files) {
+      await writeFile(p, data, { flag: 'wx', mode: 0o600 });
+      this.owners.set(p, { uid, gid });
+      await chmod(p, mode);
+      await utimes(p, mtime, mtime);
+      this.oneCallFiles.push(p);
+    }
   };
 }
