@@ -25,6 +25,21 @@ describe('stream digests on the thread pool', () => {
     expect(waits).toBeGreaterThan(0);
   });
 
+  it('hashes chunks smaller than a batch, and a batch followed by a remainder', async () => {
+    for (const sizes of [
+      [10, 20, 30],
+      [600 << 10, 5],
+      [1, 512 << 10, 3, 700 << 10],
+    ]) {
+      const chunks = sizes.map((n) => randomBytes(n));
+      const h = streamHash('sha256');
+      for (const c of chunks) await h.update(c);
+      const expected = createHash('sha256');
+      for (const c of chunks) expected.update(c);
+      expect(await h.digest()).toBe(expected.digest('hex'));
+    }
+  });
+
   it('hashes nothing to the digest of the empty string, and refuses an unknown algorithm', async () => {
     expect(await streamHash('sha256').digest()).toBe(createHash('sha256').digest('hex'));
     expect(() => streamHash('sha3-999')).toThrow();
