@@ -26,6 +26,9 @@ import { TarFormatError, readTar } from './tar/reader.js';
 import { streamHash } from '../util/stream-hash.js';
 import { LayerUnpacker, type UnpackOps } from './unpack.js';
 
+/** Bytes gathered from the network before they go on down the unpack pipeline. */
+const PASS_ON_BYTES = 256 << 10;
+
 export interface SnapshotMeta {
   chainId: string;
   diffId: string;
@@ -182,6 +185,16 @@ export class SnapshotStore {
         source.stream,
         async function* hashBlob(chunks: AsyncIterable<Buffer>) {
           let received = 0;
+          // Network chunks are 16-64 KiB; every stage after this one (gunzip,
+          // the diff digest, the tar reader) pays per chunk on the event loop.
+          let gathered: Buffer[] = [];
+          let gatheredBytes = 0;
+          const takeGathered = () => {
+            const out = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes);
+            gathered = [];
+            gatheredBytes = 0;
+            return out;
+          };
           for await (const chunk of chunks) {
             received += chunk.length;
             if (received > source.size)
@@ -192,8 +205,11 @@ export class SnapshotStore {
             const backlog = blobHash.update(chunk);
             if (backlog) await backlog;
             source.onBytes(chunk.length);
-            yield chunk;
+            gathered.push(chunk);
+            gatheredBytes += chunk.length;
+            if (gatheredBytes >= PASS_ON_BYTES) yield takeGathered();
           }
+          if (gatheredBytes > 0) yield takeGathered();
         },
         form.file ? passThrough : decompressLayer,
         async function* hashDiff(chunks: AsyncIterable<Buffer>) {
