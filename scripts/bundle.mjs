@@ -7,7 +7,7 @@
 // prom-client for metrics, pino-pretty for text logs) stay separate chunks
 // beside it. Everything sits one level below the package root, as
 // src/install-paths.ts expects.
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { build } from 'rolldown';
 
@@ -32,3 +32,14 @@ await build({
     minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
   },
 });
+
+// V8 keeps a script's source in the heap for as long as the script lives,
+// one byte per character only if every character is Latin-1: the handful
+// of '…', '–' and BOM characters in the bundled libraries' template
+// literals made the whole 1.3 MB source two bytes a character. Written as
+// \u escapes (which mean the same in string, template and regex literals,
+// identifiers and comments) they leave it ASCII.
+const entry = 'bundle/berth.cjs';
+const source = await readFile(entry, 'utf8');
+if (/String\.raw/.test(source)) throw new Error(`${entry} uses String.raw, where \\u escapes would change the text`);
+await writeFile(entry, source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
