@@ -115,7 +115,9 @@ function markdown(r: BenchResults): string {
   lines.push(
     '',
     `An empty \`node\` process on this machine: ${mib(r.nodeBaseline.rssBytes)} MiB resident, ${mib(r.nodeBaseline.rssAnonBytes)} MiB of it anonymous; ` +
-      `${f1(r.nodeBaseline.startMs)} ms from spawn to exit. What berth's memory and start-up cost beyond Node itself is the difference.`,
+      `${f1(r.nodeBaseline.startMs)} ms from spawn to exit` +
+      (r.nodeBaseline.firstLineMs === undefined ? '' : `, its first line of JavaScript ${f1(r.nodeBaseline.firstLineMs)} ms after its process started`) +
+      ". What berth's memory and start-up cost beyond Node itself is the difference.",
   );
   if (biggestChart(r)) lines.push('', '![daemon RSS at density](rss.svg)');
   bigPullSection(r, names, lines);

@@ -51,7 +51,8 @@ export interface BenchResults {
   grpcFloorMs: number[];
   bigImage: { compressedBytes: number; unpackedBytes: number; layers: number; tarFloorMs: number };
   /** An empty node process on this machine: the floor of any Node daemon's memory. */
-  nodeBaseline: { rssBytes: number; rssAnonBytes: number; startMs: number };
+  /** firstLineMs: performance.now() at an empty script's first line (absent in older results). */
+  nodeBaseline: { rssBytes: number; rssAnonBytes: number; startMs: number; firstLineMs?: number };
 }
 
 /** The runtimes berth is measured against, in the order the report shows them. */
