@@ -42,4 +42,7 @@ await build({
 const entry = 'bundle/berth.cjs';
 const source = await readFile(entry, 'utf8');
 if (/String\.raw/.test(source)) throw new Error(`${entry} uses String.raw, where \\u escapes would change the text`);
-await writeFile(entry, source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+await writeFile(
+  entry,
+  source.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+);
