@@ -28,11 +28,14 @@ export function churnIsFlat(c: ChurnFigures): boolean {
   return churnGrowthBytes(c) < Math.max(2 * 1048576, first * 0.05);
 }
 
-/** Daemon RSS per running pod between two density sizes. */
-export function rssPerPodBytes(x: RuntimeResults): number {
+/** Daemon RSS per running pod between two density sizes (`anon`: its anonymous part alone). */
+export function rssPerPodBytes(x: RuntimeResults, anon = false): number {
   const [a, b] = [x.density[0], x.density.at(-1)];
   if (!a || !b || a === b) return NaN;
-  const last = (d: typeof a) => d.rss.at(-1)?.bytes ?? NaN;
+  const last = (d: typeof a) => {
+    const sample = d.rss.at(-1);
+    return sample ? (anon ? sample.anonBytes : sample.bytes) : NaN;
+  };
   return (last(b) - last(a)) / (b.pods - a.pods);
 }
 
@@ -179,7 +182,15 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   if (r.runtimes.crio) check('daemon RSS idle ≤ CRI-O', b.idleRssBytes, r.runtimes.crio.idleRssBytes, mib, nodeCause(b.idleRssBytes, b.idleRssAnonBytes));
   check('daemon RSS idle ≤ bare node + 20 MiB', b.idleRssBytes, r.nodeBaseline.rssBytes + 20 * 1048576, mib, nodeCause(b.idleRssBytes, b.idleRssAnonBytes));
   const perPod = bestAnchor(r, rssPerPodBytes);
-  if (perPod) check(`daemon RSS per pod ≤ best anchor (${perPod.name})`, rssPerPodBytes(b), perPod.value, (n) => `${(n / 1024).toFixed(0)} KiB`);
+  const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  if (perPod)
+    check(`daemon RSS per pod ≤ best anchor (${perPod.name})`, rssPerPodBytes(b), perPod.value, kib, () => {
+      const split = (x: RuntimeResults) => `${kib(rssPerPodBytes(x, true))} anonymous, ${kib(rssPerPodBytes(x) - rssPerPodBytes(x, true))} file pages`;
+      return (
+        `per added pod berth grew by ${split(b)}, ${perPod.name} by ${split(r.runtimes[perPod.name]!)}; ` +
+        'each figure is the difference of one RSS sample at each size, which V8 heap sizing moves by a few MiB'
+      );
+    });
   const pollCpu = bestAnchor(r, pollCpuPerPodMs);
   if (pollCpu)
     check(
