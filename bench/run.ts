@@ -51,6 +51,11 @@ async function main(): Promise<void> {
   // An interrupted run still takes down what it started.
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`${signal}: cleaning up`);
+    // The workload is still running and fails as its daemons go (grpc-js
+    // throws on a closed channel from a callback): that must not end the
+    // process before every runtime's leftovers are taken down.
+    const keepGoing = (err: unknown) => console.error(`during cleanup: ${String(err)}`);
+    process.on('uncaughtException', keepGoing).on('unhandledRejection', keepGoing);
     void runCleanups(cleanups, work).finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
