@@ -3,10 +3,9 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { call, connectCri, type CriClient } from '../e2e/lib/cri-client.js';
-import { mountsUnder } from '../e2e/lib/leftovers.js';
 import { waitFor } from '../e2e/lib/ports.js';
 import { stopDaemon } from './startup.js';
-import { sweepLeftovers } from './sweep.js';
+import { sweepLeftovers, unmountUnder } from './sweep.js';
 
 /**
  * CRI-O as a third runtime, only when the operator hands the benchmark a
@@ -184,12 +183,5 @@ export async function startCrio(dir: string, bins: CrioBinaries, opts: CrioOptio
  */
 export async function unmountCrio(dir: string): Promise<void> {
   await sweepLeftovers({ runcRoot: path.join(dir, 'state', 'runc'), under: dir, monitors: `conmon .*${dir}/` });
-  const mounts = (await mountsUnder(`${dir}/`)).sort((a, b) => b.length - a.length);
-  for (const m of mounts) {
-    await new Promise<void>((resolve) => {
-      const child = spawn('umount', ['-l', m], { stdio: 'ignore' });
-      child.once('exit', () => resolve());
-      child.once('error', () => resolve());
-    });
-  }
+  await unmountUnder(dir);
 }

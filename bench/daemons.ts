@@ -1,8 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { prepareBerth, spawnBerth, startBerth, type BerthDaemon, type DaemonOptions } from '../e2e/lib/berth-daemon.js';
 import type { CriClient } from '../e2e/lib/cri-client.js';
 import { type CrioBinaries, type CrioOptions, prepareCrio, spawnCrio, startCrio, unmountCrio } from './crio.js';
 import { prepareContainerd, spawnContainerd, startContainerd, type ContainerdOptions } from './containerd.js';
+import { sweepLeftovers, unmountUnder } from './sweep.js';
 
 /**
  * One runtime under test, managed so it can be stopped with its containers
@@ -39,7 +41,14 @@ export async function benchBerth(opts: DaemonOptions): Promise<BenchDaemon & { d
       side.client = daemon.client;
       side.pid = daemon.process.pid!;
     },
-    destroy: () => daemon.destroy(),
+    destroy: async () => {
+      // Pods an interrupt caught half-made outlive the daemon: their conmons,
+      // runc containers and root filesystem mounts go before its directory.
+      await daemon.stop();
+      await sweepLeftovers({ runcRoot: path.join(daemon.runroot, 'runtimes', 'runc'), under: daemon.dir, monitors: `conmon .*${daemon.dir}/` });
+      await unmountUnder(daemon.dir);
+      await daemon.destroy();
+    },
   };
   return side;
 }

@@ -17,7 +17,7 @@ import { grpcFloorMs, versionCalls } from './grpc-floor.js';
 import { buildBigImage, tarFloorMs } from './big-image.js';
 import { churn } from './churn.js';
 import { restartToReady } from './restart.js';
-import { stopChild, timeToReady } from './startup.js';
+import { stopChild, stopSpawned, timeToReady } from './startup.js';
 import { bigPull, medianPull, type PullFigures } from './pull.js';
 import { pollDense, startDensePods } from './density.js';
 import { measureFloor } from './floor.js';
@@ -25,6 +25,7 @@ import { median, nodeBusyMs, processFigures, timed } from './measure.js';
 import { writeReport, type BenchResults, type RuntimeResults } from './report.js';
 import { measureCniFloor, removeBenchNetwork, writeBenchNetwork } from './network.js';
 import { removeCgroupTree } from './cgroups.js';
+import { unmountUnder } from './sweep.js';
 import { BENCH_CGROUP, execProbes, lifecycle, parallelStart, removeAllPods, removePod, runSleeperPod, type RunningPod } from './workloads.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
   try {
     const registry = await startRegistry(path.join(work, 'registry'));
     cleanups.push(() => registry.stop());
+    // Runs after the runtimes' own cleanups: anything still mounted under the run's directory.
+    cleanups.push(() => unmountUnder(work));
     const fixtures = await pushFixtures(registry);
     const image = `${registry.host}/${fixtures.run.repo}:${fixtures.run.tag}`;
     const pause = `${registry.host}/${fixtures.pause.repo}:${fixtures.pause.tag}`;
@@ -268,6 +271,8 @@ async function main(): Promise<void> {
 }
 
 async function runCleanups(cleanups: (() => Promise<unknown>)[], work: string): Promise<void> {
+  // Daemons spawned unmanaged for start and restart timing go first, before the runtimes' sweeps.
+  await stopSpawned().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
   for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
   await rm(work, { recursive: true, force: true }).catch(() => undefined);
 }

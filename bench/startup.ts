@@ -18,6 +18,19 @@ export function listsRunning(count: number): Readiness {
   };
 }
 
+/** Daemons spawned for timing that have not exited: an interrupted run stops them (stopSpawned). */
+const spawned = new Set<ChildProcess>();
+
+export async function stopSpawned(): Promise<void> {
+  await Promise.all(
+    [...spawned].map(async (child) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await stopChild(child);
+      clearTimeout(killer);
+    }),
+  );
+}
+
 /**
  * Milliseconds from spawning a daemon until it is ready. The socket is
  * watched every 2 ms and a fresh client is made once it exists, so gRPC's
@@ -30,6 +43,8 @@ export async function timeToReady(
 ): Promise<{ ms: number; child: ChildProcess }> {
   const t0 = performance.now();
   const child = spawnDaemon();
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
   for (;;) {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode} before answering`);
     if (

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { mountsUnder } from '../e2e/lib/leftovers.js';
 
 const sh = promisify(execFile);
 
@@ -25,4 +26,10 @@ export async function sweepLeftovers({ runcRoot, under, monitors }: Leftovers): 
     await sh('runc', ['--root', runcRoot, 'delete', '--force', c.id]).catch(() => undefined);
   }
   await sh('pkill', ['-f', monitors]).catch(() => undefined);
+}
+
+/** Unmounts whatever is mounted under `dir`, deepest first (lazily: a busy mount still goes). */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await mountsUnder(`${dir}/`)).sort((a, b) => b.length - a.length);
+  for (const m of mounts) await sh('umount', ['-l', m]).catch(() => undefined);
 }
