@@ -87,7 +87,7 @@ async function main(): Promise<void> {
 
     console.error('start to first Version, five fresh starts each');
     const startTimes: Partial<Record<RuntimeName, number[]>> = {};
-    startTimes.berth = await timeDaemonStart(async (dir) => {
+    startTimes.berth = await timeDaemonStart(work, async (dir) => {
       await mkdir(path.join(dir, 'conf.d'), { recursive: true });
       const socket = path.join(dir, 'run', 'berth.sock');
       return {
@@ -115,12 +115,13 @@ async function main(): Promise<void> {
       };
     });
     const anchorOpts = { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom };
-    startTimes.containerd = await timeDaemonStart(async (dir) => {
+    startTimes.containerd = await timeDaemonStart(work, async (dir) => {
       const { config, socket } = await prepareContainerd(dir, anchorOpts);
       return { socket, spawnDaemon: () => spawnContainerd(config) };
     });
     if (!('skipped' in crioBins)) {
       startTimes.crio = await timeDaemonStart(
+        work,
         async (dir) => {
           const { args, socket, logFile } = await prepareCrio(dir, crioBins, anchorOpts);
           return { socket, spawnDaemon: () => spawnCrio(crioBins.crio, args, logFile) };
@@ -271,9 +272,11 @@ async function main(): Promise<void> {
 }
 
 async function runCleanups(cleanups: (() => Promise<unknown>)[], work: string): Promise<void> {
-  // Daemons spawned unmanaged for start and restart timing go first, before the runtimes' sweeps.
+  // Daemons spawned unmanaged for start and restart timing go first, before the runtimes' sweeps;
+  // from here on none is spawned, though the interrupted workload may still try.
   await stopSpawned().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
-  for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
+  // Last registered, first run; one the interrupted workload registers meanwhile is run too.
+  for (let c = cleanups.pop(); c; c = cleanups.pop()) await c().catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
   await rm(work, { recursive: true, force: true }).catch(() => undefined);
 }
 
@@ -333,12 +336,13 @@ function insecure(host: string): string {
 
 /** Daemon start on fresh paths until its first answered Version, five times. */
 async function timeDaemonStart(
+  work: string,
   prepare: (dir: string) => Promise<{ socket: string; spawnDaemon: () => ChildProcess }>,
   afterStop?: (dir: string) => Promise<void>,
 ): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'berth-bench-start-'));
+    const dir = await mkdtemp(path.join(work, 'start-'));
     try {
       const { socket, spawnDaemon } = await prepare(dir);
       const { ms, child } = await timeToReady(spawnDaemon, socket);

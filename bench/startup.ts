@@ -20,8 +20,11 @@ export function listsRunning(count: number): Readiness {
 
 /** Daemons spawned for timing that have not exited: an interrupted run stops them (stopSpawned). */
 const spawned = new Set<ChildProcess>();
+let stopping = false;
 
+/** Stops them, and refuses to spawn any more (the run is ending). */
 export async function stopSpawned(): Promise<void> {
+  stopping = true;
   await Promise.all(
     [...spawned].map(async (child) => {
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -41,6 +44,7 @@ export async function timeToReady(
   socket: string,
   ready: Readiness = answersVersion,
 ): Promise<{ ms: number; child: ChildProcess }> {
+  if (stopping) throw new Error('the run is being cleaned up: no daemon is started');
   const t0 = performance.now();
   const child = spawnDaemon();
   spawned.add(child);
