@@ -171,6 +171,24 @@ describe('layer unpacking', () => {
     });
   });
 
+  it.each<[string, Record<string, string>]>([
+    ['a negative uid', { uid: '-1' }],
+    ['a uid past 32 bits', { uid: '4294967296' }],
+    ['a gid that is not a number', { gid: 'root' }],
+    ['an mtime out of range', { mtime: '1e300' }],
+    ['a fractional size', { size: '1.5' }],
+  ])('refuses a pax header with %s before anything is written', async (_label, pax) => {
+    ops = new OneCallRecordingOps();
+    await expect(unpack([{ name: 'f', content: 'x', pax }])).rejects.toThrow(/invalid (uid|gid|mtime|size)/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('keeps a pax uid, gid and fractional mtime that are in range', async () => {
+    ops = new OneCallRecordingOps();
+    await unpack([{ name: 'f', content: 'x', pax: { uid: '4294967294', gid: '70000', mtime: '1600000000.5' } }]);
+    expect(ops.owners.get(path.join(dir, 'f'))).toEqual({ uid: 4294967294, gid: 70000 });
+  });
+
   it('rejects corrupt archives', async () => {
     const tar = createTar([{ name: 'f', content: 'hello' }]);
     tar[0] = 0x7f; // breaks the header checksum

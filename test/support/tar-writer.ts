@@ -15,6 +15,8 @@ export interface TarInput {
   devmajor?: number;
   devminor?: number;
   xattrs?: Record<string, Buffer>;
+  /** Extra pax records, written as given (hostile values included). */
+  pax?: Record<string, string>;
 }
 
 const TYPEFLAG = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' } as const;
@@ -76,6 +78,7 @@ export function createTar(entries: TarInput[]): Buffer {
     if (Buffer.byteLength(e.name) > 100) pax.push(paxRecord('path', Buffer.from(e.name)));
     if (Buffer.byteLength(linkname) > 100) pax.push(paxRecord('linkpath', Buffer.from(linkname)));
     for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push(paxRecord(`SCHILY.xattr.${k}`, v));
+    for (const [k, v] of Object.entries(e.pax ?? {})) pax.push(paxRecord(k, Buffer.from(v)));
     const common = {
       mode: e.mode ?? (type === 'dir' ? 0o755 : 0o644),
       uid: e.uid ?? 0,

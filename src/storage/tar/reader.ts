@@ -28,6 +28,8 @@ export interface TarEntry {
 export { TarFormatError };
 
 const BLOCK = 512;
+/** The largest uid or gid (2^32 - 1 is "no change" to chown(2)). */
+const MAX_ID = 0xfffffffe;
 
 function parseNumber(field: Buffer): number {
   if (field.length > 0 && (field[0]! & 0x80) !== 0) {
@@ -137,7 +139,16 @@ export async function* readTar(
     if (gnuLongLink !== undefined) linkname = gnuLongLink;
     if (pax.has('linkpath')) linkname = pax.get('linkpath')!.toString('utf8');
     const type = TYPES[typeflag];
-    const entrySize = pax.has('size') ? Number(pax.get('size')!.toString()) : size;
+    // pax values are text anyone can write: a number that is not one, or
+    // does not fit what it describes, refuses the archive instead of
+    // reaching chown(2) or utimensat(2) as NaN or out of range.
+    const paxNumber = (key: string, fallback: number, valid: (n: number) => boolean) => {
+      const n = pax.has(key) ? Number(pax.get(key)!.toString()) : fallback;
+      if (!valid(n)) throw new TarFormatError(`invalid ${key} "${pax.has(key) ? pax.get(key)!.toString() : n}" for ${name}`);
+      return n;
+    };
+    const isId = (n: number) => Number.isInteger(n) && n >= 0 && n <= MAX_ID;
+    const entrySize = paxNumber('size', size, (n) => Number.isSafeInteger(n) && n >= 0);
     const realPadded = Math.ceil(entrySize / BLOCK) * BLOCK;
     localPax = undefined;
     gnuLongName = undefined;
@@ -149,15 +160,14 @@ export async function* readTar(
     }
     const xattrs = new Map<string, Buffer>();
     for (const [k, v] of pax) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice('SCHILY.xattr.'.length), v);
-    const numeric = (key: string, fallback: number) => (pax.has(key) ? Number(pax.get(key)!.toString()) : fallback);
     const entry: TarEntry = {
       name,
       type: name.endsWith('/') && type === 'file' ? 'directory' : type,
       mode: parseNumber(header.subarray(100, 108)) & 0o7777,
-      uid: numeric('uid', parseNumber(header.subarray(108, 116))),
-      gid: numeric('gid', parseNumber(header.subarray(116, 124))),
+      uid: paxNumber('uid', parseNumber(header.subarray(108, 116)), isId),
+      gid: paxNumber('gid', parseNumber(header.subarray(116, 124)), isId),
       size: type === 'file' ? entrySize : 0,
-      mtime: numeric('mtime', parseNumber(header.subarray(136, 148))),
+      mtime: paxNumber('mtime', parseNumber(header.subarray(136, 148)), (n) => Number.isFinite(n) && Math.abs(n) <= Number.MAX_SAFE_INTEGER),
       linkname,
       devmajor: parseNumber(header.subarray(329, 337)),
       devminor: parseNumber(header.subarray(337, 345)),
