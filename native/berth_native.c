@@ -29,7 +29,7 @@
 #include <linux/mount.h>
 #include <malloc.h>
 
-enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILE, OP_WRITE_FILES, OP_TRIM, OP_IDMAP };
+enum op_kind { OP_MKNOD, OP_LSETXATTR, OP_LGETXATTR, OP_LLISTXATTR, OP_MOUNT, OP_UMOUNT, OP_CONNECT_NETNS, OP_RDONLY_RECURSIVE, OP_WRITE_FILES, OP_TRIM, OP_IDMAP };
 
 /* One file of a writeFiles batch; its bytes are a JS Buffer held by `ref`. */
 struct file_item {
@@ -49,8 +49,6 @@ struct job {
   char *name;
   void *data;
   size_t data_len;
-  /* Set when `data` is a JS Buffer's own memory, held alive by this reference. */
-  napi_ref data_ref;
   unsigned int mode;
   unsigned int major;
   unsigned int minor;
@@ -58,9 +56,6 @@ struct job {
   char *fstype;
   char *cwd;
   unsigned int flags;
-  unsigned int uid;
-  unsigned int gid;
-  double mtime;
   ssize_t result_len;
   int err;
   const char *syscall;
@@ -72,8 +67,7 @@ static void job_free(napi_env env, struct job *j) {
   if (j->work) napi_delete_async_work(env, j->work);
   free(j->path);
   free(j->name);
-  if (j->data_ref) napi_delete_reference(env, j->data_ref);
-  else free(j->data);
+  free(j->data);
   free(j->target);
   free(j->fstype);
   free(j->cwd);
@@ -208,10 +202,6 @@ static int write_one(const char *path, const void *data, size_t len, unsigned in
   return err;
 }
 
-static void run_write_file(struct job *j) {
-  j->err = write_one(j->path, j->data, j->data_len, j->uid, j->gid, j->mode, j->mtime, &j->syscall);
-}
-
 /* The files of a batch in order; the first failure stops it and names its path. */
 static void run_write_files(struct job *j) {
   for (uint32_t i = 0; i < j->item_count; i++) {
@@ -284,9 +274,6 @@ static void execute(napi_env env, void *arg) {
   case OP_CONNECT_NETNS:
     j->syscall = "connect";
     run_connect(j);
-    break;
-  case OP_WRITE_FILE:
-    run_write_file(j);
     break;
   case OP_WRITE_FILES:
     run_write_files(j);
@@ -399,23 +386,6 @@ static int copy_buffer(napi_env env, napi_value value, struct job *j) {
   j->data = malloc(len > 0 ? len : 1);
   if (!j->data) return 0;
   memcpy(j->data, buf, len);
-  j->data_len = len;
-  return 1;
-}
-
-/*
- * The Buffer's own bytes, used by the worker thread without a copy: a
- * reference keeps the Buffer (whose memory never moves) alive until the job
- * is freed. A copy of each small file of a layer meant a malloc (a fresh
- * mapping past glibc's mmap threshold), its page faults and a memcpy on the
- * main thread. The caller hands over a Buffer it no longer writes to.
- */
-static int borrow_buffer(napi_env env, napi_value value, struct job *j) {
-  void *buf;
-  size_t len;
-  if (napi_get_buffer_info(env, value, &buf, &len) != napi_ok) return 0;
-  if (napi_create_reference(env, value, 1, &j->data_ref) != napi_ok) return 0;
-  j->data = buf;
   j->data_len = len;
   return 1;
 }
@@ -535,22 +505,8 @@ static napi_value js_read_only_recursive(napi_env env, napi_callback_info info) 
   return start(env, j);
 }
 
-/* writeFile(path, data: Buffer, uid, gid, mode, mtimeSeconds): creates the file (O_EXCL, no symlink following). */
-static napi_value js_write_file(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  struct job *j = new_job(env, info, OP_WRITE_FILE, 6, argv);
-  if (!j) return NULL;
-  if (!borrow_buffer(env, argv[1], j)) {
-    job_free(env, j);
-    napi_throw_type_error(env, NULL, "data must be a Buffer");
-    return NULL;
-  }
-  napi_get_value_uint32(env, argv[2], &j->uid);
-  napi_get_value_uint32(env, argv[3], &j->gid);
-  napi_get_value_uint32(env, argv[4], &j->mode);
-  napi_get_value_double(env, argv[5], &j->mtime);
-  return start(env, j);
-}
+/* A number (not NaN) within [lo, hi]. */
+static int in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
 
 /*
  * writeFiles(paths: string[], data: Buffer[], meta: Float64Array): many new
@@ -592,10 +548,17 @@ static napi_value js_write_files(napi_env env, napi_callback_info info) {
       napi_throw_type_error(env, NULL, "writeFiles: each path must be a string and each data a Buffer");
       return NULL;
     }
-    f->uid = (unsigned int)meta[i * 4];
-    f->gid = (unsigned int)meta[i * 4 + 1];
-    f->mode = (unsigned int)meta[i * 4 + 2];
-    f->mtime = meta[i * 4 + 3];
+    const double *m = meta + (size_t)i * 4;
+    /* Converting a double C cannot represent is undefined: refuse it here. */
+    if (!in_range(m[0], 0, 4294967295.0) || !in_range(m[1], 0, 4294967295.0) || !in_range(m[2], 0, 07777) || !in_range(m[3], -9e15, 9e15)) {
+      job_free(env, j);
+      napi_throw_range_error(env, NULL, "writeFiles: uid, gid, mode or mtime out of range");
+      return NULL;
+    }
+    f->uid = (unsigned int)m[0];
+    f->gid = (unsigned int)m[1];
+    f->mode = (unsigned int)m[2];
+    f->mtime = m[3];
   }
   return start(env, j);
 }
@@ -628,7 +591,6 @@ static napi_value init(napi_env env, napi_value exports) {
     {"connectInNetns", NULL, js_connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
     {"readOnlyRecursive", NULL, js_read_only_recursive, NULL, NULL, NULL, napi_enumerable, NULL},
     {"idmapMount", NULL, js_idmap_mount, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"writeFile", NULL, js_write_file, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeFiles", NULL, js_write_files, NULL, NULL, NULL, napi_enumerable, NULL},
     {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_enumerable, NULL},
     {"memoryPressure", NULL, berth_memory_pressure, NULL, NULL, NULL, napi_enumerable, NULL},

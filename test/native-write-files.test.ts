@@ -42,6 +42,17 @@ describe('native writeFiles', () => {
     await expect(stat(path.join(dir, 'c'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it.each([
+    ['a negative uid', { uid: -1 }],
+    ['a uid past 32 bits', { uid: 2 ** 32 }],
+    ['a NaN gid', { gid: Number.NaN }],
+    ['an infinite mtime', { mtime: Number.POSITIVE_INFINITY }],
+  ])('refuses %s before creating any file of the batch', async (_label, bad) => {
+    const good = { path: path.join(dir, 'first'), data: Buffer.from('1'), uid, gid, mode: 0o644, mtime: 0 };
+    expect(() => nativeOps().writeFiles([good, { ...good, path: path.join(dir, 'second'), ...bad }])).toThrow(RangeError);
+    await expect(stat(good.path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('creates nothing through a symbolic link and accepts an empty batch', async () => {
     await nativeOps().writeFiles([]);
     await symlink('/etc/hostname', path.join(dir, 'link'));

@@ -11,9 +11,11 @@ export interface NativeOps {
   /** mknod(2); `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO). */
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
-  /** Creates a file (O_EXCL, not following symlinks) with its content, owner, mode and mtime in one call; `data` is read in place, so it must not change until the promise settles. */
-  writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
-  /** Many files as writeFile makes each, in order, in one trip to the thread pool; stops at the first failure. */
+  /**
+   * New files (O_EXCL, not following symlinks), each with its content,
+   * owner, mode and mtime, in order, in one trip to the thread pool; stops
+   * at the first failure and names its path.
+   */
   writeFiles(files: readonly NewFile[]): Promise<void>;
   /** malloc_trim(0): returns the C heap's free pages to the kernel. */
   trimMemory(): Promise<void>;
@@ -63,7 +65,6 @@ export const S_IFBLK = 0o060000;
 interface RawModule {
   mknod(path: string, mode: number, major: number, minor: number): Promise<void>;
   lsetxattr(path: string, name: string, value: Buffer): Promise<void>;
-  writeFile(path: string, data: Buffer, uid: number, gid: number, mode: number, mtime: number): Promise<void>;
   writeFiles(paths: string[], data: Buffer[], meta: Float64Array): Promise<void>;
   trimMemory(): Promise<void>;
   memoryPressure(): void;
@@ -158,7 +159,6 @@ export function nativeOps(): NativeOps {
   loaded = {
     mknod: (p, mode, major, minor) => raw.mknod(p, mode, major, minor),
     lsetxattr: (p, name, value) => raw.lsetxattr(p, name, value),
-    writeFile: (p, data, uid, gid, mode, mtime) => raw.writeFile(p, data, uid, gid, mode, mtime),
     writeFiles: (files) => {
       const meta = new Float64Array(files.length * 4);
       for (const [i, f] of files.entries()) meta.set([f.uid, f.gid, f.mode, f.mtime], i * 4);

@@ -174,7 +174,6 @@ export function fakeNative(): NativeOps & { mounts: Set<string> } {
     mounts,
     mknod: async () => undefined,
     lsetxattr: async () => undefined,
-    writeFile: async (p, data) => writeFile(p, data),
     writeFiles: async (files) => {
       for (const f of files) await writeFile(f.path, f.data);
     },
