@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e lint format bench profile clean package
+.PHONY: run test install build unit e2e lint format bench profile clean package kubernetes
 
 # ARGS: flags for the daemon, e.g. make run ARGS="--registries-conf /etc/containers/registries.conf"
 run: install
@@ -32,6 +32,10 @@ format:
 # Release artifacts in build/release: a tarball and a Debian package, with their own Node.js.
 package: install
 	sh scripts/package.sh
+
+# Kubernetes 1.20 from Debian's source package, for the cluster tests (not part of berth).
+kubernetes:
+	scripts/kubernetes/build.sh kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl e2e_node.test
 
 bench:
 	sh scripts/bench.sh
