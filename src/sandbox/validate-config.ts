@@ -34,15 +34,22 @@ export const MAX_DNS_SERVERS = 16;
 export const MAX_DNS_OPTIONS = 32;
 const MAX_DNS_VALUE = 253;
 
-const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/** NUL ends the string for the kernel, `/` would make /etc/hostname a path, blanks split /etc/hosts lines. */
+const UNUSABLE_IN_HOSTNAME = /[\s/\p{Cc}]/u;
 
-/** An RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
+/**
+ * What the kernel's sethostname(2) and the pod's /etc/hostname and /etc/hosts
+ * can carry: at most HOST_NAME_MAX bytes, with no character that would cut or
+ * split those files. Deliberately not RFC 1123: containerd and CRI-O accept
+ * underscores and upper case (CRI-O's own test pods are `crictl_host`).
+ */
 export function checkHostname(hostname: string): void {
-  if (hostname.length > MAX_HOSTNAME) throw invalidArgument(`hostname is ${hostname.length} characters long; at most ${MAX_HOSTNAME} are allowed`);
-  if (!hostname.split('.').every((label) => LABEL.test(label))) {
-    throw invalidArgument(
-      `hostname ${JSON.stringify(hostname)} is not a valid RFC 1123 host name (labels of letters, digits and inner hyphens, separated by dots)`,
-    );
+  const bytes = Buffer.byteLength(hostname);
+  if (bytes > MAX_HOSTNAME) throw invalidArgument(`hostname is ${bytes} bytes long; at most ${MAX_HOSTNAME} are allowed`);
+  const bad = UNUSABLE_IN_HOSTNAME.exec(hostname);
+  if (bad) {
+    const code = `U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    throw invalidArgument(`hostname ${JSON.stringify(hostname)} contains ${code}; a hostname cannot hold blanks, control characters or '/'`);
   }
 }
 
