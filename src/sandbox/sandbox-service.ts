@@ -123,10 +123,18 @@ export class SandboxService implements ContainerPods {
     }
     await checkPodConfig(config);
     const name = sandboxName(md);
-    return this.names.reserve(name, requestKey({ config, handler }), () => this.create(name, config, runtimeHandler, requestKey({ config, handler }), log));
+    return this.names.reserve(name, requestKey({ config, handler }), () =>
+      this.create(name, config, { runtimeHandler, requestedHandler: handler }, requestKey({ config, handler }), log),
+    );
   }
 
-  private async create(name: string, config: PodSandboxConfig__Output, runtimeHandler: string, key: string, callLog?: Logger): Promise<string> {
+  private async create(
+    name: string,
+    config: PodSandboxConfig__Output,
+    handlers: Pick<SandboxMeta, 'runtimeHandler' | 'requestedHandler'>,
+    key: string,
+    callLog?: Logger,
+  ): Promise<string> {
     const id = newId();
     const log = (callLog ?? this.opts.log).child({ podSandboxId: id });
     const cleanup = new CleanupStack(log);
@@ -183,7 +191,7 @@ export class SandboxService implements ContainerPods {
         name,
         requestKey: key,
         config,
-        runtimeHandler,
+        ...handlers,
         createdAt: nowNs(),
         hostname,
         modes,

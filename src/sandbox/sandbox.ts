@@ -21,7 +21,14 @@ export interface SandboxMeta {
   /** Identifies the request, so an identical retry gets this sandbox. */
   requestKey: string;
   config: PodSandboxConfig__Output;
+  /** The configured handler the pod runs with ("" resolved to the default). */
   runtimeHandler: string;
+  /**
+   * The handler as RunPodSandbox asked for it, reported back as asked (the
+   * kubelet compares it; containerd and CRI-O echo "" too). Records written
+   * before it was kept lack it and report runtimeHandler.
+   */
+  requestedHandler?: string;
   /** Nanoseconds since the epoch. */
   createdAt: string;
   hostname: string;

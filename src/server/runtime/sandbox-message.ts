@@ -11,7 +11,7 @@ export function toCriSandbox(r: SandboxRecord): PodSandbox {
     createdAt: r.meta.createdAt,
     labels: r.meta.config.labels,
     annotations: r.meta.config.annotations,
-    runtimeHandler: r.meta.runtimeHandler,
+    runtimeHandler: r.meta.requestedHandler ?? r.meta.runtimeHandler,
   };
 }
 
@@ -30,7 +30,7 @@ export function toCriSandboxStatus(r: SandboxRecord): PodSandboxStatus {
     linux: { namespaces: { options: ns ?? { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' } } },
     labels: r.meta.config.labels,
     annotations: r.meta.config.annotations,
-    runtimeHandler: r.meta.runtimeHandler,
+    runtimeHandler: r.meta.requestedHandler ?? r.meta.runtimeHandler,
   };
 }
 
