@@ -1,10 +1,11 @@
-import { mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { UserNamespace } from '../src/generated/runtime/v1/UserNamespace.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call, codeOf } from './lib/cri-client.js';
+import { crictl, haveCrictl } from './lib/crictl.js';
 import { cgroupDirs, mountsUnder } from './lib/leftovers.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort } from './lib/ports.js';
@@ -12,6 +13,7 @@ import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
 
 const env = inject('env');
 const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
+const CRICTL_PRESENT = await haveCrictl();
 
 describe('pod sandboxes', () => {
   let berth: BerthDaemon;
@@ -227,6 +229,36 @@ describe('pod sandboxes', () => {
     expect(await mountsUnder(berth.dir)).toEqual(mountsBefore);
     const listed = (await call(berth.client.runtime, berth.client.runtime.ListPodSandbox, {})).items.map((p) => p.id).sort();
     expect(listed).toEqual([...pods].sort());
+  });
+
+  // The shape of CRI-O's integration-test pod (its own words, not its file): a
+  // hostname with an underscore, labels, annotations, DNS, a port mapping.
+  it.skipIf(!CRICTL_PRESENT)("runs crictl's runp of a pod like CRI-O's test pod, hostname crictl_host, reporting the handler as asked", async () => {
+    const dir = logDir('crio-like');
+    const file = path.join(berth.dir, 'crio-like-pod.json');
+    const config = {
+      metadata: { name: 'podsandbox-crio-like', uid: 'berth-test-crio-like', namespace: 'berth.test.crio', attempt: 1 },
+      hostname: 'crictl_host',
+      log_directory: dir,
+      dns_config: { servers: ['8.8.8.8'], searches: ['example.test'], options: ['ndots:2'] },
+      port_mappings: [],
+      labels: { group: 'test' },
+      annotations: { owner: 'berth', 'com.example.test': 'sandbox annotation' },
+      linux: { security_context: { namespace_options: { network: 0, pid: 1, ipc: 0 } } },
+    };
+    await writeFile(file, JSON.stringify(config));
+    const id = (await crictl(berth.socket, ['runp', file])).trim();
+    pods.push(id);
+    try {
+      const status = (await call(berth.client.runtime, berth.client.runtime.PodSandboxStatus, { podSandboxId: id })).status!;
+      expect(status).toMatchObject({ state: 'SANDBOX_READY', runtimeHandler: '', labels: { group: 'test' } });
+      const listed = (await call(berth.client.runtime, berth.client.runtime.ListPodSandbox, { filter: { id } })).items;
+      expect(listed.map((p) => p.runtimeHandler)).toEqual(['']);
+      const ctr = await cri.run(id, containerConfig('uname', IMAGE, { command: ['sleep', '600'] }), { ...podConfig('x', dir), logDirectory: dir });
+      expect((await cri.exec(ctr, ['hostname'])).stdout.trim()).toBe('crictl_host');
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 
   it('answers NOT_FOUND for status of unknown sandboxes but succeeds stopping and removing them', async () => {
