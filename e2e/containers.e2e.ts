@@ -146,6 +146,10 @@ describe('containers through conmon and runc', () => {
     const byTag = await cri.createContainer(podId, containerConfig('by-tag', IMAGE), pod);
     const byId = await cri.createContainer(podId, containerConfig('by-id', fx.id), pod);
     const repoDigest = `${env.openRegistry}/${fx.repo}@${fx.digest}`;
+    // CRI-O's "container status when created by image canonical reference": the tag, not the digest.
+    const byDigest = await cri.createContainer(podId, containerConfig('by-digest', repoDigest), pod);
+    expect(await cri.status(byDigest)).toMatchObject({ image: { image: IMAGE, userSpecifiedImage: repoDigest }, imageRef: repoDigest });
+    await cri.removeContainer(byDigest);
     expect(await cri.status(byTag)).toMatchObject({ image: { image: IMAGE, userSpecifiedImage: IMAGE }, imageRef: repoDigest, imageId: fx.id });
     expect(await cri.status(byId)).toMatchObject({ image: { image: IMAGE, userSpecifiedImage: fx.id }, imageRef: repoDigest, imageId: fx.id });
     const listed = (await call(berth.client.runtime, berth.client.runtime.ListContainers, { filter: { id: byId } })).containers[0]!;

@@ -259,9 +259,11 @@ export class ImageService {
 
   /**
    * How a container created from `text` names its image, as containerd and
-   * CRI-O report it: the normalised reference the user gave (the first tag
-   * when it was an image id), and the repo digest as the reference to the
-   * exact content (the image id when the image has none).
+   * CRI-O report it: the normalised reference the user gave, except that an
+   * image id or a digest reference names the image by its first tag when it
+   * has one (an image pulled only by digest keeps the digest reference), and
+   * the repo digest as the reference to the exact content (the image id when
+   * the image has none).
    */
   containerImageNames(text: string, record: ImageRecord): { name: string; ref: string } {
     const ref = record.repoDigests[0] ?? record.id;
@@ -270,7 +272,7 @@ export class ImageService {
     if (/^[a-f0-9]{6,64}$/.test(hex) && record.id.slice(7).startsWith(hex)) return { name: record.repoTags[0] ?? record.id, ref };
     try {
       const parsed = parseReference(trimmed);
-      return { name: parsed.digest ? digestedName(parsed, parsed.digest) : taggedName(parsed)!, ref };
+      return { name: parsed.digest ? (record.repoTags[0] ?? digestedName(parsed, parsed.digest)) : taggedName(parsed)!, ref };
     } catch {
       return { name: trimmed, ref };
     }
