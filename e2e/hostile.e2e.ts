@@ -190,6 +190,7 @@ describe('hostile input', () => {
     const podCases: [string, Partial<PodSandboxConfig>][] = [
       ['a 100-character hostname', { hostname: 'h'.repeat(100) }],
       ['a hostname with a newline', { hostname: 'web\nevil' }],
+      ['a hostname with a slash', { hostname: 'web/evil' }],
       ['a search domain that starts a new line', { dnsConfig: { servers: [], searches: ['\nnameserver 6.6.6.6'], options: [] } }],
       ['a DNS server that is not an address', { dnsConfig: { servers: ['8.8.8.8 evil'], searches: [], options: [] } }],
       ['a relative log directory', { logDirectory: 'relative/logs' }],
@@ -203,6 +204,20 @@ describe('hostile input', () => {
         expect((await call(rt(), rt().ListPodSandbox, {})).items.length).toBe(before);
       });
     }
+
+    it('refuses pods with too much metadata, and ListPodSandbox still answers everything after', async () => {
+      const before = (await call(rt(), rt().ListPodSandbox, {})).items.length;
+      const labels = (bytes: number, n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'x'.repeat(bytes / n)]));
+      // 25 MiB does not get past the request size the kubelet itself sends at most.
+      for (let i = 0; i < 4; i++) {
+        const o = await timed(cri.runPod(podConfig(`huge-${i}`, path.join(berth.dir, 'logs', 'huge'), { labels: labels(25 << 20, 64) })));
+        expect(o.code, o.message).toBe('RESOURCE_EXHAUSTED');
+      }
+      // 1 MiB does, and is refused by name of the limit.
+      const o = await timed(cri.runPod(podConfig('big', path.join(berth.dir, 'logs', 'big'), { annotations: labels(1 << 20, 16) })));
+      expect(o).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('runtime.max_metadata_size') });
+      expect((await call(rt(), rt().ListPodSandbox, {})).items.length).toBe(before);
+    });
 
     const containerCases: [string, Partial<ContainerConfig>, RegExp][] = [
       ['an absolute log path', { logPath: '/etc/cron.d/berth-e2e-hostile' }, /must be relative/],

@@ -166,7 +166,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const deps: Deps = { config, log, images, sandboxes, containers, network, streaming, stats, events, metrics, lifecycle: { ready: false } };
   const services = buildServices(proto, deps);
   const server = new grpc.Server({
-    'grpc.max_receive_message_length': config.grpc_max_message_size,
+    'grpc.max_receive_message_length': config.grpc_max_receive_message_size,
     'grpc.max_send_message_length': config.grpc_max_message_size,
     // channelz (gRPC's introspection service) is never served; its per-call
     // bookkeeping is pure cost.

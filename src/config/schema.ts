@@ -37,6 +37,9 @@ export interface RuntimeConfig {
   conmon_cgroup: 'pod' | '';
   hooks_dirs: string[];
   cdi_spec_dirs: string[];
+  max_metadata_size: number;
+  max_config_size: number;
+  max_listed_metadata_size: number;
 }
 
 export interface NetworkConfig {
@@ -81,6 +84,7 @@ export interface BerthConfig {
   log_level: LogLevel;
   log_format: LogFormat;
   grpc_max_message_size: number;
+  grpc_max_receive_message_size: number;
   shutdown_timeout: number;
   image: ImageConfig;
   runtime: RuntimeConfig;
@@ -142,7 +146,12 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'grpc_max_message_size',
     spec: { type: 'integer', min: 16 << 20, max: 1 << 30 },
-    doc: 'Largest gRPC message, in bytes, sent or received (the kubelet uses 16 MiB).',
+    doc: 'Largest gRPC message berth sends, in bytes (a List answer for crictl may exceed what the kubelet receives, 16 MiB).',
+  },
+  {
+    key: 'grpc_max_receive_message_size',
+    spec: { type: 'integer', min: 1 << 20, max: 1 << 30 },
+    doc: 'Largest gRPC request berth accepts, in bytes (the kubelet sends at most 16 MiB, containerd accepts as much).',
   },
   { key: 'shutdown_timeout', spec: { type: 'duration' }, doc: 'How long SIGTERM waits for in-flight calls before closing them.' },
   {
@@ -184,6 +193,21 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'cgroupfs (write cgroup files directly) or systemd (cgroups as transient units); RuntimeConfig reports it to the kubelet.',
   },
   { key: 'runtime.conmon', spec: { type: 'string', absolutePath: true }, doc: 'The conmon binary that supervises each container.' },
+  {
+    key: 'runtime.max_metadata_size',
+    spec: { type: 'integer', min: 4 << 10, max: 16 << 20 },
+    doc: 'Largest labels, annotations and names of one pod or container, in bytes (Kubernetes itself allows 256 KiB of annotations); more is INVALID_ARGUMENT.',
+  },
+  {
+    key: 'runtime.max_config_size',
+    spec: { type: 'integer', min: 64 << 10, max: 1 << 30 },
+    doc: 'Largest RunPodSandbox or CreateContainer config, in bytes as stored (JSON); more is INVALID_ARGUMENT.',
+  },
+  {
+    key: 'runtime.max_listed_metadata_size',
+    spec: { type: 'integer', min: 64 << 10, max: 1 << 30 },
+    doc: "Largest labels, annotations and names of all pods together (and of all containers together), in bytes; a create past it is RESOURCE_EXHAUSTED, so List answers stay inside the kubelet's 16 MiB.",
+  },
   { key: 'runtime.shm_size', spec: { type: 'integer', min: 1 << 20, max: 2 ** 40 }, doc: "Size in bytes of each pod's /dev/shm tmpfs." },
   { key: 'runtime.pids_limit', spec: { type: 'integer', min: 0, max: 2 ** 22 }, doc: 'Default maximum number of processes in a container ("0": no limit).' },
   {
@@ -291,6 +315,7 @@ export function defaultConfig(): BerthConfig {
     log_level: 'info',
     log_format: 'json',
     grpc_max_message_size: 80 << 20,
+    grpc_max_receive_message_size: 16 << 20,
     shutdown_timeout: 30_000,
     image: {
       registries_conf: '/etc/containers/registries.conf',
@@ -306,6 +331,9 @@ export function defaultConfig(): BerthConfig {
       cgroup_manager: 'cgroupfs',
       conmon: '/usr/bin/conmon',
       shm_size: 64 << 20,
+      max_metadata_size: 256 << 10,
+      max_config_size: 4 << 20,
+      max_listed_metadata_size: 12 << 20,
       pids_limit: 0,
       default_ulimits: ['nofile=1048576:1048576'],
       default_capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'SETGID', 'SETUID', 'SETPCAP', 'NET_BIND_SERVICE', 'KILL'],

@@ -33,6 +33,7 @@ import { checkStartable, startFailed, started } from './transitions.js';
 import { type CriResources, ociResources } from './spec/resources.js';
 import { checkUserRequest } from './spec/user.js';
 import { checkContainerConfig } from './validate-config.js';
+import { checkMetadata, type ListedMetadata, metadataSize } from '../state/metadata-limits.js';
 import { reopenConmonLog } from '../conmon/reopen-log.js';
 import { infraContainerConfig } from './infra-config.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
@@ -157,6 +158,13 @@ export class ContainerService implements PodContainers {
 
   private volumeUsers: { generation: number; users: Map<string, string[]> } | undefined;
 
+  /** The metadata size of each container berth keeps, for the node-wide bound of List answers. */
+  private *listedSizes(): Iterable<number> {
+    for (const r of this.store.list()) {
+      yield metadataSize({ labels: r.meta.labels, annotations: r.meta.annotations, strings: [r.meta.metadata.name, r.meta.image] });
+    }
+  }
+
   /** `log`: the call's logger (its RPC and request id), kept by the launch that follows. */
   async create(sandboxId: string, config: ContainerConfig__Output | null, log?: Logger): Promise<string> {
     if (!config?.metadata?.name) throw invalidArgument('CreateContainer: config.metadata.name is empty');
@@ -165,6 +173,7 @@ export class ContainerService implements PodContainers {
     // waits, then stops it with the rest (and a create after it fails).
     return this.opts.sandboxes.whileReady(sandboxId, async (sandbox) => {
       checkContainerConfig(config, sandbox.meta);
+      checkMetadata(`container ${JSON.stringify(config.metadata!.name)}`, containerMetadata(config), config, this.listedSizes(), this.opts.runtime);
       const md = sandbox.meta.config.metadata!;
       const name = containerName(config.metadata!, md);
       const key = requestKey({ sandboxId: sandbox.meta.id, config });
@@ -534,4 +543,9 @@ export class ContainerService implements PodContainers {
   close(): void {
     this.watcher?.stop();
   }
+}
+
+/** What ListContainers repeats of a container's config. */
+function containerMetadata(config: ContainerConfig__Output): ListedMetadata {
+  return { labels: config.labels, annotations: config.annotations, strings: [config.metadata?.name ?? '', config.image?.image ?? ''] };
 }

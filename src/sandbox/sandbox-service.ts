@@ -23,6 +23,7 @@ import { mountShm, unmountShm } from './shm.js';
 import { checkSysctls } from './sysctls.js';
 import { podUserns } from './userns.js';
 import { checkPodConfig } from './validate-config.js';
+import { checkMetadata, type ListedMetadata, metadataSize } from '../state/metadata-limits.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
 import { matchingHooks } from '../hooks/hooks-dirs.js';
 import { runPoststopHooks } from '../hooks/run-hook.js';
@@ -122,10 +123,16 @@ export class SandboxService implements ContainerPods {
       throw invalidArgument(`unknown runtime handler "${handler}" (configured: ${handlers.join(', ')})`);
     }
     await checkPodConfig(config);
+    checkMetadata(`pod ${md.namespace}/${md.name}`, podMetadata(config), config, this.listedSizes(), this.opts.runtime);
     const name = sandboxName(md);
     return this.names.reserve(name, requestKey({ config, handler }), () =>
       this.create(name, config, { runtimeHandler, requestedHandler: handler }, requestKey({ config, handler }), log),
     );
+  }
+
+  /** The metadata size of each pod berth keeps, for the node-wide bound of List answers. */
+  private *listedSizes(): Iterable<number> {
+    for (const r of this.store.list()) yield metadataSize(podMetadata(r.meta.config));
   }
 
   private async create(
@@ -410,4 +417,10 @@ export class SandboxService implements ContainerPods {
   close(): void {
     this.checks.stop();
   }
+}
+
+/** What ListPodSandbox repeats of a pod's config. */
+function podMetadata(config: PodSandboxConfig__Output): ListedMetadata {
+  const md = config.metadata;
+  return { labels: config.labels, annotations: config.annotations, strings: [md?.name ?? '', md?.namespace ?? '', md?.uid ?? ''] };
 }
