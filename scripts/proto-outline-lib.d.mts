@@ -1,0 +1,2 @@
+/** See proto-outline-lib.mjs. */
+export function protoOutline(text: string): string[];

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { protoOutline } from '../scripts/proto-outline-lib.mjs';
+
+/**
+ * berth's proto against cri-api's, mechanically: the outline (every field's
+ * name, number, type and label, every enum value and RPC) of
+ * proto/cri/api.proto must equal the one scripts/proto-outline.mjs printed
+ * for the upstream release, kept in proto/cri/upstream-v1.outline. With
+ * BERTH_CRI_API_PROTO naming a copy of upstream's file, that outline is
+ * derived again from it and checked too.
+ */
+const readText = (rel: string) => readFile(new URL(rel, import.meta.url), 'utf8');
+const withoutComments = (text: string) => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+
+describe('proto/cri/api.proto against cri-api', () => {
+  it('has the outline of cri-api v0.36.3, line for line', async () => {
+    const ours = protoOutline(await readText('../proto/cri/api.proto'));
+    const upstream = withoutComments(await readText('../proto/cri/upstream-v1.outline'));
+    expect(upstream.length).toBeGreaterThan(700);
+    expect(ours).toEqual(upstream);
+  });
+
+  it('names the upstream file the outline came from, and the outline is that file’s', async () => {
+    const [header, sha] = (await readText('../proto/cri/upstream-v1.outline')).split('\n');
+    expect(header).toMatch(/^# kubernetes\/cri-api v0\.36\.3 pkg\/apis\/runtime\/v1\/api\.proto/);
+    expect(sha).toMatch(/^# source sha256 [0-9a-f]{64}$/);
+    const file = process.env.BERTH_CRI_API_PROTO;
+    if (!file) return;
+    const text = await readFile(file, 'utf8');
+    expect(`# source sha256 ${createHash('sha256').update(text).digest('hex')}`).toBe(sha);
+    expect(protoOutline(text)).toEqual(withoutComments(await readText('../proto/cri/upstream-v1.outline')));
+  });
+
+  it('tells a changed field type apart (the outline is not blind to it)', async () => {
+    const ours = await readText('../proto/cri/api.proto');
+    const changed = ours.replace(
+      /message KeyValue \{\n(\s*)string key = 1;\n(\s*)bytes value = 2;/,
+      'message KeyValue {\n$1string key = 1;\n$2string value = 2;',
+    );
+    expect(changed).not.toBe(ours);
+    expect(protoOutline(changed)).toContain('field runtime.v1.KeyValue.value = 2 singular string');
+    expect(protoOutline(changed)).not.toEqual(protoOutline(ours));
+  });
+});
