@@ -10,12 +10,13 @@
  *             slice, made by systemd (only systemd may make cgroups then).
  */
 
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CgroupManager } from '../config/schema.js';
 import { errnoCode } from '../errors.js';
 import { hierarchies } from '../cgroups/cgroup-parent.js';
 import { startScope } from '../cgroups/systemd-scope.js';
+import { makeDirs } from '../util/fs.js';
 
 export type ConmonPlacement = { cgroup: string } | { scope: string; slice: string };
 
@@ -35,7 +36,7 @@ export async function joinCgroup(cgroup: string, pid: number): Promise<void> {
   for (const h of await hierarchies()) {
     const dir = path.join(h, cgroup);
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
       if (path.basename(h) === 'cpuset') await inheritCpuset(h, dir);
       await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
     } catch (err) {

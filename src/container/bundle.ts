@@ -14,7 +14,7 @@ import { containerCgroupsPath } from '../cgroups/cgroup-parent.js';
 import { conmonPlacement } from '../conmon/conmon-cgroup.js';
 import type { StoredRecord } from '../state/record-store.js';
 import type { CleanupStack } from '../util/cleanup.js';
-import { removeIfExists } from '../util/fs.js';
+import { makeDirs, removeIfExists } from '../util/fs.js';
 import { resolveInRoot } from '../util/path-in-root.js';
 import { containerLogPath } from '../sandbox/validate-config.js';
 import { nowNs } from '../util/time.js';
@@ -97,13 +97,13 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   const cdiDevices = cdiNames.length > 0 ? await deps.cdi!.resolve(cdiNames) : [];
   // Traversable (not listable): in a user namespace the container's root
   // is an unprivileged host uid that must still reach its root filesystem.
-  await mkdir(path.dirname(bundle), { recursive: true, mode: 0o711 });
+  await makeDirs(path.dirname(bundle), 0o711);
   await mkdir(bundle, { mode: 0o711 });
   cleanup.push('bundle', async () => {
     await releaseHostCopies(deps.native, bundle);
     await removeIfExists(bundle);
   });
-  await mkdir(persistDir, { recursive: true, mode: 0o700 });
+  await makeDirs(persistDir, 0o700);
   cleanup.push('persist dir', () => removeIfExists(persistDir));
   // A pod with a user namespace of its own sees the image's files through idmapped layers.
   const usernsPath = sandbox.userns ? sandbox.namespaces.user : undefined;
@@ -161,7 +161,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
       throw invalidArgument(`mount ${m.containerPath}: its ID mappings must be the pod's (the volume is mapped into the pod's user namespace)`);
     }
     const target = path.join(idmapVolumesDir(bundle), String(index));
-    await mkdir(idmapVolumesDir(bundle), { recursive: true, mode: 0o700 });
+    await makeDirs(idmapVolumesDir(bundle), 0o700);
     if ((await stat(source)).isDirectory()) await mkdir(target);
     else await writeFile(target, '', { mode: 0o600 });
     if (!idmapCleanup) cleanup.push('idmapped volumes', () => releaseHostCopies(deps.native, bundle));
@@ -206,7 +206,7 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
   await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
   const logPath = containerLogPath(sandbox.config.logDirectory, config.logPath);
   if (logPath) {
-    await mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 }).catch((err: unknown) => {
+    await makeDirs(path.dirname(logPath), 0o755).catch((err: unknown) => {
       const code = errnoCode(err);
       if (code === 'ENOTDIR' || code === 'EEXIST')
         throw invalidArgument(`log_path ${config.logPath}: its directory cannot be created in ${sandbox.config.logDirectory}: a part of it is a file`);
@@ -262,7 +262,7 @@ function conmonCgroupOf(runtime: RuntimeConfig, parent: string, id: string): Pic
 /** The working directory, created in the new root where the image lacks it. */
 async function makeWorkingDir(rootfs: string, cwd: string): Promise<void> {
   try {
-    await mkdir(await resolveInRoot(rootfs, cwd), { recursive: true, mode: 0o755 });
+    await makeDirs(await resolveInRoot(rootfs, cwd), 0o755);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'EEXIST' || code === 'ENOTDIR') throw invalidArgument(`working directory ${cwd} is not a directory in the image`);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RuntimeConfig } from '../config/schema.js';
 import { failedPrecondition, invalidArgument, messageOf, notFound, runtimeFailed } from '../errors.js';
@@ -39,6 +39,7 @@ import { infraContainerConfig } from './infra-config.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
 import type { ResolvedDevice } from '../cdi/registry.js';
 import { span } from '../tracing/tracing.js';
+import { makeDirs } from '../util/fs.js';
 
 export type ContainerRecord = StoredRecord<ContainerMeta, ContainerStatus>;
 
@@ -501,8 +502,8 @@ export class ContainerService implements PodContainers {
    * initial scan also reports exits that happened while berth was down).
    */
   async restore(): Promise<void> {
-    await mkdir(this.exitsDir, { recursive: true, mode: 0o700 });
-    await mkdir(this.socketDir, { recursive: true, mode: 0o700 });
+    await makeDirs(this.exitsDir, 0o700);
+    await makeDirs(this.socketDir, 0o700);
     await restoreRecords({
       ...this.reconcileDeps(),
       names: this.names,

@@ -12,12 +12,13 @@
  * image reported pinned, and not removable) while the container exists.
  */
 
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode, invalidArgument, notFound } from '../errors.js';
 import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type NativeOps } from '../native/index.js';
 import { resolveInRoot } from '../util/path-in-root.js';
 import { detachAllUnder } from './detach.js';
+import { makeDirs } from '../util/fs.js';
 
 /** What a container records of each image volume, to keep its image and layers in use. */
 export interface ImageVolume {
@@ -64,11 +65,11 @@ export async function mountImageVolume(
   containerPath: string,
 ): Promise<string> {
   const target = path.join(imageVolumesDir(bundle), String(index));
-  await mkdir(target, { recursive: true, mode: 0o755 });
+  await makeDirs(target, 0o755);
   // A read-only overlay needs two lower directories at least: an empty one
   // completes an image of one layer (or none).
   const empty = ['empty', 'empty2'].map((n) => path.join(imageVolumesDir(bundle), n));
-  for (const dir of empty) await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const dir of empty) await makeDirs(dir, 0o755);
   const lowers = image.lowerDirs.length > 0 ? [...image.lowerDirs, empty[0]!] : empty;
   await native.mount('overlay', target, 'overlay', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, `lowerdir=${lowers.join(':')}`, image.storageRoot);
   if (!subPath) return target;

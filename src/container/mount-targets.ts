@@ -1,8 +1,9 @@
-import { lchown, mkdir, open, stat } from 'node:fs/promises';
+import { lchown, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import type { Mount } from '../oci/spec-types.js';
 import { resolveInRoot } from '../util/path-in-root.js';
+import { makeDirs } from '../util/fs.js';
 
 /**
  * For containers in a user namespace. Without idmapped mounts the image's
@@ -19,10 +20,10 @@ export async function prepareMountTargets(rootfs: string, upper: string, mounts:
     let isFile = false;
     if (m.type === 'bind' && m.source) isFile = (await stat(m.source).catch(() => undefined))?.isFile() ?? false;
     if (isFile) {
-      await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+      await makeDirs(path.dirname(target), 0o755);
       await (await open(target, 'a', 0o644)).close();
     } else {
-      await mkdir(target, { recursive: true, mode: 0o755 });
+      await makeDirs(target, 0o755);
     }
   }
   // overlayfs takes the root directory's owner from the upper layer.

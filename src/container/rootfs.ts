@@ -11,6 +11,7 @@ import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { MNT_DETACH, type NativeOps } from '../native/index.js';
 import { detachAllUnder } from './detach.js';
+import { makeDirs } from '../util/fs.js';
 
 export interface RootfsPaths {
   mountpoint: string;
@@ -42,14 +43,14 @@ export interface LayerIdmap {
  * kernel or filesystem cannot, the caller falls back to plain layers.
  */
 export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDirs: string[], storageRoot: string, idmap?: LayerIdmap): Promise<boolean> {
-  await mkdir(paths.upper, { recursive: true, mode: 0o755 });
-  await mkdir(paths.work, { recursive: true, mode: 0o700 });
-  await mkdir(paths.mountpoint, { recursive: true, mode: 0o755 });
+  await makeDirs(paths.upper, 0o755);
+  await makeDirs(paths.work, 0o700);
+  await makeDirs(paths.mountpoint, 0o755);
   let lowers = lowerDirs;
   if (lowers.length === 0) {
     // An image without layers still needs one lower directory.
     const empty = path.join(path.dirname(paths.upper), 'empty');
-    await mkdir(empty, { recursive: true });
+    await makeDirs(empty);
     lowers = [empty];
   }
   const overlayData = (lower: string[]) => `lowerdir=${lower.join(':')},upperdir=${paths.upper},workdir=${paths.work}`;
@@ -58,7 +59,7 @@ export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDi
   if (idmap) await lchown(paths.upper, idmap.rootUid, idmap.rootGid);
   if (idmap) {
     try {
-      await mkdir(idmap.stageDir, { recursive: true, mode: 0o700 });
+      await makeDirs(idmap.stageDir, 0o700);
       for (const [i, lower] of lowers.entries()) {
         const target = path.join(idmap.stageDir, String(i));
         await mkdir(target);

@@ -1,8 +1,8 @@
-import { mkdir } from 'node:fs/promises';
 import { release } from 'node:os';
 import path from 'node:path';
 import { MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC, type NativeOps } from '../native/index.js';
 import { detachAllUnder } from './detach.js';
+import { makeDirs } from '../util/fs.js';
 
 /**
  * Recursive read-only mounts. runc 1.1 cannot apply them itself, so berth
@@ -23,7 +23,7 @@ export function rroDir(bundle: string): string {
 /** Prepares one source; returns the path to bind into the container. */
 export async function prepareRecursiveReadOnly(native: NativeOps, bundle: string, source: string, index: number): Promise<string> {
   const target = path.join(rroDir(bundle), String(index));
-  await mkdir(target, { recursive: true, mode: 0o700 });
+  await makeDirs(target, 0o700);
   await native.mount(source, target, '', MS_BIND | MS_REC);
   try {
     // Private first: nothing done to this copy may propagate back to the host.

@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { makeDirs } from '../util/fs.js';
 
 export interface DnsConfigLike {
   servers: string[];
@@ -31,7 +32,7 @@ export async function writeHostname(file: string, hostname: string): Promise<voi
 }
 
 export async function makeRunDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o711 });
+  await makeDirs(dir, 0o711);
   await mkdir(path.join(dir, 'ns'), { mode: 0o700 }).catch((err: unknown) => {
     if (errnoCode(err) !== 'EEXIST') throw err;
   });

@@ -1,10 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
 import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, type NativeOps } from '../native/index.js';
+import { makeDirs } from '../util/fs.js';
 
 /** The pod's /dev/shm: a size-limited tmpfs that all its containers bind-mount. */
 export async function mountShm(native: NativeOps, dir: string, sizeBytes: number): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o1777 });
+  await makeDirs(dir, 0o1777);
   await native.mount('shm', dir, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${sizeBytes}`);
 }
 

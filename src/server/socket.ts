@@ -1,8 +1,9 @@
 import type { Stats } from 'node:fs';
 import { connect } from 'node:net';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { makeDirs } from '../util/fs.js';
 
 export class SocketInUseError extends Error {}
 
@@ -31,7 +32,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     await lstat(dir);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
-    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await makeDirs(dir, 0o750);
     await chmod(dir, 0o750);
   }
   let st: Stats;

@@ -7,11 +7,11 @@
  * always on disk too.
  */
 
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { notFound } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeJsonAtomic } from '../util/fs.js';
+import { makeDirs, writeJsonAtomic } from '../util/fs.js';
 import { eachLimit } from '../util/each-limit.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 
@@ -43,7 +43,7 @@ export class RecordStore<M extends { id: string }, S> {
 
   /** Loads every readable record; unreadable ones are logged and returned for clean-up. */
   async load(): Promise<{ loaded: StoredRecord<M, S>[]; broken: string[] }> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDirs(this.dir, 0o700);
     const ids = await readdir(this.dir);
     // Read several at a time (a node with hundreds of containers restarts
     // on these reads), kept in directory order.
@@ -76,7 +76,7 @@ export class RecordStore<M extends { id: string }, S> {
 
   async create(meta: M, status: S): Promise<StoredRecord<M, S>> {
     const dir = this.dirOf(meta.id);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirs(dir, 0o700);
     // Both or neither matter to load(): a record missing either is broken and cleaned up.
     await Promise.all([writeJsonAtomic(path.join(dir, 'meta.json'), VERSION, meta), writeJsonAtomic(path.join(dir, 'status.json'), VERSION, status as object)]);
     const record = { meta, status };

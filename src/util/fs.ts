@@ -45,7 +45,32 @@ export async function writeJsonAtomic(file: string, version: number, value: obje
 }
 
 export async function ensureDir(dir: string, mode = 0o755): Promise<void> {
-  await mkdir(dir, { recursive: true, mode });
+  await makeDirs(dir, mode);
+}
+
+/**
+ * mkdir -p that reports the real cause. Node's recursive mkdir answers
+ * ENOENT when a component cannot be created for another reason (ENOSPC,
+ * EDQUOT, EROFS...), which hid a full disk behind "no such file"; on ENOENT
+ * the components are created one by one so the failing one's own error is
+ * the one thrown.
+ */
+export async function makeDirs(dir: string, mode = 0o777): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode });
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    const parts: string[] = [];
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      parts.unshift(d);
+      if (d === path.dirname(d)) break;
+    }
+    for (const d of parts) {
+      await mkdir(d, { mode }).catch((e: unknown) => {
+        if (errnoCode(e) !== 'EEXIST') throw e;
+      });
+    }
+  }
 }
 
 export async function removeIfExists(p: string): Promise<void> {

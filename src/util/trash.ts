@@ -1,8 +1,9 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { makeDirs } from './fs.js';
 
 /**
  * Deletion off the request path. `discard` renames a directory into the
@@ -40,7 +41,7 @@ export class Trash {
   async discard(dir: string): Promise<void> {
     const trash = this.trashOf(dir);
     if (!this.made.has(trash)) {
-      await mkdir(trash, { recursive: true, mode: 0o700 });
+      await makeDirs(trash, 0o700);
       this.made.add(trash);
     }
     try {

@@ -1,7 +1,8 @@
-import { mkdir, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode, invalidArgument } from '../../errors.js';
 import type { Mount } from '../../oci/spec-types.js';
+import { makeDirs } from '../../util/fs.js';
 
 /** A CRI mount as the request carries it. */
 export interface CriMount {
@@ -123,7 +124,7 @@ export async function criMounts(
       const code = errnoCode(err);
       if (code === 'ENOTDIR' || code === 'ELOOP') throw invalidArgument(`mount host_path ${m.hostPath}: a part of it is not a directory (${code})`);
       if (code !== 'ENOENT') throw err;
-      await mkdir(m.hostPath, { recursive: true, mode: 0o755 }).catch((e: unknown) => {
+      await makeDirs(m.hostPath, 0o755).catch((e: unknown) => {
         const c = errnoCode(e);
         if (c === 'ENOTDIR' || c === 'EEXIST') throw invalidArgument(`mount host_path ${m.hostPath} cannot be created: a part of it is a file`);
         throw e;
