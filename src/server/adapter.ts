@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { CallContext, Deps } from './deps.js';
 import { toGrpcStatus } from './grpc-status.js';
 import { type Attributes, callSpan, tracingEnabled } from '../tracing/tracing.js';
+import { explainSpaceFailure } from '../util/space-errors.js';
 
 export type UnaryHandler<Req, Res> = (ctx: CallContext, request: Req) => Promise<Res>;
 export type StreamHandler<Req, Res> = (ctx: CallContext, request: Req, send: (message: Res) => Promise<void>) => Promise<void>;
@@ -123,6 +124,8 @@ export function unary<Req, Res>(deps: Deps, rpc: string, handler: UnaryHandler<R
       traced(rpc, call, call.request, async () => {
         checkReady(deps);
         return handler(ctx, call.request);
+      }).catch(async (err: unknown) => {
+        throw await explainSpaceFailure(err);
       });
     run().then(
       (response) => {
@@ -167,6 +170,8 @@ export function serverStream<Req, Res>(deps: Deps, rpc: string, handler: StreamH
       traced(rpc, call, call.request, async () => {
         checkReady(deps);
         await handler(ctx, call.request, send);
+      }).catch(async (err: unknown) => {
+        throw await explainSpaceFailure(err);
       });
     run().then(
       () => {

@@ -3,6 +3,7 @@ import { open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode, internal } from '../errors.js';
 import { ensureDir, syncDir } from '../util/fs.js';
+import { locate } from '../util/space-errors.js';
 
 /**
  * Content-addressed store for the small blobs of an image: manifests,
@@ -56,9 +57,12 @@ export class ContentStore {
     try {
       await fh.writeFile(data);
       await fh.sync();
-    } finally {
+    } catch (err) {
       await fh.close();
+      await rm(tmp, { force: true });
+      throw locate(err, tmp);
     }
+    await fh.close();
     const target = this.pathOf(digest);
     await ensureDir(path.dirname(target), 0o700);
     await rename(tmp, target);

@@ -15,16 +15,17 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { open, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RuntimeError, errnoCode, internal, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ensureDir, syncDir, writeJsonAtomic } from '../util/fs.js';
+import { ensureDir, makeDirs, syncDir, writeJsonAtomic } from '../util/fs.js';
 import { decompressLayer } from './decompress.js';
 import { TarFormatError, readTar } from './tar/reader.js';
 import { streamHash } from '../util/stream-hash.js';
 import { LayerUnpacker, type UnpackOps } from './unpack.js';
+import { locate } from '../util/space-errors.js';
 
 /** Bytes gathered from the network before they go on down the unpack pipeline. */
 const PASS_ON_BYTES = 256 << 10;
@@ -154,7 +155,7 @@ export class SnapshotStore {
     if (existing) return existing;
     const tmp = path.join(this.dir, `.ingest-${randomBytes(8).toString('hex')}`);
     const fsDir = path.join(tmp, 'fs');
-    await mkdir(fsDir, { recursive: true, mode: 0o755 });
+    await makeDirs(fsDir, 0o755);
     try {
       const blobAlg = meta.blobDigest.split(':')[0]!;
       const blobHash = streamHash(blobAlg);
@@ -248,7 +249,8 @@ export class SnapshotStore {
       if ((err as { code?: string }).code === 'Z_DATA_ERROR' || (err as { code?: string }).code === 'Z_BUF_ERROR') {
         throw failedPrecondition(`layer ${meta.blobDigest} is not valid gzip: ${(err as Error).message}`);
       }
-      throw err;
+      // A write of the layer's files failed: name where, so a full disk is told by its filesystem.
+      throw locate(err, fsDir);
     }
   }
 
