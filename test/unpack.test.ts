@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -187,6 +187,33 @@ describe('layer unpacking', () => {
     ops = new OneCallRecordingOps();
     await unpack([{ name: 'f', content: 'x', pax: { uid: '4294967294', gid: '70000', mtime: '1600000000.5' } }]);
     expect(ops.owners.get(path.join(dir, 'f'))).toEqual({ uid: 4294967294, gid: 70000 });
+  });
+
+  it('does work linear in the entries whatever the tar repeats, replaces or nests', async () => {
+    const n = 400;
+    const names = Array.from({ length: n }, (_, i) => ({ name: `d${i % 10}/f${i}`, content: 'x' }));
+    const unpacker = new LayerUnpacker(dir, ops);
+    const entries: TarInput[] = [...names, ...names, { name: 'd0', content: 'now a file' }];
+    for await (const { entry, body } of readTar(chunks(createTar(entries), 1 << 16))) await unpacker.apply(entry, body);
+    await unpacker.finish();
+    // One parent lookup per entry (plus ten directories made), one visit per
+    // path a later entry replaced, and d0's subtree once when a file took its place.
+    const entriesApplied = entries.length;
+    expect(unpacker.visited).toBeLessThanOrEqual(entriesApplied + 20 + n + (n / 10 + 1));
+    expect(await readFile(path.join(dir, 'd1/f1'), 'utf8')).toBe('x');
+    expect(await readFile(path.join(dir, 'd0'), 'utf8')).toBe('now a file');
+
+    const deep = Array.from({ length: 300 }, () => 'a').join('/');
+    const nested = new LayerUnpacker(path.join(dir, 'nested'), ops);
+    await mkdir(path.join(dir, 'nested'));
+    const deepEntries = Array.from({ length: 100 }, (_, i) => ({ name: `${deep}/f${i}`, content: '' }));
+    for await (const { entry, body } of readTar(chunks(createTar(deepEntries), 1 << 16))) await nested.apply(entry, body);
+    // The chain of 300 directories is walked once, not once per file.
+    expect(nested.visited).toBeLessThanOrEqual(300 + 1 + 100);
+  });
+
+  it('refuses an entry name longer than PATH_MAX', async () => {
+    await expect(unpack([{ name: `${'a/'.repeat(2100)}x`, content: '' }])).rejects.toThrow(/longer than PATH_MAX/);
   });
 
   it('rejects corrupt archives', async () => {

@@ -58,16 +58,40 @@ export class UnsafeLayerError extends RuntimeError {
   }
 }
 
-/** Splits an entry name into safe components; throws on `..`. */
+/** PATH_MAX: a longer path could not be opened by the kernel, and bounds the work per entry. */
+const MAX_PATH_BYTES = 4096;
+
+/** Splits an entry name into safe components; throws on `..` and on paths past PATH_MAX. */
 export function cleanEntryPath(name: string): string[] {
+  if (Buffer.byteLength(name) > MAX_PATH_BYTES)
+    throw new UnsafeLayerError(`entry name of ${Buffer.byteLength(name)} bytes is longer than PATH_MAX (${MAX_PATH_BYTES})`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) throw new UnsafeLayerError(`entry "${name}" has a ".." component`);
   return parts;
 }
 
+/** The parent of a layer-relative path ("" is the layer root). */
+function parentOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
 export class LayerUnpacker {
+  /**
+   * What each path unpacked so far is. Invariant: every ancestor of a known
+   * path is a known directory, so a known parent needs no walk to the root.
+   */
   private readonly kinds = new Map<string, Kind>([['', 'dir']]);
+  /**
+   * The known children of each directory, so that replacing or whiting out
+   * a path visits only what is beneath it: each path is forgotten at most
+   * once per time it was added, and unpacking stays linear in the entries
+   * whatever the tar repeats.
+   */
+  private readonly children = new Map<string, Set<string>>();
   private readonly dirAttrs = new Map<string, TarEntry>();
+  /** Index entries looked at by the parent walk and by replacements: the work tests count instead of time. */
+  visited = 0;
   private readonly result: UnpackResult = { bytes: 0, inodes: 0 };
   /**
    * Small files read but not yet created. Only new small files join a
@@ -86,18 +110,57 @@ export class LayerUnpacker {
     return rel === '' ? this.root : path.join(this.root, rel);
   }
 
-  /** Makes sure every parent of `parts` is a real directory unpacked here. */
+  private setKind(rel: string, kind: Kind): void {
+    if (!this.kinds.has(rel)) {
+      const parent = parentOf(rel);
+      const siblings = this.children.get(parent);
+      if (siblings) siblings.add(rel);
+      else this.children.set(parent, new Set([rel]));
+    }
+    this.kinds.set(rel, kind);
+  }
+
+  /** Drops `rel` and everything known beneath it from the index. */
+  private forget(rel: string): void {
+    this.children.get(parentOf(rel))?.delete(rel);
+    const stack = [rel];
+    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+      this.visited++;
+      this.kinds.delete(next);
+      this.dirAttrs.delete(next);
+      const below = this.children.get(next);
+      if (below) {
+        this.children.delete(next);
+        for (const child of below) stack.push(child);
+      }
+    }
+  }
+
+  /**
+   * Makes sure every parent of `parts` is a real directory unpacked here.
+   * Walks up from the parent only as far as the nearest known path (the
+   * invariant vouches for the rest), so the work is one lookup per entry
+   * plus one per directory created.
+   */
   private async ensureParents(parts: string[], name: string): Promise<void> {
-    for (let i = 1; i < parts.length; i++) {
-      const rel = parts.slice(0, i).join('/');
+    let depth = parts.length - 1;
+    let rel = parts.slice(0, depth).join('/');
+    const missing: string[] = [];
+    for (;;) {
+      this.visited++;
       const kind = this.kinds.get(rel);
-      if (kind === undefined) {
-        await mkdir(this.full(rel), { mode: 0o755 });
-        this.kinds.set(rel, 'dir');
-        this.result.inodes++;
-      } else if (kind !== 'dir') {
+      if (kind === 'dir') break;
+      if (kind !== undefined) {
         throw new UnsafeLayerError(`entry "${name}" goes through "${rel}", which is a ${kind === 'symlink' ? 'symbolic link' : 'non-directory'}`);
       }
+      missing.push(rel);
+      depth--;
+      rel = depth === 0 ? '' : rel.slice(0, rel.length - parts[depth]!.length - 1);
+    }
+    for (let i = missing.length - 1; i >= 0; i--) {
+      await mkdir(this.full(missing[i]!), { mode: 0o755 });
+      this.setKind(missing[i]!, 'dir');
+      this.result.inodes++;
     }
   }
 
@@ -105,8 +168,7 @@ export class LayerUnpacker {
   private async replace(rel: string): Promise<void> {
     if (!this.kinds.has(rel)) return;
     await rm(this.full(rel), { recursive: true, force: true });
-    for (const key of [...this.kinds.keys()]) if (key === rel || key.startsWith(`${rel}/`)) this.kinds.delete(key);
-    for (const key of [...this.dirAttrs.keys()]) if (key === rel || key.startsWith(`${rel}/`)) this.dirAttrs.delete(key);
+    this.forget(rel);
   }
 
   async apply(entry: TarEntry, body: AsyncIterable<Buffer>): Promise<void> {
@@ -137,19 +199,19 @@ export class LayerUnpacker {
       case 'directory':
         if (existing !== 'dir') {
           await mkdir(full, { mode: 0o755 });
-          this.kinds.set(rel, 'dir');
+          this.setKind(rel, 'dir');
           this.result.inodes++;
         }
         this.dirAttrs.set(rel, entry);
         return;
       case 'file':
         await this.writeFile(full, body);
-        this.kinds.set(rel, 'file');
+        this.setKind(rel, 'file');
         this.result.bytes += entry.size;
         break;
       case 'symlink':
         await symlink(entry.linkname, full);
-        this.kinds.set(rel, 'symlink');
+        this.setKind(rel, 'symlink');
         break;
       case 'hardlink': {
         const target = cleanEntryPath(entry.linkname).join('/');
@@ -158,7 +220,7 @@ export class LayerUnpacker {
           throw new UnsafeLayerError(`hard link "${entry.name}" points to "${entry.linkname}", which is not a file unpacked earlier in this layer`);
         }
         await link(this.full(target), full);
-        this.kinds.set(rel, kind);
+        this.setKind(rel, kind);
         return; // shares the target's inode and attributes
       }
       case 'char':
@@ -166,7 +228,7 @@ export class LayerUnpacker {
       case 'fifo': {
         const typeBits = entry.type === 'char' ? S_IFCHR : entry.type === 'block' ? S_IFBLK : S_IFIFO;
         await this.ops.mknod(full, typeBits | (entry.mode & 0o777), entry.devmajor, entry.devminor);
-        this.kinds.set(rel, 'other');
+        this.setKind(rel, 'other');
         break;
       }
     }
@@ -180,7 +242,7 @@ export class LayerUnpacker {
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     this.batch.push({ path: this.full(rel), data, uid: entry.uid, gid: entry.gid, mode: entry.mode, mtime: entry.mtime });
     this.batchBytes += data.length;
-    this.kinds.set(rel, 'file');
+    this.setKind(rel, 'file');
     this.result.bytes += entry.size;
     this.result.inodes++;
     if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) await this.sendBatch();
@@ -232,7 +294,7 @@ export class LayerUnpacker {
     if (base === OPAQUE) {
       if (parentRel !== '' && !this.kinds.has(parentRel)) {
         await mkdir(this.full(parentRel), { mode: 0o755 });
-        this.kinds.set(parentRel, 'dir');
+        this.setKind(parentRel, 'dir');
       }
       await this.ops.lsetxattr(this.full(parentRel), OPAQUE_XATTR, Buffer.from('y'));
       return;
@@ -243,15 +305,16 @@ export class LayerUnpacker {
     const rel = [...parentParts, target].join('/');
     await this.replace(rel);
     await this.ops.mknod(this.full(rel), S_IFCHR, 0, 0);
-    this.kinds.set(rel, 'other');
+    this.setKind(rel, 'other');
     this.result.inodes++;
   }
 
   /** Applies directory modes and times last, deepest first, so writes inside them were possible. */
   async finish(): Promise<UnpackResult> {
     await this.sendBatch();
-    const dirs = [...this.dirAttrs.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
-    for (const [rel, entry] of dirs) await this.setAttributes(this.full(rel), entry);
+    const depthOf = (rel: string) => (rel === '' ? 0 : rel.split('/').length);
+    const dirs = [...this.dirAttrs.entries()].map(([rel, entry]) => ({ rel, entry, depth: depthOf(rel) })).sort((a, b) => b.depth - a.depth);
+    for (const { rel, entry } of dirs) await this.setAttributes(this.full(rel), entry);
     return this.result;
   }
 }
