@@ -1,6 +1,7 @@
 #!/bin/sh
 # Regenerates the TypeScript types of the CRI messages and services from
-# proto/cri/api.proto. The flags must match the loader options in
+# proto/cri/api.proto (runtime.v1; v1alpha2 shares its types and handlers,
+# so only its descriptor is built). The flags must match the loader options in
 # src/server/proto.ts, which decodes with the same conventions.
 set -eu
 cd "$(dirname "$0")/.."

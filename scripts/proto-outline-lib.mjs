@@ -9,7 +9,9 @@ import protobuf from 'protobufjs';
  * @returns {string[]}
  */
 export function protoOutline(text) {
-  const root = protobuf.parse(text, { keepCase: true }).root.resolveAll();
+  // gogoproto's options (v1alpha2's file sets them) shape Go code, not the wire.
+  const plain = text.replace(/^import "github\.com\/gogo\/protobuf\/gogoproto\/gogo\.proto";$/m, '').replace(/^option \(gogoproto\.[^;]*;$/gm, '');
+  const root = protobuf.parse(plain, { keepCase: true }).root.resolveAll();
   const lines = [];
   const visit = (ns) => {
     for (const obj of ns.nestedArray) {

@@ -174,6 +174,8 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   });
   server.addService(proto.runtime.v1.RuntimeService.service, services.runtime);
   server.addService(proto.runtime.v1.ImageService.service, services.image);
+  server.addService(proto.runtime.v1alpha2.RuntimeService.service, services.v1alpha2Runtime);
+  server.addService(proto.runtime.v1alpha2.ImageService.service, services.image);
 
   try {
     await prepareSocketPath(config.listen);

@@ -42,7 +42,7 @@ import { podSandboxStatus } from './runtime/sandbox-status.js';
 import { stopPodSandbox } from './runtime/sandbox-stop.js';
 import { status } from './runtime/status.js';
 import { updateRuntimeConfig } from './runtime/update-runtime-config.js';
-import { version } from './runtime/version.js';
+import { version, versionV1alpha2 } from './runtime/version.js';
 
 type Implementation = Record<string, grpc.UntypedHandleCall>;
 
@@ -51,7 +51,10 @@ type Implementation = Record<string, grpc.UntypedHandleCall>;
  * answer UNIMPLEMENTED; the method list comes from the proto, so none can
  * be forgotten.
  */
-export function buildServices(proto: CriGrpc, deps: Deps): { runtime: Implementation; image: Implementation; missing: string[] } {
+export function buildServices(
+  proto: CriGrpc,
+  deps: Deps,
+): { runtime: Implementation; image: Implementation; v1alpha2Runtime: Implementation; missing: string[] } {
   const runtime: Implementation = {
     Version: unary(deps, 'Version', version),
     Status: unary(deps, 'Status', status),
@@ -101,7 +104,10 @@ export function buildServices(proto: CriGrpc, deps: Deps): { runtime: Implementa
     ...fillUnimplemented(proto.runtime.v1.RuntimeService.service, runtime, deps),
     ...fillUnimplemented(proto.runtime.v1.ImageService.service, image, deps),
   ];
-  return { runtime, image, missing };
+  // runtime.v1alpha2's RPCs are a part of v1's, served by the same handlers;
+  // only Version names the API the caller speaks.
+  const v1alpha2Runtime: Implementation = { ...runtime, Version: unary(deps, 'Version', versionV1alpha2) };
+  return { runtime, image, v1alpha2Runtime, missing };
 }
 
 /** Gives every RPC without a handler the UNIMPLEMENTED answer; returns their names. */
