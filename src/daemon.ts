@@ -26,6 +26,7 @@ import { SandboxService } from './sandbox/sandbox-service.js';
 import type { Deps } from './server/deps.js';
 import { loadCriProto } from './server/proto.js';
 import { buildServices } from './server/service.js';
+import { type CriListener, listenCri } from './server/listen.js';
 import { prepareSocketPath, restrictSocket } from './server/socket.js';
 import { ensureDir } from './util/fs.js';
 import { versionInfo } from './version.js';
@@ -183,13 +184,12 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     await images.close();
     throw err;
   }
+  let criListener: CriListener | undefined;
   // The socket is created 0660 (never, even for a moment, open to others):
   // nothing else of the daemon creates files while it binds.
   const umask = process.umask(0o117);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix://${config.listen}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-    });
+    criListener = await listenCri(server, config.listen);
   } finally {
     process.umask(umask);
   }
@@ -251,6 +251,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
           resolve();
         });
       });
+      criListener?.close();
       containers.close();
       sandboxes.close();
       memory.close();
