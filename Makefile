@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e lint format bench profile clean package kubernetes
+.PHONY: run test install build unit e2e lint format bench profile clean package kubernetes cluster
 
 # ARGS: flags for the daemon, e.g. make run ARGS="--registries-conf /etc/containers/registries.conf"
 run: install
@@ -36,6 +36,10 @@ package: install
 # Kubernetes 1.20 from Debian's source package, for the cluster tests (not part of berth).
 kubernetes:
 	scripts/kubernetes/build.sh kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl e2e_node.test
+
+# The cluster e2e alone: a Kubernetes 1.20 control plane and kubelet on berth (builds Kubernetes first if needed).
+cluster: build kubernetes
+	npx vitest run --config vitest.e2e.config.ts e2e/cluster.e2e.ts
 
 bench:
 	sh scripts/bench.sh
