@@ -8,6 +8,7 @@ import { CniConfigSource } from './cni/config-source.js';
 import { ExecPluginRunner } from './cni/invoke.js';
 import { NetworkManager } from './cni/network-manager.js';
 import { Conmon } from './conmon/conmon.js';
+import { ConmonWatcher } from './conmon/conmon-watch.js';
 import { ContainerService } from './container/container-service.js';
 import { loadDefaultAppArmorProfile } from './host/apparmor.js';
 import { readHostFacts } from './host/host-facts.js';
@@ -132,6 +133,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     runtime: config.runtime,
     runtimes,
     monitor: new Conmon(config.runtime.conmon, conmonLogLevel(config.log_level)),
+    monitorWatcher: new ConmonWatcher(),
     images,
     sandboxes,
     native,

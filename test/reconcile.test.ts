@@ -27,6 +27,7 @@ function deps(hangFor: Set<string>) {
     log: silentLogger(),
     defaultRuntime: 'runc',
     runtimeFor: () => runtime,
+    runtimes: () => [runtime],
     handleExit: async () => undefined,
   };
   return { d, statuses };

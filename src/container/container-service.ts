@@ -7,7 +7,8 @@ import type { HostFacts } from '../host/host-facts.js';
 import { type Logger, logFailure } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import type { Monitor } from '../conmon/conmon.js';
-import { ExitWatcher } from '../conmon/exit-watcher.js';
+import { ExitWatcher, readExitFile } from '../conmon/exit-watcher.js';
+import type { MonitorWatcher } from '../conmon/conmon-watch.js';
 import { leaveCgroup } from '../conmon/conmon-cgroup.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { LinuxResources, Process, Spec } from '../oci/spec-types.js';
@@ -22,7 +23,8 @@ import { nowNs } from '../util/time.js';
 import type { ContainerEventType, EventBus } from '../events/event-bus.js';
 import { type ContainerMeta, type ContainerStatus, mustBeRunning } from './container.js';
 import { type ExecSyncResult, execSync } from './exec-sync.js';
-import { exitFields, withExit } from './exit-status.js';
+import { type ExitFields, exitFields, withExit } from './exit-status.js';
+import { endWithoutMonitor } from './monitor-gone.js';
 import { type BundleRequest, pidNamespaceFor, prepareBundle } from './bundle.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { KillDeadline } from './kill-deadline.js';
@@ -59,6 +61,8 @@ export interface ContainerServiceOptions {
   runtime: RuntimeConfig;
   runtimes: Map<string, OciRuntime>;
   monitor: Monitor;
+  /** Tells when a container's conmon dies (conmon-watch.ts); without one, nobody watches. */
+  monitorWatcher?: MonitorWatcher;
   images: ContainerImages;
   sandboxes: ContainerPods;
   native: NativeOps;
@@ -95,6 +99,8 @@ export class ContainerService implements PodContainers {
   /** Stops in progress, which later stops and removals may hurry. */
   private readonly pendingStops = new Map<string, { deadline: KillDeadline; done: Promise<void> }>();
   private readonly processes = new Map<string, Process>();
+  /** Containers whose conmon is watched, and what ends each watch (undefined while it is being set up). */
+  private readonly monitorWatches = new Map<string, (() => void) | undefined>();
   private readonly exitsDir: string;
   /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
   readonly socketDir: string;
@@ -249,6 +255,7 @@ export class ContainerService implements PodContainers {
         .run(id, async () => {
           await new Promise((resolve) => setImmediate(resolve));
           await launchContainer(this.launchDeps(), meta, runtime, log);
+          await this.watchMonitor(id);
         })
         .catch((err: unknown) => log.error({ err }, 'launching the container failed unexpectedly'));
       this.emit(meta, 'CONTAINER_CREATED_EVENT');
@@ -378,8 +385,16 @@ export class ContainerService implements PodContainers {
   async handleExit(id: string, exitCode: number): Promise<void> {
     const record = this.store.get(id);
     if (!record) return;
-    if (record.status.state !== 'CONTAINER_EXITED') {
-      const exit = await (this.opts.readExit ?? exitFields)(record.meta, exitCode);
+    const exit = record.status.state === 'CONTAINER_EXITED' ? undefined : await (this.opts.readExit ?? exitFields)(record.meta, exitCode);
+    await this.recordExit(record, exit);
+  }
+
+  /** Records `exit` (none when it is already recorded), then releases the container and wakes its waiters. */
+  private async recordExit(record: ContainerRecord, exit: ExitFields | undefined): Promise<void> {
+    const id = record.meta.id;
+    this.monitorWatches.get(id)?.();
+    this.monitorWatches.delete(id);
+    if (exit) {
       // Merged into the status as it stands when written: a start recorded
       // meanwhile keeps its startedAt.
       await this.store.update(id, (s) => (s.state === 'CONTAINER_EXITED' ? s : withExit(s, exit)));
@@ -387,7 +402,7 @@ export class ContainerService implements PodContainers {
       // Events keep the order of the life cycle: a start in progress tells of the exit after its own event.
       if (this.starting.has(id)) this.starting.set(id, true);
       else this.emit(record.meta, 'CONTAINER_STOPPED_EVENT');
-      this.opts.log.info({ containerId: id, exitCode, reason: exit.reason }, 'container exited');
+      this.opts.log.info({ containerId: id, exitCode: exit.exitCode, reason: exit.reason }, 'container exited');
     }
     // Under the container's lock: a `runc kill` in flight (a stop) must not
     // find its cgroups deleted under it.
@@ -395,6 +410,47 @@ export class ContainerService implements PodContainers {
       .run(id, () => this.release.release(record.meta))
       .catch((err: unknown) => this.opts.log.warn({ err, containerId: id }, 'releasing an exited container failed; RemoveContainer will retry'));
     this.exitWaiters.notify(id);
+  }
+
+  /**
+   * Watches the container's conmon, once: when it dies without an exit
+   * file, the container is ended and recorded EXITED (monitor-gone.ts).
+   */
+  private async watchMonitor(id: string): Promise<void> {
+    const watcher = this.opts.monitorWatcher;
+    const record = this.store.get(id);
+    if (!watcher || !record || record.status.state === 'CONTAINER_EXITED' || this.monitorWatches.has(id)) return;
+    this.monitorWatches.set(id, undefined);
+    const stop = await watcher
+      .watch(record.meta.bundle, (pid) => {
+        this.monitorWatches.delete(id);
+        this.monitorGone(id, pid).catch((err: unknown) => this.opts.log.error({ err, containerId: id }, 'handling the death of conmon failed'));
+      })
+      .catch((err: unknown) => {
+        this.opts.log.warn({ err, containerId: id }, "cannot watch the container's conmon");
+        return undefined;
+      });
+    if (!this.monitorWatches.has(id)) return stop?.(); // gone, removed or exited meanwhile
+    if (stop) this.monitorWatches.set(id, stop);
+    else {
+      this.monitorWatches.delete(id);
+      this.opts.log.warn({ containerId: id }, "the container's bundle names no conmon: its monitor is not watched");
+    }
+  }
+
+  /** The container's conmon exited: an ordinary exit if it left the exit file, else the container lost its monitor. */
+  private async monitorGone(id: string, conmonPid: number): Promise<void> {
+    const record = this.store.get(id);
+    if (!record || record.status.state === 'CONTAINER_EXITED') return;
+    // conmon writes the exit file before it exits; the exit watcher may not have reported it yet.
+    const code = await readExitFile(path.join(record.meta.persistDir, 'exit')).catch(() => undefined);
+    if (code !== undefined) return this.handleExit(id, code);
+    this.opts.log.warn({ containerId: id, conmonPid }, 'conmon died without recording the exit: killing the container through the runtime');
+    const exit = await endWithoutMonitor({ runtime: this.runtimeFor(record.meta.runtimeHandler), log: this.opts.log }, record.meta, conmonPid);
+    // The exit file may have come while the runtime was asked (conmon wrote it as it died).
+    const late = await readExitFile(path.join(record.meta.persistDir, 'exit')).catch(() => undefined);
+    if (late !== undefined) return this.handleExit(id, late);
+    await this.recordExit(record, this.store.get(id)?.status.state === 'CONTAINER_EXITED' ? undefined : exit);
   }
 
   /** Removes the container whatever its state (killing it first). Idempotent. */
@@ -420,6 +476,8 @@ export class ContainerService implements PodContainers {
       await this.trash.discard(meta.persistDir);
       this.store.forget(meta.id);
       this.release.forget(meta.id);
+      this.monitorWatches.get(meta.id)?.();
+      this.monitorWatches.delete(meta.id);
       await Promise.all([
         this.trash.discard(meta.bundle),
         rm(path.join(this.exitsDir, meta.id), { force: true }),
@@ -511,6 +569,8 @@ export class ContainerService implements PodContainers {
       hasPod: (id) => this.opts.sandboxes.get(id) !== undefined,
       underLock: (id, fn) => this.locks.run(id, fn),
       waitMs: this.opts.restoreWaitMs,
+      // A conmon that died while berth was down is found dead at once.
+      reconciled: (id) => void this.watchMonitor(id),
     });
     void this.trash.empty(); // what an earlier run left there
     this.watcher = new ExitWatcher(this.exitsDir, (id, code) => this.handleExit(id, code), this.opts.log);
@@ -537,12 +597,15 @@ export class ContainerService implements PodContainers {
       log: this.opts.log,
       defaultRuntime: this.opts.runtime.default_runtime,
       runtimeFor: (h) => this.runtimeFor(h),
+      runtimes: () => [...this.opts.runtimes.values()],
       handleExit: (id, code) => this.handleExit(id, code),
     };
   }
 
   close(): void {
     this.watcher?.stop();
+    for (const stop of this.monitorWatches.values()) stop?.();
+    this.monitorWatches.clear();
   }
 }
 

@@ -20,6 +20,8 @@ export interface ReconcileDeps {
   log: Logger;
   defaultRuntime: string;
   runtimeFor(handler: string): OciRuntime;
+  /** Every configured runtime: a container whose record is unreadable may be in any of their roots. */
+  runtimes(): OciRuntime[];
   handleExit(id: string, exitCode: number): Promise<void>;
 }
 
@@ -86,13 +88,15 @@ export async function reconcileRestored(
   records: Record[],
   underLock: (id: string, fn: () => Promise<void>) => Promise<void>,
   waitMs = RESTORE_WAIT_MS,
+  reconciled?: (id: string) => void,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < records.length) {
       const record = records[next++]!;
-      await underLock(record.meta.id, () => reconcile(deps, record)).catch((err: unknown) =>
-        deps.log.warn({ err, containerId: record.meta.id }, 'reconciling a restored container failed'),
+      await underLock(record.meta.id, () => reconcile(deps, record)).then(
+        () => reconciled?.(record.meta.id),
+        (err: unknown) => deps.log.warn({ err, containerId: record.meta.id }, 'reconciling a restored container failed'),
       );
     }
   };
@@ -114,10 +118,7 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
   for (const id of await readdir(dir).catch(() => [] as string[])) {
     if (deps.store.get(id)) continue;
     deps.log.warn({ containerId: id }, 'removing a container bundle without a record');
-    await deps
-      .runtimeFor(deps.defaultRuntime)
-      .delete(id, true)
-      .catch(logFailure(deps.log, 'debug', 'runc delete of an orphan bundle failed', { containerId: id }));
+    await deleteFromRuntimes(deps, id);
     await unmountRootfs(deps.native, rootfsPaths(path.join(dir, id), deps.store.dirOf(id)));
     await releaseHostCopies(deps.native, path.join(dir, id));
     await removeIfExists(path.join(dir, id));
@@ -131,16 +132,43 @@ export interface RestoreDeps extends ReconcileDeps {
   hasPod(id: string): boolean;
   underLock: (id: string, fn: () => Promise<void>) => Promise<void>;
   waitMs?: number;
+  /** Told of each container once it is reconciled (its conmon is then watched). */
+  reconciled?: (id: string) => void;
+}
+
+/**
+ * Kills and deletes container `id` in every runtime's root (`delete
+ * --force` SIGKILLs what still runs). Used where no record says which
+ * runtime ran it: without this a running container would go on untracked,
+ * holding its cgroup, its mounts and whatever it serves.
+ */
+export async function deleteFromRuntimes(deps: Pick<ReconcileDeps, 'runtimes' | 'log'>, id: string): Promise<void> {
+  const seen = new Set<string>();
+  for (const runtime of deps.runtimes()) {
+    if (seen.has(runtime.handler.root)) continue;
+    seen.add(runtime.handler.root);
+    const state = await runtime.state(id).catch(() => undefined);
+    if (!state) continue;
+    deps.log.warn(
+      { containerId: id, runtime: runtime.handler.name, status: state.status },
+      'the runtime still has a container berth has no record of: killing and deleting it',
+    );
+    await runtime.delete(id, true).catch(logFailure(deps.log, 'warn', 'deleting a container without a record failed', { containerId: id }));
+  }
 }
 
 /**
  * Start-up's part for containers: records that cannot be read are removed
- * with their bundles, bundles without a record too, names are taken again,
+ * with their bundles once the runtime has killed and deleted their
+ * containers, bundles without a record too, names are taken again,
  * and every record is reconciled with what conmon and the runtime say.
  */
 export async function restoreRecords(deps: RestoreDeps): Promise<void> {
   const { loaded, broken } = await deps.store.load();
   for (const id of broken) {
+    // Nobody can say what the container is any more: it is ended first,
+    // so that its files do not go while it still runs on them.
+    await deleteFromRuntimes(deps, id);
     await unmountRootfs(deps.native, rootfsPaths(path.join(deps.bundlesDir, id), deps.store.dirOf(id)));
     await removeIfExists(deps.store.dirOf(id));
     await removeIfExists(path.join(deps.bundlesDir, id));
@@ -150,5 +178,5 @@ export async function restoreRecords(deps: RestoreDeps): Promise<void> {
     deps.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
     if (!deps.hasPod(record.meta.sandboxId)) deps.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
   }
-  await reconcileRestored(deps, loaded, deps.underLock, deps.waitMs);
+  await reconcileRestored(deps, loaded, deps.underLock, deps.waitMs, deps.reconciled);
 }

@@ -12,6 +12,7 @@ import { NetworkManager } from '../../src/cni/network-manager.js';
 import { CniConfigSource } from '../../src/cni/config-source.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import type { ConmonCreateOptions, ConmonCreated, Monitor } from '../../src/conmon/conmon.js';
+import type { MonitorGone, MonitorWatcher } from '../../src/conmon/conmon-watch.js';
 import { type ContainerImages, ContainerService } from '../../src/container/container-service.js';
 import type { BundleRequest } from '../../src/container/bundle.js';
 import type { HostFacts } from '../../src/host/host-facts.js';
@@ -82,9 +83,13 @@ export class FakeRuntime implements OciRuntime {
   /** Each container's persist directory, where conmon also leaves its exit file. */
   readonly persistDirs = new Map<string, string>();
 
+  /** Containers whose conmon is dead: their end writes no exit file. */
+  readonly withoutConmon = new Set<string>();
+
   /** The container's process ends by itself with `code`: conmon's two exit files appear. */
   async exit(id: string, code: number): Promise<void> {
     this.containers.set(id, 'stopped');
+    if (this.withoutConmon.has(id)) return;
     const persist = this.persistDirs.get(id);
     if (persist) await writeFile(path.join(persist, 'exit'), String(code));
     await writeFile(path.join(this.exitsDir, `${id}.tmp`), String(code));
@@ -111,8 +116,12 @@ export class FakeRuntime implements OciRuntime {
   }
 }
 
-/** conmon: runs the runtime's create (the container becomes "created"), or fails as told. */
-export class FakeMonitor implements Monitor {
+/** conmon: runs the runtime's create (the container becomes "created"), or fails as told; `dies` plays kill -9 of it. */
+export class FakeMonitor implements Monitor, MonitorWatcher {
+  /** Watches by bundle, and the conmons already dead. */
+  private readonly watches = new Map<string, MonitorGone>();
+  private readonly dead = new Set<string>();
+  readonly bundles = new Map<string, string>();
   readonly created: ConmonCreateOptions[] = [];
   createError: Error | undefined;
   createHold: Promise<void> | undefined;
@@ -123,12 +132,34 @@ export class FakeMonitor implements Monitor {
 
   async create(opts: ConmonCreateOptions): Promise<ConmonCreated> {
     this.created.push(opts);
+    this.bundles.set(opts.id, opts.bundle);
     this.runtime.persistDirs.set(opts.id, opts.persistDir);
     if (this.createHold) await this.createHold;
     if (this.createError) throw this.createError;
     this.runtime.containers.set(opts.id, 'created');
     // By default a live pid whose start time can be read: the test process itself.
     return { pid: this.pid };
+  }
+
+  async watch(bundle: string, onGone: MonitorGone): Promise<() => void> {
+    if (this.dead.has(bundle)) onGone(4242);
+    else this.watches.set(bundle, onGone);
+    return () => this.watches.delete(bundle);
+  }
+
+  /** Whether the container's conmon is watched now. */
+  watched(id: string): boolean {
+    return this.watches.has(this.bundles.get(id) ?? '');
+  }
+
+  /** The container's conmon is killed (kill -9): the container runs on, and no exit file will come. */
+  dies(id: string): void {
+    const bundle = this.bundles.get(id)!;
+    this.dead.add(bundle);
+    this.runtime.withoutConmon.add(id);
+    const onGone = this.watches.get(bundle);
+    this.watches.delete(bundle);
+    onGone?.(4242);
   }
 }
 
@@ -296,6 +327,7 @@ export async function makeLifecycle(
     runtime: config.runtime,
     runtimes: new Map([['runc', runtime]]),
     monitor,
+    monitorWatcher: monitor,
     images,
     sandboxes,
     native,
