@@ -4,21 +4,37 @@
  * own start-up repairs what it finds, and a check must change nothing):
  * every content blob against its digest, every image record against its
  * blobs and snapshots, every snapshot's metadata and link, every
- * container and pod record, and what no record references any more.
- * `--repair` removes the broken and the orphaned, saying what; it refuses
- * to run while the daemon serves, which holds the same state in memory.
+ * container and pod record, every container the OCI runtimes hold in
+ * berth's runtime roots, and what no record references any more.
+ * `--repair` removes the broken and the orphaned, saying what (a runtime's
+ * container through the runtime: `delete --force`, which kills what still
+ * runs); it refuses to run while the daemon serves, which holds the same
+ * state in memory.
  */
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { BerthConfig } from './config/schema.js';
+import { type BerthConfig, runtimeRootOf } from './config/schema.js';
+import { messageOf } from './errors.js';
+import { classifyRuntimeFailure } from './oci/runtime-errors.js';
+import { failureText, runCommand } from './util/exec.js';
+
+/** A container an OCI runtime holds in its root: repaired through the runtime, not by deleting files. */
+export interface RuntimeContainer {
+  runtime: string;
+  path: string;
+  root: string;
+  id: string;
+}
 
 export interface Finding {
   kind: 'broken' | 'orphan';
   path: string;
   why: string;
+  /** The runtime's container to kill and delete before `path` goes. */
+  runtime?: RuntimeContainer;
 }
 
 const readJson = async (file: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
@@ -98,12 +114,23 @@ export async function checkState(config: BerthConfig): Promise<Finding[]> {
     if ((await readJson(path.join(dir, 'meta.json')).catch(() => undefined)) === undefined) broken(dir, 'unreadable pod record');
     else pods.add(id);
   }
+  const held = await runtimeContainers(config);
   const containers = new Set<string>();
+  const unreadable = new Set<string>();
   for (const id of await list(path.join(config.root, 'containers'))) {
     const dir = path.join(config.root, 'containers', id);
     const meta = await readJson(path.join(dir, 'meta.json')).catch(() => undefined);
     if (!meta || (await readJson(path.join(dir, 'status.json')).catch(() => undefined)) === undefined) {
-      broken(dir, 'unreadable container record');
+      unreadable.add(id);
+      const runtime = held.find((c) => c.id === id);
+      if (!runtime) broken(dir, 'unreadable container record');
+      else
+        found.push({
+          kind: 'broken',
+          path: dir,
+          why: `unreadable container record; ${runtime.runtime} still holds container ${id.slice(0, 12)}, which berth's start-up (or --repair) kills and deletes`,
+          runtime,
+        });
       continue;
     }
     containers.add(id);
@@ -121,10 +148,46 @@ export async function checkState(config: BerthConfig): Promise<Finding[]> {
   for (const id of await list(path.join(config.runroot, 'containers'))) {
     if (!containers.has(id)) orphan(path.join(config.runroot, 'containers', id), 'a container bundle without a record');
   }
+  for (const c of held) {
+    if (containers.has(c.id) || unreadable.has(c.id)) continue;
+    // A root set outside berth's runroot may be shared (podman's /run/runc): its other containers are not berth's.
+    if (!isInside(c.root, config.runroot)) continue;
+    found.push({ kind: 'orphan', path: path.join(c.root, c.id), why: `a ${c.runtime} container without a record`, runtime: c });
+  }
   for (const id of await list(path.join(config.runroot, 'sandboxes'))) {
     if (!pods.has(id)) orphan(path.join(config.runroot, 'sandboxes', id), 'a pod run directory without a record');
   }
   return found;
+}
+
+/**
+ * The containers each configured runtime holds in its root: one
+ * directory per container id (runc's and crun's layout), read rather
+ * than asked, as the check changes nothing and needs no runtime.
+ */
+async function runtimeContainers(config: BerthConfig): Promise<RuntimeContainer[]> {
+  const roots = new Set<string>();
+  const held: RuntimeContainer[] = [];
+  for (const [name, handler] of Object.entries(config.runtimes)) {
+    const root = runtimeRootOf(config, name);
+    if (roots.has(root)) continue;
+    roots.add(root);
+    for (const id of await list(root)) if (!id.startsWith('.')) held.push({ runtime: name, path: handler.runtime_path, root, id });
+  }
+  return held;
+}
+
+const isInside = (p: string, dir: string) => !path.relative(dir, p).startsWith('..') && !path.isAbsolute(path.relative(dir, p));
+
+/** `<runtime> --root <root> delete --force <id>`: kills what runs, then deletes. */
+async function deleteThroughRuntime(c: RuntimeContainer): Promise<string | undefined> {
+  try {
+    const res = await runCommand(c.path, [`--root=${c.root}`, 'delete', '--force', c.id], { timeoutMs: 30_000 });
+    // Already gone from the runtime: what is left are files.
+    return res.code === 0 || classifyRuntimeFailure(failureText(res)) === 'gone' ? undefined : failureText(res);
+  } catch (err) {
+    return messageOf(err);
+  }
 }
 
 export async function checkCommand(config: BerthConfig, repair: boolean, daemonAnswers: () => Promise<boolean>, out: NodeJS.WritableStream): Promise<number> {
@@ -151,6 +214,15 @@ export async function checkCommand(config: BerthConfig, repair: boolean, daemonA
   for (const f of findings) {
     if (done.has(f.path)) continue;
     done.add(f.path);
+    if (f.runtime) {
+      const failed = await deleteThroughRuntime(f.runtime);
+      if (failed) {
+        out.write(`kept    ${f.path}: ${f.runtime.runtime} delete --force ${f.runtime.id} failed: ${failed}\n`);
+        left++;
+        continue;
+      }
+      out.write(`deleted ${f.runtime.runtime} container ${f.runtime.id}\n`);
+    }
     if (mounts.some((m) => m === f.path || m.startsWith(`${f.path}/`))) {
       out.write(`kept    ${f.path}: something is mounted below it; starting berth releases it\n`);
       left++;

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { chmod, lchown } from 'node:fs/promises';
 import path from 'node:path';
-import type { BerthConfig } from './config/schema.js';
+import { type BerthConfig, runtimeRootOf } from './config/schema.js';
 import { ImageService } from './image/image-service.js';
 import type { Logger } from './log.js';
 import { CniConfigSource } from './cni/config-source.js';
@@ -84,7 +84,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   const runtimes = new Map<string, OciRuntime>();
   const makeRuntime = (name: string): void => {
     const handler = config.runtimes[name]!;
-    const root = handler.runtime_root || path.join(config.runroot, 'runtimes', name);
+    const root = runtimeRootOf(config, name);
     runtimes.set(
       name,
       new RuncRuntime(

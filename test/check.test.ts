@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -84,5 +84,43 @@ describe('berth check', () => {
     expect(await checkCommand(config, true, async () => false, out)).toBe(0);
     expect(await checkState(config)).toEqual([]);
     expect(await readdir(path.join(config.root, 'storage', 'images'))).toHaveLength(1);
+  });
+
+  it("names the OCI runtime's containers that have no record or an unreadable one, and --repair deletes them through the runtime first", async () => {
+    const base = defaultConfig();
+    const runtimeRoot = path.join(dir, 'run', 'runc-root');
+    const calls = path.join(dir, 'runc-calls');
+    // A runtime that records what it is asked and forgets the container, as `runc delete --force` does.
+    const fakeRunc = path.join(dir, 'runc');
+    await writeFile(fakeRunc, `#!/bin/sh\necho "$@" >> "${calls}"\nrm -rf "${runtimeRoot}/$4"\n`);
+    await chmod(fakeRunc, 0o755);
+    const config = {
+      ...base,
+      root: path.join(dir, 'root'),
+      runroot: path.join(dir, 'run'),
+      listen: path.join(dir, 'run', 'b.sock'),
+      runtimes: { runc: { runtime_path: fakeRunc, runtime_root: runtimeRoot, runtime_type: 'oci' as const } },
+    };
+    const record = async (id: string, status: string) => {
+      await mkdir(path.join(config.root, 'containers', id), { recursive: true });
+      await writeFile(path.join(config.root, 'containers', id, 'meta.json'), JSON.stringify({ version: 1, id, chainIds: [] }));
+      await writeFile(path.join(config.root, 'containers', id, 'status.json'), status);
+    };
+    await record('tracked', JSON.stringify({ version: 1, state: 'CONTAINER_RUNNING' }));
+    await record('torn', '{ torn');
+    for (const id of ['tracked', 'torn', 'untracked']) await mkdir(path.join(runtimeRoot, id), { recursive: true });
+    const why = (await checkState(config)).map((f) => `${f.kind} ${path.relative(dir, f.path)}: ${f.why}`);
+    expect(why).toEqual([
+      "broken root/containers/torn: unreadable container record; runc still holds container torn, which berth's start-up (or --repair) kills and deletes",
+      'orphan run/runc-root/untracked: a runc container without a record',
+    ]);
+    const out = new Writable({ write: (_chunk, _e, cb) => cb() });
+    expect(await checkCommand(config, true, async () => false, out)).toBe(0);
+    expect((await readFile(calls, 'utf8')).trim().split('\n')).toEqual([
+      `--root=${runtimeRoot} delete --force torn`,
+      `--root=${runtimeRoot} delete --force untracked`,
+    ]);
+    expect(await readdir(runtimeRoot)).toEqual(['tracked']);
+    expect(await readdir(path.join(config.root, 'containers'))).toEqual(['tracked']);
   });
 });

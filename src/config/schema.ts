@@ -5,6 +5,8 @@
  * conf/berth.conf is generated from it, so a key cannot exist in one place
  * and be missing in another.
  */
+
+import path from 'node:path';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['json', 'text'] as const;
@@ -74,6 +76,11 @@ export interface RuntimeHandlerConfig {
   runtime_path: string;
   runtime_root: string;
   runtime_type: 'oci';
+}
+
+/** A runtime handler's state directory (its `--root`), where its containers are known by id. */
+export function runtimeRootOf(config: Pick<BerthConfig, 'runroot' | 'runtimes'>, name: string): string {
+  return config.runtimes[name]?.runtime_root || path.join(config.runroot, 'runtimes', name);
 }
 
 export interface BerthConfig {
