@@ -424,6 +424,36 @@ describe('containers through conmon and runc', () => {
     expect(await mountsUnder(path.join(berth.runroot, 'containers'))).toEqual(mountsBefore);
   });
 
+  /** kill -9 of the container's conmon, whose pid file is in the bundle. */
+  const killConmon = async (id: string) => {
+    const pid = Number.parseInt(await readFile(path.join(berth.runroot, 'containers', id, 'conmon-pidfile'), 'utf8'), 10);
+    process.kill(pid, 'SIGKILL');
+  };
+  const runcStatus = async (id: string) => ((await runcContainers(path.join(berth.runroot, 'runtimes', 'runc'))).includes(id) ? 'listed' : 'gone');
+
+  it('reports a container whose conmon is killed -9 as exited, code 255 with a reason, within 3 s, and ends it', async () => {
+    const id = await cri.run(podId, containerConfig('monitorless', IMAGE, { command: ['sleep', '600'] }), pod);
+    await killConmon(id);
+    const killedAt = Date.now();
+    const s = await cri.waitExited(id, 3000);
+    expect(Date.now() - killedAt).toBeLessThan(3000);
+    expect(s).toMatchObject({ exitCode: 255, reason: 'Error', message: expect.stringContaining('conmon') });
+    // Ended and released through runc, not left running untracked.
+    expect(await runcStatus(id)).toBe('gone');
+    await cri.removeContainer(id);
+  });
+
+  it('stops a container whose conmon was just killed -9 well within the timeout', async () => {
+    const id = await cri.run(podId, containerConfig('monitorless-stop', IMAGE, { command: ['sleep', '600'] }), pod);
+    await killConmon(id);
+    const stopAt = Date.now();
+    await cri.stop(id, 5);
+    expect(Date.now() - stopAt).toBeLessThan(5000 + 2000);
+    expect(await cri.status(id)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 255, reason: 'Error' });
+    expect(await runcStatus(id)).toBe('gone');
+    await cri.removeContainer(id);
+  });
+
   it('stops the pod with its containers, then removes everything', async () => {
     const live = await cri.run(podId, containerConfig('last', IMAGE, { command: ['sleep', '600'] }), pod);
     await cri.stopPod(podId);
