@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
+import { BERTH_BIN, type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
@@ -23,7 +23,9 @@ describe('berth killed and restarted while containers run', () => {
   let berth: BerthDaemon | undefined;
   let cri: Cri;
   let podId = '';
-  const ids = { long: '', short: '', created: '', interrupted: '' };
+  const ids = { long: '', short: '', created: '', interrupted: '', torn: '', monitorless: '' };
+  /** What `berth check` said while the daemon was down. */
+  let checked = '';
   let orphanBundle = '';
   let orphanPod = '';
 
@@ -37,6 +39,8 @@ describe('berth killed and restarted while containers run', () => {
     podId = await cri.runPod(pod);
     ids.long = await cri.run(podId, containerConfig('long', IMAGE, { command: ['sleep', '600'] }), pod);
     ids.short = await cri.run(podId, containerConfig('short', IMAGE, { command: ['sh', '-c', 'sleep 2; exit 5'] }), pod);
+    ids.torn = await cri.run(podId, containerConfig('torn', IMAGE, { command: ['sleep', '600'] }), pod);
+    ids.monitorless = await cri.run(podId, containerConfig('monitorless', IMAGE, { command: ['sleep', '600'] }), pod);
     ids.created = await cri.createContainer(podId, containerConfig('created', IMAGE, { command: ['true'] }), pod);
     // CreateContainer answers while the runtime creates the container: wait
     // until it has (a pid), then create one more that berth dies creating.
@@ -57,6 +61,25 @@ describe('berth killed and restarted while containers run', () => {
     await mkdir(path.join(orphanPod, 'shm'), { recursive: true });
     await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(orphanBundle, 'rootfs')]);
     await run('mount', ['-t', 'tmpfs', 'tmpfs', path.join(orphanPod, 'shm')]);
+    // A record torn on disk while its container runs, and a conmon killed
+    // while berth is down: neither container may go on untracked.
+    await writeFile(path.join(first.root, 'containers', ids.torn, 'status.json'), '{ "version": 1, "state": ');
+    const conmonPid = Number.parseInt(await readFile(path.join(first.runroot, 'containers', ids.monitorless, 'conmon-pidfile'), 'utf8'), 10);
+    process.kill(conmonPid, 'SIGKILL');
+    const checkArgs = [
+      '--config',
+      path.join(first.dir, 'berth.conf'),
+      '--config-dir',
+      path.join(first.dir, 'conf.d'),
+      '--root',
+      first.root,
+      '--runroot',
+      first.runroot,
+    ];
+    checked = await run(process.execPath, [BERTH_BIN, 'check', ...checkArgs, '--listen', first.socket]).then(
+      (r) => r.stdout,
+      (err: { stdout?: string }) => err.stdout ?? '',
+    );
 
     berth = await startBerth({ registriesConf: conf, reuse: { dir: first.dir } });
     cri = new Cri(berth);
@@ -92,6 +115,20 @@ describe('berth killed and restarted while containers run', () => {
     await expect(stat(orphanPod)).rejects.toThrow();
     const pods = (await call(berth!.client.runtime, berth!.client.runtime.ListPodSandbox, {})).items;
     expect(pods).toEqual([expect.objectContaining({ id: podId, state: 'SANDBOX_READY' })]);
+  });
+
+  it('named the running container of a torn record in berth check, then killed and deleted it through runc at start-up', async () => {
+    expect(checked).toContain(
+      `${path.join(berth!.root, 'containers', ids.torn)}: unreadable container record; runc still holds container ${ids.torn.slice(0, 12)}`,
+    );
+    expect(await runcContainers(path.join(berth!.runroot, 'runtimes', 'runc'))).not.toContain(ids.torn);
+    await expect(stat(path.join(berth!.root, 'containers', ids.torn))).rejects.toThrow();
+    await expect(stat(path.join(berth!.runroot, 'containers', ids.torn))).rejects.toThrow();
+  });
+
+  it('finds a conmon that died while it was down, and ends its container: exited, code 255', async () => {
+    expect(await cri.waitExited(ids.monitorless, 3000)).toMatchObject({ exitCode: 255, reason: 'Error' });
+    expect(await runcContainers(path.join(berth!.runroot, 'runtimes', 'runc'))).not.toContain(ids.monitorless);
   });
 
   it('watches exits again, and leaves nothing behind once the pod is removed', async () => {
