@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerMeta, ContainerStatus } from '../src/container/container.js';
-import { type ReconcileDeps, reconcileRestored } from '../src/container/reconcile.js';
+import { type ReconcileDeps, deleteFromRuntimes, reconcileRestored } from '../src/container/reconcile.js';
 import { silentLogger } from '../src/log.js';
 import type { OciRuntime, OciState } from '../src/oci/runtime.js';
 import type { StoredRecord } from '../src/state/record-store.js';
@@ -25,7 +25,6 @@ function deps(hangFor: Set<string>) {
     } as unknown as ReconcileDeps['store'],
     native: {} as ReconcileDeps['native'],
     log: silentLogger(),
-    defaultRuntime: 'runc',
     runtimeFor: () => runtime,
     runtimes: () => [runtime],
     handleExit: async () => undefined,
@@ -46,5 +45,23 @@ describe('reconciling restored containers', () => {
     await reconcileRestored(d, ['stuck', 'a', 'b', 'c', 'd', 'e'].map(record), (_id, fn) => fn(), 200);
     expect(Date.now() - started).toBeLessThan(1000);
     expect([...statuses.keys()].sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+});
+
+describe('a container no record describes', () => {
+  it('is killed and deleted in every runtime root that holds it, each root asked once', async () => {
+    const calls: string[] = [];
+    const runtime = (name: string, root: string, holds: boolean) =>
+      ({
+        handler: { name, path: `/bin/${name}`, root, type: 'oci' },
+        state: async (id: string) => {
+          calls.push(`${name} state ${id}`);
+          return holds ? ({ id, pid: 1, status: 'running', bundle: '' } as OciState) : undefined;
+        },
+        delete: async (id: string, force: boolean) => void calls.push(`${name} delete ${id} ${force}`),
+      }) as unknown as OciRuntime;
+    const runtimes = [runtime('runc', '/r/runc', true), runtime('alias', '/r/runc', true), runtime('crun', '/r/crun', false)];
+    await deleteFromRuntimes({ runtimes: () => runtimes, log: silentLogger() }, 'x');
+    expect(calls).toEqual(['runc state x', 'runc delete x true', 'crun state x']);
   });
 });

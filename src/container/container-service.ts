@@ -595,7 +595,6 @@ export class ContainerService implements PodContainers {
       store: this.store,
       native: this.opts.native,
       log: this.opts.log,
-      defaultRuntime: this.opts.runtime.default_runtime,
       runtimeFor: (h) => this.runtimeFor(h),
       runtimes: () => [...this.opts.runtimes.values()],
       handleExit: (id, code) => this.handleExit(id, code),

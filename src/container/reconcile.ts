@@ -18,7 +18,6 @@ export interface ReconcileDeps {
   store: RecordStore<ContainerMeta, ContainerStatus>;
   native: NativeOps;
   log: Logger;
-  defaultRuntime: string;
   runtimeFor(handler: string): OciRuntime;
   /** Every configured runtime: a container whose record is unreadable may be in any of their roots. */
   runtimes(): OciRuntime[];
