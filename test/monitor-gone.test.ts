@@ -104,6 +104,25 @@ describe('restore of a container whose record cannot be read', () => {
     expect(await readdir(path.join(dir, 'run', 'containers'))).not.toContain(id);
   });
 
+  it('kills and deletes a container the runtime holds in its root under the runroot with neither record nor bundle', async () => {
+    const root = path.join(dir, 'run', 'runtimes', 'runc');
+    lc.runtime.handler.root = root;
+    await mkdir(path.join(root, 'untracked'), { recursive: true });
+    lc.runtime.containers.set('untracked', 'running');
+    lc = await lc.restart();
+    expect(lc.runtime.calls).toContain('delete untracked');
+    expect(lc.runtime.containers.has('untracked')).toBe(false);
+  });
+
+  it('leaves the containers of a runtime root outside the runroot alone (it may be shared)', async () => {
+    const root = path.join(dir, 'shared-root');
+    lc.runtime.handler.root = root;
+    await mkdir(path.join(root, 'podmans'), { recursive: true });
+    lc.runtime.containers.set('podmans', 'running');
+    lc = await lc.restart();
+    expect(lc.runtime.containers.get('podmans')).toBe('running');
+  });
+
   it('asks the runtime about a bundle without a record too', async () => {
     await mkdir(path.join(dir, 'run', 'containers', 'stray'), { recursive: true });
     lc.runtime.containers.set('stray', 'running');

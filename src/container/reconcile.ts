@@ -124,6 +124,26 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
   }
 }
 
+/**
+ * Containers a runtime holds in its root with neither record nor bundle
+ * (berth lost both, or a record was removed while its container lived
+ * on): killed and deleted. Only roots under the runroot are berth's own;
+ * one configured elsewhere may be shared (podman's /run/runc).
+ */
+export async function removeUntrackedRuntimeContainers(deps: Pick<ReconcileDeps, 'runtimes' | 'log' | 'store'>, runroot: string): Promise<void> {
+  const roots = new Set<string>();
+  for (const runtime of deps.runtimes()) {
+    const root = runtime.handler.root;
+    const inside = path.relative(runroot, root);
+    if (roots.has(root) || inside.startsWith('..') || path.isAbsolute(inside)) continue;
+    roots.add(root);
+    for (const id of await readdir(root).catch(() => [] as string[])) {
+      if (id.startsWith('.') || deps.store.get(id)) continue;
+      await deleteFromRuntimes({ runtimes: () => [runtime], log: deps.log }, id);
+    }
+  }
+}
+
 export interface RestoreDeps extends ReconcileDeps {
   names: NameRegistry;
   /** `<runroot>/containers`: one bundle per container. */
@@ -173,6 +193,7 @@ export async function restoreRecords(deps: RestoreDeps): Promise<void> {
     await removeIfExists(path.join(deps.bundlesDir, id));
   }
   await removeOrphanBundles(deps, deps.bundlesDir);
+  await removeUntrackedRuntimeContainers(deps, path.dirname(deps.bundlesDir));
   for (const record of loaded) {
     deps.names.restore(record.meta.name, record.meta.id, record.meta.requestKey);
     if (!deps.hasPod(record.meta.sandboxId)) deps.log.warn({ containerId: record.meta.id }, 'container of a missing sandbox');
