@@ -9,6 +9,7 @@ import type { NativeOps } from '../native/index.js';
 import type { Monitor } from '../conmon/conmon.js';
 import { ExitWatcher, readExitFile } from '../conmon/exit-watcher.js';
 import type { MonitorWatcher } from '../conmon/conmon-watch.js';
+import { MonitorWatches } from './monitor-watches.js';
 import { leaveCgroup } from '../conmon/conmon-cgroup.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { LinuxResources, Process, Spec } from '../oci/spec-types.js';
@@ -99,8 +100,7 @@ export class ContainerService implements PodContainers {
   /** Stops in progress, which later stops and removals may hurry. */
   private readonly pendingStops = new Map<string, { deadline: KillDeadline; done: Promise<void> }>();
   private readonly processes = new Map<string, Process>();
-  /** Containers whose conmon is watched, and what ends each watch (undefined while it is being set up). */
-  private readonly monitorWatches = new Map<string, (() => void) | undefined>();
+  private readonly monitorWatches: MonitorWatches;
   private readonly exitsDir: string;
   /** conmon's attach sockets are reached through `<socketDir>/<id>/attach`. */
   readonly socketDir: string;
@@ -113,6 +113,7 @@ export class ContainerService implements PodContainers {
     this.store = new RecordStore(path.join(opts.root, 'containers'), 'container', opts.log);
     this.trash = new Trash([opts.root, opts.runroot], opts.log);
     this.release = new RuntimeRelease((h) => this.runtimeFor(h), opts.native, opts.log);
+    this.monitorWatches = new MonitorWatches(opts.monitorWatcher, opts.log);
     this.exitsDir = path.join(opts.runroot, 'exits');
     this.socketDir = path.join(opts.runroot, 'attach');
   }
@@ -392,8 +393,7 @@ export class ContainerService implements PodContainers {
   /** Records `exit` (none when it is already recorded), then releases the container and wakes its waiters. */
   private async recordExit(record: ContainerRecord, exit: ExitFields | undefined): Promise<void> {
     const id = record.meta.id;
-    this.monitorWatches.get(id)?.();
-    this.monitorWatches.delete(id);
+    this.monitorWatches.stop(id);
     if (exit) {
       // Merged into the status as it stands when written: a start recorded
       // meanwhile keeps its startedAt.
@@ -417,25 +417,11 @@ export class ContainerService implements PodContainers {
    * file, the container is ended and recorded EXITED (monitor-gone.ts).
    */
   private async watchMonitor(id: string): Promise<void> {
-    const watcher = this.opts.monitorWatcher;
     const record = this.store.get(id);
-    if (!watcher || !record || record.status.state === 'CONTAINER_EXITED' || this.monitorWatches.has(id)) return;
-    this.monitorWatches.set(id, undefined);
-    const stop = await watcher
-      .watch(record.meta.bundle, (pid) => {
-        this.monitorWatches.delete(id);
-        this.monitorGone(id, pid).catch((err: unknown) => this.opts.log.error({ err, containerId: id }, 'handling the death of conmon failed'));
-      })
-      .catch((err: unknown) => {
-        this.opts.log.warn({ err, containerId: id }, "cannot watch the container's conmon");
-        return undefined;
-      });
-    if (!this.monitorWatches.has(id)) return stop?.(); // gone, removed or exited meanwhile
-    if (stop) this.monitorWatches.set(id, stop);
-    else {
-      this.monitorWatches.delete(id);
-      this.opts.log.warn({ containerId: id }, "the container's bundle names no conmon: its monitor is not watched");
-    }
+    if (!record || record.status.state === 'CONTAINER_EXITED') return;
+    await this.monitorWatches.watch(id, record.meta.bundle, (pid) =>
+      this.monitorGone(id, pid).catch((err: unknown) => this.opts.log.error({ err, containerId: id }, 'handling the death of conmon failed')),
+    );
   }
 
   /** The container's conmon exited: an ordinary exit if it left the exit file, else the container lost its monitor. */
@@ -476,8 +462,7 @@ export class ContainerService implements PodContainers {
       await this.trash.discard(meta.persistDir);
       this.store.forget(meta.id);
       this.release.forget(meta.id);
-      this.monitorWatches.get(meta.id)?.();
-      this.monitorWatches.delete(meta.id);
+      this.monitorWatches.stop(meta.id);
       await Promise.all([
         this.trash.discard(meta.bundle),
         rm(path.join(this.exitsDir, meta.id), { force: true }),
@@ -603,8 +588,7 @@ export class ContainerService implements PodContainers {
 
   close(): void {
     this.watcher?.stop();
-    for (const stop of this.monitorWatches.values()) stop?.();
-    this.monitorWatches.clear();
+    this.monitorWatches.stopAll();
   }
 }
 
