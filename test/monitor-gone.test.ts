@@ -74,6 +74,20 @@ describe('a container whose conmon dies', () => {
     expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 255 });
   });
 
+  it('stops within its timeout and a little when nobody could watch its conmon', async () => {
+    lc.monitor.unwatchable = true;
+    lc.monitor.pid = 2 ** 22 + 3; // above pid_max: the process is never seen alive, the runtime decides
+    const pod = await lc.runPod();
+    const id = await lc.createContainer(pod);
+    await lc.containers.start(id);
+    lc.monitor.dies(id);
+    const started = Date.now();
+    await lc.containers.stop(id, 1); // SIGTERM ends it, but no exit file comes
+    // The grace period, then the brief wait for an exit file of a process already gone.
+    expect(Date.now() - started).toBeLessThan(1000 + 3500);
+    expect(lc.containers.get(id)!.status).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 255, reason: 'Error' });
+  });
+
   it('is found dead at restore when conmon died while berth was down', async () => {
     const id = await running();
     await lc.close();

@@ -89,6 +89,8 @@ export interface ContainerServiceOptions {
 const KILL_WAIT_MS = 10_000;
 /** After `kill --all`, how long before the init is killed by itself too. */
 const KILL_ALL_WAIT_MS = 2_000;
+/** How long the exit file of a process already gone may take to appear. */
+const EXIT_FILE_WAIT_MS = 2_000;
 
 export class ContainerService implements PodContainers {
   readonly store: RecordStore<ContainerMeta, ContainerStatus>;
@@ -363,15 +365,23 @@ export class ContainerService implements PodContainers {
     // cgroup driver runc 1.1 may find no process that way. A container
     // with its own PID namespace ends with its init.
     const all = record.meta.sharedPidNamespace ?? true; // records from before berth knew: as it did then
+    let signalled: boolean;
     try {
-      await runtime.kill(id, 'SIGKILL', all);
+      signalled = await runtime.kill(id, 'SIGKILL', all);
     } catch (err) {
       // The process may have died while runc was killing it: that is a stop.
       if (!(await this.waitForExit(id, 1000))) throw err;
       return;
     }
-    if (await this.waitForExit(id, all ? KILL_ALL_WAIT_MS : KILL_WAIT_MS)) return;
-    if (all) {
+    if (!signalled) {
+      // Nothing left to kill: the process has ended and only its exit file
+      // is missing, which a conmon that died with it never writes. Waited
+      // for briefly (as CRI-O does), then the runtime decides. The init is
+      // killed by itself too, in case `kill --all` found no process.
+      if (all) await runtime.kill(id, 'SIGKILL', false).catch(() => false);
+      if (await this.waitForExit(id, EXIT_FILE_WAIT_MS)) return;
+    } else if (await this.waitForExit(id, all ? KILL_ALL_WAIT_MS : KILL_WAIT_MS)) return;
+    else if (all) {
       // What `kill --all` did not reach, killing the init still ends.
       await runtime.kill(id, 'SIGKILL', false).catch(logFailure(this.opts.log, 'debug', 'SIGKILL of the init after kill --all failed', { containerId: id }));
       if (await this.waitForExit(id, KILL_WAIT_MS)) return;

@@ -141,7 +141,11 @@ export class FakeMonitor implements Monitor, MonitorWatcher {
     return { pid: this.pid };
   }
 
-  async watch(bundle: string, onGone: MonitorGone): Promise<() => void> {
+  /** Set to play a bundle without conmon's pid file: nothing can be watched. */
+  unwatchable = false;
+
+  async watch(bundle: string, onGone: MonitorGone): Promise<(() => void) | undefined> {
+    if (this.unwatchable) return undefined;
     if (this.dead.has(bundle)) onGone(4242);
     else this.watches.set(bundle, onGone);
     return () => this.watches.delete(bundle);
@@ -154,7 +158,7 @@ export class FakeMonitor implements Monitor, MonitorWatcher {
 
   /** The container's conmon is killed (kill -9): the container runs on, and no exit file will come. */
   dies(id: string): void {
-    const bundle = this.bundles.get(id)!;
+    const bundle = this.bundles.get(id) ?? '';
     this.dead.add(bundle);
     this.runtime.withoutConmon.add(id);
     const onGone = this.watches.get(bundle);
