@@ -443,6 +443,7 @@ export class ContainerService implements PodContainers {
     if (code !== undefined) return this.handleExit(id, code);
     this.opts.log.warn({ containerId: id, conmonPid }, 'conmon died without recording the exit: killing the container through the runtime');
     const exit = await endWithoutMonitor({ runtime: this.runtimeFor(record.meta.runtimeHandler), log: this.opts.log }, record.meta, conmonPid);
+    if (!this.store.get(id)) return; // removed meanwhile
     // The exit file may have come while the runtime was asked (conmon wrote it as it died).
     const late = await readExitFile(path.join(record.meta.persistDir, 'exit')).catch(() => undefined);
     if (late !== undefined) return this.handleExit(id, late);
