@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
+import { type BerthDaemon, type DaemonOptions, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { type ControlPlane, type Supervised, kubernetesBinaries, startControlPlane, stopProcess } from './lib/control-plane.js';
 import { type HostNodeNamespace, hostNodeNamespace } from './lib/host-node.js';
@@ -30,6 +30,7 @@ describe('a Kubernetes 1.20 node on berth', () => {
   let plane: ControlPlane;
   let node: HostNodeNamespace;
   let berth: BerthDaemon;
+  let berthOptions: DaemonOptions;
   let kubelet: Supervised;
   let kubectl: ControlPlane['kubectl'];
   const ok = async (args: string[], input?: string) => {
@@ -65,13 +66,13 @@ describe('a Kubernetes 1.20 node on berth', () => {
         ],
       }),
     );
-    berth = await startBerth({
+    berthOptions = {
       registriesConf: testRegistriesConf(env, await freePort()),
       config: testBerthConf(env),
-      reuse: { dir },
       command: node.berthCommand,
       extraArgs: ['--cni-config-dir', cniDir, '--cni-plugin-dir', '/usr/lib/cni'],
-    });
+    };
+    berth = await startBerth({ ...berthOptions, reuse: { dir } });
     const kubeletDir = path.join(dir, 'kubelet');
     await mkdir(kubeletDir, { recursive: true });
     kubelet = node.spawnInside(dir, 'kubelet', path.join(bin, 'kubelet'), [
@@ -222,5 +223,111 @@ describe('a Kubernetes 1.20 node on berth', () => {
     }
     await ok(['-n', NAMESPACE, 'delete', 'deployment', 'echo', '--wait=true']);
     await waitFor('the pods to go', async () => (await ok(['-n', NAMESPACE, 'get', 'pods', '-o', 'name'])).trim() === '', 60_000);
+  }, 300_000);
+
+  it('restarts a container its liveness probe fails, completes a Job, runs a DaemonSet, pulls with an imagePullSecret, copies with kubectl cp', async () => {
+    const apply = (o: object) => ok(['apply', '-f', '-'], JSON.stringify(o));
+    await ok([
+      '-n',
+      NAMESPACE,
+      'create',
+      'secret',
+      'docker-registry',
+      'regcred',
+      `--docker-server=${env.authRegistry}`,
+      `--docker-username=${env.credentials.username}`,
+      `--docker-password=${env.credentials.password}`,
+    ]);
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'flaky', namespace: NAMESPACE },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        imagePullSecrets: [{ name: 'regcred' }],
+        containers: [
+          {
+            name: 'flaky',
+            image: `${env.authRegistry}/berth-test/busybox:run`,
+            command: ['sh', '-c', 'echo run $(cat /proc/sys/kernel/random/uuid); touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 600'],
+            livenessProbe: { exec: { command: ['test', '-f', '/tmp/alive'] }, initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+      },
+    });
+    await apply({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'once', namespace: NAMESPACE },
+      spec: {
+        backoffLimit: 0,
+        template: { spec: { restartPolicy: 'Never', containers: [{ name: 'once', image: IMAGE, command: ['sh', '-c', 'echo job done'] }] } },
+      },
+    });
+    await apply({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'everywhere', namespace: NAMESPACE },
+      spec: {
+        selector: { matchLabels: { app: 'everywhere' } },
+        template: {
+          metadata: { labels: { app: 'everywhere' } },
+          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'd', image: IMAGE, command: ['sleep', '600'] }] },
+        },
+      },
+    });
+    await ok(['-n', NAMESPACE, 'wait', '--for=condition=complete', 'job/once', '--timeout=90s'], undefined);
+    expect(await ok(['-n', NAMESPACE, 'logs', 'job/once'])).toBe('job done\n');
+    await ok(['-n', NAMESPACE, 'rollout', 'status', 'daemonset/everywhere', '--timeout=90s']);
+    const restarts = async () => Number(await ok(['-n', NAMESPACE, 'get', 'pod', 'flaky', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']));
+    await waitFor('the liveness probe to restart the container', async () => (await restarts()) >= 1, 90_000);
+    // The first run's log is still there as --previous; the new run wrote its own.
+    await waitFor('the restarted container to run', async () => (await kubectl(['-n', NAMESPACE, 'logs', 'flaky'])).stdout.startsWith('run '), 30_000);
+    const previous = (await ok(['-n', NAMESPACE, 'logs', 'flaky', '--previous'])).trim();
+    const current = (await ok(['-n', NAMESPACE, 'logs', 'flaky'])).trim();
+    expect(previous).toMatch(/^run [0-9a-f-]{36}$/);
+    expect(current).toMatch(/^run [0-9a-f-]{36}$/);
+    expect(current).not.toBe(previous);
+    // kubectl cp is tar over exec, both ways; the test image has busybox but no tar link.
+    await ok(['-n', NAMESPACE, 'exec', 'flaky', '--', 'sh', '-c', 'ln -s "$(command -v busybox)" /bin/tar']);
+    const local = path.join(dir, 'cp-in.txt');
+    await writeFile(local, 'copied by kubectl\n');
+    await ok(['-n', NAMESPACE, 'cp', local, 'flaky:/tmp/copied.txt']);
+    expect(await ok(['-n', NAMESPACE, 'exec', 'flaky', '--', 'cat', '/tmp/copied.txt'])).toBe('copied by kubectl\n');
+    await ok(['-n', NAMESPACE, 'cp', 'flaky:/tmp/copied.txt', path.join(dir, 'cp-out.txt')]);
+    expect(await readFile(path.join(dir, 'cp-out.txt'), 'utf8')).toBe('copied by kubectl\n');
+    await ok(['-n', NAMESPACE, 'delete', 'pod/flaky', 'job/once', 'daemonset/everywhere', '--wait=true']);
+  }, 300_000);
+
+  it('keeps pods running and Ready across a restart of berth', async () => {
+    await ok(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'steady', namespace: NAMESPACE },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 's', image: IMAGE, command: ['sleep', '600'], readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 } }],
+        },
+      }),
+    );
+    await ok(['-n', NAMESPACE, 'wait', '--for=condition=Ready', 'pod/steady', '--timeout=90s']);
+    const before = await ok(['-n', NAMESPACE, 'get', 'pod', 'steady', '-o', 'jsonpath={.status.containerStatuses[0].containerID}']);
+    await berth.stop();
+    berth = await startBerth({ ...berthOptions, reuse: { dir } });
+    await ok(['-n', NAMESPACE, 'wait', '--for=condition=Ready', 'pod/steady', '--timeout=90s']);
+    expect(await ok(['-n', NAMESPACE, 'exec', 'steady', '--', 'echo', 'still here'])).toBe('still here\n');
+    const after = await ok([
+      '-n',
+      NAMESPACE,
+      'get',
+      'pod',
+      'steady',
+      '-o',
+      'jsonpath={.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}',
+    ]);
+    expect(after).toBe(`${before} 0`);
+    await ok(['-n', NAMESPACE, 'delete', 'pod', 'steady', '--wait=true']);
   }, 300_000);
 });
