@@ -156,7 +156,7 @@ describe('a Kubernetes 1.20 node on berth', () => {
     expect(info.status.nodeInfo).toMatchObject({ containerRuntimeVersion: `berth://${version}`, kubeletVersion: 'v1.20.2' });
   });
 
-  it('runs a Deployment until Ready, and kubectl logs, exec and port-forward reach it through the API server', async () => {
+  it('runs a Deployment until Ready, and kubectl logs, exec (-i, -it) and port-forward reach it through the API server', async () => {
     const deployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -204,6 +204,23 @@ describe('a Kubernetes 1.20 node on berth', () => {
     expect(exec.stdout.trim()).toBe(String(64 << 20));
     const echoed = await kubectl(['-n', NAMESPACE, 'exec', '-i', pod, '--', 'cat'], { input: 'through the API server\n' });
     expect(echoed.stdout).toBe('through the API server\n');
+    // -t needs a terminal on kubectl's side: script(1) gives it one.
+    const kubectlLine = [
+      path.join(plane.bin, 'kubectl'),
+      '--kubeconfig',
+      plane.kubeconfig,
+      '-n',
+      NAMESPACE,
+      'exec',
+      '-it',
+      pod,
+      '--',
+      'sh',
+      '-c',
+      'tty; exit 0',
+    ].join(' ');
+    const tty = await run('script', ['-qec', kubectlLine, '/dev/null'], { timeout: 30_000 });
+    expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
     const local = await freePort();
     const pf = run(path.join(plane.bin, 'kubectl'), ['--kubeconfig', plane.kubeconfig, '-n', NAMESPACE, 'port-forward', `pod/${pod}`, `${local}:8080`], {
       timeout: 30_000,
