@@ -18,6 +18,7 @@ import { errnoCode, invalidArgument, notFound } from '../errors.js';
 import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type NativeOps } from '../native/index.js';
 import { resolveInRoot } from '../util/path-in-root.js';
 import { detachAllUnder } from './detach.js';
+import { overlayOptions } from './rootfs.js';
 import { makeDirs } from '../util/fs.js';
 
 /** What a container records of each image volume, to keep its image and layers in use. */
@@ -71,7 +72,7 @@ export async function mountImageVolume(
   const empty = ['empty', 'empty2'].map((n) => path.join(imageVolumesDir(bundle), n));
   for (const dir of empty) await makeDirs(dir, 0o755);
   const lowers = image.lowerDirs.length > 0 ? [...image.lowerDirs, empty[0]!] : empty;
-  await native.mount('overlay', target, 'overlay', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, `lowerdir=${lowers.join(':')}`, image.storageRoot);
+  await native.mount('overlay', target, 'overlay', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, overlayOptions(lowers), image.storageRoot);
   if (!subPath) return target;
   try {
     const inside = await resolveInRoot(target, subPath);

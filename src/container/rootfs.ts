@@ -8,7 +8,7 @@
 
 import { lchown, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode } from '../errors.js';
+import { errnoCode, failedPrecondition } from '../errors.js';
 import { MNT_DETACH, type NativeOps } from '../native/index.js';
 import { detachAllUnder } from './detach.js';
 import { makeDirs } from '../util/fs.js';
@@ -53,7 +53,7 @@ export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDi
     await makeDirs(empty);
     lowers = [empty];
   }
-  const overlayData = (lower: string[]) => `lowerdir=${lower.join(':')},upperdir=${paths.upper},workdir=${paths.work}`;
+  const overlayData = (lower: string[]) => overlayOptions(lower, paths.upper, paths.work);
   // Before the mount: overlayfs takes the root inode's owner from the upper
   // directory when it mounts, and permission checks use that.
   if (idmap) await lchown(paths.upper, idmap.rootUid, idmap.rootGid);
@@ -78,6 +78,30 @@ export async function mountRootfs(native: NativeOps, paths: RootfsPaths, lowerDi
   }
   await mountPlain(native, paths, overlayData(lowers), storageRoot);
   return false;
+}
+
+/** overlayfs' own limit on lower layers (OVL_MAX_STACK). */
+export const MAX_OVERLAY_LAYERS = 500;
+/**
+ * mount(2) copies one page of mount data and silently drops the rest: the
+ * overlay would come up without its bottom layers (the base image), so
+ * options that do not fit, their NUL included, are refused instead.
+ */
+export const MOUNT_DATA_LIMIT = 4096;
+
+/** The overlay's mount options, when they fit the page mount(2) copies; otherwise FAILED_PRECONDITION naming the count and the limit. */
+export function overlayOptions(lowers: readonly string[], upper?: string, work?: string): string {
+  if (lowers.length > MAX_OVERLAY_LAYERS) {
+    throw failedPrecondition(`the image has ${lowers.length} layers; overlayfs stacks at most ${MAX_OVERLAY_LAYERS}`);
+  }
+  const data = `lowerdir=${lowers.join(':')}${upper && work ? `,upperdir=${upper},workdir=${work}` : ''}`;
+  const bytes = Buffer.byteLength(data) + 1;
+  if (bytes <= MOUNT_DATA_LIMIT) return data;
+  const perLayer = (Buffer.byteLength(lowers.join(':')) + 1) / lowers.length;
+  const fit = Math.floor((MOUNT_DATA_LIMIT - (bytes - Buffer.byteLength(lowers.join(':')))) / perLayer);
+  throw failedPrecondition(
+    `the image has ${lowers.length} layers; their overlay mount options take ${bytes} bytes, more than the ${MOUNT_DATA_LIMIT} mount(2) accepts (${fit} layers fit here)`,
+  );
 }
 
 /** Errors that mean "no idmapped layers here" (old kernel, a filesystem without idmap support), not "broken". */
