@@ -578,6 +578,7 @@ static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
 void register_spawn(napi_env env, napi_value exports);
 void register_hash(napi_env env, napi_value exports);
 void register_notify(napi_env env, napi_value exports);
+void register_zstd(napi_env env, napi_value exports);
 napi_value berth_memory_pressure(napi_env env, napi_callback_info info);
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -599,6 +600,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_spawn(env, exports);
   register_hash(env, exports);
   register_notify(env, exports);
+  register_zstd(env, exports);
   return exports;
 }
 

@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="runc conmon containernetworking-plugins iptables iproute2 docker-registry busybox-static apache2-utils zstd python3 make g++ debootstrap systemd-container skopeo gnupg etcd-server openssl ${BERTH_EXTRA_PACKAGES:-}"
+PACKAGES="runc conmon containernetworking-plugins iptables iproute2 docker-registry busybox-static apache2-utils zstd libzstd-dev python3 make g++ debootstrap systemd-container skopeo gnupg etcd-server openssl ${BERTH_EXTRA_PACKAGES:-}"
 
 missing=""
 for p in $PACKAGES; do

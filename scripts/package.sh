@@ -70,7 +70,7 @@ Version: $version
 Architecture: $arch
 Maintainer: berth developers <berth@localhost>
 Installed-Size: $installed
-Depends: runc, conmon, containernetworking-plugins, iptables, golang-github-containers-common, libc6, libstdc++6
+Depends: runc, conmon, containernetworking-plugins, iptables, golang-github-containers-common, libc6, libstdc++6, libzstd1
 Recommends: cri-tools
 Section: admin
 Priority: optional

@@ -77,6 +77,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     pauseImage: config.image.pause_image,
     pullProgressTimeoutMs: config.image.pull_progress_timeout,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
+    zstdMaxWindow: config.image.zstd_max_window,
     unpackOps: { mknod: native.mknod, lsetxattr: native.lsetxattr, lchown: (p, uid, gid) => lchown(p, uid, gid), writeFiles: native.writeFiles },
     releaseMemory: () => memory.release(),
     log: log.child({ component: 'images' }),

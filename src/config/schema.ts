@@ -20,6 +20,7 @@ export interface ImageConfig {
   pause_image: string;
   pull_progress_timeout: number;
   max_concurrent_downloads: number;
+  zstd_max_window: number;
 }
 
 export const CGROUP_MANAGERS = ['cgroupfs', 'systemd'] as const;
@@ -192,6 +193,11 @@ export const KEYS: readonly KeySpec[] = [
   },
   { key: 'image.pull_progress_timeout', spec: { type: 'duration' }, doc: 'A pull that receives no bytes for this long fails ("0" never times out).' },
   { key: 'image.max_concurrent_downloads', spec: { type: 'integer', min: 1, max: 64 }, doc: 'Layers of one pull downloaded at the same time.' },
+  {
+    key: 'image.zstd_max_window',
+    spec: { type: 'integer', min: 1 << 20, max: 2 ** 31 },
+    doc: 'Largest window, in bytes, a zstd layer may declare (rounded up to a power of two); a layer asking for more is refused before its window is allocated. zstd levels up to 19 use at most 8 MiB; --ultra -22 needs 128 MiB.',
+  },
   { key: 'runtime.default_runtime', spec: { type: 'string', nonEmpty: true }, doc: 'The [runtimes.<name>] used when a pod names no runtime handler.' },
   {
     key: 'runtime.cgroup_manager',
@@ -332,6 +338,7 @@ export function defaultConfig(): BerthConfig {
       pause_image: 'registry.k8s.io/pause:3.10',
       pull_progress_timeout: 60_000,
       max_concurrent_downloads: 3,
+      zstd_max_window: 64 << 20,
     },
     runtime: {
       default_runtime: 'runc',

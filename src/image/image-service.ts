@@ -31,6 +31,8 @@ export interface ImageServiceOptions {
   pauseImage: string;
   pullProgressTimeoutMs: number;
   maxConcurrentDownloads: number;
+  /** The largest zstd window a layer may declare, in bytes. */
+  zstdMaxWindow?: number;
   /** Privileged file operations for unpacking (real ones need root). */
   unpackOps: UnpackOps;
   /** Gives memory back to the kernel (see host/memory-reducer.ts); called after a pull that fetched a lot. */
@@ -70,7 +72,7 @@ export class ImageService {
   constructor(private readonly opts: ImageServiceOptions) {
     const root = opts.storageRoot;
     this.content = new ContentStore(root);
-    this.snapshots = new SnapshotStore(root, opts.unpackOps, opts.log);
+    this.snapshots = new SnapshotStore(root, opts.unpackOps, opts.log, opts.zstdMaxWindow);
     this.images = new ImageStore(root, opts.log);
     this.transport = new RegistryTransport({ connectMs: 30_000, bodyMs: opts.pullProgressTimeoutMs });
     this.registries = new RegistriesConfFile(opts.registriesConf);

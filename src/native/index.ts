@@ -92,10 +92,30 @@ export interface HashOps {
   hashDigest(handle: object): string;
 }
 
+/** zstd decoding on the thread pool in bounded slices with a bounded window (see native/berth_zstd.c). */
+export interface ZstdOps {
+  zstdCreate(windowLogMax: number): object;
+  zstdDecode(handle: object, input: Buffer, capacity: number): Promise<{ output: Buffer; consumed: number; frameDone: boolean }>;
+}
+
+let zstdLoaded: ZstdOps | null | undefined;
+
+/** The native zstd decoder, or undefined when the module cannot be loaded. */
+export function zstdOps(): ZstdOps | undefined {
+  if (zstdLoaded === undefined) {
+    try {
+      zstdLoaded = loadRaw();
+    } catch {
+      zstdLoaded = null;
+    }
+  }
+  return zstdLoaded ?? undefined;
+}
+
 let loaded: NativeOps | undefined;
 let spawner: SpawnOps | null | undefined;
 
-type Raw = RawModule & SpawnOps & HashOps & NotifyOps & { pidfdSupported(): boolean };
+type Raw = RawModule & SpawnOps & HashOps & NotifyOps & ZstdOps & { pidfdSupported(): boolean };
 
 /** One datagram to a unix socket, as sd_notify(3) sends it (see native/berth_notify.c). */
 export interface NotifyOps {

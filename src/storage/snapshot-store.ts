@@ -21,7 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { RuntimeError, errnoCode, internal, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, makeDirs, syncDir, writeJsonAtomic } from '../util/fs.js';
-import { decompressLayer } from './decompress.js';
+import { DEFAULT_ZSTD_MAX_WINDOW, decompressLayer } from './decompress.js';
 import { TarFormatError, readTar } from './tar/reader.js';
 import { streamHash } from '../util/stream-hash.js';
 import { LayerUnpacker, type UnpackOps } from './unpack.js';
@@ -75,6 +75,8 @@ export class SnapshotStore {
     private readonly root: string,
     private readonly ops: UnpackOps,
     private readonly log: Logger,
+    /** The largest zstd window a layer may declare (image.zstd_max_window). */
+    private readonly zstdMaxWindow = DEFAULT_ZSTD_MAX_WINDOW,
   ) {
     this.dir = path.join(root, 'snapshots');
     this.linkDir = path.join(root, 'l');
@@ -153,6 +155,7 @@ export class SnapshotStore {
   ): Promise<SnapshotMeta> {
     const existing = this.snapshots.get(meta.chainId);
     if (existing) return existing;
+    const zstdMaxWindow = this.zstdMaxWindow;
     const tmp = path.join(this.dir, `.ingest-${randomBytes(8).toString('hex')}`);
     const fsDir = path.join(tmp, 'fs');
     await makeDirs(fsDir, 0o755);
@@ -212,7 +215,7 @@ export class SnapshotStore {
           }
           if (gatheredBytes > 0) yield takeGathered();
         },
-        form.file ? passThrough : decompressLayer,
+        form.file ? passThrough : (chunks: AsyncIterable<Buffer>) => decompressLayer(chunks, { zstdMaxWindow, what: `layer ${meta.blobDigest}` }),
         async function* hashDiff(chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
             const backlog = diffHash.update(chunk);
