@@ -49,9 +49,18 @@ export class ByteReader {
     return out;
   }
 
-  /** Reads and discards the rest of the stream (trailing padding after the archive). */
-  async drain(): Promise<void> {
+  /**
+   * Reads and discards the rest of the stream (trailing padding after the
+   * archive); returns how many bytes, or stops at `limit` and returns
+   * more than it.
+   */
+  async drain(limit = Number.POSITIVE_INFINITY): Promise<number> {
+    let drained = this.pending.length;
     this.pending = Buffer.alloc(0);
-    while (await this.fill()) this.pending = Buffer.alloc(0);
+    while (drained <= limit && (await this.fill())) {
+      drained += this.pending.length;
+      this.pending = Buffer.alloc(0);
+    }
+    return drained;
   }
 }

@@ -194,5 +194,12 @@ export async function* readTar(
       skip -= chunk.length;
     }
   }
-  await reader.drain();
+  // Tar writers pad the archive to a record (10 KiB by default); what goes
+  // on far past the end is not padding but work for nothing (a zstd layer
+  // of RLE blocks expands to gigabytes of zeros after two empty headers).
+  const trailing = await reader.drain(MAX_TRAILING_BYTES);
+  if (trailing > MAX_TRAILING_BYTES) throw new TarFormatError(`the layer goes on past the end of its tar archive (more than ${MAX_TRAILING_BYTES} bytes)`);
 }
+
+/** What may follow the end-of-archive blocks. */
+export const MAX_TRAILING_BYTES = 1 << 20;
