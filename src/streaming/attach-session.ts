@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { ContainerRecord } from '../container/container-service.js';
 import type { Channels } from './channels.js';
 
@@ -33,11 +34,30 @@ export async function runAttach(opts: { record: ContainerRecord; socketDir: stri
       const payload = pending.subarray(5, 5 + len);
       pending = pending.subarray(5 + len);
       const target = stream === 3 && channels.stderr ? channels.stderr : channels.stdout;
-      target?.write(Buffer.from(payload));
+      if (target && !target.write(Buffer.from(payload))) holdUntilDrained(target);
     }
   });
+  // A client that reads slowly stops the pump: berth-stream then blocks on
+  // its pipe and conmon's socket fills, so the container is what waits.
+  const holding = new Set<Writable>();
+  const holdUntilDrained = (target: Writable) => {
+    if (holding.has(target)) return;
+    holding.add(target);
+    pump.stdout.pause();
+    const release = () => {
+      target.off('drain', release);
+      target.off('close', release);
+      holding.delete(target);
+      if (holding.size === 0) pump.stdout.resume();
+    };
+    target.on('drain', release);
+    target.on('close', release);
+  };
   channels.onResize((s) => void resize(record.meta.bundle, s.height, s.width));
-  channels.onClientGone(() => pump.kill('SIGKILL'));
+  channels.onClientGone(() => {
+    channels.stdin?.unpipe(pump.stdin);
+    pump.kill('SIGKILL');
+  });
   const code = await new Promise<number>((resolve) => pump.once('exit', (c) => resolve(c ?? 1)));
   if (code !== 0) await channels.finish({ kind: 'error', message: `attach failed: ${stderrText.trim() || `exit status ${code}`}` });
   else await channels.finish({ kind: 'success' });

@@ -8,7 +8,7 @@
 
 import { PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { decodeWsMessage, wsSender } from './ws-frames.js';
+import { decodeWsMessage, wsInboundGate, wsSender } from './ws-frames.js';
 import { type Channels, type Outcome, type TerminalSize, parseResizes, statusPayload } from './channels.js';
 
 export const WS_EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io', 'channel.k8s.io'];
@@ -18,12 +18,13 @@ export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boole
   const send = wsSender(ws, base64);
   const out = (channel: number) =>
     new Writable({
+      // Completes once the WebSocket can take more: the container's pipe waits for a slow client.
       write(chunk: Buffer, _enc, cb) {
-        send(channel, chunk);
-        cb();
+        send(channel, chunk, () => cb());
       },
     });
   const stdin = want.stdin ? new PassThrough() : undefined;
+  const gate = wsInboundGate(ws);
   const resizes: ((s: TerminalSize) => void)[] = [];
   // The first size may arrive before anyone listens: keep the latest.
   let lastSize: TerminalSize | undefined;
@@ -39,7 +40,7 @@ export function wsChannels(ws: WebSocket, protocol: string, want: { stdin: boole
       if (data[0] === 0) stdin?.end();
       return;
     }
-    if (channel === 0) stdin?.write(data);
+    if (channel === 0 && stdin) gate(stdin, stdin.write(data));
     else if (channel === 4) resizeParser(data);
   });
   let finished = false;

@@ -1,15 +1,39 @@
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
+
+/**
+ * Bytes a WebSocket may hold unsent (`bufferedAmount`) before a writer
+ * waits: past this, a peer that does not read throttles whoever writes.
+ */
+export const WS_BUFFER_BOUND = 256 << 10;
+
+export type WsSend = (channel: number, data: Buffer, done?: () => void) => void;
 
 /**
  * The Kubernetes WebSocket channel framing shared by exec, attach and
  * port forwarding: binary messages are [channel][payload]; the base64
  * protocols send text messages of the channel digit and base64 payload.
+ * `done` runs once the socket can take more: at once while little is
+ * buffered, else when this message has reached the kernel (or the socket
+ * is gone), which is the WebSocket's drain.
  */
-export function wsSender(ws: WebSocket, base64: boolean): (channel: number, data: Buffer) => void {
-  return (channel, data) => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (base64) ws.send(`${channel}${data.toString('base64')}`);
-    else ws.send(Buffer.concat([Buffer.from([channel]), data]));
+export function wsSender(ws: WebSocket, base64: boolean): WsSend {
+  return (channel, data, done) => {
+    if (ws.readyState !== ws.OPEN) {
+      done?.();
+      return;
+    }
+    const message = base64 ? `${channel}${data.toString('base64')}` : Buffer.concat([Buffer.from([channel]), data]);
+    if (!done) {
+      ws.send(message);
+      return;
+    }
+    if (ws.bufferedAmount < WS_BUFFER_BOUND) {
+      ws.send(message);
+      done();
+      return;
+    }
+    ws.send(message, () => done());
   };
 }
 
@@ -22,4 +46,26 @@ export function decodeWsMessage(raw: Buffer | string, isBinary: boolean, base64:
   const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
   if (buf.length === 0) return undefined;
   return { channel: buf[0]!, data: buf.subarray(1) };
+}
+
+/**
+ * Pauses the WebSocket's reading while any of its sinks is full, so a
+ * sink that does not read (a container ignoring stdin, a forwarded port)
+ * makes the client wait instead of berth buffer what it sends.
+ */
+export function wsInboundGate(ws: WebSocket): (sink: Writable, wroteAll: boolean) => void {
+  const full = new Set<Writable>();
+  return (sink, wroteAll) => {
+    if (wroteAll || full.has(sink)) return;
+    full.add(sink);
+    ws.pause();
+    const release = () => {
+      sink.off('drain', release);
+      sink.off('close', release);
+      full.delete(sink);
+      if (full.size === 0 && ws.readyState === ws.OPEN) ws.resume();
+    };
+    sink.on('drain', release);
+    sink.on('close', release);
+  };
 }

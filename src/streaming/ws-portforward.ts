@@ -7,7 +7,7 @@
 
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { decodeWsMessage, wsSender } from './ws-frames.js';
+import { decodeWsMessage, wsInboundGate, wsSender } from './ws-frames.js';
 import type { Dialer } from './portforward.js';
 
 export const WS_PORTFORWARD_CHANNEL_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
@@ -17,6 +17,7 @@ export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer)
   const send = wsSender(ws, base64);
   const sockets = new Map<number, Socket>();
   const pending = new Map<number, Buffer[]>();
+  const gate = wsInboundGate(ws);
   ports.forEach((port, i) => {
     const portBytes = Buffer.alloc(2);
     portBytes.writeUInt16LE(port);
@@ -26,9 +27,17 @@ export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer)
     dial(port).then(
       (socket) => {
         sockets.set(i, socket);
-        for (const chunk of pending.get(i) ?? []) socket.write(chunk);
+        for (const chunk of pending.get(i) ?? []) gate(socket, socket.write(chunk));
         pending.delete(i);
-        socket.on('data', (d: Buffer) => send(2 * i, d));
+        // The pod's socket is read only as fast as the client takes it.
+        socket.on('data', (d: Buffer) => {
+          let waiting = true;
+          send(2 * i, d, () => {
+            waiting = false;
+            socket.resume();
+          });
+          if (waiting) socket.pause();
+        });
         socket.on('error', (err) => send(2 * i + 1, Buffer.from(`connection to port ${port} failed: ${err.message}`)));
         socket.on('close', () => {
           if (ws.readyState === ws.OPEN) ws.close(1000);
@@ -47,7 +56,7 @@ export function serveWsPortForward(ws: WebSocket, ports: number[], dial: Dialer)
     if (channel % 2 !== 0) return; // error channels only flow to the client
     const i = channel / 2;
     const socket = sockets.get(i);
-    if (socket) socket.write(data);
+    if (socket) gate(socket, socket.write(data));
     else pending.get(i)?.push(Buffer.from(data));
   });
   ws.on('close', () => {

@@ -25,12 +25,23 @@ import {
 export const MAX_STREAMS = 128;
 
 /**
+ * Bytes the connection lets pile up in the socket before a stream's
+ * writer waits for 'drain': a client that stops reading holds this much
+ * of berth, shared by all its streams, plus each stream's own small
+ * writable buffer.
+ */
+export const SOCKET_WRITE_BOUND = 256 << 10;
+
+/**
  * One SPDY/3.1 connection over an upgraded socket, server or client side.
  * Kubernetes' peers do no flow control (they neither send nor honour
- * WINDOW_UPDATE), so neither does this: instead the socket is paused
- * while a stream's reader has more buffered than it wants, so a client
- * cannot make berth hold more than one read's worth per stream. Header
- * blocks are compressed with
+ * WINDOW_UPDATE), so neither does this. Inbound, the socket is paused
+ * while any stream's reader has more buffered than it wants, so a client
+ * cannot make berth hold more than one read's worth per stream. Outbound,
+ * a stream's write completes only once the socket holds less than
+ * SOCKET_WRITE_BOUND, so a peer that does not read throttles the writer
+ * (the container's pipe) instead of growing berth. Header blocks are
+ * compressed with
  * one zlib stream per direction for the whole connection; inflation is
  * asynchronous, so frames are handled strictly in order through a queue.
  */
@@ -51,7 +62,7 @@ export class SpdyStream extends Duplex {
   }
 
   override _read(): void {
-    this.conn.resumeReading();
+    this.conn.resumeReading(this);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -60,7 +71,7 @@ export class SpdyStream extends Duplex {
       return;
     }
     for (let off = 0; off < chunk.length; off += 32 * 1024) this.conn.sendData(this.id, chunk.subarray(off, off + 32 * 1024), false);
-    cb();
+    this.conn.whenWritable(() => cb());
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -96,6 +107,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   private nextStreamId: number;
   private readonly pendingReplies = new Map<number, () => void>();
   private lastGoodStream = 0;
+  /** Streams whose readers are full: the socket stays paused while any is. */
+  private readonly blocked = new Set<SpdyStream>();
+  /** Writers waiting for the socket to drain. */
+  private drainWaiters: (() => void)[] = [];
 
   constructor(
     private readonly socket: Duplex & { setNoDelay?: (v: boolean) => unknown },
@@ -106,6 +121,7 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     socket.setNoDelay?.(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.releaseWriters());
     socket.on('error', () => this.onClose());
   }
 
@@ -128,7 +144,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     if (f.kind === 'data') {
       const s = this.streams.get(f.streamId);
       if (!s || s.reset) return;
-      if (f.payload.length > 0 && !s.push(f.payload)) this.socket.pause();
+      if (f.payload.length > 0 && !s.push(f.payload)) {
+        this.blocked.add(s);
+        this.socket.pause();
+      }
       if (f.flags & FLAG_FIN) s.push(null);
       return;
     }
@@ -168,8 +187,9 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       }
       case FrameType.PING: {
         // Echo pings the peer started: odd ids come from clients, even from servers.
+        // A peer that pings without reading the answers gets none: they would pile up.
         const id = p.readUInt32BE(0);
-        if ((id % 2 === 1) === (this.role === 'server')) this.sendControl(FrameType.PING, 0, p);
+        if ((id % 2 === 1) === (this.role === 'server') && this.socket.writableLength < SOCKET_WRITE_BOUND) this.sendControl(FrameType.PING, 0, p);
         return;
       }
       case FrameType.HEADERS:
@@ -186,7 +206,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   private track(id: number, headers: Record<string, string>): SpdyStream {
     const stream = new SpdyStream(this, id, headers);
     this.streams.set(id, stream);
-    stream.on('close', () => this.streams.delete(id));
+    stream.on('close', () => {
+      this.streams.delete(id);
+      this.resumeReading(stream);
+    });
     return stream;
   }
 
@@ -205,9 +228,22 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     return syncFlush(this.inflate, block, MAX_HEADER_BLOCK);
   }
 
-  /** A stream's reader wants more: take in the socket's data again. */
-  resumeReading(): void {
-    if (!this.closed) this.socket.resume();
+  /** A stream's reader wants more: take in the socket's data again, unless another stream is still full. */
+  resumeReading(stream: SpdyStream): void {
+    this.blocked.delete(stream);
+    if (!this.closed && this.blocked.size === 0) this.socket.resume();
+  }
+
+  /** Runs `done` once the socket holds less than SOCKET_WRITE_BOUND (or is gone). */
+  whenWritable(done: () => void): void {
+    if (this.closed || this.socket.destroyed || this.socket.writableLength < SOCKET_WRITE_BOUND) done();
+    else this.drainWaiters.push(done);
+  }
+
+  private releaseWriters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
   }
 
   private deflateBlock(block: Buffer): Promise<Buffer> {
@@ -252,6 +288,9 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       if (!s.reset) s.push(null);
     }
     this.streams.clear();
+    this.blocked.clear();
+    // Writers waiting on a dead socket: their writes now drop, and what they buffered is freed.
+    this.releaseWriters();
     this.inflate.close();
     this.deflate.close();
     this.emit('close');

@@ -28,6 +28,12 @@ export const MAX_CONTROL_LENGTH = 64 << 10;
 export const MAX_HEADER_BLOCK = 64 << 10;
 export const MAX_HEADER_COUNT = 64;
 
+/**
+ * Clients copy stdin and forwarded bytes in 32 KiB writes; a data frame
+ * far larger would have berth buffer it whole before any reader sees it.
+ */
+export const MAX_DATA_LENGTH = 1 << 20;
+
 export class SpdyProtocolError extends Error {}
 
 export type Frame = { kind: 'data'; streamId: number; flags: number; payload: Buffer } | { kind: 'control'; type: number; flags: number; payload: Buffer };
@@ -40,6 +46,7 @@ export function readFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
     const length = buf.readUInt32BE(off + 4) & 0xffffff;
     const control = (buf[off]! & 0x80) !== 0;
     if (control && length > MAX_CONTROL_LENGTH) throw new SpdyProtocolError(`control frame of ${length} bytes (at most ${MAX_CONTROL_LENGTH})`);
+    if (!control && length > MAX_DATA_LENGTH) throw new SpdyProtocolError(`data frame of ${length} bytes (at most ${MAX_DATA_LENGTH})`);
     if (buf.length - off < 8 + length) break;
     const flags = buf[off + 4]!;
     const payload = buf.subarray(off + 8, off + 8 + length);
