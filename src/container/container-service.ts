@@ -404,10 +404,19 @@ export class ContainerService implements PodContainers {
   private async recordExit(record: ContainerRecord, exit: ExitFields | undefined): Promise<void> {
     const id = record.meta.id;
     this.monitorWatches.stop(id);
+    // Only the call that records the exit tells of it: the exit watcher and
+    // the watch on conmon can both report one exit at the same moment.
+    let recorded = false;
     if (exit) {
       // Merged into the status as it stands when written: a start recorded
       // meanwhile keeps its startedAt.
-      await this.store.update(id, (s) => (s.state === 'CONTAINER_EXITED' ? s : withExit(s, exit)));
+      await this.store.update(id, (s) => {
+        if (s.state === 'CONTAINER_EXITED') return s;
+        recorded = true;
+        return withExit(s, exit);
+      });
+    }
+    if (exit && recorded) {
       if (exit.reason === 'OOMKilled') this.opts.observer?.oomKill();
       // Events keep the order of the life cycle: a start in progress tells of the exit after its own event.
       if (this.starting.has(id)) this.starting.set(id, true);
