@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BERTH_BIN, type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
-import { conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
+import { cgroupDirs, conmonProcessesFor, mountsUnder, runcContainers } from './lib/leftovers.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort, waitFor } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
@@ -138,5 +138,7 @@ describe('berth killed and restarted while containers run', () => {
     expect(await mountsUnder(berth!.dir)).toEqual([]);
     expect(await conmonProcessesFor(berth!.dir)).toEqual([]);
     expect(await runcContainers(path.join(berth!.runroot, 'runtimes', 'runc'))).toEqual([]);
+    // Conmon's cgroups too, those of containers whose record was lost included.
+    expect(await cgroupDirs('berth')).toEqual([]);
   });
 });

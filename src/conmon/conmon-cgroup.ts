@@ -10,7 +10,7 @@
  *             slice, made by systemd (only systemd may make cgroups then).
  */
 
-import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CgroupManager } from '../config/schema.js';
 import { errnoCode } from '../errors.js';
@@ -85,4 +85,35 @@ async function inheritCpuset(root: string, dir: string): Promise<void> {
     const parent = (await readFile(path.join(path.dirname(dir), file), 'utf8')).trim();
     await writeFile(path.join(dir, file), parent);
   }
+}
+
+/** How deep below a hierarchy's root conmon cgroups are looked for (pod parents nest a few levels). */
+const SEARCH_DEPTH = 6;
+
+/**
+ * The cgroupfs cgroups `<parent>/berth-conmon-<id>` of a container berth no
+ * longer has a record of, so no parent to look under: found by name in
+ * the first hierarchy, a few levels deep. Only for start-up's clean-up of
+ * lost containers, where the tree is walked once per such container.
+ */
+export async function findConmonCgroups(id: string): Promise<string[]> {
+  const [root] = await hierarchies();
+  if (!root) return [];
+  const name = `berth-conmon-${id}`;
+  const found: string[] = [];
+  let level = [''];
+  for (let depth = 0; depth < SEARCH_DEPTH && level.length > 0; depth++) {
+    const next: string[] = [];
+    for (const rel of level) {
+      const entries = await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const child = path.join(rel, e.name);
+        if (e.name === name) found.push(`/${child}`);
+        else next.push(child);
+      }
+    }
+    level = next;
+  }
+  return found;
 }

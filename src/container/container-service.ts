@@ -10,7 +10,7 @@ import type { Monitor } from '../conmon/conmon.js';
 import { ExitWatcher, readExitFile } from '../conmon/exit-watcher.js';
 import type { MonitorWatcher } from '../conmon/conmon-watch.js';
 import { MonitorWatches } from './monitor-watches.js';
-import { leaveCgroup } from '../conmon/conmon-cgroup.js';
+import { findConmonCgroups, leaveCgroup } from '../conmon/conmon-cgroup.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { LinuxResources, Process, Spec } from '../oci/spec-types.js';
 import type { ContainerPods, PodContainers } from '../sandbox/sandbox-service.js';
@@ -603,6 +603,15 @@ export class ContainerService implements PodContainers {
       runtimeFor: (h) => this.runtimeFor(h),
       runtimes: () => [...this.opts.runtimes.values()],
       handleExit: (id, code) => this.handleExit(id, code),
+      forgetConmonCgroup: async (id) => {
+        // With systemd, conmon's scope goes with conmon; cgroupfs directories stay until removed.
+        if (this.opts.runtime.cgroup_manager !== 'cgroupfs') return;
+        for (const cgroup of await findConmonCgroups(id)) {
+          await leaveCgroup(cgroup).catch((err: unknown) =>
+            this.opts.log.warn({ err, containerId: id, cgroup }, "removing a lost container's conmon cgroup failed"),
+          );
+        }
+      },
     };
   }
 

@@ -22,6 +22,8 @@ export interface ReconcileDeps {
   /** Every configured runtime: a container whose record is unreadable may be in any of their roots. */
   runtimes(): OciRuntime[];
   handleExit(id: string, exitCode: number): Promise<void>;
+  /** Removes the conmon cgroup of a container berth lost the record of (its parent is unknown then). */
+  forgetConmonCgroup?(id: string): Promise<void>;
 }
 
 /**
@@ -118,6 +120,7 @@ export async function removeOrphanBundles(deps: ReconcileDeps, dir: string): Pro
     if (deps.store.get(id)) continue;
     deps.log.warn({ containerId: id }, 'removing a container bundle without a record');
     await deleteFromRuntimes(deps, id);
+    await deps.forgetConmonCgroup?.(id);
     await unmountRootfs(deps.native, rootfsPaths(path.join(dir, id), deps.store.dirOf(id)));
     await releaseHostCopies(deps.native, path.join(dir, id));
     await removeIfExists(path.join(dir, id));
@@ -188,6 +191,7 @@ export async function restoreRecords(deps: RestoreDeps): Promise<void> {
     // Nobody can say what the container is any more: it is ended first,
     // so that its files do not go while it still runs on them.
     await deleteFromRuntimes(deps, id);
+    await deps.forgetConmonCgroup?.(id);
     await unmountRootfs(deps.native, rootfsPaths(path.join(deps.bundlesDir, id), deps.store.dirOf(id)));
     await removeIfExists(deps.store.dirOf(id));
     await removeIfExists(path.join(deps.bundlesDir, id));
