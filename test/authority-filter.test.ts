@@ -106,6 +106,14 @@ describe('HPACK', () => {
     expect(new HpackDecoder().decode(encodeLiterals(headers))).toEqual(headers);
   });
 
+  it('lets the peer lower the table size and raise it again, up to what was advertised', () => {
+    const decoder = new HpackDecoder();
+    // 0x20: size 0 (drops the table); 0x3f e1 1f: size 4096; then a literal with indexing.
+    expect(decoder.decode(Buffer.from([0x20, 0x3f, 0xe1, 0x1f, 0x40, 0x01, 0x6b, 0x01, 0x76]))).toEqual([['k', 'v']]);
+    expect(decoder.decode(Buffer.from([0xbe]))).toEqual([['k', 'v']]);
+    expect(() => decoder.decode(Buffer.from([0x3f, 0xe2, 0x1f]))).toThrow(/over the 4096 allowed/);
+  });
+
   it('refuses indexes past the table and bad Huffman padding', () => {
     expect(() => new HpackDecoder().decode(Buffer.from([0xff, 0x00]))).toThrow(/not in the table/);
     expect(() => huffmanDecode(Buffer.from([0x00]))).toThrow(/padding/);

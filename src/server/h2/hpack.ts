@@ -131,12 +131,16 @@ export type HeaderList = [name: string, value: string][];
 export class HpackDecoder {
   private dynamic: [string, string][] = [];
   private size = 0;
+  /** The table's size now: the peer may lower it, and raise it again up to `settingsLimit`. */
+  private maxTableSize: number;
 
-  /** `maxTableSize`: what our side advertised (SETTINGS_HEADER_TABLE_SIZE); `maxHeaderBytes` bounds one block's headers. */
+  /** `settingsLimit`: what our side advertised (SETTINGS_HEADER_TABLE_SIZE); `maxHeaderBytes` bounds one block's headers. */
   constructor(
-    private maxTableSize = 4096,
+    private readonly settingsLimit = 4096,
     private readonly maxHeaderBytes = 64 << 10,
-  ) {}
+  ) {
+    this.maxTableSize = settingsLimit;
+  }
 
   decode(block: Uint8Array): HeaderList {
     const headers: HeaderList = [];
@@ -190,7 +194,7 @@ export class HpackDecoder {
         this.add(name, value);
       } else if (first & 0x20) {
         const size = integer(5);
-        if (size > this.maxTableSize) throw new HpackError(`table size ${size} over the ${this.maxTableSize} allowed`);
+        if (size > this.settingsLimit) throw new HpackError(`table size ${size} over the ${this.settingsLimit} allowed`);
         this.maxTableSize = size;
         this.evict();
       } else {
