@@ -36,7 +36,7 @@ import { checkStartable, startFailed, started } from './transitions.js';
 import { type CriResources, ociResources } from './spec/resources.js';
 import { checkUserRequest } from './spec/user.js';
 import { checkContainerConfig } from './validate-config.js';
-import { checkMetadata, type ListedMetadata, metadataSize } from '../state/metadata-limits.js';
+import { checkMetadata, keptMetadataSize, type ListedMetadata } from '../state/metadata-limits.js';
 import { reopenConmonLog } from '../conmon/reopen-log.js';
 import { infraContainerConfig } from './infra-config.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
@@ -171,7 +171,7 @@ export class ContainerService implements PodContainers {
   /** The metadata size of each container berth keeps, for the node-wide bound of List answers. */
   private *listedSizes(): Iterable<number> {
     for (const r of this.store.list()) {
-      yield metadataSize({ labels: r.meta.labels, annotations: r.meta.annotations, strings: [r.meta.metadata.name, r.meta.image] });
+      yield keptMetadataSize(r.meta, () => ({ labels: r.meta.labels, annotations: r.meta.annotations, strings: [r.meta.metadata.name, r.meta.image] }));
     }
   }
 

@@ -23,7 +23,7 @@ import { mountShm, unmountShm } from './shm.js';
 import { checkSysctls } from './sysctls.js';
 import { podUserns } from './userns.js';
 import { checkPodConfig } from './validate-config.js';
-import { checkMetadata, type ListedMetadata, metadataSize } from '../state/metadata-limits.js';
+import { checkMetadata, keptMetadataSize, type ListedMetadata } from '../state/metadata-limits.js';
 import type { HookDefinition } from '../hooks/hook-file.js';
 import { matchingHooks } from '../hooks/hooks-dirs.js';
 import { runPoststopHooks } from '../hooks/run-hook.js';
@@ -132,7 +132,7 @@ export class SandboxService implements ContainerPods {
 
   /** The metadata size of each pod berth keeps, for the node-wide bound of List answers. */
   private *listedSizes(): Iterable<number> {
-    for (const r of this.store.list()) yield metadataSize(podMetadata(r.meta.config));
+    for (const r of this.store.list()) yield keptMetadataSize(r.meta, () => podMetadata(r.meta.config));
   }
 
   private async create(

@@ -31,6 +31,19 @@ export function metadataSize(m: ListedMetadata): number {
   return mapBytes(m.labels) + mapBytes(m.annotations) + m.strings.reduce((n, s) => n + Buffer.byteLength(s), 0);
 }
 
+/** Sizes of records already kept, by their (immutable) meta object: a create sums them all. */
+const KEPT_SIZES = new WeakMap<object, number>();
+
+/** `metadataSize` of a kept record's metadata, computed once per record. */
+export function keptMetadataSize(meta: object, listed: () => ListedMetadata): number {
+  let size = KEPT_SIZES.get(meta);
+  if (size === undefined) {
+    size = metadataSize(listed());
+    KEPT_SIZES.set(meta, size);
+  }
+  return size;
+}
+
 /**
  * Checks a new pod's or container's metadata and config against the limits,
  * given the metadata size of those of its kind that exist: INVALID_ARGUMENT
