@@ -326,6 +326,19 @@ describe('cgroup paths', () => {
     expect(() => checkCgroupParent('cgroupfs', 'kubepods.slice')).toThrow(/not an absolute cgroupfs path/);
     expect(() => checkCgroupParent('cgroupfs', '/a/../b')).toThrow(/\.\./);
   });
+
+  it("takes the leaf slice of a kubelet 1.20's expanded systemd parent, and refuses slices that do not nest", async () => {
+    const { podCgroupParent } = await import('../src/cgroups/cgroup-parent.js');
+    const leaf = 'kubepods-besteffort-pod1_2.slice';
+    expect(podCgroupParent('systemd', `/kubepods.slice/kubepods-besteffort.slice/${leaf}`)).toBe(leaf);
+    expect(podCgroupParent('systemd', leaf)).toBe(leaf);
+    expect(podCgroupParent('systemd', '')).toBe('');
+    expect(podCgroupParent('cgroupfs', '/kubepods/besteffort/pod1')).toBe('/kubepods/besteffort/pod1');
+    expect(() => podCgroupParent('systemd', '/kubepods.slice/other-pod1.slice')).toThrow(/not a systemd slice/);
+    expect(() => podCgroupParent('systemd', 'kubepods.slice/kubepods-pod1.slice')).toThrow(/not a systemd slice/);
+    expect(() => podCgroupParent('systemd', '/kubepods.slice/../kubepods-pod1.slice')).toThrow(/not a systemd slice/);
+    expect(() => podCgroupParent('systemd', '/')).toThrow(/not a systemd slice/);
+  });
 });
 
 describe('AppArmor and SELinux', () => {

@@ -4,6 +4,10 @@
  *             container is "<parent>/berth-<id>";
  *   systemd:  parent is a slice ("kubepods-besteffort-pod<uid>.slice"),
  *             a container is "<slice>:berth:<id>" (runc makes berth-<id>.scope).
+ * Kubelets before 1.2x send a systemd parent expanded as a path of slices
+ * ("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice");
+ * the unit is its last element, which is what runc wants (CRI-O and
+ * containerd take the same element).
  */
 
 import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
@@ -13,10 +17,25 @@ import type { CgroupManager } from '../config/schema.js';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
+/**
+ * The parent a pod's cgroups go under, as berth records it: for systemd the
+ * slice unit (the last element of an expanded path), for cgroupfs the path.
+ */
+export function podCgroupParent(manager: CgroupManager, parent: string): string {
+  checkCgroupParent(manager, parent);
+  return manager === 'systemd' ? path.posix.basename(parent) : parent;
+}
+
 export function checkCgroupParent(manager: CgroupManager, parent: string): void {
   if (!parent) return;
-  if (manager === 'systemd' && !parent.endsWith('.slice')) {
-    throw invalidArgument(`cgroup_parent "${parent}" is not a systemd slice, but berth uses the systemd cgroup driver`);
+  if (manager === 'systemd') {
+    const elements = parent.split('/').filter(Boolean);
+    // Each element of an expanded path is a slice, and each one's name
+    // extends its parent's ("a.slice/a-b.slice"), as systemd nests them.
+    const nested = elements.every((e, i) => e.endsWith('.slice') && (i === 0 || e.startsWith(`${elements[i - 1]!.slice(0, -'.slice'.length)}-`)));
+    if (elements.length === 0 || !nested || (elements.length > 1 && !parent.startsWith('/'))) {
+      throw invalidArgument(`cgroup_parent "${parent}" is not a systemd slice, but berth uses the systemd cgroup driver`);
+    }
   }
   if (manager === 'cgroupfs' && (parent.endsWith('.slice') || !parent.startsWith('/'))) {
     throw invalidArgument(`cgroup_parent "${parent}" is not an absolute cgroupfs path, but berth uses the cgroupfs driver`);

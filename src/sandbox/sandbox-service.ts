@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { NativeOps } from '../native/index.js';
 import { RecordStore, type StoredRecord } from '../state/record-store.js';
 import { NameRegistry } from '../state/name-registry.js';
-import { checkCgroupParent, ensureCgroupParent, removeCgroupDirs, removeDefaultParent } from '../cgroups/cgroup-parent.js';
+import { ensureCgroupParent, podCgroupParent, removeCgroupDirs, removeDefaultParent } from '../cgroups/cgroup-parent.js';
 import { CleanupStack } from '../util/cleanup.js';
 import { newId, requestKey, sandboxName } from '../util/ids.js';
 import { KeyedGate } from '../util/keyed-gate.js';
@@ -160,8 +160,7 @@ export class SandboxService implements ContainerPods {
         "a pod with its own user namespace needs its own network and IPC namespaces (host namespaces are owned by the host's user namespace)",
       );
     }
-    const cgroupParent = config.linux?.cgroupParent ?? '';
-    checkCgroupParent(this.opts.runtime.cgroup_manager, cgroupParent);
+    const cgroupParent = podCgroupParent(this.opts.runtime.cgroup_manager, config.linux?.cgroupParent ?? '');
     const runDir = path.join(this.opts.runroot, 'sandboxes', id);
     try {
       await makeRunDir(runDir);
