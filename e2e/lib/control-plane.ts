@@ -15,7 +15,7 @@ import { freePort, waitFor } from './ports.js';
  */
 const run = promisify(execFile);
 const BUILD = fileURLToPath(new URL('../../scripts/kubernetes/build.sh', import.meta.url));
-const BINARIES = ['kubelet', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+const BINARIES = ['kubelet', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl'];
 
 /** The directory of the Kubernetes binaries, built on first use (about 12 minutes on 2 cores). */
 export async function kubernetesBinaries(): Promise<string> {
@@ -53,13 +53,15 @@ export interface ControlPlane {
   dir: string;
   bin: string;
   server: string;
+  /** The admin token (system:masters), for the nodes' kubeconfigs. */
+  token: string;
   kubeconfig: string;
   processes: Supervised[];
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ stdout: string; stderr: string; code: number }>;
   stop(): Promise<void>;
 }
 
-async function selfSignedCertificate(dir: string): Promise<{ cert: string; key: string }> {
+async function selfSignedCertificate(dir: string, address: string): Promise<{ cert: string; key: string }> {
   const cert = path.join(dir, 'apiserver.crt');
   const key = path.join(dir, 'apiserver.key');
   await run('openssl', [
@@ -73,7 +75,7 @@ async function selfSignedCertificate(dir: string): Promise<{ cert: string; key: 
     '-subj',
     '/CN=berth-e2e-apiserver',
     '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc',
+    `subjectAltName=IP:127.0.0.1,IP:${address},IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc`,
     '-keyout',
     key,
     '-out',
@@ -82,14 +84,26 @@ async function selfSignedCertificate(dir: string): Promise<{ cert: string; key: 
   return { cert, key };
 }
 
-export async function startControlPlane(dir: string, bin: string): Promise<ControlPlane> {
+/**
+ * Where the API server listens. On loopback (the default) its one node is
+ * on the host, named localhost and reached by that name; on the address of
+ * a network the test owns, its nodes are machines on that network, reached
+ * by their InternalIP, and the kubernetes Service has that address.
+ */
+export interface ControlPlaneOptions {
+  address?: string;
+}
+
+export async function startControlPlane(dir: string, bin: string, opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   await mkdir(dir, { recursive: true });
+  const address = opts.address ?? '127.0.0.1';
+  const onLoopback = address === '127.0.0.1';
   const processes: Supervised[] = [];
   const stop = async () => {
     for (const p of [...processes].reverse()) await stopProcess(p);
   };
   try {
-    const { cert, key } = await selfSignedCertificate(dir);
+    const { cert, key } = await selfSignedCertificate(dir, address);
     const saKey = path.join(dir, 'sa.key');
     await run('openssl', ['genrsa', '-out', saKey, '2048']);
     const token = `berth-e2e-${Math.random().toString(36).slice(2)}`;
@@ -118,11 +132,11 @@ export async function startControlPlane(dir: string, bin: string): Promise<Contr
     );
 
     const port = await freePort();
-    const server = `https://127.0.0.1:${port}`;
+    const server = `https://${address}:${port}`;
     processes.push(
       supervise(dir, 'kube-apiserver', path.join(bin, 'kube-apiserver'), [
         `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${address}`,
         `--secure-port=${port}`,
         '--insecure-port=0',
         `--tls-cert-file=${cert}`,
@@ -133,11 +147,15 @@ export async function startControlPlane(dir: string, bin: string): Promise<Contr
         `--service-account-signing-key-file=${saKey}`,
         '--service-account-issuer=https://kubernetes.default.svc',
         '--service-cluster-ip-range=10.96.0.0/24',
-        // One node on the host: it is named localhost and reached by that
-        // name (a kubelet refuses a loopback node IP).
-        '--kubelet-preferred-address-types=Hostname',
-        // The kubernetes Service cannot have a loopback endpoint.
-        '--endpoint-reconciler-type=none',
+        ...(onLoopback
+          ? [
+              // One node on the host: it is named localhost and reached by that
+              // name (a kubelet refuses a loopback node IP).
+              '--kubelet-preferred-address-types=Hostname',
+              // The kubernetes Service cannot have a loopback endpoint.
+              '--endpoint-reconciler-type=none',
+            ]
+          : [`--advertise-address=${address}`, '--kubelet-preferred-address-types=InternalIP']),
         '--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,DefaultStorageClass',
       ]),
     );
@@ -188,7 +206,7 @@ export async function startControlPlane(dir: string, bin: string): Promise<Contr
       supervise(dir, 'kube-scheduler', path.join(bin, 'kube-scheduler'), [`--kubeconfig=${kubeconfig}`, '--leader-elect=false', '--port=0', '--secure-port=0']),
     );
     await waitFor('the default service account', async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0, 90_000);
-    return { dir, bin, server, kubeconfig, processes, kubectl, stop };
+    return { dir, bin, server, token, kubeconfig, processes, kubectl, stop };
   } catch (err) {
     await stop();
     throw err;
