@@ -37,9 +37,10 @@ package: install
 kubernetes:
 	scripts/kubernetes/build.sh kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl e2e_node.test
 
-# The cluster e2e alone: a Kubernetes 1.20 control plane and kubelet on berth (builds Kubernetes first if needed).
+# The cluster e2e alone: a Kubernetes 1.20 control plane with a kubelet on the host and with two
+# nspawn nodes from the .deb (builds Kubernetes first if needed).
 cluster: build kubernetes
-	npx vitest run --config vitest.e2e.config.ts e2e/cluster.e2e.ts
+	npx vitest run --config vitest.e2e.config.ts e2e/cluster.e2e.ts e2e/nodes.e2e.ts
 
 bench:
 	sh scripts/bench.sh
