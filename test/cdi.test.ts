@@ -40,6 +40,8 @@ describe('CDI spec files', () => {
     expect(() => parseCdiSpec('c.json', JSON.stringify({ cdiVersion: '0.6.0', kind: 'noslash', devices: [{ name: 'x' }] }))).toThrow('is not vendor.com/class');
     expect(() => parseCdiSpec('c.json', gpuSpec('g0', { intelRdt: {} }))).toThrow('intelRdt is not supported');
     expect(() => parseCdiSpec('c.json', gpuSpec('g0', { deviceNodes: [{ path: 'relative' }] }))).toThrow('must be an absolute path');
+    // A project error kind, as everywhere in berth, not a bare Error.
+    expect(() => parseCdiSpec('c.json', 'not json')).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
   });
 });
 

@@ -36,6 +36,7 @@ describe('OCI hook files (oci-hooks(5) 1.0.0)', () => {
 
   it('are refused with a reason when they do not validate', async () => {
     await expect(parseHookFile('f', '{')).rejects.toThrow('not valid JSON');
+    await expect(parseHookFile('f', '{')).rejects.toMatchObject({ kind: 'invalid-argument' });
     await expect(parseHookFile('f', JSON.stringify({ version: '0.1.0' }))).rejects.toThrow('unsupported version "0.1.0"');
     await expect(parseHookFile('f', def({}))).rejects.toThrow('"when" sets no condition');
     await expect(parseHookFile('f', def({ always: true }, ['prestop']))).rejects.toThrow('unknown stage "prestop"');

@@ -8,6 +8,7 @@
  */
 
 import { parse as parseYaml } from 'yaml';
+import { invalidArgument } from '../errors.js';
 import { HOOK_STAGES } from '../oci/spec-types.js';
 
 export interface CdiDeviceNode {
@@ -62,42 +63,43 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 function strings(v: unknown, where: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${where} must be a list of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw invalidArgument(`${where} must be a list of strings`);
   return v as string[];
 }
 
 function int(v: unknown, where: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${where} must be a non-negative integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw invalidArgument(`${where} must be a non-negative integer`);
   return v;
 }
 
 function absolute(v: unknown, where: string): string {
-  if (typeof v !== 'string' || !v.startsWith('/')) throw new Error(`${where} must be an absolute path`);
+  if (typeof v !== 'string' || !v.startsWith('/')) throw invalidArgument(`${where} must be an absolute path`);
   return v;
 }
 
 function parseEdits(raw: unknown, where: string): ContainerEdits {
   if (raw === undefined || raw === null) return {};
-  if (!isObject(raw)) throw new Error(`${where} must be an object`);
+  if (!isObject(raw)) throw invalidArgument(`${where} must be an object`);
   for (const unsupported of ['intelRdt', 'netDevices']) {
-    if (raw[unsupported] !== undefined) throw new Error(`${where}.${unsupported} is not supported by berth`);
+    if (raw[unsupported] !== undefined) throw invalidArgument(`${where}.${unsupported} is not supported by berth`);
   }
   const edits: ContainerEdits = {};
   const env = strings(raw.env, `${where}.env`);
   if (env) {
-    for (const e of env) if (!e.includes('=')) throw new Error(`${where}.env entry "${e}" is not NAME=value`);
+    for (const e of env) if (!e.includes('=')) throw invalidArgument(`${where}.env entry "${e}" is not NAME=value`);
     edits.env = env;
   }
   if (raw.deviceNodes !== undefined && raw.deviceNodes !== null) {
-    if (!Array.isArray(raw.deviceNodes)) throw new Error(`${where}.deviceNodes must be a list`);
+    if (!Array.isArray(raw.deviceNodes)) throw invalidArgument(`${where}.deviceNodes must be a list`);
     edits.deviceNodes = raw.deviceNodes.map((d: unknown, i) => {
       const w = `${where}.deviceNodes[${i}]`;
-      if (!isObject(d)) throw new Error(`${w} must be an object`);
+      if (!isObject(d)) throw invalidArgument(`${w} must be an object`);
       const type = d.type;
-      if (type !== undefined && type !== '' && type !== 'c' && type !== 'b' && type !== 'u' && type !== 'p') throw new Error(`${w}.type must be b, c, u or p`);
+      if (type !== undefined && type !== '' && type !== 'c' && type !== 'b' && type !== 'u' && type !== 'p')
+        throw invalidArgument(`${w}.type must be b, c, u or p`);
       if (d.permissions !== undefined && (typeof d.permissions !== 'string' || !/^[rwm]{0,3}$/.test(d.permissions))) {
-        throw new Error(`${w}.permissions must be made of r, w and m`);
+        throw invalidArgument(`${w}.permissions must be made of r, w and m`);
       }
       const node: CdiDeviceNode = { path: absolute(d.path, `${w}.path`) };
       if (d.hostPath !== undefined && d.hostPath !== '') node.hostPath = absolute(d.hostPath, `${w}.hostPath`);
@@ -111,10 +113,10 @@ function parseEdits(raw: unknown, where: string): ContainerEdits {
     });
   }
   if (raw.mounts !== undefined && raw.mounts !== null) {
-    if (!Array.isArray(raw.mounts)) throw new Error(`${where}.mounts must be a list`);
+    if (!Array.isArray(raw.mounts)) throw invalidArgument(`${where}.mounts must be a list`);
     edits.mounts = raw.mounts.map((m: unknown, i) => {
       const w = `${where}.mounts[${i}]`;
-      if (!isObject(m)) throw new Error(`${w} must be an object`);
+      if (!isObject(m)) throw invalidArgument(`${w} must be an object`);
       const mount: CdiMount = { hostPath: absolute(m.hostPath, `${w}.hostPath`), containerPath: absolute(m.containerPath, `${w}.containerPath`) };
       if (typeof m.type === 'string' && m.type) mount.type = m.type;
       const options = strings(m.options, `${w}.options`);
@@ -123,12 +125,12 @@ function parseEdits(raw: unknown, where: string): ContainerEdits {
     });
   }
   if (raw.hooks !== undefined && raw.hooks !== null) {
-    if (!Array.isArray(raw.hooks)) throw new Error(`${where}.hooks must be a list`);
+    if (!Array.isArray(raw.hooks)) throw invalidArgument(`${where}.hooks must be a list`);
     edits.hooks = raw.hooks.map((h: unknown, i) => {
       const w = `${where}.hooks[${i}]`;
-      if (!isObject(h)) throw new Error(`${w} must be an object`);
+      if (!isObject(h)) throw invalidArgument(`${w} must be an object`);
       if (!(HOOK_STAGES as readonly string[]).includes(h.hookName as string))
-        throw new Error(`${w}.hookName ${JSON.stringify(h.hookName)} is not an OCI hook stage`);
+        throw invalidArgument(`${w}.hookName ${JSON.stringify(h.hookName)} is not an OCI hook stage`);
       const hook: CdiHook = { hookName: h.hookName as CdiHook['hookName'], path: absolute(h.path, `${w}.path`) };
       const args = strings(h.args, `${w}.args`);
       const env = strings(h.env, `${w}.env`);
@@ -141,7 +143,7 @@ function parseEdits(raw: unknown, where: string): ContainerEdits {
   }
   const gids = raw.additionalGIDs;
   if (gids !== undefined && gids !== null) {
-    if (!Array.isArray(gids)) throw new Error(`${where}.additionalGIDs must be a list`);
+    if (!Array.isArray(gids)) throw invalidArgument(`${where}.additionalGIDs must be a list`);
     edits.additionalGids = gids.map((g: unknown, i) => int(g, `${where}.additionalGIDs[${i}]`)!);
   }
   return edits;
@@ -153,18 +155,18 @@ export function parseCdiSpec(file: string, text: string): CdiSpec {
   try {
     raw = /\.ya?ml$/.test(file) ? parseYaml(text, { maxAliasCount: 16 }) : JSON.parse(text);
   } catch (err) {
-    throw new Error(`not valid ${/\.ya?ml$/.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+    throw invalidArgument(`not valid ${/\.ya?ml$/.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
   }
-  if (!isObject(raw)) throw new Error('not an object');
+  if (!isObject(raw)) throw invalidArgument('not an object');
   if (typeof raw.cdiVersion !== 'string' || !SUPPORTED_CDI_VERSIONS.includes(raw.cdiVersion)) {
-    throw new Error(`unsupported cdiVersion ${JSON.stringify(raw.cdiVersion)} (berth reads ${SUPPORTED_CDI_VERSIONS.join(', ')})`);
+    throw invalidArgument(`unsupported cdiVersion ${JSON.stringify(raw.cdiVersion)} (berth reads ${SUPPORTED_CDI_VERSIONS.join(', ')})`);
   }
-  if (typeof raw.kind !== 'string' || !KIND.test(raw.kind)) throw new Error(`kind ${JSON.stringify(raw.kind)} is not vendor.com/class`);
-  if (!Array.isArray(raw.devices) || raw.devices.length === 0) throw new Error('"devices" must be a non-empty list');
+  if (typeof raw.kind !== 'string' || !KIND.test(raw.kind)) throw invalidArgument(`kind ${JSON.stringify(raw.kind)} is not vendor.com/class`);
+  if (!Array.isArray(raw.devices) || raw.devices.length === 0) throw invalidArgument('"devices" must be a non-empty list');
   const devices = new Map<string, ContainerEdits>();
   for (const [i, d] of raw.devices.entries()) {
-    if (!isObject(d) || typeof d.name !== 'string' || !DEVICE_NAME.test(d.name)) throw new Error(`devices[${i}] has no valid name`);
-    if (devices.has(d.name)) throw new Error(`device "${d.name}" is defined twice`);
+    if (!isObject(d) || typeof d.name !== 'string' || !DEVICE_NAME.test(d.name)) throw invalidArgument(`devices[${i}] has no valid name`);
+    if (devices.has(d.name)) throw invalidArgument(`device "${d.name}" is defined twice`);
     devices.set(d.name, parseEdits(d.containerEdits, `devices[${i}].containerEdits`));
   }
   return { file, kind: raw.kind, devices, edits: parseEdits(raw.containerEdits, 'containerEdits') };

@@ -8,6 +8,7 @@
 
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { invalidArgument } from '../errors.js';
 import { HOOK_STAGES, type Hook, type HookStage } from '../oci/spec-types.js';
 
 export interface HookDefinition {
@@ -34,17 +35,17 @@ export interface HookSubject {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function regex(pattern: unknown, where: string): RegExp {
-  if (typeof pattern !== 'string') throw new Error(`${where} must be a string`);
+  if (typeof pattern !== 'string') throw invalidArgument(`${where} must be a string`);
   try {
     return new RegExp(pattern);
   } catch (err) {
-    throw new Error(`${where}: invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`);
+    throw invalidArgument(`${where}: invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`);
   }
 }
 
 function stringList(v: unknown, where: string): string[] | undefined {
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${where} must be a list of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw invalidArgument(`${where} must be a list of strings`);
   return v as string[];
 }
 
@@ -54,44 +55,44 @@ export async function parseHookFile(file: string, text: string): Promise<HookDef
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`not valid JSON: ${(err as Error).message}`);
+    throw invalidArgument(`not valid JSON: ${(err as Error).message}`);
   }
-  if (!isObject(raw)) throw new Error('not a JSON object');
-  if (raw.version !== '1.0.0') throw new Error(`unsupported version ${JSON.stringify(raw.version)} (berth reads 1.0.0)`);
+  if (!isObject(raw)) throw invalidArgument('not a JSON object');
+  if (raw.version !== '1.0.0') throw invalidArgument(`unsupported version ${JSON.stringify(raw.version)} (berth reads 1.0.0)`);
   const h = raw.hook;
-  if (!isObject(h)) throw new Error('"hook" must be an object');
-  if (typeof h.path !== 'string' || !path.isAbsolute(h.path)) throw new Error('"hook.path" must be an absolute path');
+  if (!isObject(h)) throw invalidArgument('"hook" must be an object');
+  if (typeof h.path !== 'string' || !path.isAbsolute(h.path)) throw invalidArgument('"hook.path" must be an absolute path');
   const st = await stat(h.path).catch(() => undefined);
-  if (!st?.isFile()) throw new Error(`hook.path ${h.path} does not exist`);
+  if (!st?.isFile()) throw invalidArgument(`hook.path ${h.path} does not exist`);
   const hook: Hook = { path: h.path };
   const args = stringList(h.args, '"hook.args"');
   const env = stringList(h.env, '"hook.env"');
   if (args) hook.args = args;
   if (env) hook.env = env;
   if (h.timeout !== undefined) {
-    if (typeof h.timeout !== 'number' || !Number.isInteger(h.timeout) || h.timeout <= 0) throw new Error('"hook.timeout" must be a positive integer');
+    if (typeof h.timeout !== 'number' || !Number.isInteger(h.timeout) || h.timeout <= 0) throw invalidArgument('"hook.timeout" must be a positive integer');
     hook.timeout = h.timeout;
   }
   const w = raw.when;
-  if (!isObject(w)) throw new Error('"when" must be an object');
+  if (!isObject(w)) throw invalidArgument('"when" must be an object');
   const when: HookDefinition['when'] = {};
   if (w.always !== undefined) {
-    if (typeof w.always !== 'boolean') throw new Error('"when.always" must be true or false');
+    if (typeof w.always !== 'boolean') throw invalidArgument('"when.always" must be true or false');
     when.always = w.always;
   }
   if (w.annotations !== undefined) {
-    if (!isObject(w.annotations)) throw new Error('"when.annotations" must be an object');
+    if (!isObject(w.annotations)) throw invalidArgument('"when.annotations" must be an object');
     when.annotations = Object.entries(w.annotations).map(([k, v]) => [regex(k, '"when.annotations" key'), regex(v, `"when.annotations" value of ${k}`)]);
   }
   if (w.commands !== undefined) when.commands = (stringList(w.commands, '"when.commands"') ?? []).map((c) => regex(c, '"when.commands" entry'));
   if (w.hasBindMounts !== undefined) {
-    if (typeof w.hasBindMounts !== 'boolean') throw new Error('"when.hasBindMounts" must be true or false');
+    if (typeof w.hasBindMounts !== 'boolean') throw invalidArgument('"when.hasBindMounts" must be true or false');
     when.hasBindMounts = w.hasBindMounts;
   }
-  if (Object.keys(when).length === 0) throw new Error('"when" sets no condition');
+  if (Object.keys(when).length === 0) throw invalidArgument('"when" sets no condition');
   const stages = stringList(raw.stages, '"stages"');
-  if (!stages || stages.length === 0) throw new Error('"stages" must list at least one stage');
-  for (const s of stages) if (!(HOOK_STAGES as readonly string[]).includes(s)) throw new Error(`unknown stage ${JSON.stringify(s)}`);
+  if (!stages || stages.length === 0) throw invalidArgument('"stages" must list at least one stage');
+  for (const s of stages) if (!(HOOK_STAGES as readonly string[]).includes(s)) throw invalidArgument(`unknown stage ${JSON.stringify(s)}`);
   return { file, hook, when, stages: stages as HookStage[] };
 }
 
