@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first.
-.PHONY: run test install build unit e2e lint format bench profile clean package kubernetes cluster
+.PHONY: run test install build unit e2e lint format bench profile clean package kubernetes cluster node-conformance
 
 # ARGS: flags for the daemon, e.g. make run ARGS="--registries-conf /etc/containers/registries.conf"
 run: install
@@ -41,6 +41,11 @@ kubernetes:
 # nspawn nodes from the .deb (builds Kubernetes first if needed).
 cluster: build kubernetes
 	npx vitest run --config vitest.e2e.config.ts e2e/cluster.e2e.ts e2e/nodes.e2e.ts
+
+# The Kubernetes 1.20 node e2e suite ([NodeConformance]) against berth and Debian's containerd
+# (not part of make test; results in build/node-conformance/<runtime>/summary.md).
+node-conformance: build
+	sh scripts/node-conformance.sh
 
 bench:
 	sh scripts/bench.sh

@@ -10,6 +10,6 @@ BERTH_EXTRA_PACKAGES=containerd sh scripts/install-deps.sh
 rm -rf dist-bench
 npx tsc -p tsconfig.bench.json
 # The compiled helpers find the proto, the CLI and the native helpers
-# relative to themselves, one level deeper than in dist/.
-for d in proto bin native; do ln -sfn "../$d" "dist-bench/$d"; done
+# (and the Kubernetes build script) relative to themselves, one level deeper than in dist/.
+for d in proto bin native scripts; do ln -sfn "../$d" "dist-bench/$d"; done
 exec node "dist-bench/bench/${BENCH_MAIN:-run}.js"

@@ -5,7 +5,8 @@
 #   scripts/kubernetes/build.sh [BINARY...]     default: the cluster's binaries
 #
 # BINARY is any of kubelet kube-apiserver kube-controller-manager
-# kube-scheduler kube-proxy kubectl e2e_node.test. The binaries land in
+# kube-scheduler kube-proxy kubectl e2e_node.test agnhost (the node e2e
+# suite's test image program, from test/images/agnhost). The binaries land in
 # $BERTH_K8S_CACHE/<debian version>/bin (default /var/cache/berth-kubernetes)
 # and are built once per machine: a binary already there is not built again,
 # and Go's build cache under the same directory makes the next one quicker.
@@ -21,9 +22,9 @@ go=/usr/lib/go-1.19/bin/go
 cluster_binaries="kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl"
 wanted=${*:-$cluster_binaries}
 for b in $wanted; do
-  case " $cluster_binaries e2e_node.test " in
+  case " $cluster_binaries e2e_node.test agnhost " in
     *" $b "*) ;;
-    *) echo "build.sh: unknown binary $b (known: $cluster_binaries e2e_node.test)" >&2; exit 2 ;;
+    *) echo "build.sh: unknown binary $b (known: $cluster_binaries e2e_node.test agnhost)" >&2; exit 2 ;;
   esac
 done
 
@@ -178,6 +179,7 @@ commands=""
 for b in $missing; do
   case "$b" in
     e2e_node.test) ;;
+    agnhost) commands="$commands ./test/images/agnhost" ;;
     kube-apiserver | kube-controller-manager | kube-scheduler) gen_openapi; commands="$commands ./cmd/$b" ;;
     *) commands="$commands ./cmd/$b" ;;
   esac
