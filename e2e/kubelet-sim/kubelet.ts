@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig.js';
@@ -206,7 +206,7 @@ export class KubeletSim {
       if (!view) continue;
       const status = (await call(this.rt, this.rt.ContainerStatus, { containerId: view.id }).catch(() => undefined))?.status;
       if (!status) continue;
-      view.status = status;
+      view.status = status.state === 'CONTAINER_EXITED' ? { ...status, message: await terminationMessage(status) } : status;
       if (status.state === 'CONTAINER_EXITED') {
         const restart = sim.restartPolicy === 'Always' || (sim.restartPolicy === 'OnFailure' && status.exitCode !== 0);
         if (restart && view.restarts < 5) {
@@ -257,4 +257,18 @@ async function hostHugepageLimits(): Promise<{ pageSize: string; limit: number }
       pageSize: kb >= 1 << 20 ? `${kb >> 20}GB` : kb >= 1 << 10 ? `${kb >> 10}MB` : `${kb}KB`,
       limit: 0,
     }));
+}
+
+/**
+ * The message of an exited container as the kubelet makes it: the
+ * runtime's message, then ": " and the termination-message file, which the
+ * kubelet reads itself from the host path of the mount at the container's
+ * terminationMessagePath (its first 4 KiB).
+ */
+async function terminationMessage(status: ContainerStatus__Output): Promise<string> {
+  const inside = status.annotations['io.kubernetes.container.terminationMessagePath'];
+  const mount = status.mounts.find((m) => m.containerPath === inside);
+  const written = mount ? (await readFile(mount.hostPath).catch(() => Buffer.alloc(0))).subarray(0, 4096).toString('utf8') : '';
+  if (!written) return status.message;
+  return status.message ? `${status.message}: ${written}` : written;
 }

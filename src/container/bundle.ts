@@ -213,8 +213,6 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
       throw err;
     });
   }
-  const termPath = config.annotations['io.kubernetes.container.terminationMessagePath'];
-  const termMount = termPath ? built.mounts.find((m) => path.normalize(m.containerPath) === path.normalize(termPath)) : undefined;
   const meta: ContainerMeta = {
     id,
     sandboxId: sandbox.id,
@@ -240,7 +238,6 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
     bundle,
     persistDir,
     user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
-    terminationMessageHostPath: termMount?.hostPath,
     privileged: sc?.privileged === true,
     // With a PID namespace of its own, killing its init ends every process.
     sharedPidNamespace: req.pid.mode !== 'CONTAINER',

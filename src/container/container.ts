@@ -59,8 +59,6 @@ export interface ContainerMeta {
   /** `<root>/containers/<id>`: this record, the writable layer, conmon's exit and oom files. */
   persistDir: string;
   user: { uid: number; gid: number; supplementalGroups: number[] };
-  /** Host path of the termination-message file, when the container has one. */
-  terminationMessageHostPath?: string;
   /** Hidden infra container of a PID-sharing pod. */
   infra?: boolean;
   /** The cgroup (cgroupfs path) conmon was moved into, removed with the container. */

@@ -1,10 +1,7 @@
-import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { msToNs } from '../util/time.js';
 import type { ContainerMeta, ContainerStatus } from './container.js';
-
-const MAX_MESSAGE = 4096;
 
 /** What an exit sets in a container's status. */
 export interface ExitFields {
@@ -17,8 +14,11 @@ export interface ExitFields {
 
 /**
  * The EXITED part of a status from what conmon left: the exit code, the
- * time of the exit file (when the process ended), whether the memory
- * cgroup killed it, and the termination message the container wrote.
+ * time of the exit file (when the process ended), and whether the memory
+ * cgroup killed it. The message stays empty: the kubelet reads the
+ * termination-message file itself, through the mount the status lists, and
+ * appends it to the runtime's message ("OK" became "OK: OK" in node
+ * conformance while berth also read it), as containerd and CRI-O leave it.
  */
 export async function exitFields(meta: ContainerMeta, exitCode: number): Promise<ExitFields> {
   let finishedAt: string;
@@ -30,8 +30,7 @@ export async function exitFields(meta: ContainerMeta, exitCode: number): Promise
   // conmon also reports an OOM kill of a child; only a killed main process counts.
   const oomKilled = exitCode === 137 && ((await exists(path.join(meta.bundle, 'oom'))) || (await exists(path.join(meta.persistDir, 'oom'))));
   const reason = oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
-  const message = meta.terminationMessageHostPath ? await readMessage(meta.terminationMessageHostPath) : '';
-  return { state: 'CONTAINER_EXITED', exitCode, finishedAt, reason, message };
+  return { state: 'CONTAINER_EXITED', exitCode, finishedAt, reason, message: '' };
 }
 
 /**
@@ -50,26 +49,5 @@ async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * The first 4 KiB of the termination message (the kubelet keeps no more).
- * The container writes that file: it is opened without following links or
- * blocking, and read only if it is still a regular file.
- */
-async function readMessage(file: string): Promise<string> {
-  try {
-    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
-    try {
-      if (!(await fh.stat()).isFile()) return '';
-      const buf = Buffer.alloc(MAX_MESSAGE);
-      const { bytesRead } = await fh.read(buf, 0, MAX_MESSAGE, 0);
-      return buf.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return '';
   }
 }
