@@ -33,7 +33,9 @@ type Runtime = 'berth' | 'containerd';
 /** Run from the checkout (scripts/node-conformance.sh): outputs under its build/. */
 const OUT = path.resolve('build', 'node-conformance');
 
-const FOCUS = '\\[NodeConformance\\]';
+/** CONFORMANCE_FOCUS narrows a run (say, to specs a fix is for); its results go to <runtime>-focused. */
+const NARROWED = process.env.CONFORMANCE_FOCUS;
+const FOCUS = NARROWED ? `(${NARROWED}).*\\[NodeConformance\\]|\\[NodeConformance\\].*(${NARROWED})` : '\\[NodeConformance\\]';
 /**
  * Skipped: upstream's default skips ([Flaky], [Slow], [Serial]); GKE's
  * environment checks; pulls from gcr.io's authenticated registry and with
@@ -108,7 +110,7 @@ async function removeKubeletCgroups(): Promise<void> {
 }
 
 async function conform(runtime: Runtime, bin: string): Promise<string> {
-  const out = path.join(OUT, runtime);
+  const out = path.join(OUT, NARROWED ? `${runtime}-focused` : runtime);
   await rm(out, { recursive: true, force: true });
   const work = path.join(out, 'work');
   await mkdir(work, { recursive: true });
@@ -259,7 +261,7 @@ async function main(): Promise<void> {
   const summaries: string[] = [];
   for (const r of runtimes) summaries.push(await conform(r, bin));
   console.log(summaries.join('\n'));
-  const text = await readFile(path.join(OUT, runtimes[0]!, 'summary.md'), 'utf8').catch(() => '');
+  const text = await readFile(path.join(OUT, NARROWED ? `${runtimes[0]}-focused` : runtimes[0]!, 'summary.md'), 'utf8').catch(() => '');
   if (!text) process.exitCode = 1;
 }
 

@@ -11,7 +11,7 @@
  */
 
 import { readFile, stat } from 'node:fs/promises';
-import { errnoCode, failedPrecondition, messageOf } from '../errors.js';
+import { errnoCode, failedPrecondition, invalidArgument, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Credentials } from '../registry/auth.js';
 
@@ -58,15 +58,22 @@ export function parseAuthFile(text: string): Map<string, Credentials> {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new Error('not valid JSON');
+    throw invalidArgument('not valid JSON');
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('not a JSON object');
   const auths = (raw as { auths?: unknown }).auths ?? {};
-  if (!auths || typeof auths !== 'object' || Array.isArray(auths)) throw new Error('"auths" is not an object');
+  if (!auths || typeof auths !== 'object' || Array.isArray(auths)) throw invalidArgument('"auths" is not an object');
   const out = new Map<string, Credentials>();
   for (const [key, value] of Object.entries(auths as Record<string, unknown>)) {
-    if (!value || typeof value !== 'object') throw new Error(`the entry for "${key}" is not an object`);
-    const creds = entryCredentials(value as AuthEntry);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument(`the entry for "${key}" is not an object`);
+    const entry: AuthEntry = {};
+    for (const field of ['auth', 'identitytoken'] as const) {
+      const v = (value as Record<string, unknown>)[field];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string') throw invalidArgument(`the entry for "${key}": "${field}" is not a string`);
+      entry[field] = v;
+    }
+    const creds = entryCredentials(entry);
     if (creds) out.set(normaliseAuthKey(key), creds);
   }
   return out;

@@ -10,6 +10,7 @@
  * policy berth accepts means what it means for CRI-O and podman.
  */
 
+import { RuntimeError } from '../errors.js';
 import type { ImageReference } from '../image/reference.js';
 import { repositoryName } from '../image/reference.js';
 
@@ -36,7 +37,12 @@ export interface Policy {
   docker: Map<string, Requirement[]>;
 }
 
-export class PolicyError extends Error {}
+/** A policy file that does not say what containers/image would accept: an invalid argument of the operator's. */
+export class PolicyError extends RuntimeError {
+  constructor(message: string) {
+    super('invalid-argument', message);
+  }
+}
 
 type Json = Record<string, unknown>;
 
