@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const BUILD = fileURLToPath(new URL('../../scripts/kubernetes/build.sh', import.meta.url));
 const BINARIES = ['kubelet', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl'];
 
-/** The directory of the Kubernetes binaries, built on first use (about 12 minutes on 2 cores for the cluster's). */
+/** The directory of the Kubernetes binaries, built on first use (about 8 minutes on 2 cores for the cluster's). */
 export async function kubernetesBinaries(names: string[] = BINARIES): Promise<string> {
   const { stdout } = await run(BUILD, names, { maxBuffer: 64 << 20, timeout: 60 * 60_000 });
   return stdout.trim().split('\n').pop()!;

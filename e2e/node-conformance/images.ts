@@ -17,7 +17,8 @@ import type { TestRegistry } from '../lib/registry.js';
  *                                   it to keep running (busybox httpd on 80)
  *   e2e-test-images/agnhost:2.21    agnhost built from the Kubernetes tree
  *                                   (test/images/agnhost), with busybox,
- *                                   Debian's curl and netcat-openbsd
+ *                                   Debian's dash as sh, curl and
+ *                                   netcat-openbsd
  *   pause:3.2                       sleeps forever (busybox)
  *   kubernetes-e2e-test-images/nonewprivs:1.0   a setuid-root program that
  *                                   prints its effective uid (nnp.c)
@@ -106,8 +107,12 @@ export async function pushConformanceImages(reg: TestRegistry, agnhost: string, 
         { name: 'agnhost-2', type: 'symlink', linkname: 'agnhost', ...t },
         ...(await withLibraries('/usr/bin/curl', 'usr/bin/curl')),
         ...(await withLibraries(path.join(netcat, 'bin/nc.openbsd'), 'usr/bin/nc')),
-        // busybox's nc would come first on PATH; the specs want OpenBSD's (-u).
+        // The specs want OpenBSD's nc (-u). Debian's busybox shell runs its
+        // own applets before looking at PATH, so this image's /bin/sh is
+        // Debian's dash, which finds nc (and everything else) on PATH.
         { name: 'bin/nc', type: 'symlink', linkname: '/usr/bin/nc', ...t },
+        ...(await withLibraries('/bin/dash', 'bin/dash')),
+        { name: 'bin/sh', type: 'symlink', linkname: 'dash', ...t },
         { name: 'etc/ssl/', type: 'dir', ...t },
       ],
       { entrypoint: ['/agnhost'], cmd: ['pause'] },

@@ -13,7 +13,14 @@ export interface SpecResult {
 }
 
 const xmlText = (s: string) =>
-  s.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&#xA;', '\n').replaceAll('&amp;', '&');
+  s
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&#34;', '"')
+    .replaceAll('&#xA;', '\n')
+    .replaceAll('&amp;', '&');
 
 export function parseJunit(xml: string): SpecResult[] {
   const out: SpecResult[] = [];
