@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BerthDaemon, type DaemonOptions, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { type ControlPlane, type Supervised, kubernetesBinaries, startControlPlane, stopProcess } from './lib/control-plane.js';
-import { type HostNodeNamespace, hostNodeNamespace } from './lib/host-node.js';
+import { type HostNodeNamespace, hostKubeletArgs, hostNodeNamespace } from './lib/host-node.js';
 import { conmonProcessesFor } from './lib/leftovers.js';
 import { removeIdlePortmapChains, sh } from './lib/net-host.js';
 import { freePort, waitFor } from './lib/ports.js';
@@ -76,27 +76,7 @@ describe('a Kubernetes 1.20 node on berth', () => {
     const kubeletDir = path.join(dir, 'kubelet');
     await mkdir(kubeletDir, { recursive: true });
     kubelet = node.spawnInside(dir, 'kubelet', path.join(bin, 'kubelet'), [
-      `--kubeconfig=${plane.kubeconfig}`,
-      '--container-runtime=remote',
-      `--container-runtime-endpoint=unix://${berth.socket}`,
-      `--image-service-endpoint=unix://${berth.socket}`,
-      '--hostname-override=localhost',
-      `--root-dir=${kubeletDir}`,
-      `--cert-dir=${path.join(kubeletDir, 'pki')}`,
-      `--volume-plugin-dir=${path.join(kubeletDir, 'volume-plugins')}`,
-      '--cgroup-driver=cgroupfs',
-      '--cgroups-per-qos=false',
-      '--enforce-node-allocatable=',
-      '--fail-swap-on=false',
-      `--port=${await freePort()}`,
-      '--healthz-port=0',
-      '--read-only-port=0',
-      '--make-iptables-util-chains=false',
-      '--eviction-hard=memory.available<1Ki,nodefs.available<1Ki,imagefs.available<1Ki',
-      '--image-gc-high-threshold=100',
-      '--image-gc-low-threshold=99',
-      '--runtime-request-timeout=2m',
-      '--resolv-conf=/etc/resolv.conf',
+      ...hostKubeletArgs({ kubeconfig: plane.kubeconfig, socket: berth.socket, name: 'localhost', dir: kubeletDir, port: await freePort() }),
       '--v=2',
     ]);
     await waitFor(

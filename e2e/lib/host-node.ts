@@ -68,3 +68,35 @@ export async function hostNodeNamespace(dir: string): Promise<HostNodeNamespace>
     throw err;
   }
 }
+
+/**
+ * The flags of a kubelet on the host (in a HostNodeNamespace): the cgroupfs
+ * driver without QoS cgroups or node allocatable enforcement, no iptables
+ * chains of its own, and eviction and image GC thresholds the shared
+ * machine cannot trip. Callers add what is theirs (verbosity, API rates).
+ */
+export function hostKubeletArgs(o: { kubeconfig: string; socket: string; name: string; dir: string; port: number }): string[] {
+  return [
+    `--kubeconfig=${o.kubeconfig}`,
+    '--container-runtime=remote',
+    `--container-runtime-endpoint=unix://${o.socket}`,
+    `--image-service-endpoint=unix://${o.socket}`,
+    `--hostname-override=${o.name}`,
+    `--root-dir=${o.dir}`,
+    `--cert-dir=${path.join(o.dir, 'pki')}`,
+    `--volume-plugin-dir=${path.join(o.dir, 'volume-plugins')}`,
+    '--cgroup-driver=cgroupfs',
+    '--cgroups-per-qos=false',
+    '--enforce-node-allocatable=',
+    '--fail-swap-on=false',
+    `--port=${o.port}`,
+    '--healthz-port=0',
+    '--read-only-port=0',
+    '--make-iptables-util-chains=false',
+    '--eviction-hard=memory.available<1Ki,nodefs.available<1Ki,imagefs.available<1Ki',
+    '--image-gc-high-threshold=100',
+    '--image-gc-low-threshold=99',
+    '--runtime-request-timeout=2m',
+    '--resolv-conf=/etc/resolv.conf',
+  ];
+}
