@@ -24,6 +24,8 @@ export interface ContainerdOptions {
   pauseImage: string;
   cniConfDir: string;
   restrictOom: boolean;
+  /** Registries (such as docker.io) the loopback registry stands in for as a mirror. */
+  mirroredHosts?: string[];
 }
 
 /** Writes the private configuration; returns its path and the socket it names. */
@@ -37,6 +39,13 @@ export async function prepareContainerd(dir: string, opts: ContainerdOptions): P
     path.join(certs, 'hosts.toml'),
     `server = "http://${opts.registry}"\n\n[host."http://${opts.registry}"]\n  capabilities = ["pull", "resolve"]\n`,
   );
+  for (const host of opts.mirroredHosts ?? []) {
+    await mkdir(path.join(dir, 'certs.d', host), { recursive: true });
+    await writeFile(
+      path.join(dir, 'certs.d', host, 'hosts.toml'),
+      `server = "https://${host === 'docker.io' ? 'registry-1.docker.io' : host}"\n\n[host."http://${opts.registry}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+  }
   const config = path.join(dir, 'config.toml');
   await writeFile(
     config,
@@ -81,9 +90,14 @@ export function sweepContainerd(dir: string): Promise<void> {
   return sweepLeftovers({ runcRoot: '/run/containerd/runc/k8s.io', under: dir, monitors: `containerd-shim-runc-v2 .*-address ${dir}/` });
 }
 
-export async function startContainerd(dir: string, opts: ContainerdOptions): Promise<Containerd> {
+/** Starts containerd with `spawnWith` (by default on the host; a caller may run it in a namespace of its own). */
+export async function startContainerd(
+  dir: string,
+  opts: ContainerdOptions,
+  spawnWith: (config: string) => ChildProcess = spawnContainerd,
+): Promise<Containerd> {
   const { config, socket } = await prepareContainerd(dir, opts);
-  const child = spawnContainerd(config);
+  const child = spawnWith(config);
   const client = await connectCri(socket);
   await waitFor(
     'containerd to answer',

@@ -18,14 +18,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { pushFixtures } from '../e2e/fixtures/test-images.js';
 import { type BerthDaemon, startBerth } from '../e2e/lib/berth-daemon.js';
-import { type CriClient, call, connectCri } from '../e2e/lib/cri-client.js';
+import { type CriClient, call } from '../e2e/lib/cri-client.js';
 import { type ControlPlane, type Supervised, kubernetesBinaries, startControlPlane, stopProcess } from '../e2e/lib/control-plane.js';
 import { type HostNodeNamespace, hostKubeletArgs, hostNodeNamespace } from '../e2e/lib/host-node.js';
 import { removeIdlePortmapChains, sh } from '../e2e/lib/net-host.js';
 import { freePort, waitFor } from '../e2e/lib/ports.js';
 import { startRegistry } from '../e2e/lib/registry.js';
 import { readHostFacts } from '../src/host/host-facts.js';
-import { prepareContainerd, sweepContainerd } from './containerd.js';
+import { startContainerd, sweepContainerd } from './containerd.js';
 
 const PODS = Number(process.env.BENCH_KUBELET_PODS ?? 30);
 const ROUNDS = Number(process.env.BENCH_KUBELET_ROUNDS ?? 3);
@@ -80,17 +80,6 @@ function kubeletArgs(plane: ControlPlane, dir: string, name: string, socket: str
     '--max-pods=250',
     '--v=1',
   ];
-}
-
-async function waitCri(client: CriClient, what: string): Promise<void> {
-  await waitFor(
-    what,
-    async () => {
-      await call(client.runtime, client.runtime.Version, {}, 1000);
-      return true;
-    },
-    30_000,
-  );
 }
 
 /** Pod name → [created, running] in ms, from one watch of the namespace. */
@@ -186,14 +175,15 @@ async function main(): Promise<void> {
         client = berth.client;
         stopRuntime = () => berth.destroy();
       } else {
-        const prepared = await prepareContainerd(path.join(dir, 'containerd'), { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom });
-        const child = node.spawnInside(dir, 'containerd', 'containerd', ['--config', prepared.config]);
-        socket = prepared.socket;
-        client = await connectCri(socket);
-        await waitCri(client, 'containerd to answer');
+        const containerd = await startContainerd(
+          path.join(dir, 'containerd'),
+          { registry: registry.host, pauseImage: pause, cniConfDir: cniDir, restrictOom },
+          (config) => node.spawnInside(dir, 'containerd', 'containerd', ['--config', config]).child,
+        );
+        socket = containerd.socket;
+        client = containerd.client;
         stopRuntime = async () => {
-          client.close();
-          await stopProcess(child);
+          await containerd.stop();
           await sweepContainerd(path.join(dir, 'containerd'));
         };
       }

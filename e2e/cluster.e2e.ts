@@ -7,6 +7,7 @@ import { type BerthDaemon, type DaemonOptions, startBerth } from './lib/berth-da
 import { call } from './lib/cri-client.js';
 import { type ControlPlane, type Supervised, kubernetesBinaries, startControlPlane, stopProcess } from './lib/control-plane.js';
 import { type HostNodeNamespace, hostKubeletArgs, hostNodeNamespace } from './lib/host-node.js';
+import { sleepers } from './lib/k8s-objects.js';
 import { conmonProcessesFor } from './lib/leftovers.js';
 import { removeIdlePortmapChains, sh } from './lib/net-host.js';
 import { freePort, waitFor } from './lib/ports.js';
@@ -261,18 +262,7 @@ describe('a Kubernetes 1.20 node on berth', () => {
         template: { spec: { restartPolicy: 'Never', containers: [{ name: 'once', image: IMAGE, command: ['sh', '-c', 'echo job done'] }] } },
       },
     });
-    await apply({
-      apiVersion: 'apps/v1',
-      kind: 'DaemonSet',
-      metadata: { name: 'everywhere', namespace: NAMESPACE },
-      spec: {
-        selector: { matchLabels: { app: 'everywhere' } },
-        template: {
-          metadata: { labels: { app: 'everywhere' } },
-          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'd', image: IMAGE, command: ['sleep', '600'] }] },
-        },
-      },
-    });
+    await apply(sleepers('DaemonSet', { name: 'everywhere', namespace: NAMESPACE, image: IMAGE, seconds: 600 }));
     await ok(['-n', NAMESPACE, 'wait', '--for=condition=complete', 'job/once', '--timeout=90s'], undefined);
     expect(await ok(['-n', NAMESPACE, 'logs', 'job/once'])).toBe('job done\n');
     await ok(['-n', NAMESPACE, 'rollout', 'status', 'daemonset/everywhere', '--timeout=90s']);

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ClusterNode, type ClusterNodeSpec, prepareClusterNode } from './lib/cluster-node.js';
 import { type ControlPlane, kubernetesBinaries, startControlPlane } from './lib/control-plane.js';
+import { sleepers } from './lib/k8s-objects.js';
 import { mountsUnder } from './lib/leftovers.js';
 import { sh } from './lib/net-host.js';
 import { ensureNodeRoot } from './lib/nspawn-node.js';
@@ -32,6 +33,21 @@ const SPECS: ClusterNodeSpec[] = [
   { name: 'berth-e2e-a', address: '10.94.0.2', podCidr: '10.95.1.0/24', routes: [{ cidr: '10.95.2.0/24', via: '10.94.0.3' }], cgroupDriver: 'systemd' },
   { name: 'berth-e2e-b', address: '10.94.0.3', podCidr: '10.95.2.0/24', routes: [{ cidr: '10.95.1.0/24', via: '10.94.0.2' }], cgroupDriver: 'cgroupfs' },
 ];
+
+/**
+ * How a node's processes and runc's records see the cgroup tree, for a
+ * failure to read: an exec once failed on the systemd node because runc had
+ * recorded the name=systemd path of a container relative to the host, not
+ * to the node's cgroup namespace (issue 24's note).
+ */
+async function cgroupViews(node: ClusterNode): Promise<string> {
+  const script = [
+    'echo "pid 1:"; cat /proc/1/cgroup',
+    'echo "berth:"; cat /proc/$(systemctl show -p MainPID --value berth)/cgroup',
+    'echo "runc records:"; grep -ho \'"systemd":"[^"]*"\' /run/berth/runtimes/runc/*/state.json | head -4',
+  ].join('; ');
+  return (await node.exec(['sh', '-c', script]).catch((e: Error) => ({ stdout: e.message }))).stdout;
+}
 
 describe('a two-node Kubernetes 1.20 cluster on berth installed from its package', () => {
   let dir: string;
@@ -195,7 +211,11 @@ describe('a two-node Kubernetes 1.20 cluster on berth installed from its package
     // Limits in the container's own cgroup, on both cgroup drivers.
     for (const spec of SPECS) {
       const pod = pods.find((p) => p.node === spec.name)!;
-      const limits = await ns('exec', pod.name, '--', 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us');
+      const limits = await ns('exec', pod.name, '--', 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us').catch(
+        async (err: Error) => {
+          throw new Error(`${err.message}\n${await cgroupViews(nodes[SPECS.indexOf(spec)]!)}`);
+        },
+      );
       expect(limits.split('\n').slice(0, 2)).toEqual([String(48 << 20), '25000']);
     }
 
@@ -270,18 +290,7 @@ describe('a two-node Kubernetes 1.20 cluster on berth installed from its package
         ],
       },
     });
-    await apply({
-      apiVersion: 'apps/v1',
-      kind: 'DaemonSet',
-      metadata: { name: 'everywhere', namespace: NAMESPACE },
-      spec: {
-        selector: { matchLabels: { app: 'everywhere' } },
-        template: {
-          metadata: { labels: { app: 'everywhere' } },
-          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'd', image, command: ['sleep', '3600'] }] },
-        },
-      },
-    });
+    await apply(sleepers('DaemonSet', { name: 'everywhere', namespace: NAMESPACE, image, seconds: 3600 }));
     await ns('wait', '--for=condition=Ready', 'pod/talker', '--timeout=90s');
     const attach = await kubectl(['-n', NAMESPACE, 'attach', '-i', 'talker'], { input: 'hello\n', timeoutMs: 30_000 });
     expect(attach.stdout).toContain('hello 1');
@@ -345,19 +354,7 @@ describe('a two-node Kubernetes 1.20 cluster on berth installed from its package
 
   it('empties a node with kubectl drain', async () => {
     const node = SPECS[0]!.name;
-    await apply({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'movable', namespace: NAMESPACE },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'movable' } },
-        template: {
-          metadata: { labels: { app: 'movable' } },
-          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'm', image, command: ['sleep', '3600'] }] },
-        },
-      },
-    });
+    await apply(sleepers('Deployment', { name: 'movable', namespace: NAMESPACE, image, seconds: 3600, replicas: 2 }));
     await rollout('deployment/movable');
     await ok(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s'], undefined, 150_000);
     await rollout('deployment/movable');

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { KUBELET_SYSCTLS } from './host-node.js';
 import { type BootedNode, bootNode } from './nspawn-node.js';
 
 /**
@@ -13,16 +14,6 @@ import { type BootedNode, bootNode } from './nspawn-node.js';
  * node can be powered off and booted again as it was.
  */
 const run = promisify(execFile);
-
-/** What kubelet 1.20 writes at start; /proc/sys is read-only in the node (and these are the host's). */
-const KUBELET_SYSCTLS = [
-  'vm/overcommit_memory',
-  'vm/panic_on_oom',
-  'kernel/panic',
-  'kernel/panic_on_oops',
-  'kernel/keys/root_maxkeys',
-  'kernel/keys/root_maxbytes',
-];
 
 export interface ClusterNodeSpec {
   name: string;
@@ -115,7 +106,8 @@ export async function prepareClusterNode(spec: ClusterNodeSpec, ctx: ClusterCont
   );
   await enable('berth-e2e-network.service');
 
-  // Copies of the kernel settings the kubelet writes, bound over the real
+  // Copies of the kernel settings the kubelet writes (/proc/sys is
+  // read-only in the node, and these are the host's), bound over the real
   // ones in the node's mount namespace: the kubelet's writes stay there.
   const copies = KUBELET_SYSCTLS.map((key) => {
     const copy = `/run/berth-e2e-sysctl/${key.replaceAll('/', '.')}`;

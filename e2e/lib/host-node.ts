@@ -17,7 +17,7 @@ const run = promisify(execFile);
 const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
 
 /** What kubelet 1.20 writes at start (pkg/kubelet/cm, setupKernelTunables). */
-const KUBELET_SYSCTLS = [
+export const KUBELET_SYSCTLS = [
   'vm/overcommit_memory',
   'vm/panic_on_oom',
   'kernel/panic',

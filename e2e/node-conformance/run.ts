@@ -17,14 +17,13 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { prepareContainerd, sweepContainerd } from '../../bench/containerd.js';
+import { startContainerd, sweepContainerd } from '../../bench/containerd.js';
 import { readHostFacts } from '../../src/host/host-facts.js';
 import { startBerth } from '../lib/berth-daemon.js';
-import { type CriClient, call, connectCri } from '../lib/cri-client.js';
-import { kubernetesBinaries, stopProcess } from '../lib/control-plane.js';
+import { type CriClient, call } from '../lib/cri-client.js';
+import { kubernetesBinaries } from '../lib/control-plane.js';
 import { hostNodeNamespace } from '../lib/host-node.js';
 import { removeIdlePortmapChains, sh } from '../lib/net-host.js';
-import { waitFor } from '../lib/ports.js';
 import { startRegistry } from '../lib/registry.js';
 import { pushConformanceImages } from './images.js';
 import { summarize } from './summary.js';
@@ -121,10 +120,17 @@ async function conform(runtime: Runtime, bin: string): Promise<string> {
   await writeFile(path.join(cniDir, '10-bridge.conflist'), cniConfig(work));
   let client: CriClient | undefined;
   let stopRuntime = async () => undefined as unknown;
-  const hadKubeletDir = await readdir('/var/lib/kubelet').then(
-    () => true,
-    () => false,
-  );
+  // What the suite's kubelet and API server write on the host, to remove
+  // afterwards: their directories where they were not there before, and
+  // the pod log directories of this run.
+  const exists = (dir: string) =>
+    readdir(dir).then(
+      () => true,
+      () => false,
+    );
+  const hostDirs = ['/var/lib/kubelet', '/var/run/kubernetes', '/var/log/containers'];
+  const hadDirs = await Promise.all(hostDirs.map(exists));
+  const podLogsBefore = new Set(await readdir('/var/log/pods').catch(() => [] as string[]));
   try {
     const images = await pushConformanceImages(registry, path.join(bin, 'agnhost'), path.join(OUT, 'cache'));
     const repoList = path.join(work, 'repo-list.yaml');
@@ -149,32 +155,21 @@ async function conform(runtime: Runtime, bin: string): Promise<string> {
       stopRuntime = () => berth.destroy();
     } else {
       const dir = path.join(work, 'containerd');
-      const prepared = await prepareContainerd(dir, {
-        registry: registry.host,
-        pauseImage: `${registry.host}/pause:3.2`,
-        cniConfDir: cniDir,
-        restrictOom: !(await readHostFacts()).hasSysResource,
-      });
-      await mkdir(path.join(dir, 'certs.d', 'docker.io'), { recursive: true });
-      await writeFile(
-        path.join(dir, 'certs.d', 'docker.io', 'hosts.toml'),
-        `server = "https://registry-1.docker.io"\n\n[host."http://${registry.host}"]\n  capabilities = ["pull", "resolve"]\n`,
-      );
-      const child = node.spawnInside(work, 'containerd', 'containerd', ['--config', prepared.config]);
-      socket = prepared.socket;
-      const c = await connectCri(socket);
-      client = c;
-      await waitFor(
-        'containerd to answer',
-        async () => {
-          await call(c.runtime, c.runtime.Version, {}, 1000);
-          return true;
+      const containerd = await startContainerd(
+        dir,
+        {
+          registry: registry.host,
+          pauseImage: `${registry.host}/pause:3.2`,
+          cniConfDir: cniDir,
+          restrictOom: !(await readHostFacts()).hasSysResource,
+          mirroredHosts: ['docker.io'],
         },
-        30_000,
+        (config) => node.spawnInside(work, 'containerd', 'containerd', ['--config', config]).child,
       );
+      socket = containerd.socket;
+      client = containerd.client;
       stopRuntime = async () => {
-        c.close();
-        await stopProcess(child);
+        await containerd.stop();
         await sweepContainerd(dir);
       };
     }
@@ -250,7 +245,10 @@ async function conform(runtime: Runtime, bin: string): Promise<string> {
     await sh('ip', ['link', 'del', 'berthconform0']).catch(() => '');
     await removeIdlePortmapChains();
     await removeKubeletCgroups();
-    if (!hadKubeletDir) await rm('/var/lib/kubelet', { recursive: true, force: true }).catch(() => undefined);
+    for (const [i, dir] of hostDirs.entries()) if (!hadDirs[i]) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    for (const entry of await readdir('/var/log/pods').catch(() => [] as string[])) {
+      if (!podLogsBefore.has(entry)) await rm(path.join('/var/log/pods', entry), { recursive: true, force: true });
+    }
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
   }
 }
