@@ -37,11 +37,16 @@ export function wsSender(ws: WebSocket, base64: boolean): WsSend {
   };
 }
 
-/** Channel and payload of a message, or undefined for an empty one. */
+/**
+ * Channel and payload of a message, or undefined for an empty one (or, in
+ * the base64 protocols, one that does not start with a channel digit).
+ */
 export function decodeWsMessage(raw: Buffer | string, isBinary: boolean, base64: boolean): { channel: number; data: Buffer } | undefined {
   if (base64 && !isBinary) {
     const text = raw.toString();
-    return { channel: Number(text[0]), data: Buffer.from(text.slice(1), 'base64') };
+    const channel = text.charCodeAt(0) - 48;
+    if (!(channel >= 0 && channel <= 9)) return undefined;
+    return { channel, data: Buffer.from(text.slice(1), 'base64') };
   }
   const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
   if (buf.length === 0) return undefined;

@@ -32,6 +32,15 @@ export const MAX_STREAMS = 128;
  */
 export const SOCKET_WRITE_BOUND = 256 << 10;
 
+/** The fixed part of each control frame berth reads: a shorter one is a protocol error. */
+const CONTROL_PAYLOAD_MIN: Partial<Record<number, number>> = {
+  [FrameType.SYN_STREAM]: 10,
+  [FrameType.SYN_REPLY]: 4,
+  [FrameType.RST_STREAM]: 8,
+  [FrameType.PING]: 4,
+  [FrameType.HEADERS]: 4,
+};
+
 /**
  * One SPDY/3.1 connection over an upgraded socket, server or client side.
  * Kubernetes' peers do no flow control (they neither send nor honour
@@ -152,9 +161,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
       return;
     }
     const p = f.payload;
+    const least = CONTROL_PAYLOAD_MIN[f.type];
+    if (least !== undefined && p.length < least) throw new SpdyProtocolError(`control frame ${f.type} of ${p.length} bytes (at least ${least})`);
     switch (f.type) {
       case FrameType.SYN_STREAM: {
-        if (p.length < 10) throw new SpdyProtocolError('short SYN_STREAM');
         const id = p.readUInt32BE(0) & 0x7fffffff;
         const headers = decodeHeaderBlock(await this.inflateBlock(p.subarray(10)));
         if (this.streams.size >= MAX_STREAMS || this.streams.has(id)) {

@@ -66,14 +66,14 @@ export function controlFrame(type: number, flags: number, payload: Buffer): Buff
   const head = Buffer.alloc(8);
   head.writeUInt16BE(0x8003, 0);
   head.writeUInt16BE(type, 2);
-  head.writeUInt32BE(((flags & 0xff) << 24) | payload.length, 4);
+  head.writeUInt32BE((((flags & 0xff) << 24) | payload.length) >>> 0, 4);
   return Buffer.concat([head, payload]);
 }
 
 export function dataFrame(streamId: number, flags: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(streamId & 0x7fffffff, 0);
-  head.writeUInt32BE(((flags & 0xff) << 24) | payload.length, 4);
+  head.writeUInt32BE((((flags & 0xff) << 24) | payload.length) >>> 0, 4);
   return Buffer.concat([head, payload]);
 }
 
@@ -94,23 +94,28 @@ export function encodeHeaderBlock(headers: Record<string, string>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Several values of one name are joined with NUL on the wire; the first is kept. */
+/**
+ * Several values of one name are joined with NUL on the wire; the first is
+ * kept. Every length must fit in the block; the result has no prototype,
+ * so a header named `__proto__` is a header like any other.
+ */
 export function decodeHeaderBlock(block: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   if (block.length < 4) return out;
   const count = block.readUInt32BE(0);
   if (count > MAX_HEADER_COUNT) throw new SpdyProtocolError(`${count} headers in one block (at most ${MAX_HEADER_COUNT})`);
   let off = 4;
+  const field = (): string => {
+    if (off + 4 > block.length) throw new SpdyProtocolError('truncated SPDY header block');
+    const length = block.readUInt32BE(off);
+    if (length > block.length - off - 4) throw new SpdyProtocolError('truncated SPDY header block');
+    const text = block.subarray(off + 4, off + 4 + length).toString('utf8');
+    off += 4 + length;
+    return text;
+  };
   for (let i = 0; i < count; i++) {
-    if (off + 4 > block.length) throw new SpdyProtocolError('truncated SPDY header block');
-    const nl = block.readUInt32BE(off);
-    const name = block.subarray(off + 4, off + 4 + nl).toString('utf8');
-    off += 4 + nl;
-    if (off + 4 > block.length) throw new SpdyProtocolError('truncated SPDY header block');
-    const vl = block.readUInt32BE(off);
-    const value = block.subarray(off + 4, off + 4 + vl).toString('utf8');
-    off += 4 + vl;
-    out[name.toLowerCase()] = value.split('\0')[0]!;
+    const name = field();
+    out[name.toLowerCase()] = field().split('\0')[0]!;
   }
   return out;
 }
