@@ -33,6 +33,8 @@ const manifestOf = (config: Buffer, configDigest: string, layerDigest: string, l
   );
 
 const goodConfig = configOf(sha(tar));
+const envConfig = Buffer.from(JSON.stringify({ os: 'linux', config: { Env: 'PATH=/bin' }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
+const indexType = 'application/vnd.oci.image.index.v1+json';
 const manifests: Record<string, Buffer> = {
   md5: manifestOf(configOf(md5(tar)), md5(configOf(md5(tar))), md5(layer)),
   short: manifestOf(goodConfig, sha(goodConfig), sha(layer), 10),
@@ -40,6 +42,10 @@ const manifests: Record<string, Buffer> = {
   pathdigest: manifestOf(goodConfig, 'sha256:../../../../etc/passwd', sha(layer)),
   badlength: manifestOf(goodConfig, sha(goodConfig), sha(layer)),
   baddiffid: manifestOf(configOf('sha1:abc'), sha(configOf('sha1:abc')), sha(layer)),
+  nullmanifest: Buffer.from('null'),
+  nulllayer: Buffer.from(JSON.stringify({ ...JSON.parse(manifestOf(goodConfig, sha(goodConfig), sha(layer)).toString()), layers: [null] })),
+  badenv: manifestOf(envConfig, sha(envConfig), sha(layer)),
+  badindex: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [null] })),
 };
 
 /** Writes 64 KiB chunks until the client goes away (or a sanity bound of 1 GiB). */
@@ -78,11 +84,12 @@ beforeAll(async () => {
       if (repo === 'errors') return endless(res, { 'content-type': 'application/json' }, 500);
       const m = manifests[repo];
       if (!m) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      res.writeHead(200, { 'content-type': repo === 'badindex' ? indexType : 'application/vnd.oci.image.manifest.v1+json' });
       return void res.end(m);
     }
     const badConfig = configOf('sha1:abc');
     if (url.endsWith(sha(badConfig))) return void res.end(badConfig);
+    if (url.endsWith(sha(envConfig))) return void res.end(envConfig);
     if (url.endsWith(sha(goodConfig))) return repo === 'smallconfig' ? endless(res) : void res.end(goodConfig);
     if (url.endsWith(sha(layer)) && repo === 'badlength') return void res.end(Buffer.concat([layer, Buffer.from('x')]));
     if (url.endsWith(sha(layer))) return endless(res); // more than any declared size, no Content-Length
@@ -127,7 +134,11 @@ describe('a lying registry', () => {
     ['endless', 'failed-precondition', /manifest .* is larger than 4194304 bytes/],
     ['md5', 'failed-precondition', /md5:.* is not sha256, sha384 or sha512/],
     ['pathdigest', 'failed-precondition', /image config: digest .* is not sha256/],
-    ['baddiffid', 'failed-precondition', /diff ID 0 of the image config: digest "sha1:abc"/],
+    ['baddiffid', 'failed-precondition', /image config sha256:[0-9a-f]{64}: diff ID 0: digest "sha1:abc"/],
+    ['nullmanifest', 'failed-precondition', /manifest 1 from .* is not a JSON object/],
+    ['nulllayer', 'failed-precondition', /image manifest: layers\[0\] is not a descriptor object/],
+    ['badenv', 'failed-precondition', /image config sha256:[0-9a-f]{64}: config: "Env" is not a list of strings/],
+    ['badindex', 'failed-precondition', /image index: manifests\[0\] is not a descriptor object/],
     ['short', 'failed-precondition', /sent more than the 10 bytes the manifest declares/],
     ['smallconfig', 'failed-precondition', /larger than 8 bytes/],
     ['loop', 'unavailable', /too many redirects/],

@@ -8,6 +8,7 @@ import { type ImageRecord, ImageStore } from '../storage/image-store.js';
 import { mountpointOf } from '../storage/mountpoint.js';
 import { SnapshotStore } from '../storage/snapshot-store.js';
 import type { UnpackOps } from '../storage/unpack.js';
+import { parseImageConfig } from './documents.js';
 import type { ImageConfigFile } from './media-types.js';
 import { type PullCredentials, Puller } from './puller.js';
 import { type ImageReference, digestedName, parseImageId, parseReference, repositoryName, taggedName } from './reference.js';
@@ -213,7 +214,7 @@ export class ImageService {
     if (record.artifact) return {};
     let config = this.configs.get(record.id);
     if (!config) {
-      config = JSON.parse((await this.content.get(record.id)).toString('utf8')) as ImageConfigFile;
+      config = parseImageConfig(await this.content.get(record.id), `image config ${record.id}`);
       this.configs.set(record.id, config);
     }
     return config;

@@ -11,7 +11,6 @@ import type { Mutex } from '../util/mutex.js';
 import { SharedOperations } from '../util/shared-operation.js';
 import {
   type ImageConfigFile,
-  type ImageIndex,
   type ImageManifest,
   MANIFEST_ACCEPT,
   MEDIA_TYPE,
@@ -22,6 +21,7 @@ import {
   isManifest,
   isSchema1,
 } from './media-types.js';
+import { parseImageConfig, parseIndex, parseManifest } from './documents.js';
 import { hostPlatform, selectPlatform } from './platform.js';
 import { PullProgress } from './pull-progress.js';
 import { type ImageReference, digestedName, formatReference, repositoryName, taggedName } from './reference.js';
@@ -176,8 +176,7 @@ export class Puller {
       throw failedPrecondition(`${name} uses Docker image manifest schema 1, which is deprecated and not supported: rebuild or re-push the image`);
     }
     if (isIndex(top.mediaType)) {
-      const parsed = JSON.parse(top.body.toString('utf8')) as ImageIndex;
-      if (!Array.isArray(parsed.manifests)) throw failedPrecondition(`${name}: malformed image index`);
+      const parsed = parseIndex(top.body, name);
       const chosen = selectPlatform(parsed.manifests, hostPlatform());
       index = top;
       manifestBlob = await client.getManifest(checkDigest(chosen.digest, `${name}: image index entry`), MANIFEST_ACCEPT, signal);
@@ -186,8 +185,7 @@ export class Puller {
     if (!isManifest(manifestBlob.mediaType)) {
       throw failedPrecondition(`${name}: unsupported manifest media type "${manifestBlob.mediaType || 'none'}"`);
     }
-    const manifest = JSON.parse(manifestBlob.body.toString('utf8')) as ImageManifest;
-    if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw failedPrecondition(`${name}: malformed image manifest`);
+    const manifest = parseManifest(manifestBlob.body, name);
     const artifact = isArtifact(manifest);
     // Every digest and size is checked before it is used, as a URL or a file name.
     for (const layer of manifest.layers) {
@@ -204,15 +202,8 @@ export class Puller {
       ? await this.deps.content.get(configDigest)
       : await client.getBlobBuffer(configDigest, configSize, signal);
     if (artifact) return this.artifactPlan({ ref, name, client, top, index, manifest: manifestBlob, configDigest, configBody }, manifest);
-    let config: ImageConfigFile;
-    try {
-      config = JSON.parse(configBody.toString('utf8')) as ImageConfigFile;
-    } catch {
-      throw failedPrecondition(`${name}: image config ${configDigest} is not valid JSON`);
-    }
+    const config = parseImageConfig(configBody, `${name}: image config ${configDigest}`);
     const diffIds = config.rootfs?.diff_ids ?? [];
-    if (!Array.isArray(diffIds)) throw failedPrecondition(`${name}: image config ${configDigest} has no list of diff IDs`);
-    for (const [i, d] of diffIds.entries()) checkDigest(d, `${name}: diff ID ${i} of the image config`);
     if (diffIds.length !== manifest.layers.length) {
       throw failedPrecondition(`${name}: the config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
     }

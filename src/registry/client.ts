@@ -192,13 +192,17 @@ export class RepositoryClient {
     const contentType = String(res.headers['content-type'] ?? '')
       .split(';')[0]!
       .trim();
-    let mediaType = contentType;
+    let parsed: unknown;
     try {
-      const parsed = JSON.parse(body.toString('utf8')) as { mediaType?: unknown };
-      if (typeof parsed.mediaType === 'string' && parsed.mediaType) mediaType = parsed.mediaType;
+      parsed = JSON.parse(body.toString('utf8'));
     } catch {
       throw failedPrecondition(`manifest ${reference} from ${this.displayName} is not valid JSON`);
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw failedPrecondition(`manifest ${reference} from ${this.displayName} is not a JSON object`);
+    }
+    const declaredType = (parsed as { mediaType?: unknown }).mediaType;
+    const mediaType = typeof declaredType === 'string' && declaredType ? declaredType : contentType;
     const byDigest = reference.includes(':');
     if (byDigest) checkDigest(reference, `manifest from ${this.displayName}`);
     const algorithm = byDigest ? reference.split(':')[0]! : 'sha256';

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { RuntimeError, errnoCode } from '../errors.js';
+import { RuntimeError, errnoCode, isRuntimeError, messageOf } from '../errors.js';
 import { type ZstdOps, zstdOps } from '../native/index.js';
 
 /**
@@ -31,20 +31,20 @@ export async function* decompressLayer(
   }
   if (head.length === 0) return;
   async function* all(): AsyncGenerator<Buffer> {
-    yield head;
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      yield next.value;
+    try {
+      yield head;
+      for (;;) {
+        const next = await it.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // Stopped early (a refused layer): the source (a registry body) is released too.
+      await it.return?.();
     }
   }
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    const input = Readable.from(all(), { objectMode: false });
-    // Large output chunks: each one is a callback on the event loop.
-    const gunzip = createGunzip({ chunkSize: 128 << 10 });
-    input.on('error', (err) => gunzip.destroy(err));
-    input.pipe(gunzip);
-    for await (const chunk of gunzip) yield chunk as Buffer;
+    yield* gunzip(all(), limits);
     return;
   }
   if (head.readUInt32LE(0) === 0xfd2fb528) {
@@ -52,6 +52,32 @@ export async function* decompressLayer(
     return;
   }
   yield* all();
+}
+
+/**
+ * gzip through zlib, streaming: one output chunk at a time, taken when the
+ * consumer asks. Bytes that are not gzip are the image's fault and say so;
+ * an error of the source (the registry's connection) is passed on as it is.
+ */
+async function* gunzip(source: AsyncIterable<Buffer>, limits: DecompressLimits): AsyncGenerator<Buffer> {
+  const input = Readable.from(source, { objectMode: false });
+  // Large output chunks: each one is a callback on the event loop.
+  const inflate = createGunzip({ chunkSize: 128 << 10 });
+  let sourceError: unknown;
+  input.on('error', (err) => {
+    sourceError = err;
+    inflate.destroy(err);
+  });
+  input.pipe(inflate);
+  try {
+    for await (const chunk of inflate) yield chunk as Buffer;
+  } catch (err) {
+    if (err === sourceError || isRuntimeError(err)) throw err;
+    throw new RuntimeError('failed-precondition', `${limits.what} is not valid gzip: ${messageOf(err)}`, { cause: err });
+  } finally {
+    input.destroy();
+    inflate.destroy();
+  }
 }
 
 /** Output of one native decode call: small enough that no slice is a burden, large enough to be few. */
