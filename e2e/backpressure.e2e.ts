@@ -15,7 +15,9 @@ import { upgrade } from './lib/stream-client.js';
  * as it can (cat /dev/zero): over SPDY, the kubelet's transport, and over
  * WebSocket. The daemon buffers a bounded amount per stream and the
  * container waits; its memory stays where it was, and is where it was
- * after the clients go.
+ * after the clients go. The same for attach (the container's main process
+ * writing at full speed; conmon's log, kept small here, is what it waits
+ * on) and for port-forward (a server in the pod sending endless zeros).
  */
 const env = inject('env');
 const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
@@ -34,13 +36,24 @@ describe('streaming clients that stop reading', () => {
   const rt = () => berth.client.runtime;
   const execUrl = async (cmd: string[]) => (await call(rt(), rt().Exec, { containerId: ctr, cmd, tty: false, stdin: false, stdout: true, stderr: true })).url;
 
+  let writer: string;
+
   beforeAll(async () => {
-    berth = await startBerth({ registriesConf: testRegistriesConf(env, await freePort()), config: testBerthConf(env) });
+    // conmon keeps each log under 1 MiB: the writer's output goes to the
+    // log at full speed for the whole test without filling the disk.
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, await freePort()),
+      config: `${testBerthConf(env)}[runtime]\nlog_size_max = ${1 << 20}\n`,
+    });
     cri = new Cri(berth);
     await cri.pull(IMAGE);
     const pod = podConfig('backpressure', path.join(berth.dir, 'logs'));
     podId = await cri.runPod(pod);
     ctr = await cri.run(podId, containerConfig('main', IMAGE, { command: ['sleep', '600'] }), pod);
+    // A main process that writes as fast as it can, to attach to, and a
+    // server that sends endless zeros to whoever connects, to forward to.
+    writer = await cri.run(podId, containerConfig('writer', IMAGE, { command: ['cat', '/dev/zero'] }), pod);
+    await cri.run(podId, containerConfig('zeros', IMAGE, { command: ['nc', '-ll', '-p', '8090', '-e', 'cat', '/dev/zero'] }), pod);
   });
   afterAll(async () => {
     await cri.removePod(podId);
@@ -62,21 +75,9 @@ describe('streaming clients that stop reading', () => {
 
     // WebSocket: the first message arrives, then the client stops reading.
     const ws = new WebSocket((await execUrl(['cat', '/dev/zero'])).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('message', () => {
-        ws.pause();
-        resolve();
-      });
-      ws.once('error', reject);
-    });
+    await firstMessageThenPause(ws);
 
-    let peak = before;
-    const deadline = Date.now() + STALL_MS;
-    while (Date.now() < deadline) {
-      peak = Math.max(peak, await rssMiB(pid));
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(peak - before).toBeLessThan(64);
+    expect((await peakDuring(pid, STALL_MS)) - before).toBeLessThan(64);
     // The daemon answers calls meanwhile.
     expect((await call(rt(), rt().Version, {})).runtimeName).toBe('berth');
 
@@ -88,4 +89,94 @@ describe('streaming clients that stop reading', () => {
     const ps = await call(rt(), rt().ExecSync, { containerId: ctr, cmd: ['sh', '-c', 'ps -o args | grep -c "^cat /dev/zero" || true'], timeout: 10 });
     expect(ps.stdout.toString().trim()).toBe('0');
   }, 90_000);
+
+  it('holds the daemon within 64 MiB while an attach over SPDY and one over WebSocket stall for 20 s, and gives it back when they go', async () => {
+    const pid = berth.process.pid!;
+    const before = await rssMiB(pid);
+    const attachUrl = async () => (await call(rt(), rt().Attach, { containerId: writer, stdin: false, stdout: true, stderr: true, tty: false })).url;
+
+    const spdy = await upgrade(await attachUrl(), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
+    expect(spdy.status).toBe(101);
+    const conn = new SpdyConnection(spdy.socket!, 'client');
+    (await conn.openStream({ streamtype: 'error' })).end();
+    const stdout = await conn.openStream({ streamtype: 'stdout' });
+    await conn.openStream({ streamtype: 'stderr' });
+    await new Promise<void>((resolve) => stdout.once('data', () => resolve()));
+    spdy.socket!.pause();
+
+    const ws = new WebSocket((await attachUrl()).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
+    await firstMessageThenPause(ws);
+
+    expect((await peakDuring(pid, STALL_MS)) - before).toBeLessThan(64);
+    expect((await call(rt(), rt().Version, {})).runtimeName).toBe('berth');
+
+    spdy.socket!.destroy();
+    ws.terminate();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await rssMiB(pid)) - before).toBeLessThan(64);
+    // The writer was only held back, never stopped: it is still running.
+    const status = await call(rt(), rt().ContainerStatus, { containerId: writer });
+    expect(status.status?.state).toBe('CONTAINER_RUNNING');
+  }, 90_000);
+
+  it('holds the daemon within 64 MiB while a port-forward over SPDY and one over WebSocket stall for 20 s, and gives it back when they go', async () => {
+    const pid = berth.process.pid!;
+    const before = await rssMiB(pid);
+    const forwardUrl = async () => (await call(rt(), rt().PortForward, { podSandboxId: podId, port: [8090] })).url;
+
+    // SPDY: one forwarded connection; the first bytes arrive, then the client stops reading.
+    const spdy = await upgrade(await forwardUrl(), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'portforward.k8s.io' });
+    expect(spdy.status).toBe(101);
+    const conn = new SpdyConnection(spdy.socket!, 'client');
+    (await conn.openStream({ streamtype: 'error', port: '8090', requestid: '0' })).end();
+    const data = await conn.openStream({ streamtype: 'data', port: '8090', requestid: '0' });
+    await new Promise<void>((resolve) => data.once('data', () => resolve()));
+    spdy.socket!.pause();
+
+    // WebSocket: the two port announcements, then the zeros, then nothing is read.
+    const ws = new WebSocket((await forwardUrl()).replace(/^http/, 'ws'), ['v4.channel.k8s.io']);
+    await new Promise<void>((resolve, reject) => {
+      let seen = 0;
+      ws.on('message', () => {
+        if (++seen === 3) {
+          ws.pause();
+          resolve();
+        }
+      });
+      ws.once('error', reject);
+    });
+
+    expect((await peakDuring(pid, STALL_MS)) - before).toBeLessThan(64);
+    expect((await call(rt(), rt().Version, {})).runtimeName).toBe('berth');
+
+    spdy.socket!.destroy();
+    ws.terminate();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await rssMiB(pid)) - before).toBeLessThan(64);
+    // The forwarded connections ended with their clients: nc serves a new one.
+    const probe = await call(rt(), rt().ExecSync, { containerId: ctr, cmd: ['sh', '-c', 'nc 127.0.0.1 8090 | head -c 4096 | wc -c'], timeout: 10 });
+    expect(probe.stdout.toString().trim()).toBe('4096');
+  }, 90_000);
 });
+
+/** Resolves at the first message, after which the client reads nothing more. */
+function firstMessageThenPause(ws: WebSocket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    ws.once('message', () => {
+      ws.pause();
+      resolve();
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** The daemon's largest RSS over `ms`, sampled twice a second. */
+async function peakDuring(pid: number, ms: number): Promise<number> {
+  let peak = await rssMiB(pid);
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    peak = Math.max(peak, await rssMiB(pid));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return peak;
+}
