@@ -110,11 +110,35 @@ export async function bootNode(
   const cgroupsBefore = await cgroupRootDirs();
   const subtree = opts.cgroup ? await stageCgroupSubtree(opts.cgroup.name, opts.cgroup.stage) : undefined;
   const nspawn: ChildProcess = subtree
-    ? // Joins the subtree, then a new cgroup namespace rooted there, then execs nspawn (same pid).
-      spawn('sh', ['-c', 'for p in $BERTH_E2E_CGROUP_PROCS; do echo $$ > "$p"; done; exec unshare --cgroup -- systemd-nspawn "$@"', 'sh', ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, BERTH_E2E_CGROUP_PROCS: subtree.procs.join(' ') },
-      })
+    ? // Joins the subtree, then a new cgroup namespace rooted there and a
+      // mount namespace where /sys/fs/cgroup is nspawn's view of the
+      // subtree, then execs nspawn (same pid). nspawn must not see the
+      // host's tree: on this hybrid host it makes its payload's sub-cgroup
+      // at a path it reads relative to its cgroup namespace but writes
+      // relative to the host's mounts, so the sub-cgroup landed at the
+      // host's root, outside the subtree, the node's init saw itself
+      // outside its own tree ("/../…"), runc derived a name=systemd path
+      // that does not exist from that, and execs failed. With only the
+      // subtree in view, nspawn takes the host for a legacy one and makes
+      // the sub-cgroup inside it, where the node's view is rooted.
+      spawn(
+        'sh',
+        [
+          '-c',
+          'set -e; for p in $BERTH_E2E_CGROUP_PROCS; do echo $$ > "$p"; done; grep -qx "[0-9]*:name=systemd:$BERTH_E2E_CGROUP_NAME" /proc/self/cgroup; exec unshare --cgroup --mount --propagation private -- sh -c \'mount --rbind "$BERTH_E2E_CGROUP_STAGE" /sys/fs/cgroup && exec systemd-nspawn "$@"\' sh "$@"',
+          'sh',
+          ...args,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            BERTH_E2E_CGROUP_PROCS: subtree.procs.join(' '),
+            BERTH_E2E_CGROUP_NAME: `/${opts.cgroup!.name}`,
+            BERTH_E2E_CGROUP_STAGE: subtree.nspawnView,
+          },
+        },
+      )
     : spawn('systemd-nspawn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   nspawn.stdout!.on('data', (d: Buffer) => consoleLog.push(d.toString()));
   nspawn.stderr!.on('data', (d: Buffer) => consoleLog.push(d.toString()));
@@ -176,6 +200,16 @@ export async function bootNode(
     await stop();
     throw err;
   });
+  if (subtree) {
+    // The node's init must sit inside its cgroup namespace's root in every
+    // hierarchy (as "/" or "/init.scope"), or runc inside works out paths
+    // that do not exist: say so at boot, not at the first exec.
+    const seen = (await exec(['cat', '/proc/1/cgroup'])).stdout;
+    if (seen.split('\n').some((line) => line.split(':')[2]?.startsWith('/..'))) {
+      await stop();
+      throw new Error(`the node's init is outside its cgroup namespace:\n${seen}`);
+    }
+  }
   return { leader, exec, stop };
 }
 
@@ -190,20 +224,35 @@ async function hierarchies(): Promise<string[]> {
 }
 
 /**
- * Makes `<hierarchy>/<name>` under every hierarchy and a view of them at
- * `stage` (a tmpfs with each subtree bound at its hierarchy's name), which
- * the node gets as its /sys/fs/cgroup.
+ * systemd-nspawn (252) puts its payload in a sub-cgroup of this name in the
+ * name=systemd hierarchy, then roots the payload's cgroup namespace there.
  */
-async function stageCgroupSubtree(name: string, stage: string): Promise<{ procs: string[]; remove(): Promise<void> }> {
+const NSPAWN_PAYLOAD = 'payload';
+
+/**
+ * Makes `<hierarchy>/<name>` under every hierarchy and two views of them,
+ * tmpfs directories with each subtree bound at its hierarchy's name: one
+ * at `stage`, the node's /sys/fs/cgroup, and one beside it that nspawn
+ * sees as its own. They differ in name=systemd: nspawn sees the subtree,
+ * the node the sub-cgroup nspawn will put it in, which is the root of its
+ * cgroup namespace, so that the tree the node sees and the paths its
+ * processes report agree.
+ */
+async function stageCgroupSubtree(name: string, stage: string): Promise<{ procs: string[]; nspawnView: string; remove(): Promise<void> }> {
   const dirs: string[] = [];
+  const nspawnView = `${stage}-nspawn`;
   const remove = async () => {
-    await run('umount', ['-R', stage]).catch(() => undefined);
-    await rmdir(stage).catch(() => undefined);
+    for (const v of [stage, nspawnView]) {
+      await run('umount', ['-R', v]).catch(() => undefined);
+      await rmdir(v).catch(() => undefined);
+    }
     for (const d of dirs) await removeTree(d);
   };
   try {
-    await mkdir(stage, { recursive: true });
-    await run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=64k', 'berth-e2e-cgroup', stage]);
+    for (const v of [stage, nspawnView]) {
+      await mkdir(v, { recursive: true });
+      await run('mount', ['-t', 'tmpfs', '-o', 'mode=755,size=64k', 'berth-e2e-cgroup', v]);
+    }
     for (const h of await hierarchies()) {
       const dir = path.join(h, name);
       await mkdir(dir, { recursive: true });
@@ -212,11 +261,17 @@ async function stageCgroupSubtree(name: string, stage: string): Promise<{ procs:
       if (path.basename(h) === 'cpuset') {
         for (const f of ['cpuset.cpus', 'cpuset.mems']) await writeFile(path.join(dir, f), await readFile(path.join(h, f)));
       }
-      const view = path.join(stage, path.basename(h));
-      await mkdir(view);
-      await run('mount', ['--bind', dir, view]);
+      const nodeDir = path.basename(h) === 'systemd' ? path.join(dir, NSPAWN_PAYLOAD) : dir;
+      await mkdir(nodeDir, { recursive: true });
+      for (const [view, target] of [
+        [stage, nodeDir],
+        [nspawnView, dir],
+      ] as const) {
+        await mkdir(path.join(view, path.basename(h)));
+        await run('mount', ['--bind', target, path.join(view, path.basename(h))]);
+      }
     }
-    return { procs: dirs.map((d) => path.join(d, 'cgroup.procs')), remove };
+    return { procs: dirs.map((d) => path.join(d, 'cgroup.procs')), nspawnView, remove };
   } catch (err) {
     await remove();
     throw err;
