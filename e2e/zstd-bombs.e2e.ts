@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type BuiltLayer, buildImage, pushImage } from './fixtures/image-builder.js';
+import { ZSTD_LAYER, hugeWindowLayer, rleBlocksLayer } from './fixtures/zstd-bombs.js';
 import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { Cri } from './lib/pods.js';
@@ -18,16 +19,10 @@ import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
  */
 const env = inject('env');
 const REPO = `berth-test/zstd-bombs-${process.pid}`;
-const ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
-const frameHeader = (windowLog: number) => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (windowLog - 10) << 3]);
-const blockHeader = (last: boolean, type: number, size: number) => {
-  const v = (last ? 1 : 0) | (type << 1) | (size << 3);
-  return Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff]);
-};
 
 async function push(tag: string, blob: Buffer): Promise<string> {
   // The diff ID is a lie too: an attacker needs no valid one, digests are compared last.
-  const layer: BuiltLayer = { blob, diffId: digestOf(Buffer.from(tag)), mediaType: ZSTD };
+  const layer: BuiltLayer = { blob, diffId: digestOf(Buffer.from(tag)), mediaType: ZSTD_LAYER };
   await pushImage({ host: env.openRegistry, url: `http://${env.openRegistry}`, stop: async () => undefined }, REPO, tag, buildImage([layer], true));
   return `${env.openRegistry}/${REPO}:${tag}`;
 }
@@ -73,7 +68,7 @@ describe('zstd bombs', () => {
   };
 
   it('refuses a layer declaring a 2 GiB window before allocating it, answering Version meanwhile', async () => {
-    const image = await push('window', Buffer.concat([frameHeader(31), blockHeader(true, 0, 16), Buffer.alloc(16)]));
+    const image = await push('window', hugeWindowLayer());
     const r = await pullWhileProbing(image);
     expect(r.code).toBe(9); // FAILED_PRECONDITION
     expect(r.details).toMatch(/declares a zstd window larger than the 67108864 bytes/);
@@ -84,8 +79,7 @@ describe('zstd bombs', () => {
   });
 
   it('refuses a layer of 10,000 RLE blocks past its archive end within about a second, answering Version meanwhile', async () => {
-    const blocks = Array.from({ length: 10_000 }, (_, i) => Buffer.concat([blockHeader(i === 9_999, 1, 128 << 10), Buffer.from([0])]));
-    const image = await push('rle', Buffer.concat([frameHeader(17), ...blocks]));
+    const image = await push('rle', rleBlocksLayer());
     const r = await pullWhileProbing(image);
     expect(r.code).toBe(9);
     expect(r.details).toMatch(/goes on past the end of its tar archive/);
