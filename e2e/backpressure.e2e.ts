@@ -18,6 +18,8 @@ import { upgrade } from './lib/stream-client.js';
  * after the clients go. The same for attach (the container's main process
  * writing at full speed; conmon's log, kept small here, is what it waits
  * on) and for port-forward (a server in the pod sending endless zeros).
+ * The other way, clients sending stdin to a process that never reads it
+ * are made to wait; the daemon does not buffer what they send.
  */
 const env = inject('env');
 const IMAGE = `${env.openRegistry}/berth-test/busybox:run`;
@@ -88,6 +90,66 @@ describe('streaming clients that stop reading', () => {
     // The execs ended with their clients: no cat is left in the container.
     const ps = await call(rt(), rt().ExecSync, { containerId: ctr, cmd: ['sh', '-c', 'ps -o args | grep -c "^cat /dev/zero" || true'], timeout: 10 });
     expect(ps.stdout.toString().trim()).toBe('0');
+  }, 90_000);
+
+  it('holds the daemon within 64 MiB while clients over SPDY and WebSocket send stdin to a process that never reads it, and makes them wait', async () => {
+    const pid = berth.process.pid!;
+    const before = await rssMiB(pid);
+    const stdinUrl = async () =>
+      (await call(rt(), rt().Exec, { containerId: ctr, cmd: ['sleep', '601'], tty: false, stdin: true, stdout: true, stderr: true })).url;
+    const chunk = Buffer.alloc(64 << 10, 0x61);
+    const bound = 1 << 30; // what an unthrottled client would reach in seconds on loopback
+    let sending = true;
+
+    const spdy = await upgrade(await stdinUrl(), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
+    expect(spdy.status).toBe(101);
+    const conn = new SpdyConnection(spdy.socket!, 'client');
+    (await conn.openStream({ streamtype: 'error' })).end();
+    const stdin = await conn.openStream({ streamtype: 'stdin' });
+    await conn.openStream({ streamtype: 'stdout' });
+    await conn.openStream({ streamtype: 'stderr' });
+    let sentSpdy = 0;
+    const spdyPump = (async () => {
+      while (sending && sentSpdy < bound) {
+        await new Promise<void>((resolve) => stdin.write(chunk, () => resolve()));
+        sentSpdy += chunk.length;
+      }
+    })();
+
+    const ws = new WebSocket((await stdinUrl()).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const message = Buffer.concat([Buffer.from([0]), chunk]);
+    let sentWs = 0;
+    const wsPump = (async () => {
+      while (sending && sentWs < bound) {
+        await new Promise<void>((resolve, reject) => ws.send(message, (err) => (err ? reject(err) : resolve())));
+        sentWs += chunk.length;
+      }
+    })().catch(() => undefined); // the socket is terminated under a waiting send
+
+    expect((await peakDuring(pid, STALL_MS / 2)) - before).toBeLessThan(64);
+    expect((await call(rt(), rt().Version, {})).runtimeName).toBe('berth');
+    // The clients were made to wait: what they got through is the sockets' and pipes' buffers.
+    expect(sentSpdy).toBeLessThan(64 << 20);
+    expect(sentWs).toBeLessThan(64 << 20);
+
+    sending = false;
+    spdy.socket!.destroy();
+    ws.terminate();
+    await Promise.all([spdyPump, wsPump]);
+    // berth's sockets were paused, so it learns the clients went away from
+    // its probes failing: the processes are killed within a few seconds.
+    const left = async () =>
+      (await call(rt(), rt().ExecSync, { containerId: ctr, cmd: ['sh', '-c', 'ps -o args | grep -c "^sleep 601" || true'], timeout: 10 })).stdout
+        .toString()
+        .trim();
+    const deadline = Date.now() + 15_000;
+    while ((await left()) !== '0' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    expect(await left()).toBe('0');
+    expect((await rssMiB(pid)) - before).toBeLessThan(64);
   }, 90_000);
 
   it('holds the daemon within 64 MiB while an attach over SPDY and one over WebSocket stall for 20 s, and gives it back when they go', async () => {

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -129,6 +129,52 @@ describe('SPDY backpressure', () => {
     expect(received).toBe(256 * CHUNK.length);
   });
 });
+
+describe('a peer that goes away while reading is paused', () => {
+  it('closes the SPDY connection, though the paused socket never shows the peer FIN', async () => {
+    const [clientSocket, serverSocket] = await tcpPair();
+    const server = new SpdyConnection(serverSocket, 'server');
+    const client = new SpdyConnection(clientSocket, 'client');
+    const accepted = new Promise<SpdyStream>((resolve) => server.once('stream', resolve));
+    const clientStream = await client.openStream({ streamtype: 'stdin' });
+    await accepted; // never read: the server stops reading the socket
+    const w = writer(clientStream, 4096);
+    await stalledAt(w.done);
+    const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+    clientSocket.destroy();
+    await closed; // within a few probes of PAUSED_PROBE_MS; the test's timeout is the bound
+  });
+
+  it('closes the WebSocket', async () => {
+    const { server, client, close } = await wsPair();
+    const sink = new PassThrough({ highWaterMark: 64 << 10 });
+    const gate = wsInboundGate(server);
+    server.on('message', (raw: Buffer) => gate(sink, sink.write(raw)));
+    let sent = 0;
+    void (async () => {
+      for (;;) {
+        await new Promise<void>((resolve, reject) => client.send(CHUNK, (err) => (err ? reject(err) : resolve())));
+        sent++;
+      }
+    })().catch(() => undefined);
+    await stalledAt(() => sent);
+    const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+    client.terminate();
+    await closed;
+    await close();
+  });
+});
+
+/** Two connected sockets on loopback. */
+async function tcpPair(): Promise<[Socket, Socket]> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  const accepted = new Promise<Socket>((resolve) => srv.once('connection', resolve));
+  const client = connect((srv.address() as AddressInfo).port, '127.0.0.1');
+  const server = await accepted;
+  srv.close();
+  return [client, server];
+}
 
 /** A WebSocket server on loopback and a client connected to it. */
 async function wsPair(): Promise<{ server: WebSocket; client: WebSocket; close(): Promise<void> }> {

@@ -53,22 +53,40 @@ export function decodeWsMessage(raw: Buffer | string, isBinary: boolean, base64:
   return { channel: buf[0]!, data: buf.subarray(1) };
 }
 
+/** How often a WebSocket whose reading is paused pings its peer to learn whether it is still there. */
+export const WS_PAUSED_PROBE_MS = 1000;
+
 /**
  * Pauses the WebSocket's reading while any of its sinks is full, so a
  * sink that does not read (a container ignoring stdin, a forwarded port)
- * makes the client wait instead of berth buffer what it sends.
+ * makes the client wait instead of berth buffer what it sends. A paused
+ * socket never shows that its peer went away, so meanwhile it is pinged:
+ * to a peer that is gone the write fails and the WebSocket closes, which
+ * ends the session.
  */
 export function wsInboundGate(ws: WebSocket): (sink: Writable, wroteAll: boolean) => void {
   const full = new Set<Writable>();
+  let probe: NodeJS.Timeout | undefined;
+  const stopProbe = () => {
+    clearInterval(probe);
+    probe = undefined;
+  };
+  ws.once('close', stopProbe);
   return (sink, wroteAll) => {
     if (wroteAll || full.has(sink)) return;
     full.add(sink);
     ws.pause();
+    probe ??= setInterval(() => {
+      if (ws.readyState === ws.OPEN && ws.bufferedAmount < WS_BUFFER_BOUND) ws.ping();
+    }, WS_PAUSED_PROBE_MS);
+    probe.unref();
     const release = () => {
       sink.off('drain', release);
       sink.off('close', release);
       full.delete(sink);
-      if (full.size === 0 && ws.readyState === ws.OPEN) ws.resume();
+      if (full.size > 0) return;
+      stopProbe();
+      if (ws.readyState === ws.OPEN) ws.resume();
     };
     sink.on('drain', release);
     sink.on('close', release);

@@ -32,6 +32,9 @@ export const MAX_STREAMS = 128;
  */
 export const SOCKET_WRITE_BOUND = 256 << 10;
 
+/** How often a connection whose reading is paused pings its peer to learn whether it is still there. */
+export const PAUSED_PROBE_MS = 1000;
+
 /** The fixed part of each control frame berth reads: a shorter one is a protocol error. */
 const CONTROL_PAYLOAD_MIN: Partial<Record<number, number>> = {
   [FrameType.SYN_STREAM]: 10,
@@ -120,6 +123,10 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   private readonly blocked = new Set<SpdyStream>();
   /** Writers waiting for the socket to drain. */
   private drainWaiters: (() => void)[] = [];
+  /** Pings the peer while reading is paused; see pauseReading. */
+  private probe: NodeJS.Timeout | undefined;
+  /** This side's next PING id: odd for a client, even for a server. */
+  private nextPingId: number;
 
   constructor(
     private readonly socket: Duplex & { setNoDelay?: (v: boolean) => unknown },
@@ -127,6 +134,7 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
   ) {
     super();
     this.nextStreamId = role === 'client' ? 1 : 2;
+    this.nextPingId = role === 'client' ? 1 : 2;
     socket.setNoDelay?.(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('close', () => this.onClose());
@@ -153,10 +161,7 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     if (f.kind === 'data') {
       const s = this.streams.get(f.streamId);
       if (!s || s.reset) return;
-      if (f.payload.length > 0 && !s.push(f.payload)) {
-        this.blocked.add(s);
-        this.socket.pause();
-      }
+      if (f.payload.length > 0 && !s.push(f.payload)) this.pauseReading(s);
       if (f.flags & FLAG_FIN) s.push(null);
       return;
     }
@@ -238,10 +243,31 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     return syncFlush(this.inflate, block, MAX_HEADER_BLOCK);
   }
 
+  /**
+   * A stream's reader is full: stop reading the socket. A paused socket
+   * never shows that its peer went away (the FIN waits behind the unread
+   * data), so meanwhile a PING goes out now and then: to a peer that is
+   * gone, the write fails and the connection closes, which ends the
+   * session (an exec's process is killed) instead of holding it for as
+   * long as the container ignores its stdin.
+   */
+  private pauseReading(stream: SpdyStream): void {
+    this.blocked.add(stream);
+    this.socket.pause();
+    this.probe ??= setInterval(() => {
+      if (!this.closed && this.socket.writableLength < SOCKET_WRITE_BOUND) this.sendControl(FrameType.PING, 0, u32(this.nextPingId));
+      this.nextPingId = (this.nextPingId + 2) % 0x80000000;
+    }, PAUSED_PROBE_MS);
+    this.probe.unref();
+  }
+
   /** A stream's reader wants more: take in the socket's data again, unless another stream is still full. */
   resumeReading(stream: SpdyStream): void {
     this.blocked.delete(stream);
-    if (!this.closed && this.blocked.size === 0) this.socket.resume();
+    if (this.blocked.size > 0) return;
+    clearInterval(this.probe);
+    this.probe = undefined;
+    if (!this.closed) this.socket.resume();
   }
 
   /** Runs `done` once the socket holds less than SOCKET_WRITE_BOUND (or is gone). */
@@ -299,6 +325,8 @@ export class SpdyConnection extends EventEmitter<SpdyConnectionEvents> {
     }
     this.streams.clear();
     this.blocked.clear();
+    clearInterval(this.probe);
+    this.probe = undefined;
     // Writers waiting on a dead socket: their writes now drop, and what they buffered is freed.
     this.releaseWriters();
     this.inflate.close();
