@@ -152,7 +152,11 @@ async function conform(runtime: Runtime, bin: string): Promise<string> {
       });
       socket = berth.socket;
       client = berth.client;
-      stopRuntime = () => berth.destroy();
+      // berth's own log goes beside the kubelet's: a failure is read from both.
+      stopRuntime = async () => {
+        await writeFile(path.join(out, 'report', 'berth.log'), await berth.logs()).catch(() => undefined);
+        await berth.destroy();
+      };
     } else {
       const dir = path.join(work, 'containerd');
       const containerd = await startContainerd(
