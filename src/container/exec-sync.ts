@@ -9,11 +9,12 @@
 
 import { spawnChild } from '../util/spawn.js';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deadlineExceeded, failedPrecondition, canceled } from '../errors.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { Process } from '../oci/spec-types.js';
+import { ExecProcess } from './exec-process.js';
 
 export const EXEC_OUTPUT_LIMIT = 16 << 20;
 /**
@@ -50,6 +51,8 @@ export async function execSync(opts: {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: process.env,
       });
+      const execProcess = new ExecProcess(pidFile);
+      child.once('exit', () => execProcess.done());
       const out = collector();
       const err = collector();
       child.stdout!.on('data', out.add);
@@ -81,14 +84,7 @@ export async function execSync(opts: {
       };
       const killProcess = async () => {
         // Killing runc would leave the exec'd process running: kill the process.
-        const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
-        if (pid > 0) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // Already gone.
-          }
-        } else child.kill('SIGKILL');
+        if (!(await execProcess.kill('SIGKILL')) && !exit) child.kill('SIGKILL');
         drainThenFinish();
       };
       const timer =

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ContainerRecord, ContainerService } from '../container/container-service.js';
+import { ExecProcess } from '../container/exec-process.js';
 import type { Logger } from '../log.js';
 import type { Channels, TerminalSize } from './channels.js';
 
@@ -69,8 +70,10 @@ export async function runExec(opts: {
       io = { stdout: main.stdout, stderr: main.stderr, stdin: main.stdin };
     }
     children.push(main);
+    const execProcess = new ExecProcess(pidFile);
+    main.once('exit', () => execProcess.done());
     wire(channels, io);
-    channels.onClientGone(() => void killExec(pidFile, children));
+    channels.onClientGone(() => void killExec(execProcess, children));
     const [code] = await Promise.all([exitOf(main), drained(io.stdout), drained(io.stderr)]);
     if (opts.tty && code === 255 && errText.length > 0) {
       await channels.finish({ kind: 'error', message: Buffer.concat(errText).toString().trim() });
@@ -127,14 +130,7 @@ function drained(stream: NodeJS.ReadableStream | null): Promise<void> {
 }
 
 /** The client went away: kill the exec'd process (runc would leave it running), then the helpers. */
-async function killExec(pidFile: string, children: ChildProcess[]): Promise<void> {
-  const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
-  if (pid > 0) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+async function killExec(execProcess: ExecProcess, children: ChildProcess[]): Promise<void> {
+  await execProcess.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
