@@ -8,7 +8,7 @@ import { call } from './lib/cri-client.js';
 import { Cri, containerConfig, podConfig } from './lib/pods.js';
 import { freePort } from './lib/ports.js';
 import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
-import { upgrade } from './lib/stream-client.js';
+import { spdyChannels, upgrade } from './lib/stream-client.js';
 
 /**
  * Streaming clients that stop reading while the container writes as fast
@@ -67,13 +67,8 @@ describe('streaming clients that stop reading', () => {
     const before = await rssMiB(pid);
 
     // SPDY: the streams are opened, then the client's socket is never read again.
-    const spdy = await upgrade(await execUrl(['cat', '/dev/zero']), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
-    expect(spdy.status).toBe(101);
-    const conn = new SpdyConnection(spdy.socket!, 'client');
-    (await conn.openStream({ streamtype: 'error' })).end();
-    await conn.openStream({ streamtype: 'stdout' });
-    await conn.openStream({ streamtype: 'stderr' });
-    spdy.socket!.pause();
+    const spdy = await spdyChannels(await execUrl(['cat', '/dev/zero']));
+    spdy.socket.pause();
 
     // WebSocket: the first message arrives, then the client stops reading.
     const ws = new WebSocket((await execUrl(['cat', '/dev/zero'])).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
@@ -83,7 +78,7 @@ describe('streaming clients that stop reading', () => {
     // The daemon answers calls meanwhile.
     expect((await call(rt(), rt().Version, {})).runtimeName).toBe('berth');
 
-    spdy.socket!.destroy();
+    spdy.socket.destroy();
     ws.terminate();
     await new Promise((r) => setTimeout(r, 3000));
     expect((await rssMiB(pid)) - before).toBeLessThan(64);
@@ -101,13 +96,8 @@ describe('streaming clients that stop reading', () => {
     const bound = 1 << 30; // what an unthrottled client would reach in seconds on loopback
     let sending = true;
 
-    const spdy = await upgrade(await stdinUrl(), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
-    expect(spdy.status).toBe(101);
-    const conn = new SpdyConnection(spdy.socket!, 'client');
-    (await conn.openStream({ streamtype: 'error' })).end();
-    const stdin = await conn.openStream({ streamtype: 'stdin' });
-    await conn.openStream({ streamtype: 'stdout' });
-    await conn.openStream({ streamtype: 'stderr' });
+    const spdy = await spdyChannels(await stdinUrl(), true);
+    const stdin = spdy.stdin!;
     let sentSpdy = 0;
     const spdyPump = (async () => {
       while (sending && sentSpdy < bound) {
@@ -137,7 +127,7 @@ describe('streaming clients that stop reading', () => {
     expect(sentWs).toBeLessThan(64 << 20);
 
     sending = false;
-    spdy.socket!.destroy();
+    spdy.socket.destroy();
     ws.terminate();
     await Promise.all([spdyPump, wsPump]);
     // berth's sockets were paused, so it learns the clients went away from
@@ -157,14 +147,9 @@ describe('streaming clients that stop reading', () => {
     const before = await rssMiB(pid);
     const attachUrl = async () => (await call(rt(), rt().Attach, { containerId: writer, stdin: false, stdout: true, stderr: true, tty: false })).url;
 
-    const spdy = await upgrade(await attachUrl(), { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
-    expect(spdy.status).toBe(101);
-    const conn = new SpdyConnection(spdy.socket!, 'client');
-    (await conn.openStream({ streamtype: 'error' })).end();
-    const stdout = await conn.openStream({ streamtype: 'stdout' });
-    await conn.openStream({ streamtype: 'stderr' });
-    await new Promise<void>((resolve) => stdout.once('data', () => resolve()));
-    spdy.socket!.pause();
+    const spdy = await spdyChannels(await attachUrl());
+    await new Promise<void>((resolve) => spdy.stdout.once('data', () => resolve()));
+    spdy.socket.pause();
 
     const ws = new WebSocket((await attachUrl()).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
     await firstMessageThenPause(ws);
@@ -172,7 +157,7 @@ describe('streaming clients that stop reading', () => {
     expect((await peakDuring(pid, STALL_MS)) - before).toBeLessThan(64);
     expect((await call(rt(), rt().Version, {})).runtimeName).toBe('berth');
 
-    spdy.socket!.destroy();
+    spdy.socket.destroy();
     ws.terminate();
     await new Promise((r) => setTimeout(r, 3000));
     expect((await rssMiB(pid)) - before).toBeLessThan(64);

@@ -1,8 +1,9 @@
-import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SOCKET_WRITE_BOUND, SpdyConnection, type SpdyStream } from '../src/streaming/spdy/connection.js';
+import { socketPair } from './support/socket-pair.js';
 import { WS_BUFFER_BOUND, decodeWsMessage, wsInboundGate, wsSender } from '../src/streaming/ws-frames.js';
 
 /**
@@ -132,7 +133,7 @@ describe('SPDY backpressure', () => {
 
 describe('a peer that goes away while reading is paused', () => {
   it('closes the SPDY connection, though the paused socket never shows the peer FIN', async () => {
-    const [clientSocket, serverSocket] = await tcpPair();
+    const [clientSocket, serverSocket] = await socketPair();
     const server = new SpdyConnection(serverSocket, 'server');
     const client = new SpdyConnection(clientSocket, 'client');
     const accepted = new Promise<SpdyStream>((resolve) => server.once('stream', resolve));
@@ -164,17 +165,6 @@ describe('a peer that goes away while reading is paused', () => {
     await close();
   });
 });
-
-/** Two connected sockets on loopback. */
-async function tcpPair(): Promise<[Socket, Socket]> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
-  const accepted = new Promise<Socket>((resolve) => srv.once('connection', resolve));
-  const client = connect((srv.address() as AddressInfo).port, '127.0.0.1');
-  const server = await accepted;
-  srv.close();
-  return [client, server];
-}
 
 /** A WebSocket server on loopback and a client connected to it. */
 async function wsPair(): Promise<{ server: WebSocket; client: WebSocket; close(): Promise<void> }> {

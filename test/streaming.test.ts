@@ -1,5 +1,5 @@
-import { createServer, connect, type Socket } from 'node:net';
 import { adler32 } from './support/adler32.js';
+import { socketPair } from './support/socket-pair.js';
 import { describe, expect, it } from 'vitest';
 import { parseResizes, statusPayload } from '../src/streaming/channels.js';
 import { SpdyConnection, type SpdyStream } from '../src/streaming/spdy/connection.js';
@@ -8,20 +8,6 @@ import { FrameType, controlFrame, dataFrame, decodeHeaderBlock, encodeHeaderBloc
 import { MAX_TOKENS, MAX_TOKENS_PER_TARGET, TOKEN_TTL_MS, TokenStore } from '../src/streaming/tokens.js';
 import { deflateSync } from 'node:zlib';
 import { MAX_STREAMS } from '../src/streaming/spdy/connection.js';
-
-/** Two connected sockets on loopback. */
-async function socketPair(): Promise<[Socket, Socket]> {
-  return new Promise((resolve) => {
-    const srv = createServer((server) => {
-      srv.close();
-      resolve([client, server]);
-    });
-    let client: Socket;
-    srv.listen(0, '127.0.0.1', () => {
-      client = connect((srv.address() as { port: number }).port, '127.0.0.1');
-    });
-  });
-}
 
 describe('SPDY/3.1 frames', () => {
   it('uses the SPDY/3 dictionary', () => {

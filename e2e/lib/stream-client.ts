@@ -79,15 +79,25 @@ export async function spdyExec(url: string, opts: SessionOptions = {}): Promise<
   return { stdout: out, stderr: err, status };
 }
 
-/** A SPDY session left open: for disconnect tests. */
-export async function spdyOpen(url: string): Promise<SpdyConnection> {
+/**
+ * An exec or attach session over SPDY (v4 channels) left open: the error
+ * stream, closed at once, stdin when asked, stdout and stderr; with the
+ * socket, for tests that stop reading it or drop it.
+ */
+export async function spdyChannels(url: string, withStdin = false): Promise<{ conn: SpdyConnection; socket: Duplex; stdin?: SpdyStream; stdout: SpdyStream }> {
   const res = await upgrade(url, { Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
   if (res.status !== 101 || !res.socket) throw new Error(`upgrade failed: ${res.status} ${res.body}`);
   const conn = new SpdyConnection(res.socket, 'client');
   (await conn.openStream({ streamtype: 'error' })).end();
-  await conn.openStream({ streamtype: 'stdout' });
+  const stdin = withStdin ? await conn.openStream({ streamtype: 'stdin' }) : undefined;
+  const stdout = await conn.openStream({ streamtype: 'stdout' });
   await conn.openStream({ streamtype: 'stderr' });
-  return conn;
+  return { conn, socket: res.socket, stdin, stdout };
+}
+
+/** A SPDY session left open: for disconnect tests. */
+export async function spdyOpen(url: string): Promise<SpdyConnection> {
+  return (await spdyChannels(url)).conn;
 }
 
 export function wsExec(url: string, opts: SessionOptions = {}): Promise<ExecResult> {

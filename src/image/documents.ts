@@ -33,6 +33,12 @@ function optionalString(obj: Json, key: string, what: string): string | undefine
   return v;
 }
 
+function requiredString(obj: Json, key: string, what: string): string {
+  const v = optionalString(obj, key, what);
+  if (v === undefined) throw failedPrecondition(`${what}: "${key}" is missing`);
+  return v;
+}
+
 function optionalStrings(obj: Json, key: string, what: string): string[] | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
@@ -61,8 +67,8 @@ function descriptor(value: unknown, what: string): Descriptor {
   if (!isObject(value)) throw failedPrecondition(`${what} is not a descriptor object`);
   const d: Descriptor = {
     mediaType: optionalString(value, 'mediaType', what) ?? '',
-    // The full digest check is the puller's, on the descriptors it follows.
-    digest: typeof value.digest === 'string' ? value.digest : checkDigest(value.digest, what),
+    // Only its type here: the full digest check is the puller's, on the descriptors it follows.
+    digest: requiredString(value, 'digest', what),
     size: checkSize(value.size, `${what} ${String(value.digest).slice(0, 80)}`),
   };
   const annotations = optionalStringMap(value, 'annotations', what);
