@@ -33,6 +33,9 @@ function conflist(ipamDir: string, extraPlugins: object[] = [], name = 'berth-e2
         ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: SUBNET }]], routes: [{ dst: CLIENT_SUBNET, gw: GATEWAY }] },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
+      // As in berth's default network: Debian's bandwidth plugin (1.1.1)
+      // crashes on a CHECK without a rate, which berth must not run.
+      { type: 'bandwidth', capabilities: { bandwidth: true } },
       ...extraPlugins,
     ],
   });

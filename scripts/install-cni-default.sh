@@ -10,5 +10,5 @@ mkdir -p "$dir"
 if ls "$dir" 2>/dev/null | grep -Eq '\.(conflist|conf|json)$'; then
   exit 0
 fi
-cp conf/cni/10-berth-bridge.conflist "$dir/"
-echo "berth: installed the default pod network in $dir/10-berth-bridge.conflist" >&2
+cp conf/cni/99-berth-bridge.conflist "$dir/"
+echo "berth: installed the default pod network in $dir/99-berth-bridge.conflist" >&2

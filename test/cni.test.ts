@@ -186,15 +186,15 @@ describe('the default pod network', () => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
     const { readFile, readdir } = await import('node:fs/promises');
-    const shipped = await readFile(new URL('../conf/cni/10-berth-bridge.conflist', import.meta.url), 'utf8');
-    expect(parseNetworkConfig('10-berth-bridge.conflist', shipped)).toMatchObject({ name: 'berth', cniVersion: '1.0.0' });
+    const shipped = await readFile(new URL('../conf/cni/99-berth-bridge.conflist', import.meta.url), 'utf8');
+    expect(parseNetworkConfig('99-berth-bridge.conflist', shipped)).toMatchObject({ name: 'berth', cniVersion: '1.0.0' });
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-cni-default-'));
     const script = new URL('../scripts/install-cni-default.sh', import.meta.url).pathname;
     await promisify(execFile)('sh', [script, dir]);
-    expect(await readdir(dir)).toEqual(['10-berth-bridge.conflist']);
-    await writeFile(path.join(dir, '10-berth-bridge.conflist'), '{"operator": "changed"}');
+    expect(await readdir(dir)).toEqual(['99-berth-bridge.conflist']);
+    await writeFile(path.join(dir, '99-berth-bridge.conflist'), '{"operator": "changed"}');
     await promisify(execFile)('sh', [script, dir]);
-    expect(await readFile(path.join(dir, '10-berth-bridge.conflist'), 'utf8')).toBe('{"operator": "changed"}');
+    expect(await readFile(path.join(dir, '99-berth-bridge.conflist'), 'utf8')).toBe('{"operator": "changed"}');
     await rm(dir, { recursive: true, force: true });
   });
 

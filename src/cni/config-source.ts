@@ -51,6 +51,20 @@ export function parseNetworkConfig(file: string, text: string): NetworkConfigLis
   return list;
 }
 
+/** The file names berth's packaging has given its own default network. */
+export const BERTH_DEFAULT_NETWORK_FILES = ['99-berth-bridge.conflist', '10-berth-bridge.conflist'];
+
+/**
+ * Another valid network that berth's own default hides: the default is
+ * meant for nodes with no network at all, and sorts after the usual
+ * cluster files; an older install's name (10-) or an unusual cluster file
+ * name can still put it first.
+ */
+function shadowedBy(chosen: LoadedConfigFile, candidates: LoadedConfigFile[]): LoadedConfigFile | undefined {
+  if (!BERTH_DEFAULT_NETWORK_FILES.includes(path.basename(chosen.file)) || chosen.config?.name !== 'berth') return undefined;
+  return candidates.find((c) => c !== chosen && c.config?.name !== 'berth');
+}
+
 export class CniConfigSource {
   private cacheKey = '';
   private selection: NetworkSelection = { ready: false, message: 'not loaded yet' };
@@ -117,6 +131,13 @@ export class CniConfigSource {
       return { ready: false, message: `${wanted} in ${this.dir}${problems.length ? ` (${problems.join('; ')})` : ''}` };
     }
     const chosen = candidates[0]!;
+    const shadowed = this.preferred ? undefined : shadowedBy(chosen, candidates);
+    if (shadowed) {
+      this.log.warn(
+        { file: chosen.file, other: shadowed.file },
+        `berth's default network ${path.basename(chosen.file)} comes first, so ${path.basename(shadowed.file)} (network "${shadowed.config!.name}") is not used; remove berth's file or set network.default_network`,
+      );
+    }
     const missing: string[] = [];
     for (const p of chosen.config!.plugins) if (!(await this.findPlugin(p.type))) missing.push(p.type);
     if (missing.length > 0) {

@@ -95,6 +95,17 @@ function describeError(stdout: string, stderr: string, code: number | null): str
   } catch {
     text = stdout.slice(0, 500);
   }
-  if (stderr) text += `${text ? '; ' : ''}stderr: ${stderr.slice(0, 1000)}`;
+  if (stderr) text += `${text ? '; ' : ''}stderr: ${firstLines(stderr)}`;
   return text || `exit status ${code}`;
+}
+
+/**
+ * The head of a plugin's stderr: a Go panic's first two lines say what
+ * happened; its goroutine trace would fill a log line and a verbose pod
+ * status for every pod.
+ */
+function firstLines(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  const head = lines.slice(0, 2).join(' | ').slice(0, 500);
+  return lines.length > 2 ? `${head} (${lines.length - 2} more lines)` : head;
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { CniConfigSource, NetworkSelection } from './config-source.js';
 import type { PluginCall, PluginRunner } from './invoke.js';
 import { convertResult } from './result.js';
+import { checkApplies } from './check-applies.js';
 import { type PodNetworkIdentity, type RuntimeInputs, cniArgs, runtimeConfig } from './runtime-args.js';
 import type { CniResult, NetworkConfigList } from './types.js';
 import { span } from '../tracing/tracing.js';
@@ -107,6 +108,7 @@ export class NetworkManager {
     if (!versionAtLeast(pod.network.cniVersion, '0.4.0') || pod.network.disableCheck || !pod.result) return undefined;
     let prev = pod.result;
     for (const plugin of pod.network.plugins) {
+      if (!checkApplies(plugin, runtimeConfig(plugin.capabilities, pod.inputs))) continue;
       try {
         await this.call('CHECK', pod, plugin, prev);
       } catch (err) {
