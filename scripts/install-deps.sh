@@ -6,6 +6,16 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# Node.js 20 first: without it nothing below can build (Debian 12 has 18).
+sh scripts/require-node.sh
+# node-gyp builds the native module against the headers of the node that
+# runs it (the registry's Node build carries them); without a nodedir it
+# would try to download them.
+if [ -z "${npm_config_nodedir:-}" ]; then
+  node_home=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  if [ -f "$node_home/include/node/common.gypi" ]; then export npm_config_nodedir="$node_home"; fi
+fi
+
 PACKAGES="runc conmon containernetworking-plugins iptables iproute2 docker-registry busybox-static apache2-utils zstd libzstd-dev python3 make g++ debootstrap systemd-container skopeo gnupg etcd-server openssl ${BERTH_EXTRA_PACKAGES:-}"
 
 missing=""
