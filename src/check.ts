@@ -14,10 +14,11 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type BerthConfig, runtimeRootOf } from './config/schema.js';
-import { messageOf } from './errors.js';
+import { errnoCode, messageOf } from './errors.js';
 import { classifyRuntimeFailure } from './oci/runtime-errors.js';
 import { failureText, runCommand } from './util/exec.js';
 
@@ -190,7 +191,34 @@ async function deleteThroughRuntime(c: RuntimeContainer): Promise<string | undef
   }
 }
 
-export async function checkCommand(config: BerthConfig, repair: boolean, daemonAnswers: () => Promise<boolean>, out: NodeJS.WritableStream): Promise<number> {
+/**
+ * Why the state cannot be checked at all, with the exit status to give:
+ * the directories are read as lists that may be empty, so a root that is
+ * not there, or not readable, would otherwise pass as consistent.
+ */
+async function uncheckable(root: string): Promise<{ why: string; status: number } | undefined> {
+  try {
+    await access(root, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return { why: `no state at ${root} (berth has never run with this root?); nothing to check`, status: 2 };
+    const reason = errnoCode(err) === 'EACCES' || errnoCode(err) === 'EPERM' ? 'permission denied (try sudo)' : messageOf(err);
+    return { why: `cannot read the state under ${root}: ${reason}`, status: 1 };
+  }
+}
+
+export async function checkCommand(
+  config: BerthConfig,
+  repair: boolean,
+  daemonAnswers: () => Promise<boolean>,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream = out,
+): Promise<number> {
+  const refused = await uncheckable(config.root);
+  if (refused) {
+    err.write(`berth: ${refused.why}\n`);
+    return refused.status;
+  }
   if (repair && (await daemonAnswers())) {
     out.write(`berth: the daemon serves on ${config.listen}: stop it before --repair (it holds this state in memory)\n`);
     return 2;

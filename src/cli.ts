@@ -1,114 +1,96 @@
-import { parseArgs } from 'node:util';
+import { type FlagValues, parseCommandLine } from './cli-parse.js';
+import { renderUsage } from './cli-usage.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { renderConfig } from './config/render.js';
 import { KEYS, defaultConfig } from './config/schema.js';
 import { startDaemon } from './daemon.js';
 import { messageOf } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, stderrTraits } from './log.js';
+import { reportStartFailure } from './start-failure.js';
 import { versionInfo } from './version.js';
 
-const USAGE = `usage: berth [serve] [flags]      run the CRI daemon (default)
-       berth config [--default] [flags]  print the effective configuration as TOML
-       berth version [--json]            print version, commit and CRI API version (also -v, --version)
-       berth status [--json] [--listen SOCKET]  ask the running daemon for its state
-       berth doctor [flags]              check the host's prerequisites, one line each
-       berth check [--repair] [flags]    check the state on disk; --repair removes what is broken or orphaned
-       berth help                        print this text (also -h, --help)
-
-flags:
-  --config FILE        configuration file (default /etc/berth/berth.conf)
-  --config-dir DIR     drop-in directory, *.conf in lexical order (default /etc/berth/berth.conf.d)
-${KEYS.filter((k) => k.flag)
-  .map((k) => `  --${k.flag!.padEnd(19)}${k.doc}`)
-  .join('\n')}
-`;
+/** Where a command writes; the process's own streams but in tests. */
+export interface CliStreams {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
 
 /** Exit statuses: 0 success, 1 runtime failure, 2 usage or configuration error. */
-export async function main(argv: string[]): Promise<number> {
-  const flagOptions: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
-    config: { type: 'string' },
-    'config-dir': { type: 'string' },
-    default: { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-    repair: { type: 'boolean' },
-    version: { type: 'boolean', short: 'v' },
-  };
-  for (const k of KEYS) if (k.flag) flagOptions[k.flag] = { type: 'string', ...(k.spec.type === 'string-list' ? { multiple: true } : {}) };
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({ args: argv, options: flagOptions, allowPositionals: true, strict: true });
-  } catch (err) {
-    process.stderr.write(`berth: ${messageOf(err)}\n\n${USAGE}`);
+export async function main(argv: string[], io: CliStreams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const parsed = parseCommandLine(argv);
+  if (!parsed.ok) {
+    io.stderr.write(`berth: ${parsed.message} (see berth help)\n`);
     return 2;
   }
-  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
-  const command = values.version ? 'version' : (parsed.positionals[0] ?? 'serve');
-  if (values.help || command === 'help') {
-    process.stdout.write(USAGE);
+  const { command, values } = parsed;
+  if (command.name === 'help') {
+    io.stdout.write(renderUsage());
     return 0;
   }
-  if (parsed.positionals.length > 1 || !['serve', 'config', 'version', 'status', 'doctor', 'check'].includes(command)) {
-    process.stderr.write(`berth: unknown command "${parsed.positionals.join(' ')}"\n\n${USAGE}`);
-    return 2;
-  }
-  if (command === 'version') {
+  if (command.name === 'version') {
     const info = await versionInfo();
-    if (values.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
-    else process.stdout.write(`berth ${info.version}\ncommit: ${info.gitCommit}\nCRI API: ${info.criApiVersion}\nnode: ${info.nodeVersion}\n`);
+    if (values.json) io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    else io.stdout.write(`berth ${info.version}\ncommit: ${info.gitCommit}\nCRI API: ${info.criApiVersion}\nnode: ${info.nodeVersion}\n`);
     return 0;
   }
-  if (command === 'config' && values.default) {
-    process.stdout.write(renderConfig(defaultConfig()));
+  if (command.name === 'config' && values.default) {
+    io.stdout.write(renderConfig(defaultConfig()));
     return 0;
   }
+  const sources = configSources(values);
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    const flags: Record<string, string | string[] | undefined> = {};
-    for (const k of KEYS) if (k.flag) flags[k.flag] = values[k.flag] as string | string[] | undefined;
-    loaded = await loadConfig({
-      configFile: values.config as string | undefined,
-      configDir: values['config-dir'] as string | undefined,
-      flags,
-    });
+    loaded = await loadConfig(sources);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`berth: configuration error: ${err.message}\n`);
+      io.stderr.write(`berth: configuration error: ${err.message}\n`);
       return 2;
     }
     throw err;
   }
-  if (command === 'config') {
-    process.stdout.write(renderConfig(loaded.config));
+  if (command.name === 'config') {
+    io.stdout.write(renderConfig(loaded.config));
     return 0;
   }
-  if (command === 'check') {
+  if (command.name === 'check') {
     const [{ checkCommand }, { answers }] = await Promise.all([import('./check.js'), import('./server/socket.js')]);
-    return checkCommand(loaded.config, values.repair === true, () => answers(loaded.config.listen), process.stdout);
+    return checkCommand(loaded.config, values.repair === true, () => answers(loaded.config.listen), io.stdout, io.stderr);
   }
-  if (command === 'doctor') {
+  if (command.name === 'doctor') {
     const { doctorCommand } = await import('./doctor.js');
-    return doctorCommand(loaded.config, process.stdout);
+    return doctorCommand(loaded.config, io.stdout);
   }
-  if (command === 'status') {
+  if (command.name === 'status') {
     const { statusCommand } = await import('./status-command.js');
-    return statusCommand(loaded.config.listen, values.json === true, process.stdout, process.stderr);
+    return statusCommand(loaded.config.listen, values.json === true, io.stdout, io.stderr);
   }
-  const sources = {
-    configFile: values.config as string | undefined,
-    configDir: values['config-dir'] as string | undefined,
-    flags: Object.fromEntries(KEYS.filter((k) => k.flag).map((k) => [k.flag!, values[k.flag!] as string | string[] | undefined])),
-  };
-  return serve(loaded.config, loaded.files, () => loadConfig(sources));
+  return serve(loaded.config, loaded.files, () => loadConfig(sources), io.stderr);
 }
 
-async function serve(config: Parameters<typeof startDaemon>[0], files: string[], reloadConfig: () => ReturnType<typeof loadConfig>): Promise<number> {
+/** The files and flags the configuration is read from, again on every SIGHUP. */
+function configSources(values: FlagValues): Parameters<typeof loadConfig>[0] {
+  const text = (v: FlagValues[string] | undefined) => (typeof v === 'string' ? v : undefined);
+  const flags: Record<string, string | string[] | undefined> = {};
+  for (const k of KEYS) {
+    const value = k.flag ? values[k.flag] : undefined;
+    if (k.flag) flags[k.flag] = value === true ? undefined : value;
+  }
+  return { configFile: text(values.config), configDir: text(values['config-dir']), flags };
+}
+
+async function serve(
+  config: Parameters<typeof startDaemon>[0],
+  files: string[],
+  reloadConfig: () => ReturnType<typeof loadConfig>,
+  stderr: NodeJS.WritableStream,
+): Promise<number> {
   if (process.getuid?.() !== 0) {
     // Namespaces, mounts, cgroups and runc all need root: say so in one line.
-    process.stderr.write('berth: the daemon must run as root (it creates namespaces, mounts and cgroups); try sudo\n');
+    stderr.write('berth: the daemon must run as root (it creates namespaces, mounts and cgroups); try sudo\n');
     return 1;
   }
-  const log = await createLogger(config.log_level, config.log_format);
+  const traits = stderrTraits();
+  const log = await createLogger(config.log_level, config.log_format, traits);
   log.info({ files }, files.length ? 'configuration loaded' : 'no configuration file: using embedded defaults');
   // A bug must not take the node's runtime down silently: log it, then exit
   // non-zero so a supervisor restarts berth (containers keep running).
@@ -120,8 +102,7 @@ async function serve(config: Parameters<typeof startDaemon>[0], files: string[],
   try {
     daemon = await startDaemon(config, log);
   } catch (err) {
-    log.fatal({ err }, `cannot start: ${messageOf(err)}`);
-    process.stderr.write(`berth: ${messageOf(err)}\n`);
+    reportStartFailure(err, log, stderr, traits.isTTY);
     // Whatever start-up opened (timers, watchers, sockets) must not keep a failed daemon alive.
     log.flush();
     process.exit(1);

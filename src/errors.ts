@@ -33,6 +33,18 @@ export class RuntimeError extends Error {
   }
 }
 
+/**
+ * A start-up failure the operator can fix and whose message says what to
+ * fix (a socket another daemon serves, a missing conmon): berth reports it
+ * in one line, without a stack, which would only say where it noticed.
+ */
+export class StartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartError';
+  }
+}
+
 export function isRuntimeError(err: unknown): err is RuntimeError {
   const kind = err instanceof Error ? (err as unknown as { kind?: unknown }).kind : undefined;
   return typeof kind === 'string' && (ERROR_KINDS as readonly string[]).includes(kind);

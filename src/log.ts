@@ -3,12 +3,35 @@ import type { LogFormat, LogLevel } from './config/schema.js';
 
 export type { Logger } from 'pino';
 
+/** How the log is written: `log_format` resolved against where stderr goes. */
+export type LogOutput = { format: 'json' } | { format: 'text'; colorize: boolean; sync: boolean; translateTime: string };
+
+/**
+ * `auto` is text for an operator watching a terminal and JSON for anything
+ * else (journald under systemd, a collector). Text to a terminal is written
+ * synchronously, as Node writes a terminal anyway, so that a line logged
+ * just before exiting is seen; text to a pipe or file is written
+ * asynchronously, so that a slow reader cannot stall the daemon.
+ */
+export function logOutput(format: LogFormat, stderr: { isTTY: boolean; noColor: boolean }): LogOutput {
+  const text = format === 'text' || (format === 'auto' && stderr.isTTY);
+  if (!text) return { format: 'json' };
+  return stderr.isTTY
+    ? { format: 'text', colorize: !stderr.noColor, sync: true, translateTime: 'SYS:HH:MM:ss.l' }
+    : { format: 'text', colorize: false, sync: false, translateTime: 'SYS:standard' };
+}
+
+/** Where the daemon's stderr goes, as logOutput needs it (NO_COLOR: https://no-color.org). */
+export function stderrTraits(): { isTTY: boolean; noColor: boolean } {
+  return { isTTY: process.stderr.isTTY === true, noColor: Boolean(process.env.NO_COLOR) };
+}
+
 /**
  * The daemon's logger. Logs go to stderr so that `berth config` and other
  * commands keep stdout for their output. Credentials are redacted wherever a
  * request is logged.
  */
-export async function createLogger(level: LogLevel, format: LogFormat): Promise<Logger> {
+export async function createLogger(level: LogLevel, format: LogFormat, stderr = stderrTraits()): Promise<Logger> {
   const options: pino.LoggerOptions = {
     level,
     base: { pid: process.pid },
@@ -18,10 +41,12 @@ export async function createLogger(level: LogLevel, format: LogFormat): Promise<
       censor: '[redacted]',
     },
   };
-  if (format === 'text') {
+  const output = logOutput(format, stderr);
+  if (output.format === 'text') {
     // Loaded only for this format: it is a large module that JSON logging never uses.
     const { default: pretty } = await import('pino-pretty');
-    return pino(options, pretty({ destination: 2, colorize: false, sync: true, singleLine: true, ignore: 'pid,hostname' }));
+    const { colorize, sync, translateTime } = output;
+    return pino(options, pretty({ destination: 2, colorize, sync, translateTime, singleLine: true, ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: false }));
 }

@@ -9,7 +9,8 @@
 import path from 'node:path';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ['json', 'text'] as const;
+/** `auto`: text when stderr is a terminal (an operator watching), json otherwise (journald, a collector). */
+export const LOG_FORMATS = ['json', 'text', 'auto'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface ImageConfig {
@@ -110,14 +111,24 @@ export type KeyType =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'string-list'; pattern?: RegExp; absolutePaths?: boolean };
 
-export interface KeySpec {
+interface KeyBase {
   /** Dotted TOML path, e.g. `image.pause_image`. */
   key: string;
   spec: KeyType;
   doc: string;
-  /** Long command-line flag that sets this key, without the dashes. */
-  flag?: string;
 }
+
+/** A key with a flag names its value's placeholder too, so that --help and berth(8) can say `--root DIR`. */
+export type KeySpec = KeyBase &
+  (
+    | { flag?: undefined; placeholder?: undefined }
+    | {
+        /** Long command-line flag that sets this key, without the dashes. */
+        flag: string;
+        /** What the flag's value is, in usage texts: DIR, FILE, SOCKET. */
+        placeholder: string;
+      }
+  );
 
 export const SECTIONS: Record<string, string> = {
   '': 'berth daemon configuration. Every key is optional: these are the embedded defaults.',
@@ -141,15 +152,34 @@ export const RUNTIME_HANDLER_KEYS: Record<keyof RuntimeHandlerConfig, string> = 
 
 export const KEYS: readonly KeySpec[] = [
   { key: 'version', spec: { type: 'integer', min: 1, max: 1 }, doc: 'Version of this configuration format.' },
-  { key: 'listen', spec: { type: 'string', absolutePath: true }, flag: 'listen', doc: 'Unix socket the CRI gRPC services are served on.' },
-  { key: 'root', spec: { type: 'string', absolutePath: true }, flag: 'root', doc: 'Directory for persistent state: images, layers, container records.' },
-  { key: 'runroot', spec: { type: 'string', absolutePath: true }, flag: 'runroot', doc: 'Directory for volatile state that must not survive a reboot.' },
-  { key: 'log_level', spec: { type: 'enum', values: LOG_LEVELS }, flag: 'log-level', doc: 'Least severe log level written.' },
+  {
+    key: 'listen',
+    spec: { type: 'string', absolutePath: true },
+    flag: 'listen',
+    placeholder: 'SOCKET',
+    doc: 'Unix socket the CRI gRPC services are served on.',
+  },
+  {
+    key: 'root',
+    spec: { type: 'string', absolutePath: true },
+    flag: 'root',
+    placeholder: 'DIR',
+    doc: 'Directory for persistent state: images, layers, container records.',
+  },
+  {
+    key: 'runroot',
+    spec: { type: 'string', absolutePath: true },
+    flag: 'runroot',
+    placeholder: 'DIR',
+    doc: 'Directory for volatile state that must not survive a reboot.',
+  },
+  { key: 'log_level', spec: { type: 'enum', values: LOG_LEVELS }, flag: 'log-level', placeholder: 'LEVEL', doc: 'Least severe log level written.' },
   {
     key: 'log_format',
     spec: { type: 'enum', values: LOG_FORMATS },
     flag: 'log-format',
-    doc: 'Log line format: json (one object per line) or text (human readable).',
+    placeholder: 'FORMAT',
+    doc: 'Log line format: json (one object per line), text (human readable) or auto (text when stderr is a terminal, json otherwise, as under systemd).',
   },
   {
     key: 'grpc_max_message_size',
@@ -166,24 +196,28 @@ export const KEYS: readonly KeySpec[] = [
     key: 'image.registries_conf',
     spec: { type: 'string', absolutePath: true },
     flag: 'registries-conf',
+    placeholder: 'FILE',
     doc: 'containers-registries.conf(5) v2 file: mirrors, insecure and blocked registries, aliases.',
   },
   {
     key: 'image.global_auth_file',
     spec: { type: 'string', absolutePath: true, emptyAllowed: true },
     flag: 'global-auth-file',
+    placeholder: 'FILE',
     doc: 'containers-auth.json(5) file (what podman login and skopeo login write) whose credentials are used for pulls that bring none; the most specific of registry, registry/namespace or registry/repository keys wins; re-read when it changes ("" for none).',
   },
   {
     key: 'image.signature_policy',
     spec: { type: 'string', absolutePath: true },
     flag: 'signature-policy',
+    placeholder: 'FILE',
     doc: 'containers-policy.json(5) checked on every pull before any layer is fetched (insecureAcceptAnything, reject, signedBy with GPG keys, sigstoreSigned with public keys; scopes from the image down to the host); re-read when it changes; a missing file refuses every pull, as for CRI-O.',
   },
   {
     key: 'image.registries_d',
     spec: { type: 'string', absolutePath: true },
     flag: 'registries-d',
+    placeholder: 'DIR',
     doc: 'containers-registries.d(5) directory: where GPG signatures are stored (lookaside) and whether sigstore signatures are attached to images (use-sigstore-attachments).',
   },
   {
@@ -203,6 +237,7 @@ export const KEYS: readonly KeySpec[] = [
     key: 'runtime.cgroup_manager',
     spec: { type: 'enum', values: CGROUP_MANAGERS },
     flag: 'cgroup-manager',
+    placeholder: 'MANAGER',
     doc: 'cgroupfs (write cgroup files directly) or systemd (cgroups as transient units); RuntimeConfig reports it to the kubelet.',
   },
   { key: 'runtime.conmon', spec: { type: 'string', absolutePath: true }, doc: 'The conmon binary that supervises each container.' },
@@ -243,12 +278,14 @@ export const KEYS: readonly KeySpec[] = [
     key: 'runtime.cdi_spec_dirs',
     spec: { type: 'string-list', absolutePaths: true },
     flag: 'cdi-spec-dir',
+    placeholder: 'DIR',
     doc: "Directories of CDI spec files (JSON or YAML, cdiVersion 0.3.0 to 1.0.0), a later directory overriding an earlier one's devices; devices named in CreateContainer (CDIDevices, cdi.k8s.io/ annotations) get their edits; re-read on change.",
   },
   {
     key: 'runtime.hooks_dirs',
     spec: { type: 'string-list', absolutePaths: true },
     flag: 'hooks-dir',
+    placeholder: 'DIR',
     doc: "Directories of OCI hook files (oci-hooks(5), schema 1.0.0), a file in a later directory masking the same name in an earlier one; matching hooks are injected into containers' specs (and poststop hooks run when a pod stops); re-read on change, broken files logged and skipped.",
   },
   {
@@ -265,12 +302,14 @@ export const KEYS: readonly KeySpec[] = [
     key: 'network.cni_config_dir',
     spec: { type: 'string', absolutePath: true },
     flag: 'cni-config-dir',
+    placeholder: 'DIR',
     doc: 'Directory of CNI network configurations (.conflist, .conf, .json); the first valid one in lexical order is used.',
   },
   {
     key: 'network.cni_plugin_dirs',
     spec: { type: 'string-list', absolutePaths: true },
     flag: 'cni-plugin-dir',
+    placeholder: 'DIR',
     doc: 'Directories searched for CNI plugin binaries, in order (the flag may repeat).',
   },
   { key: 'network.default_network', spec: { type: 'string' }, doc: 'Name of the CNI network to use instead of the first valid one ("" for the first).' },
@@ -289,9 +328,16 @@ export const KEYS: readonly KeySpec[] = [
     key: 'streaming.address',
     spec: { type: 'string', nonEmpty: true },
     flag: 'stream-address',
+    placeholder: 'ADDRESS',
     doc: 'Address the streaming server listens on; the URLs Exec, Attach and PortForward return point here.',
   },
-  { key: 'streaming.port', spec: { type: 'integer', min: 0, max: 65535 }, flag: 'stream-port', doc: 'Port of the streaming server ("0": any free port).' },
+  {
+    key: 'streaming.port',
+    spec: { type: 'integer', min: 0, max: 65535 },
+    flag: 'stream-port',
+    placeholder: 'PORT',
+    doc: 'Port of the streaming server ("0": any free port).',
+  },
   { key: 'streaming.tls_cert', spec: { type: 'string' }, doc: 'PEM certificate for HTTPS streaming ("": plain HTTP).' },
   { key: 'streaming.tls_key', spec: { type: 'string' }, doc: 'PEM private key for HTTPS streaming.' },
   { key: 'streaming.idle_timeout', spec: { type: 'duration' }, doc: 'A streaming connection with no traffic for this long is closed.' },
@@ -304,12 +350,14 @@ export const KEYS: readonly KeySpec[] = [
     key: 'stats.metrics_address',
     spec: { type: 'string' },
     flag: 'metrics-address',
+    placeholder: 'HOST:PORT',
     doc: 'host:port serving berth\'s Prometheus metrics on /metrics ("": off).',
   },
   {
     key: 'tracing.endpoint',
     spec: { type: 'string' },
     flag: 'tracing-endpoint',
+    placeholder: 'URL',
     doc: 'Base URL of an OpenTelemetry collector (http://127.0.0.1:4318): a span for every CRI call and its work (image pulls and layers, conmon and runc, CNI plugins, exec) is sent to <endpoint>/v1/traces as OTLP/HTTP protobuf, continuing the trace the kubelet sends ("": tracing off).',
   },
   {
@@ -326,7 +374,7 @@ export function defaultConfig(): BerthConfig {
     root: '/var/lib/berth',
     runroot: '/run/berth',
     log_level: 'info',
-    log_format: 'json',
+    log_format: 'auto',
     grpc_max_message_size: 80 << 20,
     grpc_max_receive_message_size: 16 << 20,
     shutdown_timeout: 30_000,

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import type { BerthConfig } from '../config/schema.js';
-import { errnoCode } from '../errors.js';
+import { StartError, errnoCode } from '../errors.js';
 
 /**
  * The programs berth runs for every container: each OCI runtime handler and
@@ -18,7 +18,7 @@ export async function checkExecutables(config: BerthConfig): Promise<void> {
     const why = await notExecutable(file);
     if (why) problems.push(`${key}: ${file} ${why}`);
   }
-  if (problems.length > 0) throw new Error(`${problems.join('; ')} (install it, e.g. apt-get install runc conmon, or set the path in berth.conf)`);
+  if (problems.length > 0) throw new StartError(`${problems.join('; ')} (install it, e.g. apt-get install runc conmon, or set the path in berth.conf)`);
 }
 
 /** Why `file` cannot be run as a helper, or undefined when it can. */

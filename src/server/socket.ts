@@ -2,23 +2,38 @@ import type { Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode } from '../errors.js';
+import { StartError, errnoCode } from '../errors.js';
 import { makeDirs } from '../util/fs.js';
 
-export class SocketInUseError extends Error {}
+export class SocketInUseError extends StartError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SocketInUseError';
+  }
+}
 
-/** Whether something accepts connections on a unix socket path. */
-export function answers(socketPath: string): Promise<boolean> {
+/**
+ * What connecting to a unix socket path finds: 'answers', or the errno
+ * that refused it (ENOENT: no such socket, ECONNREFUSED: nothing listens,
+ * EACCES: not allowed). A connection not refused within the timeout counts
+ * as answering: a daemon too busy to accept is still there.
+ */
+export function probeSocket(socketPath: string): Promise<'answers' | string> {
   return new Promise((resolve) => {
     const sock = connect(socketPath);
-    const done = (alive: boolean) => {
+    const done = (found: string) => {
       sock.destroy();
-      resolve(alive);
+      resolve(found);
     };
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-    sock.setTimeout(2000, () => done(true));
+    sock.once('connect', () => done('answers'));
+    sock.once('error', (err) => done(errnoCode(err) ?? 'error'));
+    sock.setTimeout(2000, () => done('answers'));
   });
+}
+
+/** Whether something accepts connections on a unix socket path. */
+export async function answers(socketPath: string): Promise<boolean> {
+  return (await probeSocket(socketPath)) === 'answers';
 }
 
 /**
@@ -43,7 +58,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     throw err;
   }
   if (!st.isSocket()) throw new SocketInUseError(`${socketPath} exists and is not a socket; refusing to replace it`);
-  if (await answers(socketPath)) throw new SocketInUseError(`another process (a running berth?) is serving on ${socketPath}`);
+  if (await answers(socketPath)) throw new SocketInUseError(`another process is serving on ${socketPath} (a running berth? systemctl status berth)`);
   await unlink(socketPath);
 }
 
