@@ -49,6 +49,13 @@ describe('berth installed from its package on a node booted with systemd', () =>
     );
   /** The pids-controller cgroup of each conmon in the node: conmon must not be in berth.service's. */
   const conmonCgroups = async () => (await node.exec(['sh', '-c', CONMON_CGROUPS])).stdout;
+  /** The files under /etc that the package's postinst recorded as written. */
+  const written = async () =>
+    (await node.exec(['cat', '/var/lib/berth-package/written'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[1])
+      .sort();
   const containerRunning = async (id: string) => (await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: id })).status!.state;
 
   beforeAll(async () => {
@@ -101,7 +108,11 @@ describe('berth installed from its package on a node booted with systemd', () =>
       ['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q /mnt/release/${path.basename(release.deb)} 2>&1`],
       300_000,
     );
-    expect(stdout).toContain('berth: installed the default pod network in /etc/cni/net.d/10-berth-bridge.conflist');
+    expect(stdout).toContain('berth: installed the default pod network in /etc/cni/net.d/99-berth-bridge.conflist');
+    expect(stdout).toContain('berth: wrote /etc/crictl.yaml');
+    // What it wrote into /etc, recorded for purge, as it is now.
+    expect(await written()).toEqual(['/etc/cni/net.d/99-berth-bridge.conflist', '/etc/crictl.yaml']);
+    await node.exec(['sh', '-c', 'cd / && sha256sum --check --quiet /var/lib/berth-package/written']);
     expect((await node.exec(['sh', '-c', 'command -v node || echo none'])).stdout.trim()).toBe('none');
     await waitFor('berth to be active', async () => (await isActive()) === 'active', 30_000);
     expect((await systemctl('show', 'berth', '-p', 'StatusText')).stdout).toContain('StatusText=serving on /run/berth/berth.sock');
@@ -153,7 +164,7 @@ describe('berth installed from its package on a node booted with systemd', () =>
     );
   });
 
-  it('keeps the container running through systemctl restart and a reinstall of the package', async () => {
+  it("keeps the container running through systemctl restart and a reinstall of the package, which renames an older install's default network", async () => {
     const pidOf = async () =>
       (
         JSON.parse((await call((await cri()).runtime, (await cri()).runtime.ContainerStatus, { containerId: ctrId, verbose: true })).info.info!) as {
@@ -168,7 +179,20 @@ describe('berth installed from its package on a node booted with systemd', () =>
     await waitFor('berth to be active again', async () => (await isActive()) === 'active', 30_000);
     expect(await containerRunning(ctrId)).toBe('CONTAINER_RUNNING');
     expect(await pidOf()).toBe(before);
-    await node.exec(['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall /mnt/release/${path.basename(release.deb)} 2>&1`], 300_000);
+    // The default network under the name berth gave it before 99-: the
+    // reinstall's configure renames it (unchanged) and writes nothing else.
+    await node.exec(['mv', '/etc/cni/net.d/99-berth-bridge.conflist', '/etc/cni/net.d/10-berth-bridge.conflist']);
+    const { stdout } = await node.exec(
+      ['sh', '-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall /mnt/release/${path.basename(release.deb)} 2>&1`],
+      300_000,
+    );
+    expect(stdout).toContain(
+      "berth: renamed the default pod network /etc/cni/net.d/10-berth-bridge.conflist to 99-berth-bridge.conflist, to sort after a cluster's network",
+    );
+    expect(stdout).not.toContain('berth: installed');
+    expect(stdout).not.toContain('berth: wrote');
+    expect((await node.exec(['ls', '/etc/cni/net.d'])).stdout.trim()).toBe('99-berth-bridge.conflist');
+    expect(await written()).toEqual(['/etc/cni/net.d/99-berth-bridge.conflist', '/etc/crictl.yaml']);
     reconnect();
     await waitFor('berth to be active after the reinstall', async () => (await isActive()) === 'active', 30_000);
     expect(await containerRunning(ctrId)).toBe('CONTAINER_RUNNING');
@@ -239,10 +263,22 @@ describe('berth installed from its package on a node booted with systemd', () =>
     );
   });
 
-  it('purges its configuration but keeps container data', async () => {
+  it('purges its configuration and what it wrote into /etc unless changed since, but keeps container data', async () => {
     reconnect();
-    await node.exec(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q berth 2>&1'], 120_000);
-    expect((await node.exec(['sh', '-c', 'ls -d /etc/berth /usr/bin/berth /usr/lib/berth 2>/dev/null || true'])).stdout.trim()).toBe('');
+    // An operator's edit: purge keeps that file, and says so.
+    await node.exec(['sh', '-c', "echo '# the operator was here' >> /etc/crictl.yaml"]);
+    const { stdout } = await node.exec(['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q berth 2>&1'], 120_000);
+    expect(stdout).toContain('berth: kept /etc/crictl.yaml: it changed since berth wrote it');
+    expect((await node.exec(['tail', '-n', '1', '/etc/crictl.yaml'])).stdout).toBe('# the operator was here\n');
+    await node.exec(['rm', '/etc/crictl.yaml']);
+    // Nothing else of berth's in /etc (the drop-ins the steps above added
+    // included, and the unit's enablement), nor its record of what it wrote.
+    const left = await node.exec([
+      'sh',
+      '-c',
+      'ls -d /etc/berth /etc/cni/net.d/*berth* /var/lib/berth-package /usr/bin/berth /usr/lib/berth 2>/dev/null; find /etc/systemd/system -name "*berth*"; true',
+    ]);
+    expect(left.stdout.trim()).toBe('');
     expect(await readdir(path.join(dir, 'var-lib-berth'))).toContain('storage');
   });
 });

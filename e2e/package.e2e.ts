@@ -9,7 +9,7 @@ import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
 import { call } from './lib/cri-client.js';
 import { freePort } from './lib/ports.js';
 import { testRegistriesConf } from './lib/registries-conf.js';
-import { buildRelease } from './lib/release.js';
+import { ROOT, buildRelease } from './lib/release.js';
 
 /**
  * The release artifacts (`make package`): built, unpacked into a private
@@ -75,10 +75,49 @@ describe('the release package', () => {
     const { stdout: control } = await run('dpkg-deb', ['--field', deb]);
     expect(control).toMatch(/^Package: berth$/m);
     expect(control).toMatch(/^Depends: runc, conmon, containernetworking-plugins, iptables, golang-github-containers-common/m);
+    // Recommends names only what Debian 12 has; crictl (cri-tools) is not in Debian.
+    expect(control).toMatch(/^Recommends: apparmor$/m);
+    expect(control).toMatch(/^Suggests: cri-tools, criu$/m);
     const { stdout: contents } = await run('dpkg-deb', ['--contents', deb], { maxBuffer: 1 << 20 });
-    for (const f of ['./usr/bin/berth', './usr/lib/berth/node/bin/node', './usr/lib/systemd/system/berth.service', './etc/berth/berth.conf']) {
+    for (const f of [
+      './usr/bin/berth',
+      './usr/lib/berth/node/bin/node',
+      './usr/lib/systemd/system/berth.service',
+      './etc/berth/berth.conf',
+      './usr/share/doc/berth/copyright',
+    ]) {
       expect(contents).toContain(` ${f}`);
     }
     expect((await run('dpkg-deb', ['--info', deb, 'conffiles'])).stdout.trim()).toBe('/etc/berth/berth.conf');
+  });
+
+  it('says in a machine-readable copyright file what it carries under which license', async () => {
+    const text = await readFile(path.join(dir, 'usr', 'share', 'doc', 'berth', 'copyright'), 'utf8');
+    const paragraphs = text
+      .trimEnd()
+      .split('\n\n')
+      .map((p) => Object.fromEntries([...p.matchAll(/^([A-Za-z-]+): ?(.*(?:\n .*)*)/gm)].map((m) => [m[1], m[2]])));
+    expect(paragraphs[0].Format).toBe('https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/');
+    const files = new Map(paragraphs.filter((p) => p.Files).map((p) => [p.Files, p]));
+    expect(files.get('*')?.License).toBe('Apache-2.0');
+    expect(files.get('usr/lib/berth/node/*')?.Comment).toContain(`Node.js ${process.version}`);
+    // The npm packages in the bundle, with their versions: a runtime
+    // dependency, one only a dependency pulls in, and the LGPL one.
+    for (const pkg of ['pino', 'sonic-boom', 'openpgp']) {
+      const { version: v } = JSON.parse(await readFile(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string };
+      expect(files.get(`node_modules/${pkg}/*`)?.Comment).toContain(`${pkg} ${v} `);
+    }
+    expect(files.get('node_modules/openpgp/*')?.License).toBe('LGPL-3+');
+    // Only what the bundle holds: a development dependency is not there.
+    expect(files.has('node_modules/vitest/*')).toBe(false);
+    // Every license named has its paragraph.
+    const texts = new Set(paragraphs.filter((p) => p.License && !p.Files).map((p) => p.License.split('\n')[0]));
+    for (const p of files.values()) for (const name of p.License.split(/ (?:and|or) /)) expect(texts).toContain(name);
+    // Node.js's LICENSE beside its binary, where the build machine had one to copy.
+    const nodeLicense = await stat(path.join(dir, 'usr', 'lib', 'berth', 'node', 'LICENSE')).then(
+      () => true,
+      () => false,
+    );
+    expect(text.includes('/usr/lib/berth/node/LICENSE')).toBe(nodeLicense);
   });
 });

@@ -6,14 +6,16 @@
 // Modules loaded on demand (undici for pulls, ws for WebSocket streams,
 // prom-client for metrics, pino-pretty for text logs) stay separate chunks
 // beside it. Everything sits one level below the package root, as
-// src/install-paths.ts expects.
+// src/install-paths.ts expects. dist/bundle-modules.json lists the modules
+// each chunk holds, for scripts/deb/copyright.mjs.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
+import path from 'node:path';
 import { build } from 'rolldown';
 
 const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 await rm('bundle', { recursive: true, force: true });
-await build({
+const { output } = await build({
   input: { berth: 'dist/cli.js' },
   platform: 'node',
   // grpc-js requires proto-loader only to serve channelz and ORCA, which
@@ -32,6 +34,18 @@ await build({
     minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
   },
 });
+
+// The package's copyright file names every npm package with code in the
+// bundle and no other: the modules that made it into each chunk (paths
+// relative to the repository; rolldown's own runtime is a virtual module).
+const chunks = {};
+for (const chunk of output) {
+  if (chunk.type !== 'chunk') continue;
+  chunks[chunk.fileName] = Object.entries(chunk.modules)
+    .filter(([, m]) => m.renderedLength > 0)
+    .map(([id]) => (path.isAbsolute(id) ? path.relative('.', id) : id));
+}
+await writeFile('dist/bundle-modules.json', `${JSON.stringify({ chunks }, null, 1)}\n`);
 
 // V8 keeps a script's source in the heap for as long as the script lives,
 // one byte per character only if every character is Latin-1: the handful

@@ -45,6 +45,9 @@ cp conf/berth.service "$stage/usr/lib/systemd/system/berth.service"
 cp conf/berth.conf "$stage/etc/berth/berth.conf"
 cp -r conf/cni examples "$stage/usr/share/berth/"
 cp README.md docs/*.md "$stage/usr/share/doc/berth/"
+# The machine-readable copyright file, from what the bundle and the node
+# binary really hold (and Node.js's LICENSE beside the binary).
+node scripts/deb/copyright.mjs "$stage"
 
 # Man pages and completions from the configuration schema.
 node --input-type=module -e '
@@ -71,7 +74,8 @@ Architecture: $arch
 Maintainer: berth developers <berth@localhost>
 Installed-Size: $installed
 Depends: runc, conmon, containernetworking-plugins, iptables, golang-github-containers-common, libc6, libstdc++6, libzstd1
-Recommends: cri-tools
+Recommends: apparmor
+Suggests: cri-tools, criu
 Section: admin
 Priority: optional
 Description: Kubernetes container runtime (CRI)

@@ -31,6 +31,7 @@ export async function buildRelease(): Promise<Release> {
     await mtime(path.join(ROOT, 'bundle', 'berth.cjs')),
     await mtime(path.join(ROOT, 'native', 'build', 'Release', 'berth_native.node')),
     await mtime(path.join(ROOT, 'scripts', 'package.sh')),
+    ...(await Promise.all(['postinst', 'prerm', 'postrm', 'copyright.mjs'].map((f) => mtime(path.join(ROOT, 'scripts', 'deb', f))))),
     await mtime(path.join(ROOT, 'conf', 'berth.service')),
   );
   if (built === 0 || built < inputs) await promisify(execFile)('sh', [path.join(ROOT, 'scripts', 'package.sh')], { cwd: ROOT, maxBuffer: 1 << 20 });
