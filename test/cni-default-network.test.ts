@@ -60,6 +60,14 @@ describe("berth's default network beside a cluster's", () => {
     expect(warnings()).toEqual([expect.stringMatching(/10-berth-bridge\.conflist comes first, so 10-calico\.conflist .*not used/)]);
   });
 
+  it('warns about a cluster network file that does not parse, which would leave pods on berth\'s', async () => {
+    await copyFile(shipped, path.join(netd, '99-berth-bridge.conflist'));
+    await writeFile(path.join(netd, '10-calico.conflist'), '{"cniVersion": "1.0.0", "name": ');
+    const { log, warnings } = recordingLogger();
+    expect((await new CniConfigSource(netd, [bin], '', log).current()).network?.name).toBe('berth');
+    expect(warnings()).toEqual([expect.stringMatching(/^CNI configuration files skipped: 10-calico\.conflist: invalid JSON/)]);
+  });
+
   it('does not warn when the operator named the network to use', async () => {
     await copyFile(shipped, path.join(netd, '10-berth-bridge.conflist'));
     await writeFile(path.join(netd, '10-calico.conflist'), JSON.stringify(calico));

@@ -131,6 +131,11 @@ export class CniConfigSource {
       return { ready: false, message: `${wanted} in ${this.dir}${problems.length ? ` (${problems.join('; ')})` : ''}` };
     }
     const chosen = candidates[0]!;
+    if (problems.length > 0) {
+      // A broken file is skipped, as libcni does; a cluster's network that
+      // does not parse must not leave pods on another one without a word.
+      this.log.warn({ dir: this.dir, chosen: chosen.file }, `CNI configuration files skipped: ${problems.join('; ')}`);
+    }
     const shadowed = this.preferred ? undefined : shadowedBy(chosen, candidates);
     if (shadowed) {
       this.log.warn(

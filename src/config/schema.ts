@@ -317,7 +317,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'network.check_interval',
     spec: { type: 'duration' },
-    doc: 'How often CNI CHECK verifies every pod\'s network ("0": only for verbose PodSandboxStatus).',
+    doc: 'How often CNI CHECK verifies every pod\'s network ("0": only once, right after the pod\'s ADD; verbose PodSandboxStatus shows the last verdict).',
   },
   {
     key: 'network.cni_conf_template',

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Logger } from '../log.js';
 
 /**
- * berth's own Prometheus metrics, served on `metrics.address` (off by
+ * berth's own Prometheus metrics, served on `stats.metrics_address` (off by
  * default). Names start with `berth_`; the README lists them.
  */
 export class BerthMetrics {
