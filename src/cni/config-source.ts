@@ -65,6 +65,12 @@ function shadowedBy(chosen: LoadedConfigFile, candidates: LoadedConfigFile[]): L
   return candidates.find((c) => c !== chosen && c.config?.name !== 'berth');
 }
 
+/** berth's own default, valid and present, when another network was chosen before it. */
+function unusedDefault(chosen: LoadedConfigFile, files: LoadedConfigFile[]): LoadedConfigFile | undefined {
+  if (chosen.config?.name === 'berth') return undefined;
+  return files.find((f) => f.config?.name === 'berth' && BERTH_DEFAULT_NETWORK_FILES.includes(path.basename(f.file)));
+}
+
 export class CniConfigSource {
   private cacheKey = '';
   private selection: NetworkSelection = { ready: false, message: 'not loaded yet' };
@@ -141,6 +147,13 @@ export class CniConfigSource {
       this.log.warn(
         { file: chosen.file, other: shadowed.file },
         `berth's default network ${path.basename(chosen.file)} comes first, so ${path.basename(shadowed.file)} (network "${shadowed.config!.name}") is not used; remove berth's file or set network.default_network`,
+      );
+    }
+    const unused = this.preferred ? undefined : unusedDefault(chosen, files);
+    if (unused) {
+      this.log.warn(
+        { file: unused.file, used: chosen.file },
+        `berth's default network ${path.basename(unused.file)} is not used: ${path.basename(chosen.file)} (network "${chosen.config!.name}") comes first; the default can be removed`,
       );
     }
     const missing: string[] = [];
