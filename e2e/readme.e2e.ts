@@ -66,12 +66,27 @@ describe.skipIf(!crictlPresent)("the README's walk-through, as written", () => {
   const inNamespace = (line: string, extra: string[] = []) =>
     // SIGINT as a person's shell has it: the test runner's workers ignore
     // it, and crictl (Go) would inherit that and never see the Ctrl-C.
-    spawn('nsenter', ['-t', String(holder.pid), '-m', '--', 'env', '--default-signal=INT', ...extra, 'bash', '-c', `set -a; . "$STATE"; cd "$CHECKOUT"; ${line}\n__rc=$?; export -p > "$STATE"; exit $__rc`], {
-      cwd: ROOT,
-      env: shellEnv(),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
+    spawn(
+      'nsenter',
+      [
+        '-t',
+        String(holder.pid),
+        '-m',
+        '--',
+        'env',
+        '--default-signal=INT',
+        ...extra,
+        'bash',
+        '-c',
+        `set -a; . "$STATE"; cd "$CHECKOUT"; ${line}\n__rc=$?; export -p > "$STATE"; exit $__rc`,
+      ],
+      {
+        cwd: ROOT,
+        env: shellEnv(),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
   const finished = (child: ChildProcess) =>
     new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => {
       let out = '';
@@ -84,8 +99,7 @@ describe.skipIf(!crictlPresent)("the README's walk-through, as written", () => {
       child.once('close', (code, signal) => resolve({ code, signal, out }));
     });
   // Named explicitly: before the walk-through's first line, crictl has no configuration.
-  const crictlAnswers = async () =>
-    (await finished(inNamespace('crictl --runtime-endpoint unix:///run/berth/berth.sock version >/dev/null 2>&1'))).code === 0;
+  const crictlAnswers = async () => (await finished(inNamespace('crictl --runtime-endpoint unix:///run/berth/berth.sock version >/dev/null 2>&1'))).code === 0;
 
   const startDaemon = async (line: string) => {
     daemonLog = '';
@@ -136,7 +150,10 @@ describe.skipIf(!crictlPresent)("the README's walk-through, as written", () => {
       'echo ready',
       'exec sleep 100000',
     ].join('\n');
-    holder = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', setup], { env: { ...process.env, T: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+    holder = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', setup], {
+      env: { ...process.env, T: dir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       holder.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
       holder.once('exit', (code) => reject(new Error(`the namespace's setup failed (${code})`)));
@@ -186,8 +203,7 @@ describe.skipIf(!crictlPresent)("the README's walk-through, as written", () => {
           process.kill(-child.pid!, 'SIGINT');
           await new Promise((r) => setTimeout(r, 500));
           if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
-        }
-        else child.stdin!.end();
+        } else child.stdin!.end();
         const r = await result;
         expect(r.out).toMatch(interactive.expect);
         if (!interactive.interrupt) expect(r.code, `${line}\n${r.out}`).toBe(0);

@@ -50,7 +50,7 @@ describe("berth's default network beside a cluster's", () => {
     expect(now.file).toMatch(/10-calico\.conflist$/);
     // The operator hears that berth's file is now unused, not that it shadows anything.
     expect(warnings()).toEqual([
-      "berth's default network 99-berth-bridge.conflist is not used: 10-calico.conflist (network \"k8s-pod-network\") comes first; the default can be removed",
+      'berth\'s default network 99-berth-bridge.conflist is not used: 10-calico.conflist (network "k8s-pod-network") comes first; the default can be removed',
     ]);
   });
 
@@ -63,7 +63,7 @@ describe("berth's default network beside a cluster's", () => {
     expect(warnings()).toEqual([expect.stringMatching(/10-berth-bridge\.conflist comes first, so 10-calico\.conflist .*not used/)]);
   });
 
-  it('warns about a cluster network file that does not parse, which would leave pods on berth\'s', async () => {
+  it("warns about a cluster network file that does not parse, which would leave pods on berth's", async () => {
     await copyFile(shipped, path.join(netd, '99-berth-bridge.conflist'));
     await writeFile(path.join(netd, '10-calico.conflist'), '{"cniVersion": "1.0.0", "name": ');
     const { log, warnings } = recordingLogger();
