@@ -25,10 +25,11 @@ const run = promisify(execFile);
 const crictlPresent = await haveCrictl();
 if (!crictlPresent) console.warn(`e2e/readme.e2e.ts skipped: no crictl at ${CRICTL} (the shared tools are beside CI's clone, not a user's)`);
 
-/** The shell blocks of "## Using it" before its first subsection, one command line each. */
+/** The shell blocks of "## Using it", one command line each. */
 async function usingItLines(): Promise<string[]> {
   const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Using it\n'), readme.indexOf('\n### ', readme.indexOf('\n## Using it\n')));
+  const start = readme.indexOf('\n## Using it\n');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
   return blocks.flatMap((b) => b.split('\n')).filter((l) => l.trim() !== '');
 }
