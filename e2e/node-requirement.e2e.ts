@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BootedNode, bootNode, ensureNodeRoot } from './lib/nspawn-node.js';
 import { ROOT } from './lib/release.js';
@@ -12,8 +16,11 @@ import { ROOT } from './lib/release.js';
  * one line when it cannot. The boot is volatile: nothing stays in the
  * cached root.
  */
+const run = promisify(execFile);
+
 describe('the Node.js 20 requirement on a fresh Debian 12', () => {
   let node: BootedNode;
+  let clone: string;
   const console: string[] = [];
   const inNode = (script: string, timeoutMs = 300_000) =>
     // A root shell's environment on Debian, not the test runner's.
@@ -29,11 +36,16 @@ describe('the Node.js 20 requirement on a fresh Debian 12', () => {
   beforeAll(async () => {
     const nodeRoot = path.join(ROOT, 'build', 'node-root');
     await ensureNodeRoot(nodeRoot);
+    // What a fresh clone holds: the tracked files as they are now.
+    clone = await mkdtemp(path.join(tmpdir(), 'berth-e2e-clone-'));
+    const tree = (await run('git', ['-C', ROOT, 'stash', 'create'])).stdout.trim() || 'HEAD';
+    await run('sh', ['-c', `git -C "${ROOT}" archive --format=tar ${tree} > "${clone}/berth.tar"`]);
     node = await bootNode(
       nodeRoot,
       [
         { host: path.join(ROOT, 'scripts'), node: '/mnt/scripts', readOnly: true },
         { host: '/etc/ssl/certs', node: '/mnt/host-certs', readOnly: true },
+        { host: clone, node: '/mnt/clone', readOnly: true },
       ],
       console,
     );
@@ -41,6 +53,7 @@ describe('the Node.js 20 requirement on a fresh Debian 12', () => {
 
   afterAll(async () => {
     await node?.stop();
+    if (clone) await rm(clone, { recursive: true, force: true });
   }, 120_000);
 
   it('with no Node.js, installs Node 20 and npm from the npm registry', async () => {
@@ -68,6 +81,16 @@ describe('the Node.js 20 requirement on a fresh Debian 12', () => {
     expect(offline.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^berth: needs Node\.js 20 or later \(found: 18\.\d+\.\d+\); cannot reach http:\/\/127\.0\.0\.1:1/),
     ]);
+    // The same from a fresh clone's `make test`, the README's command.
+    const unpacked = await inNode(
+      'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make >/dev/null 2>&1 && mkdir -p /root/berth && tar -xf /mnt/clone/berth.tar -C /root/berth && echo ok',
+    );
+    expect(unpacked.stdout.trim()).toBe('ok');
+    const makeStarted = Date.now();
+    const makeTest = await inNode('cd /root/berth && BERTH_NPM_REGISTRY=http://127.0.0.1:1 make test');
+    expect(Date.now() - makeStarted).toBeLessThan(15_000);
+    expect(makeTest.code).not.toBe(0);
+    expect(makeTest.stderr).toMatch(/^berth: needs Node\.js 20 or later \(found: 18\.\d+\.\d+\); cannot reach /m);
     const r = await requireNode();
     expect(r.code, r.stderr).toBe(0);
     expect(await nodeVersion()).toMatch(/^v20\./);
