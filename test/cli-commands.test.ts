@@ -182,7 +182,7 @@ describe('berth(8)', () => {
 describe('the README', () => {
   it('has a row for every command in its Commands table', async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-    const table = readme.slice(readme.indexOf('Commands:'), readme.indexOf('## Configuration'));
+    const table = readme.slice(readme.indexOf('## Commands and signals'), readme.indexOf('## Configuration'));
     for (const c of COMMANDS) expect(table, c.name).toContain(`| \`${synopsis(c).split(' [flags]')[0]}`);
   });
 });
