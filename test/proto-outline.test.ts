@@ -93,3 +93,18 @@ describe('proto/cri/v1alpha2.proto against cri-api', () => {
     expect(kubelets.filter((l) => !ours.has(l))).toEqual([]);
   });
 });
+
+describe('proto/nri/api.proto against containerd/nri', () => {
+  it('has the outline of containerd/nri v0.8.0, line for line', async () => {
+    const ours = protoOutline(await readText('../proto/nri/api.proto'));
+    const upstream = withoutComments(await readText('../proto/nri/upstream-v0.8.0.outline'));
+    expect(upstream.length).toBeGreaterThan(200);
+    expect(ours).toEqual(upstream);
+  });
+
+  it('names the upstream file the outline came from', async () => {
+    const [header, sha] = (await readText('../proto/nri/upstream-v0.8.0.outline')).split('\n');
+    expect(header).toMatch(/^# containerd\/nri v0\.8\.0 pkg\/api\/api\.proto/);
+    expect(sha).toMatch(/^# source sha256 [0-9a-f]{64}$/);
+  });
+});
