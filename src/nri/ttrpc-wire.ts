@@ -22,6 +22,7 @@ export const Code = {
   Unknown: 2,
   InvalidArgument: 3,
   DeadlineExceeded: 4,
+  FailedPrecondition: 9,
   ResourceExhausted: 8,
   Unimplemented: 12,
   Internal: 13,
