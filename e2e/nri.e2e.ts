@@ -4,10 +4,14 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { NriAdaptation } from '../src/nri/adaptation.js';
-import { waitFor } from './lib/ports.js';
+import { type BerthDaemon, startBerth } from './lib/berth-daemon.js';
+import { call } from './lib/cri-client.js';
+import { Cri, containerConfig, podConfig } from './lib/pods.js';
+import { freePort, waitFor } from './lib/ports.js';
+import { testBerthConf, testRegistriesConf } from './lib/registries-conf.js';
 
 /**
  * berth's NRI transport against a plugin containerd/nri wrote: the
@@ -90,5 +94,79 @@ describe.skipIf(!present)("NRI with containerd/nri's logger plugin", () => {
     logger.kill('SIGKILL');
     await waitFor('berth to notice', async () => nri.list().length === 0, 5000);
     await nri.stateChange('REMOVE_POD_SANDBOX', pod('pod-two', 'after-the-plugin'));
+  });
+});
+
+describe.skipIf(!present)('NRI in the daemon, with the logger plugin', () => {
+  const env = inject('env');
+  let berth: BerthDaemon;
+  let cri: Cri;
+  let logger: ChildProcess;
+  let output = '';
+  let socketPath: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-nri-daemon-'));
+    socketPath = path.join(dir, 'nri.sock');
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, await freePort()),
+      config: `${testBerthConf(env)}\n[nri]\nenable_nri = true\nnri_listen = "${socketPath}"\n`,
+    });
+    cri = new Cri(berth);
+  });
+
+  const pods: string[] = [];
+  afterAll(async () => {
+    logger?.kill('SIGKILL');
+    // A step that failed may have left pods: removed while berth runs.
+    for (const id of pods) await cri?.removePod(id).catch(() => undefined);
+    await berth?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives a plugin that connects the pods there are, then every pod and container event', async () => {
+    const logs = await mkdtemp(path.join(tmpdir(), 'berth-e2e-nri-logs-'));
+    const before = podConfig('nri-before', logs);
+    const beforeId = await cri.runPod(before);
+    pods.push(beforeId);
+    const socket = connect(socketPath);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    logger = spawn(LOGGER, ['-name', 'logger', '-idx', '10'], { stdio: ['ignore', 'pipe', 'pipe', socket], env: { NRI_PLUGIN_SOCKET: '3' } });
+    socket.destroy();
+    const collect = (d: Buffer) => {
+      output += d.toString();
+    };
+    logger.stdout!.on('data', collect);
+    logger.stderr!.on('data', collect);
+    await waitFor('the logger to be synchronized with the pod', async () => new RegExp(`Synchronize: +id: ${beforeId}"`).test(output), 10_000).catch(
+      (err: unknown) => {
+        throw new Error(`${(err as Error).message}; the logger said:\n${output}`);
+      },
+    );
+    const status = await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true });
+    expect(JSON.parse(status.info.nri!)).toEqual({ plugins: [{ name: 'logger', index: '10', events: 0x7ff }] });
+
+    const pod = podConfig('nri-after', logs);
+    const podId = await cri.runPod(pod);
+    pods.push(podId);
+    const image = `${env.openRegistry}/berth-test/busybox:run`;
+    await cri.pull(image);
+    const ctrId = await cri.run(podId, containerConfig('sleeper', image, { command: ['sleep', '600'] }), pod);
+    await cri.stop(ctrId, 0);
+    await cri.removePod(podId);
+    await cri.removePod(beforeId);
+    for (const [event, id] of [
+      ['RunPodSandbox', podId],
+      ['PostCreateContainer', ctrId],
+      ['PostStartContainer', ctrId],
+      ['StopContainer', ctrId],
+      ['RemoveContainer', ctrId],
+      ['StopPodSandbox', podId],
+      ['RemovePodSandbox', podId],
+    ] as const) {
+      await waitFor(`the logger to log ${event}`, async () => new RegExp(`${event}: +id: ${id}"`).test(output), 10_000);
+    }
+    await rm(logs, { recursive: true, force: true });
   });
 });

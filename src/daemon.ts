@@ -31,6 +31,8 @@ import { type CriListener, listenCri } from './server/listen.js';
 import { prepareSocketPath, restrictSocket } from './server/socket.js';
 import { ensureDir } from './util/fs.js';
 import { versionInfo } from './version.js';
+import type { RunningNri } from './nri/start.js';
+import { StartError, messageOf } from './errors.js';
 import { HooksDirs } from './hooks/hooks-dirs.js';
 import { CdiRegistry } from './cdi/registry.js';
 import { configureTracing, stopTracing } from './tracing/tracing.js';
@@ -217,6 +219,22 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
   await network.status(); // logs whether the pod network is ready
   await sandboxes.collectNetworkGarbage();
   sandboxes.startNetworkChecks(config.network.check_interval);
+  let nri: RunningNri | undefined;
+  if (config.nri.enable_nri) {
+    const { startNri } = await import('./nri/start.js');
+    try {
+      nri = await startNri(config.nri, {
+        events,
+        pods: sandboxes,
+        containers,
+        runtimeVersion: (await versionInfo()).version,
+        log: log.child({ component: 'nri' }),
+      });
+    } catch (err) {
+      throw new StartError(`NRI cannot listen on ${config.nri.nri_listen} (nri.nri_listen): ${messageOf(err)}`);
+    }
+  }
+  deps.nri = nri;
   deps.lifecycle.ready = true;
   systemd.ready(`serving on ${config.listen}`);
   // Start-up's garbage (the configuration, the CRI descriptor, restored
@@ -255,6 +273,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
         });
       });
       criListener?.close();
+      await nri?.stop();
       containers.close();
       sandboxes.close();
       memory.close();

@@ -56,14 +56,18 @@ export async function statusCommand(socket: string, json: boolean, out: NodeJS.W
     const version = await ask<VersionResponse__Output>('Version', { version: 'v1' });
     const status = await ask<StatusResponse__Output>('Status', { verbose: true });
     const config = JSON.parse(status.info.config ?? '{}') as Record<string, unknown>;
+    const nri = status.info.nri ? (JSON.parse(status.info.nri) as { plugins: { name: string; index: string }[] }) : undefined;
     if (json) {
-      out.write(`${JSON.stringify({ version, conditions: status.status?.conditions ?? [], runtimeHandlers: status.runtimeHandlers, config }, null, 2)}\n`);
+      out.write(
+        `${JSON.stringify({ version, conditions: status.status?.conditions ?? [], runtimeHandlers: status.runtimeHandlers, config, ...(nri ? { nri } : {}) }, null, 2)}\n`,
+      );
       return 0;
     }
     out.write(`berth ${version.runtimeVersion} (CRI ${version.runtimeApiVersion}) on ${socket}\n`);
     for (const c of status.status?.conditions ?? []) out.write(`${c.type}: ${c.status ? 'true' : `false (${c.reason}: ${c.message})`}\n`);
     out.write(`runtime handlers: ${status.runtimeHandlers.map((h) => h.name || '(default)').join(', ')}\n`);
     out.write(`root: ${String(config.root)}\nrunroot: ${String(config.runroot)}\n`);
+    if (nri) out.write(`NRI plugins: ${nri.plugins.map((p) => `${p.index}-${p.name}`).join(', ') || 'none'}\n`);
     return 0;
   } catch (e) {
     return unreachable(callFailure(e));

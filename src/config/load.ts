@@ -195,6 +195,9 @@ function coerceToml(source: string, spec: KeySpec, value: unknown): unknown {
     case 'enum':
       if (typeof value !== 'string' || !s.values.includes(value)) fail(`must be one of ${s.values.join(', ')}, got ${describe(value)}`);
       return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') fail(`expected true or false, got ${describe(value)}`);
+      return value;
     case 'string-list': {
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) fail(`expected an array of strings, got ${describe(value)}`);
       const bad = (value as string[]).find((v) => (s.pattern && !s.pattern.test(v)) || (s.absolutePaths && !path.isAbsolute(v)));

@@ -73,6 +73,15 @@ export interface TracingConfig {
   sampling_rate_per_million: number;
 }
 
+/** NRI (containerd/nri): plugins that see pods and containers; the keys are CRI-O's. */
+export interface NriConfig {
+  enable_nri: boolean;
+  nri_listen: string;
+  nri_disable_connections: boolean;
+  nri_plugin_registration_timeout: number;
+  nri_plugin_request_timeout: number;
+}
+
 /** One `[runtimes.<name>]` table: an OCI runtime a pod can ask for by handler name. */
 export interface RuntimeHandlerConfig {
   runtime_path: string;
@@ -101,6 +110,7 @@ export interface BerthConfig {
   streaming: StreamingConfig;
   stats: StatsConfig;
   tracing: TracingConfig;
+  nri: NriConfig;
   runtimes: Record<string, RuntimeHandlerConfig>;
 }
 
@@ -109,6 +119,7 @@ export type KeyType =
   | { type: 'integer'; min: number; max: number }
   | { type: 'duration' }
   | { type: 'enum'; values: readonly string[] }
+  | { type: 'boolean' }
   | { type: 'string-list'; pattern?: RegExp; absolutePaths?: boolean };
 
 interface KeyBase {
@@ -138,6 +149,7 @@ export const SECTIONS: Record<string, string> = {
   streaming: 'The HTTP server behind Exec, Attach and PortForward (SPDY/3.1 and WebSocket).',
   stats: 'Statistics and metrics the kubelet reads through the CRI.',
   tracing: 'OpenTelemetry traces of CRI calls and their work, exported over OTLP/HTTP.',
+  nri: 'NRI (Node Resource Interface) plugins, as containerd and CRI-O run them: they register on a socket and are told of every pod and container.',
 };
 
 /**
@@ -365,6 +377,23 @@ export const KEYS: readonly KeySpec[] = [
     spec: { type: 'integer', min: 0, max: 1_000_000 },
     doc: "Of the traces berth starts, how many per million are recorded; a trace the client continues follows the client's decision.",
   },
+  {
+    key: 'nri.enable_nri',
+    spec: { type: 'boolean' },
+    doc: 'Serve NRI: plugins connect to nri_listen, are given every pod and container, and are told of each one created, started, stopped and removed (adjustments of containers by plugins are not applied yet).',
+  },
+  { key: 'nri.nri_listen', spec: { type: 'string', absolutePath: true, nonEmpty: true }, doc: 'The socket NRI plugins connect to (0600, its directory 0700).' },
+  { key: 'nri.nri_disable_connections', spec: { type: 'boolean' }, doc: 'Do not listen for plugins that connect by themselves.' },
+  {
+    key: 'nri.nri_plugin_registration_timeout',
+    spec: { type: 'duration' },
+    doc: 'How long a plugin that connected may take to register; past it, it is disconnected.',
+  },
+  {
+    key: 'nri.nri_plugin_request_timeout',
+    spec: { type: 'duration' },
+    doc: 'How long a plugin may take to answer one call; past it, it is disconnected, and what it was asked goes on without it.',
+  },
 ];
 
 export function defaultConfig(): BerthConfig {
@@ -416,6 +445,13 @@ export function defaultConfig(): BerthConfig {
     },
     stats: { included_pod_metrics: ['cpu', 'memory', 'network', 'disk', 'process'], metrics_address: '' },
     tracing: { endpoint: '', sampling_rate_per_million: 1_000_000 },
+    nri: {
+      enable_nri: false,
+      nri_listen: '/var/run/nri/nri.sock',
+      nri_disable_connections: false,
+      nri_plugin_registration_timeout: 5000,
+      nri_plugin_request_timeout: 2000,
+    },
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout: 4 * 3_600_000 },
     runtimes: {
       runc: { runtime_path: '/usr/sbin/runc', runtime_root: '', runtime_type: 'oci' },

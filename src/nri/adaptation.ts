@@ -79,6 +79,10 @@ export class NriAdaptation {
     for (const plugin of this.live()) await plugin.stateChange(event, pod, container);
   }
 
+  async stopContainer(pod: PodSandbox, container: Container): Promise<void> {
+    for (const plugin of this.live()) await plugin.stopContainer(pod, container);
+  }
+
   private live(): NriPlugin[] {
     this.plugins = this.plugins.filter((p) => !p.closed);
     return this.plugins;

@@ -153,6 +153,16 @@ export class NriPlugin {
     }
   }
 
+  /** A container that stopped; the updates a plugin may answer with come in a later step. */
+  async stopContainer(pod: PodSandbox, container: Container): Promise<void> {
+    if (this.closeReason || !this.subscribed('STOP_CONTAINER')) return;
+    try {
+      await this.client.call(PLUGIN_SERVICE, 'StopContainer', encode('StopContainerRequest', { pod, container }), this.opts.requestTimeoutMs);
+    } catch (err) {
+      this.close(`STOP_CONTAINER failed: ${(err as Error).message}`);
+    }
+  }
+
   private register(req: RegisterPluginRequest__Output): void {
     if (this.name) throw new TtrpcError(Code.FailedPrecondition, 'already registered');
     const name = this.opts.name ?? req.pluginName;

@@ -28,6 +28,8 @@ export interface Deps {
   metrics?: BerthMetrics;
   /** Set once start-up restore has finished; until then calls get UNAVAILABLE. */
   lifecycle: { ready: boolean };
+  /** NRI's plugins, where NRI is on. */
+  nri?: { plugins(): { name: string; index: string; events: number }[] };
 }
 
 export interface CallContext {

@@ -12,6 +12,7 @@ export async function status(ctx: CallContext, req: StatusRequest__Output): Prom
   const info: Record<string, string> = {};
   const network = await ctx.deps.network.status();
   if (req.verbose) info.config = JSON.stringify(ctx.deps.config);
+  if (req.verbose && ctx.deps.nri) info.nri = JSON.stringify({ plugins: ctx.deps.nri.plugins() });
   return {
     status: {
       conditions: [
