@@ -74,8 +74,7 @@ Architecture: $arch
 Maintainer: berth developers <berth@localhost>
 Installed-Size: $installed
 Depends: runc, conmon, containernetworking-plugins, iptables, golang-github-containers-common, libc6, libstdc++6, libzstd1
-Recommends: apparmor
-Suggests: cri-tools, criu
+Suggests: apparmor, cri-tools, criu
 Section: admin
 Priority: optional
 Description: Kubernetes container runtime (CRI)
