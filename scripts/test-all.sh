@@ -28,6 +28,10 @@ for (const f of args) {
   try {
     const r = JSON.parse(fs.readFileSync(f, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+    // A file whose setup (beforeAll) failed fails without a failed test: count it.
+    for (const file of r.testResults || []) {
+      if (file.status === "failed" && !(file.assertionResults || []).some((a) => a.status === "failed")) failed += 1;
+    }
   } catch { failed += 1; }
 }
 console.log(`${passed} passed, ${failed} failed`);
