@@ -170,3 +170,63 @@ describe.skipIf(!present)('NRI in the daemon, with the logger plugin', () => {
     await rm(logs, { recursive: true, force: true });
   });
 });
+
+describe.skipIf(!present)("NRI adjustments from containerd/nri's ulimit-adjuster and device-injector", () => {
+  const env = inject('env');
+  let berth: BerthDaemon;
+  let cri: Cri;
+  let dir: string;
+  const plugins: ChildProcess[] = [];
+  const pods: string[] = [];
+  const tool = (name: string) => path.join(path.dirname(LOGGER), name);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-nri-adjust-'));
+    const socketPath = path.join(dir, 'nri.sock');
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, await freePort()),
+      config: `${testBerthConf(env)}\n[nri]\nenable_nri = true\nnri_listen = "${socketPath}"\n`,
+    });
+    cri = new Cri(berth);
+    for (const [binary, name, idx] of [
+      ['nri-ulimit-adjuster', 'ulimits', '20'],
+      ['nri-device-injector', 'devices', '30'],
+    ] as const) {
+      const socket = connect(socketPath);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      plugins.push(spawn(tool(binary), ['-name', name, '-idx', idx], { stdio: ['ignore', 'ignore', 'ignore', socket], env: { NRI_PLUGIN_SOCKET: '3' } }));
+      socket.destroy();
+    }
+    await waitFor('both plugins to register', async () => {
+      const status = await call(berth.client.runtime, berth.client.runtime.Status, { verbose: true });
+      return (JSON.parse(status.info.nri!) as { plugins: unknown[] }).plugins.length === 2;
+    });
+  });
+
+  afterAll(async () => {
+    for (const p of plugins) p.kill('SIGKILL');
+    for (const id of pods) await cri?.removePod(id).catch(() => undefined);
+    await berth?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a container with the rlimits and the device the pod annotations ask the plugins for', async () => {
+    const pod = podConfig('nri-adjusted', path.join(dir, 'logs'), {
+      annotations: {
+        'ulimits.nri.containerd.io/container.c': '- type: RLIMIT_NOFILE\n  hard: 4096\n  soft: 2048\n',
+        'devices.nri.io/container.c': '- path: /dev/berth-nri-null\n  type: c\n  major: 1\n  minor: 3\n  file_mode: 438\n',
+      },
+    });
+    const podId = await cri.runPod(pod);
+    pods.push(podId);
+    const image = `${env.openRegistry}/berth-test/busybox:run`;
+    await cri.pull(image);
+    const id = await cri.run(podId, containerConfig('c', image, { command: ['sleep', '600'] }), pod);
+    expect((await cri.exec(id, ['sh', '-c', 'ulimit -n; ulimit -Hn'])).stdout.trim().split('\n')).toEqual(['2048', '4096']);
+    const device = await cri.exec(id, ['sh', '-c', 'stat -c "%F %t:%T" /dev/berth-nri-null && echo written > /dev/berth-nri-null && echo ok']);
+    expect(device.stdout.trim().split('\n')).toEqual(['character special file 1:3', 'ok']);
+    // Another container of the pod is not adjusted: the annotations name container c.
+    const other = await cri.run(podId, containerConfig('other', image, { command: ['sleep', '600'] }), pod);
+    expect((await cri.exec(other, ['sh', '-c', 'test -e /dev/berth-nri-null || echo absent'])).stdout.trim()).toBe('absent');
+  });
+});

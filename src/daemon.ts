@@ -235,6 +235,7 @@ export async function startDaemon(config: BerthConfig, log: Logger): Promise<Run
     }
   }
   deps.nri = nri;
+  containers.nri = nri;
   deps.lifecycle.ready = true;
   systemd.ready(`serving on ${config.listen}`);
   // Start-up's garbage (the configuration, the CRI descriptor, restored

@@ -380,7 +380,7 @@ export const KEYS: readonly KeySpec[] = [
   {
     key: 'nri.enable_nri',
     spec: { type: 'boolean' },
-    doc: 'Serve NRI: plugins connect to nri_listen, are given every pod and container, and are told of each one created, started, stopped and removed (adjustments of containers by plugins are not applied yet).',
+    doc: 'Serve NRI: plugins connect to nri_listen, are given every pod and container, are told of each one created, started, stopped and removed, and may adjust containers as they are created.',
   },
   { key: 'nri.nri_listen', spec: { type: 'string', absolutePath: true, nonEmpty: true }, doc: 'The socket NRI plugins connect to (0600, its directory 0700).' },
   { key: 'nri.nri_disable_connections', spec: { type: 'boolean' }, doc: 'Do not listen for plugins that connect by themselves.' },

@@ -45,6 +45,14 @@ export interface BundleDeps {
   facts: HostFacts;
   runtime: RuntimeConfig;
   apparmorDefaultLoaded: boolean;
+  /** Plugins that adjust a container's spec before it is written (NRI); absent: none. */
+  nri?: {
+    adjustContainer(
+      pod: SandboxMeta,
+      spec: Spec,
+      container: { id: string; sandboxId: string; name: string; labels: Record<string, string>; annotations: Record<string, string> },
+    ): Promise<void>;
+  };
   log: Logger;
 }
 
@@ -202,6 +210,15 @@ export async function prepareBundle(deps: BundleDeps, cleanup: CleanupStack, req
       config.mounts.some((m) => m.hostPath !== ''),
     );
     if (injected.length > 0) deps.log.debug({ containerId: id, hooks: injected }, 'OCI hooks injected');
+  }
+  if (!req.infra && deps.nri) {
+    await deps.nri.adjustContainer(sandbox, built.spec, {
+      id,
+      sandboxId: sandbox.id,
+      name: config.metadata?.name ?? '',
+      labels: config.labels,
+      annotations: config.annotations,
+    });
   }
   await writeFile(path.join(bundle, 'config.json'), JSON.stringify(built.spec), { mode: 0o600 });
   const logPath = containerLogPath(sandbox.config.logDirectory, config.logPath);

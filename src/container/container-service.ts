@@ -26,7 +26,7 @@ import { type ContainerMeta, type ContainerStatus, mustBeRunning } from './conta
 import { type ExecSyncResult, execSync } from './exec-sync.js';
 import { type ExitFields, exitFields, withExit } from './exit-status.js';
 import { endWithoutMonitor } from './monitor-gone.js';
-import { type BundleRequest, pidNamespaceFor, prepareBundle } from './bundle.js';
+import { type BundleDeps, type BundleRequest, pidNamespaceFor, prepareBundle } from './bundle.js';
 import { ExitWaiters } from './exit-waiters.js';
 import { KillDeadline } from './kill-deadline.js';
 import { type LaunchDeps, launchContainer } from './launch.js';
@@ -110,6 +110,9 @@ export class ContainerService implements PodContainers {
   /** What only a live container needs, released once it has exited. */
   private readonly release: RuntimeRelease;
   private readonly trash: Trash;
+
+  /** NRI's plugins, once NRI has started (after the restore phase). */
+  nri: BundleDeps['nri'];
 
   constructor(private readonly opts: ContainerServiceOptions) {
     this.store = new RecordStore(path.join(opts.root, 'containers'), 'container', opts.log);
@@ -232,7 +235,7 @@ export class ContainerService implements PodContainers {
     const cleanup = new CleanupStack(log);
     try {
       const pid = pidNamespaceFor(config, sandbox.meta, sandbox.status.infraContainerId, (cid) => this.store.resolve(cid));
-      const { meta, spec } = await prepareBundle({ ...this.opts, volumeImage: (text) => this.opts.images.forVolume(text) }, cleanup, {
+      const { meta, spec } = await prepareBundle({ ...this.opts, nri: this.nri, volumeImage: (text) => this.opts.images.forVolume(text) }, cleanup, {
         id,
         name,
         key,

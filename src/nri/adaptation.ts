@@ -11,6 +11,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import path from 'node:path';
 import type { Container } from '../generated/nri/nri/pkg/api/v1alpha1/Container.js';
 import type { PodSandbox } from '../generated/nri/nri/pkg/api/v1alpha1/PodSandbox.js';
+import type { ContainerAdjustment__Output } from '../generated/nri/nri/pkg/api/v1alpha1/ContainerAdjustment.js';
 import type { Logger } from '../log.js';
 import { NriPlugin, type NriEvent, type PluginOptions } from './plugin.js';
 
@@ -77,6 +78,22 @@ export class NriAdaptation {
   /** An event without adjustments, to each subscribed plugin in index order. */
   async stateChange(event: NriEvent, pod: PodSandbox, container?: Container): Promise<void> {
     for (const plugin of this.live()) await plugin.stateChange(event, pod, container);
+  }
+
+  /**
+   * Asks each subscribed plugin, in index order, how to adjust a container
+   * being created; `describe` gives the container as the adjustments so
+   * far made it, `apply` applies one plugin's (and throws on a conflict).
+   */
+  async createContainer(pod: PodSandbox, describe: () => Container, apply: (adjust: ContainerAdjustment__Output, plugin: string) => void): Promise<string[]> {
+    const adjusted: string[] = [];
+    for (const plugin of this.live()) {
+      const reply = await plugin.createContainer(pod, describe());
+      if (!reply?.adjust) continue;
+      apply(reply.adjust, plugin.name);
+      adjusted.push(plugin.name);
+    }
+    return adjusted;
   }
 
   async stopContainer(pod: PodSandbox, container: Container): Promise<void> {

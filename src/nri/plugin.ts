@@ -10,6 +10,7 @@
 import type { Duplex } from 'node:stream';
 import type { Container } from '../generated/nri/nri/pkg/api/v1alpha1/Container.js';
 import type { ConfigureResponse__Output } from '../generated/nri/nri/pkg/api/v1alpha1/ConfigureResponse.js';
+import type { CreateContainerResponse__Output } from '../generated/nri/nri/pkg/api/v1alpha1/CreateContainerResponse.js';
 import type { Event } from '../generated/nri/nri/pkg/api/v1alpha1/Event.js';
 import type { PodSandbox } from '../generated/nri/nri/pkg/api/v1alpha1/PodSandbox.js';
 import type { RegisterPluginRequest__Output } from '../generated/nri/nri/pkg/api/v1alpha1/RegisterPluginRequest.js';
@@ -150,6 +151,22 @@ export class NriPlugin {
       );
     } catch (err) {
       this.close(`${event} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * A container about to be created: the plugin's adjustments, or
+   * undefined where it did not subscribe or failed (then it is closed, and
+   * the creation goes on without it).
+   */
+  async createContainer(pod: PodSandbox, container: Container): Promise<CreateContainerResponse__Output | undefined> {
+    if (this.closeReason || !this.subscribed('CREATE_CONTAINER')) return undefined;
+    try {
+      const reply = await this.client.call(PLUGIN_SERVICE, 'CreateContainer', encode('CreateContainerRequest', { pod, container }), this.opts.requestTimeoutMs);
+      return decode<CreateContainerResponse__Output>('CreateContainerResponse', reply);
+    } catch (err) {
+      this.close(`CREATE_CONTAINER failed: ${(err as Error).message}`);
+      return undefined;
     }
   }
 

@@ -9,8 +9,11 @@
 import type { NriConfig } from '../config/schema.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Logger } from '../log.js';
+import { failedPrecondition } from '../errors.js';
+import type { Spec } from '../oci/spec-types.js';
 import { NriAdaptation, type PluginInfo } from './adaptation.js';
-import { type DescribedContainer, type DescribedPod, describeContainer, describePod } from './describe.js';
+import { AdjustmentError, Owners, applyAdjustment } from './adjust.js';
+import { type DescribedContainer, type DescribedPod, describeContainer, describeCreating, describePod } from './describe.js';
 import { NriForwarder } from './forwarder.js';
 
 export interface NriParts {
@@ -23,6 +26,12 @@ export interface NriParts {
 
 export interface RunningNri {
   plugins(): PluginInfo[];
+  /** Lets the plugins adjust a container's spec before it is written; a conflict between them fails the creation. */
+  adjustContainer(
+    pod: DescribedPod['meta'],
+    spec: Spec,
+    container: { id: string; sandboxId: string; name: string; labels: Record<string, string>; annotations: Record<string, string> },
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,6 +51,20 @@ export async function startNri(config: NriConfig, parts: NriParts): Promise<Runn
   forwarder.start();
   return {
     plugins: () => adaptation.list(),
+    adjustContainer: async (pod, spec, container) => {
+      const owners = new Owners();
+      try {
+        const adjusted = await adaptation.createContainer(
+          describePod({ meta: pod }),
+          () => describeCreating(container, spec),
+          (adjust, plugin) => applyAdjustment(spec, adjust, plugin, owners),
+        );
+        if (adjusted.length > 0) parts.log.debug({ containerId: container.id, plugins: adjusted }, 'NRI: container adjusted');
+      } catch (err) {
+        if (err instanceof AdjustmentError) throw failedPrecondition(err.message);
+        throw err;
+      }
+    },
     stop: async () => {
       forwarder.stop();
       await adaptation.stop();
