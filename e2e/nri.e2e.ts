@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -230,3 +230,65 @@ describe.skipIf(!present)("NRI adjustments from containerd/nri's ulimit-adjuster
     expect((await cri.exec(other, ['sh', '-c', 'test -e /dev/berth-nri-null || echo absent'])).stdout.trim()).toBe('absent');
   });
 });
+
+describe.skipIf(!present)('NRI plugins berth starts from its plugin directory', () => {
+  const env = inject('env');
+  let berth: BerthDaemon | undefined;
+  let cri: Cri;
+  let dir: string;
+  const pods: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-e2e-nri-dir-'));
+    await mkdir(path.join(dir, 'plugins'));
+    await mkdir(path.join(dir, 'conf.d'));
+    await copyFile(LOGGER, path.join(dir, 'plugins', '10-logger'));
+    await chmod(path.join(dir, 'plugins', '10-logger'), 0o755);
+    // Not a plugin: a name NRI does not take is left alone.
+    await copyFile(LOGGER, path.join(dir, 'plugins', 'logger-without-index'));
+    await chmod(path.join(dir, 'plugins', 'logger-without-index'), 0o755);
+    await writeFile(path.join(dir, 'conf.d', 'logger.conf'), `logFile: ${path.join(dir, 'logger.log')}\nevents: [runpodsandbox, removepodsandbox]\n`);
+    berth = await startBerth({
+      registriesConf: testRegistriesConf(env, await freePort()),
+      config: `${testBerthConf(env)}\n[nri]\nenable_nri = true\nnri_disable_connections = true\nnri_listen = "${path.join(dir, 'unused.sock')}"\nnri_plugin_dir = "${path.join(dir, 'plugins')}"\nnri_plugin_config_dir = "${path.join(dir, 'conf.d')}"\n`,
+    });
+    cri = new Cri(berth);
+  });
+
+  afterAll(async () => {
+    for (const id of pods) await cri?.removePod(id).catch(() => undefined);
+    await berth?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const loggersRunning = () => pgrep(path.join(dir, 'plugins', '10-logger'));
+
+  it('starts NN-name executables with their configuration, and they are gone once berth stops', async () => {
+    const status = await call(berth!.client.runtime, berth!.client.runtime.Status, { verbose: true });
+    // The configuration asked for two events: RunPodSandbox (bit 0) and RemovePodSandbox (bit 2).
+    expect(JSON.parse(status.info.nri!)).toEqual({ plugins: [{ name: 'logger', index: '10', events: 0b101 }] });
+    await expect(access(path.join(dir, 'unused.sock'))).rejects.toThrow(); // connections disabled: no socket
+    const pod = podConfig('nri-launched', path.join(dir, 'logs'));
+    const podId = await cri.runPod(pod);
+    pods.push(podId);
+    await cri.removePod(podId);
+    const log = () => readFile(path.join(dir, 'logger.log'), 'utf8').catch(() => '');
+    await waitFor('the launched logger to log both events', async () => (await log()).includes(`RemovePodSandbox:    id: ${podId}`), 10_000);
+    expect(await log()).toContain(`RunPodSandbox:    id: ${podId}`);
+    expect(await log()).not.toContain('StopPodSandbox:');
+    expect(await loggersRunning()).toBe(1);
+    await berth!.destroy();
+    berth = undefined;
+    await waitFor('berth to kill the plugin it started', async () => (await loggersRunning()) === 0, 10_000);
+  });
+});
+
+/** Processes running `file`. */
+async function pgrep(file: string): Promise<number> {
+  let n = 0;
+  for (const p of (await readdir('/proc')).filter((x) => /^\d+$/.test(x))) {
+    const exe = await readlink(`/proc/${p}/exe`).catch(() => '');
+    if (exe === file) n++;
+  }
+  return n;
+}

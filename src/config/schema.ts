@@ -77,6 +77,8 @@ export interface TracingConfig {
 export interface NriConfig {
   enable_nri: boolean;
   nri_listen: string;
+  nri_plugin_dir: string;
+  nri_plugin_config_dir: string;
   nri_disable_connections: boolean;
   nri_plugin_registration_timeout: number;
   nri_plugin_request_timeout: number;
@@ -383,7 +385,21 @@ export const KEYS: readonly KeySpec[] = [
     doc: 'Serve NRI: plugins connect to nri_listen, are given every pod and container, are told of each one created, started, stopped and removed, and may adjust containers as they are created.',
   },
   { key: 'nri.nri_listen', spec: { type: 'string', absolutePath: true, nonEmpty: true }, doc: 'The socket NRI plugins connect to (0600, its directory 0700).' },
-  { key: 'nri.nri_disable_connections', spec: { type: 'boolean' }, doc: 'Do not listen for plugins that connect by themselves.' },
+  {
+    key: 'nri.nri_plugin_dir',
+    spec: { type: 'string', absolutePath: true, emptyAllowed: true },
+    doc: 'Plugins berth starts itself, in index order, before it listens: executables named NN-name ("": none).',
+  },
+  {
+    key: 'nri.nri_plugin_config_dir',
+    spec: { type: 'string', absolutePath: true, emptyAllowed: true },
+    doc: 'Where a started plugin finds its configuration: NN-name.conf, else name.conf.',
+  },
+  {
+    key: 'nri.nri_disable_connections',
+    spec: { type: 'boolean' },
+    doc: 'Do not listen for plugins that connect by themselves (the ones berth starts still run).',
+  },
   {
     key: 'nri.nri_plugin_registration_timeout',
     spec: { type: 'duration' },
@@ -448,6 +464,8 @@ export function defaultConfig(): BerthConfig {
     nri: {
       enable_nri: false,
       nri_listen: '/var/run/nri/nri.sock',
+      nri_plugin_dir: '/opt/nri/plugins',
+      nri_plugin_config_dir: '/etc/nri/conf.d',
       nri_disable_connections: false,
       nri_plugin_registration_timeout: 5000,
       nri_plugin_request_timeout: 2000,

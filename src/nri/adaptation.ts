@@ -67,7 +67,9 @@ export class NriAdaptation {
     this.server = undefined;
     for (const p of this.plugins) p.close('berth is stopping');
     this.plugins = [];
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Only a socket berth made is removed.
     await rm(this.opts.socketPath, { force: true });
   }
 

@@ -15,6 +15,7 @@ import { NriAdaptation, type PluginInfo } from './adaptation.js';
 import { AdjustmentError, Owners, applyAdjustment } from './adjust.js';
 import { type DescribedContainer, type DescribedPod, describeContainer, describeCreating, describePod } from './describe.js';
 import { NriForwarder } from './forwarder.js';
+import { launchPlugins } from './launch.js';
 
 export interface NriParts {
   events: Pick<EventBus, 'subscribe'>;
@@ -45,8 +46,18 @@ export async function startNri(config: NriConfig, parts: NriParts): Promise<Runn
     snapshot: () => ({ pods: parts.pods.list().map(describePod), containers: parts.containers.list().map(describeContainer) }),
     log: parts.log,
   });
-  if (!config.nri_disable_connections) await adaptation.start();
-  else parts.log.info('NRI: on, but connections from plugins are disabled (nri_disable_connections)');
+  // Installed plugins first, as containerd/nri does: they see the node before anyone else connects.
+  const killLaunched = config.nri_plugin_dir
+    ? await launchPlugins(adaptation, config.nri_plugin_dir, config.nri_plugin_config_dir, parts.log)
+    : () => undefined;
+  try {
+    if (!config.nri_disable_connections) await adaptation.start();
+    else parts.log.info('NRI: connections from plugins that start by themselves are disabled (nri_disable_connections)');
+  } catch (err) {
+    killLaunched();
+    await adaptation.stop();
+    throw err;
+  }
   const forwarder = new NriForwarder({ events: parts.events, pods: parts.pods, containers: parts.containers, nri: adaptation, log: parts.log });
   forwarder.start();
   return {
@@ -68,6 +79,7 @@ export async function startNri(config: NriConfig, parts: NriParts): Promise<Runn
     stop: async () => {
       forwarder.stop();
       await adaptation.stop();
+      killLaunched();
     },
   };
 }
