@@ -126,7 +126,8 @@ describe.skipIf(!present)('NRI in the daemon, with the logger plugin', () => {
   });
 
   it('gives a plugin that connects the pods there are, then every pod and container event', async () => {
-    const logs = await mkdtemp(path.join(tmpdir(), 'berth-e2e-nri-logs-'));
+    const logs = path.join(dir, 'logs'); // removed with dir, whatever happens
+    await mkdir(logs, { recursive: true });
     const before = podConfig('nri-before', logs);
     const beforeId = await cri.runPod(before);
     pods.push(beforeId);
@@ -167,7 +168,6 @@ describe.skipIf(!present)('NRI in the daemon, with the logger plugin', () => {
     ] as const) {
       await waitFor(`the logger to log ${event}`, async () => new RegExp(`${event}: +id: ${id}"`).test(output), 10_000);
     }
-    await rm(logs, { recursive: true, force: true });
   });
 });
 
