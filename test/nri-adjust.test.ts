@@ -107,6 +107,26 @@ describe("NRI plugins' adjustments of a container being created", () => {
     expect(s.process.oomScoreAdj).toBe(-100);
   });
 
+  it('takes RLIM_INFINITY for an rlimit, and refuses a resource value no JSON number holds', () => {
+    const s = spec();
+    applyAdjustment(s, adjustment({ rlimits: [{ type: 'RLIMIT_MEMLOCK', hard: '18446744073709551615', soft: '18446744073709551615' }] }), 'p', new Owners());
+    expect(s.process.rlimits).toContainEqual({ type: 'RLIMIT_MEMLOCK', hard: Number.MAX_SAFE_INTEGER, soft: Number.MAX_SAFE_INTEGER });
+    const memory = {
+      limit: { value: '9223372036854775807' },
+      reservation: null,
+      swap: null,
+      kernel: null,
+      kernelTcp: null,
+      swappiness: null,
+      disableOomKiller: null,
+      useHierarchy: null,
+    };
+    const resources = { memory, cpu: null, hugepageLimits: [], blockioClass: null, rdtClass: null, unified: {}, devices: [], pids: null };
+    expect(() => applyAdjustment(spec(), adjustment({ linux: { devices: [], resources, cgroupsPath: '', oomScoreAdj: null } }), 'p', new Owners())).toThrow(
+      /memory limit: 9223372036854775807 is out of range/,
+    );
+  });
+
   it('refuses what would be unsafe or impossible (the creation then fails, its spec discarded)', () => {
     const bad: [Partial<ContainerAdjustment__Output>, RegExp][] = [
       [{ env: [{ key: 'A=B', value: '' }] }, /invalid environment variable name/],

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FIRST_FRAME_MAX, MAX_FRAME_PAYLOAD, Mux, PLUGIN_SERVICE_CONN, RUNTIME_SERVICE_CONN } from '../src/nri/mux.js';
 import { Code, FrameReader, MessageType, TtrpcError, decodeRequest, decodeResponse, encodeFrame, encodeRequest } from '../src/nri/ttrpc-wire.js';
 import { TtrpcClient, TtrpcServer } from '../src/nri/ttrpc.js';
-import { socketPair } from './support/socket-pair.js';
+import { socketPairsPerTest } from './support/socket-pair.js';
 
 /** The frames a raw peer received: [connection id, payload length]. */
 function frameHeaders(bytes: Buffer): [number, number][] {
@@ -35,15 +35,7 @@ const received = (socket: Socket, bytes: number) =>
   });
 
 describe("NRI's connection multiplexing", () => {
-  const sockets: Socket[] = [];
-  afterEach(() => {
-    for (const s of sockets.splice(0)) s.destroy();
-  });
-  const pair = async () => {
-    const p = await socketPair();
-    sockets.push(...p);
-    return p;
-  };
+  const pair = socketPairsPerTest(afterEach);
 
   it('cuts a message as Go does: the first 4096 bytes in one frame, the rest in one more', async () => {
     const [a, b] = await pair();
@@ -97,13 +89,9 @@ describe("NRI's connection multiplexing", () => {
 });
 
 describe('ttrpc over the mux', () => {
-  const sockets: Socket[] = [];
-  afterEach(() => {
-    for (const s of sockets.splice(0)) s.destroy();
-  });
+  const pair = socketPairsPerTest(afterEach);
   const ends = async (handlers: Record<string, Record<string, (p: Uint8Array) => Promise<Uint8Array>>>) => {
-    const [a, b] = await socketPair();
-    sockets.push(a, b);
+    const [a, b] = await pair();
     const runtime = new Mux(a);
     const plugin = new Mux(b);
     // The plugin serves on 1, berth calls it; berth serves on 2.
@@ -162,35 +150,31 @@ describe('ttrpc over the mux', () => {
 });
 
 describe('a ttrpc peer that breaks the rules', () => {
+  const pair = socketPairsPerTest(afterEach);
   it('gets InvalidArgument for an even or reused stream id and for a request that does not decode', async () => {
-    const [a, b] = await socketPair();
-    try {
-      const server = new Mux(a);
-      new TtrpcServer(server.open(PLUGIN_SERVICE_CONN), { 'test.Echo': { Echo: async (p) => p } });
-      const raw = new Mux(b);
-      const conn = raw.open(PLUGIN_SERVICE_CONN);
-      const answers: { streamId: number; status?: { code: number; message: string } }[] = [];
-      const reader = new FrameReader();
-      conn.on('data', (d) => {
-        for (const f of reader.push(d).frames) answers.push({ streamId: f.streamId, status: decodeResponse(f.data).status });
-      });
-      const request = encodeRequest({ service: 'test.Echo', method: 'Echo', payload: Buffer.from('x'), timeoutNano: 0n, metadata: [] });
-      conn.send(encodeFrame({ streamId: 2, type: MessageType.Request, flags: 0, data: request }));
-      conn.send(encodeFrame({ streamId: 5, type: MessageType.Request, flags: 0, data: request }));
-      conn.send(encodeFrame({ streamId: 3, type: MessageType.Request, flags: 0, data: request }));
-      conn.send(encodeFrame({ streamId: 7, type: MessageType.Request, flags: 0, data: Buffer.from([0x0a, 0xff]) }));
-      await new Promise((r) => setTimeout(r, 200));
-      // The handled call answers after the refusals: compared by stream.
-      expect(Object.fromEntries(answers.map((x) => [x.streamId, x.status?.code ?? 0]))).toEqual({
-        2: Code.InvalidArgument,
-        5: Code.OK,
-        3: Code.InvalidArgument,
-        7: Code.InvalidArgument,
-      });
-    } finally {
-      a.destroy();
-      b.destroy();
-    }
+    const [a, b] = await pair();
+    const server = new Mux(a);
+    new TtrpcServer(server.open(PLUGIN_SERVICE_CONN), { 'test.Echo': { Echo: async (p) => p } });
+    const raw = new Mux(b);
+    const conn = raw.open(PLUGIN_SERVICE_CONN);
+    const answers: { streamId: number; status?: { code: number; message: string } }[] = [];
+    const reader = new FrameReader();
+    conn.on('data', (d) => {
+      for (const f of reader.push(d).frames) answers.push({ streamId: f.streamId, status: decodeResponse(f.data).status });
+    });
+    const request = encodeRequest({ service: 'test.Echo', method: 'Echo', payload: Buffer.from('x'), timeoutNano: 0n, metadata: [] });
+    conn.send(encodeFrame({ streamId: 2, type: MessageType.Request, flags: 0, data: request }));
+    conn.send(encodeFrame({ streamId: 5, type: MessageType.Request, flags: 0, data: request }));
+    conn.send(encodeFrame({ streamId: 3, type: MessageType.Request, flags: 0, data: request }));
+    conn.send(encodeFrame({ streamId: 7, type: MessageType.Request, flags: 0, data: Buffer.from([0x0a, 0xff]) }));
+    await new Promise((r) => setTimeout(r, 200));
+    // The handled call answers after the refusals: compared by stream.
+    expect(Object.fromEntries(answers.map((x) => [x.streamId, x.status?.code ?? 0]))).toEqual({
+      2: Code.InvalidArgument,
+      5: Code.OK,
+      3: Code.InvalidArgument,
+      7: Code.InvalidArgument,
+    });
   });
 
   it('never throws anything but a TtrpcError from the frame reader and decoders, however the bytes come', () => {

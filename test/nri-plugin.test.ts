@@ -5,7 +5,7 @@ import { Mux, PLUGIN_SERVICE_CONN, RUNTIME_SERVICE_CONN } from '../src/nri/mux.j
 import { NriPlugin } from '../src/nri/plugin.js';
 import { Code } from '../src/nri/ttrpc-wire.js';
 import { type TtrpcHandler, TtrpcClient, TtrpcServer } from '../src/nri/ttrpc.js';
-import { socketPair } from './support/socket-pair.js';
+import { socketPairsPerTest } from './support/socket-pair.js';
 
 /** A plugin written for the test: registers as told, answers with the given handlers. */
 function fakePlugin(socket: Socket, handlers: Record<string, TtrpcHandler>) {
@@ -26,15 +26,7 @@ const willing: Record<string, TtrpcHandler> = {
 };
 
 describe('an NRI plugin that misbehaves', () => {
-  const sockets: Socket[] = [];
-  afterEach(() => {
-    for (const s of sockets.splice(0)) s.destroy();
-  });
-  const pair = async () => {
-    const p = await socketPair();
-    sockets.push(...p);
-    return p;
-  };
+  const pair = socketPairsPerTest(afterEach);
 
   it('is started when it registers and answers, subscribed to what it asked for', async () => {
     const [a, b] = await pair();
@@ -87,5 +79,34 @@ describe('an NRI plugin that misbehaves', () => {
     await plugin.start([], []);
     await plugin.stateChange('RUN_POD_SANDBOX', { id: 'p' });
     expect(plugin.closed).toMatch(/RUN_POD_SANDBOX failed: plugin bug/);
+  });
+});
+
+describe('NRI when berth stops while a plugin is starting', () => {
+  const pair = socketPairsPerTest(afterEach);
+
+  it('keeps no plugin whose start finished after the stop', async () => {
+    const { NriAdaptation } = await import('../src/nri/adaptation.js');
+    const { silentLogger } = await import('../src/log.js');
+    const nri = new NriAdaptation({
+      socketPath: '/nonexistent/never-listened.sock',
+      runtimeName: 'berth',
+      runtimeVersion: 'test',
+      registrationTimeoutMs: 1000,
+      requestTimeoutMs: 1000,
+      snapshot: () => ({ pods: [], containers: [] }),
+      log: silentLogger(),
+    });
+    const [a, b] = await pair();
+    const connecting = nri.connect(a, {});
+    const fake = fakePlugin(b, willing);
+    await nri.stop();
+    await fake.register('late', '10');
+    expect(await connecting).toBeUndefined();
+    expect(nri.list()).toEqual([]);
+    // ...and closes it, so the plugin sees its connection end.
+    await new Promise<void>((resolve) => {
+      fake.mux.once('close', () => resolve());
+    });
   });
 });

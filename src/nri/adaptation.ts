@@ -42,6 +42,7 @@ export interface PluginInfo {
 
 export class NriAdaptation {
   private server: Server | undefined;
+  private stopped = false;
   private plugins: NriPlugin[] = [];
   private accepting: Promise<void> = Promise.resolve();
   private waiting = 0;
@@ -63,6 +64,7 @@ export class NriAdaptation {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     const server = this.server;
     this.server = undefined;
     for (const p of this.plugins) p.close('berth is stopping');
@@ -139,6 +141,11 @@ export class NriAdaptation {
       await plugin.start(pods, containers);
     } catch (err) {
       this.opts.log.warn({ plugin: plugin.name || undefined, err: (err as Error).message }, 'NRI: a plugin could not be started; disconnected');
+      return undefined;
+    }
+    if (this.stopped) {
+      // Its start outlasted berth's: it would be kept by no one.
+      plugin.close('berth is stopping');
       return undefined;
     }
     this.plugins = [...this.live(), plugin].sort((a, b) => a.index.localeCompare(b.index) || a.name.localeCompare(b.name));

@@ -45,12 +45,19 @@ const NRI_HOOK_STAGES: Record<keyof Hooks__Output, HookStage> = {
 /** A decimal string (protobufjs longs) as a number, refusing what a JSON number cannot hold exactly. */
 function toNumber(value: string, what: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n)) {
-    // rlimits use 2^64-1 for "unlimited": runc takes the largest double as that too.
-    if (/^\d+$/.test(value) && BigInt(value) >= 2n ** 63n) return Number.MAX_SAFE_INTEGER;
-    throw new AdjustmentError(`${what}: ${value} is out of range`);
-  }
+  if (!Number.isSafeInteger(n)) throw new AdjustmentError(`${what}: ${value} is out of range`);
   return n;
+}
+
+/**
+ * An rlimit value. 2^64-1 (RLIM_INFINITY, what plugins send for
+ * "unlimited") has no exact JSON number, and the rounded one overflows
+ * runc's uint64: the largest exact integer stands for it, unlimited in
+ * effect.
+ */
+function rlimitValue(value: string, what: string): number {
+  if (/^\d+$/.test(value) && BigInt(value) > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+  return toNumber(value, what);
 }
 
 export function applyAdjustment(spec: Spec, adjust: ContainerAdjustment__Output, plugin: string, owners: Owners): void {
@@ -135,8 +142,8 @@ export function applyAdjustment(spec: Spec, adjust: ContainerAdjustment__Output,
   for (const r of adjust.rlimits ?? []) {
     if (!/^RLIMIT_[A-Z]+$/.test(r.type)) throw new AdjustmentError(`NRI plugin ${plugin}: invalid rlimit type ${JSON.stringify(r.type)}`);
     owners.claim(`rlimit ${r.type}`, plugin);
-    const hard = toNumber(r.hard, `rlimit ${r.type}`);
-    const soft = toNumber(r.soft, `rlimit ${r.type}`);
+    const hard = rlimitValue(r.hard, `rlimit ${r.type}`);
+    const soft = rlimitValue(r.soft, `rlimit ${r.type}`);
     if (soft > hard) throw new AdjustmentError(`NRI plugin ${plugin}: rlimit ${r.type} soft ${soft} is above hard ${hard}`);
     spec.process.rlimits = [...(spec.process.rlimits ?? []).filter((x) => x.type !== r.type), { type: r.type, hard, soft }];
   }

@@ -10,3 +10,19 @@ export async function socketPair(): Promise<[Socket, Socket]> {
   srv.close();
   return [client, server];
 }
+
+/**
+ * Socket pairs for one describe block, each destroyed after its test:
+ * call in the block's body, then `await pair()` in the tests.
+ */
+export function socketPairsPerTest(afterEach: (fn: () => void) => void): () => Promise<[Socket, Socket]> {
+  const open: Socket[] = [];
+  afterEach(() => {
+    for (const s of open.splice(0)) s.destroy();
+  });
+  return async () => {
+    const p = await socketPair();
+    open.push(...p);
+    return p;
+  };
+}
